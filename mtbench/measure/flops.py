@@ -1,0 +1,233 @@
+"""FLOPs by two independent counters: fvcore (JIT trace) and ptflops (aten dispatch).
+
+Convention, as in the paper and the action-recognition literature: one fused multiply-add
+is one FLOP (fvcore's unit; ptflops calls the same quantity MACs). Convolutions, linear
+layers and matrix products carry the count; recurrent cells are counted as the matrix
+products they are; average pooling costs one FLOP per element it reads (fvcore's own rule
+for adaptive pooling), max pooling none (it compares, it does not multiply-add);
+normalisation layers are
+counted as fvcore counts them unless `count_norm=False` (how PySlowFast's zoo reports).
+Elementwise activations, additions and products are free by the same convention; any
+other operator the trace meets is reported in `skipped_ops`, never silently dropped.
+
+ptflops' default `pytorch` backend hooks modules by exact class and counts subclasses of
+nn.Conv3d (torchvision's Conv3DSimple) as zero; its `aten` backend sees every convolution
+at dispatch level, so it is the second counter here. It runs on the meta device when the
+model allows it, so the cross-check costs no real forward pass.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from fvcore.nn import FlopCountAnalysis
+from fvcore.nn.jit_handles import get_shape
+from ptflops.aten_engine import FlopCounterMode
+from torch import nn
+from torch.func import functional_call
+
+# Free by convention: elementwise and data-movement operators absent from fvcore's own
+# ignore list. Everything not here and not handled is reported as skipped.
+ZERO_COST_OPS = frozenset(
+    f"aten::{op}"
+    for op in (
+        "add add_ sub sub_ rsub mul mul_ div div_ neg exp exp_ log sqrt rsqrt pow abs "
+        "sigmoid sigmoid_ tanh tanh_ relu6 hardtanh hardtanh_ hardsigmoid hardswish silu "
+        "gelu leaky_relu leaky_relu_ elu softmax log_softmax clamp_min clamp_max minimum "
+        "maximum where sum mean amax amin max min argmax topk sort argsort cumsum "
+        "index_select masked_select repeat repeat_interleave expand_as view_as flip "
+        "pad constant_pad_nd contiguous clone detach_ zero_ fill_ ones_like empty_like "
+        "rand_like randn_like bernoulli_ dropout_ feature_dropout alpha_dropout "
+        "linalg_vector_norm norm frobenius_norm cosine_similarity div_ mul_ addcmul "
+        "lt le ne logical_and logical_or logical_not sign round ceil avg_pool3d_backward "
+        "unflatten movedim swapaxes numpy_T mT is_nonzero item new_ones stack "
+        "max_pool1d max_pool2d max_pool3d max_pool3d_with_indices adaptive_max_pool3d"
+    ).split()
+)
+
+NORM_OPS = ("aten::batch_norm", "aten::group_norm", "aten::layer_norm", "aten::instance_norm")
+
+
+@dataclass
+class FlopCount:
+    """GFLOPs per clip from both counters and how far apart they are."""
+
+    gflops: float
+    gflops_ptflops: float
+    rel_diff: float
+    skipped_ops: list[str] = field(default_factory=list)
+    by_operator: dict[str, float] = field(default_factory=dict)
+
+
+def _recurrent_macs(gates: int) -> Callable[[list[Any], list[Any]], int]:
+    """aten::gru / lstm / rnn: per step, per layer and direction, gates x (in + hidden) x hidden."""
+
+    def handle(inputs: list[Any], outputs: list[Any]) -> int:
+        in_shape, out_shape = get_shape(inputs[0]), get_shape(outputs[0])
+        if in_shape is None or out_shape is None or len(in_shape) != 3:
+            return 0  # packed sequences: not used by any model here
+        num_layers = inputs[4].toIValue()
+        directions = 2 if inputs[7].toIValue() else 1
+        batch_first = inputs[8].toIValue()
+        batch, steps = (in_shape[0], in_shape[1]) if batch_first else (in_shape[1], in_shape[0])
+        hidden = out_shape[-1] // directions
+        per_step = 0
+        layer_in = in_shape[2]
+        for _ in range(num_layers):
+            per_step += directions * gates * (layer_in * hidden + hidden * hidden)
+            layer_in = directions * hidden
+        return batch * steps * per_step
+
+    return handle
+
+
+def _int_list(value: Any) -> list[int] | None:
+    """A traced int[] argument, whether constant or built by prim::ListConstruct."""
+    constant = value.toIValue()
+    if constant is not None:
+        return list(constant)
+    node = value.node()
+    if node.kind() != "prim::ListConstruct":
+        return None
+    items = [v.toIValue() for v in node.inputs()]
+    return items if all(isinstance(i, int) for i in items) else None
+
+
+def _window_pool_jit(inputs: list[Any], outputs: list[Any]) -> int:
+    """Average pooling: each output element sums one window."""
+    kernel = _int_list(inputs[1])
+    if kernel is None:
+        return math.prod(get_shape(inputs[0]))
+    return math.prod(get_shape(outputs[0])) * math.prod(kernel)
+
+
+def _adaptive_pool_jit(inputs: list[Any], outputs: list[Any]) -> int:
+    return math.prod(get_shape(inputs[0]))
+
+
+def _zero(inputs: list[Any], outputs: list[Any]) -> int:
+    return 0
+
+
+_POOL_DIMS = ("1d", "2d", "3d")
+FVCORE_HANDLES: dict[str, Callable[[list[Any], list[Any]], int]] = {
+    "aten::gru": _recurrent_macs(3),
+    "aten::lstm": _recurrent_macs(4),
+    "aten::rnn_tanh": _recurrent_macs(1),
+    "aten::rnn_relu": _recurrent_macs(1),
+    **{f"aten::avg_pool{d}": _window_pool_jit for d in _POOL_DIMS},
+    **{f"aten::adaptive_avg_pool{d}": _adaptive_pool_jit for d in _POOL_DIMS},
+}
+
+
+def _numel(x: Any) -> int:
+    return x.numel() if isinstance(x, torch.Tensor) else 0
+
+
+def _window_pool_aten(args: tuple[Any, ...], outs: tuple[Any, ...]) -> int:
+    return _numel(outs[0]) * math.prod(args[1])
+
+
+def _adaptive_pool_aten(args: tuple[Any, ...], outs: tuple[Any, ...]) -> int:
+    return _numel(args[0])
+
+
+def _norm_aten(per_element: Callable[[tuple[Any, ...]], int]) -> Callable[..., int]:
+    def handle(args: tuple[Any, ...], outs: tuple[Any, ...]) -> int:
+        return _numel(args[0]) * per_element(args)
+
+    return handle
+
+
+def _affine(index: int, with_affine: int, without: int) -> Callable[[tuple[Any, ...]], int]:
+    return lambda args: with_affine if len(args) > index and args[index] is not None else without
+
+
+aten = torch.ops.aten
+# The same quantities as FVCORE_HANDLES, written against dispatch-level operators.
+PTFLOPS_POOL_HOOKS = {
+    aten.avg_pool1d: _window_pool_aten,
+    aten.avg_pool2d: _window_pool_aten,
+    aten.avg_pool3d: _window_pool_aten,
+    aten._adaptive_avg_pool2d: _adaptive_pool_aten,
+    aten._adaptive_avg_pool3d: _adaptive_pool_aten,
+}
+# fvcore: eval-mode batch norm 2 per element with affine (1 without); group / layer norm 5
+# with affine (4 without); instance norm as fvcore's norm_flop_counter(1).
+PTFLOPS_NORM_HOOKS = {
+    aten.native_batch_norm: _norm_aten(_affine(1, 2, 1)),
+    aten._native_batch_norm_legit_no_training: _norm_aten(_affine(1, 2, 1)),
+    aten.native_group_norm: _norm_aten(_affine(1, 5, 4)),
+    aten.native_layer_norm: _norm_aten(_affine(2, 5, 4)),
+}
+
+
+def _fvcore_count(
+    model: nn.Module, x: torch.Tensor, count_norm: bool
+) -> tuple[int, list[str], dict[str, float]]:
+    analysis = FlopCountAnalysis(model, x)
+    analysis.set_op_handle(**FVCORE_HANDLES)
+    analysis.set_op_handle(**dict.fromkeys(ZERO_COST_OPS))
+    if not count_norm:
+        # A None handle would not replace fvcore's built-in norm handles; zero does.
+        analysis.set_op_handle(**dict.fromkeys(NORM_OPS, _zero))
+    analysis.unsupported_ops_warnings(False)
+    analysis.uncalled_modules_warnings(False)
+    analysis.tracer_warnings("none")
+    total = analysis.total()
+    skipped = sorted(analysis.unsupported_ops())
+    by_op = {op: n / 1e9 for op, n in analysis.by_operator().items() if n}
+    return total, skipped, by_op
+
+
+def _ptflops_count(model: nn.Module, x: torch.Tensor, count_norm: bool) -> int:
+    hooks = dict(PTFLOPS_POOL_HOOKS)
+    if count_norm:
+        hooks.update(PTFLOPS_NORM_HOOKS)
+    counter = FlopCounterMode(
+        None, False, False, {"print_params": {}, "serialize_params": {}}, hooks, []
+    )
+    with counter:
+        model(x)
+    return counter.complexity
+
+
+def _on_meta(
+    model: nn.Module, x: torch.Tensor
+) -> tuple[Callable[[torch.Tensor], Any], torch.Tensor]:
+    """The model called with meta copies of its parameters and buffers: shapes only."""
+    state = {
+        name: torch.empty_like(t, device="meta")
+        for name, t in [*model.named_parameters(), *model.named_buffers()]
+    }
+    return (lambda inp: functional_call(model, state, (inp,))), x.to("meta")
+
+
+def count_flops(
+    model: nn.Module, input_shape: Sequence[int], *, count_norm: bool = True
+) -> FlopCount:
+    """GFLOPs per clip of `model` (put in eval mode) on a (B, 3, T, H, W) input."""
+    shape = tuple(int(s) for s in input_shape)
+    batch = shape[0]
+    param = next(model.parameters(), None)
+    device = param.device if param is not None else torch.device("cpu")
+    dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
+    x = torch.randn(shape, device=device, dtype=dtype)
+    model.eval()
+    with torch.no_grad():
+        fv_total, skipped, by_op = _fvcore_count(model, x, count_norm)
+        try:
+            meta_model, meta_x = _on_meta(model, x)
+            pt_total = _ptflops_count(meta_model, meta_x, count_norm)
+        except (RuntimeError, NotImplementedError, TypeError, ValueError):
+            # Data-dependent code cannot run on meta tensors; count on the real input.
+            pt_total = _ptflops_count(model, x, count_norm)
+    gflops = fv_total / 1e9 / batch
+    gflops_pt = pt_total / 1e9 / batch
+    largest = max(gflops, gflops_pt)
+    rel = abs(gflops - gflops_pt) / largest if largest else 0.0
+    return FlopCount(gflops, gflops_pt, rel, skipped, {k: v / batch for k, v in by_op.items()})

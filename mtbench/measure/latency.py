@@ -1,0 +1,126 @@
+"""Per-clip latency: warm-up runs, then repeated timed runs summarised as median and spread.
+
+On CPU the wall clock is read around each run; on CUDA a pair of device events brackets
+each run and the elapsed time is read after a synchronize, so queued kernels are counted
+and host overhead outside the region is not.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class LatencyStats:
+    """Per-clip milliseconds over `repeats` timed runs."""
+
+    median: float
+    p10: float
+    p90: float
+    cv: float
+    repeats: int
+
+    def as_dict(self) -> dict[str, float | int]:
+        return asdict(self)
+
+
+def _percentile(sorted_values: Sequence[float], q: float) -> float:
+    """Linear interpolation between closest ranks (numpy's default method)."""
+    pos = (len(sorted_values) - 1) * q
+    lo = int(pos)
+    hi = min(lo + 1, len(sorted_values) - 1)
+    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
+
+
+def summarize(samples_ms: Sequence[float], clips_per_run: int = 1) -> LatencyStats:
+    """Median, p10, p90 and coefficient of variation (population std / mean), per clip."""
+    if not samples_ms:
+        raise ValueError("no timed runs to summarise")
+    per_clip = sorted(s / clips_per_run for s in samples_ms)
+    mean = statistics.fmean(per_clip)
+    cv = statistics.pstdev(per_clip) / mean if mean > 0 else 0.0
+    return LatencyStats(
+        median=statistics.median(per_clip),
+        p10=_percentile(per_clip, 0.10),
+        p90=_percentile(per_clip, 0.90),
+        cv=cv,
+        repeats=len(per_clip),
+    )
+
+
+class CpuTimer:
+    """Wall-clock timing; `clock` is injectable so the statistics can be tested exactly."""
+
+    def __init__(self, clock: Callable[[], float] = time.perf_counter) -> None:
+        self.clock = clock
+
+    def time_ms(self, run: Callable[[], object]) -> float:
+        start = self.clock()
+        run()
+        return (self.clock() - start) * 1000.0
+
+
+class CudaTimer:
+    """Device-event timing: the elapsed time of the kernels the run queued."""
+
+    def time_ms(self, run: Callable[[], object]) -> float:
+        start = torch.cuda.Event(enable_timing=True)
+        end = torch.cuda.Event(enable_timing=True)
+        start.record()
+        run()
+        end.record()
+        end.synchronize()
+        return start.elapsed_time(end)
+
+
+def timer_for(device: torch.device) -> CpuTimer | CudaTimer:
+    return CudaTimer() if device.type == "cuda" else CpuTimer()
+
+
+def time_runs(
+    run: Callable[[], object],
+    *,
+    warmup: int,
+    repeats: int,
+    timer: CpuTimer | CudaTimer,
+    clips_per_run: int = 1,
+) -> LatencyStats:
+    """Run `warmup` untimed then `repeats` timed calls of `run`."""
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats}")
+    if warmup < 0:
+        raise ValueError(f"warmup must be >= 0, got {warmup}")
+    for _ in range(warmup):
+        run()
+    samples = [timer.time_ms(run) for _ in range(repeats)]
+    return summarize(samples, clips_per_run)
+
+
+def forward_step(model: nn.Module, x: torch.Tensor) -> Callable[[], object]:
+    """Inference: eval mode under torch.inference_mode."""
+
+    def run() -> object:
+        with torch.inference_mode():
+            return model(x)
+
+    return run
+
+
+def forward_backward_step(model: nn.Module, x: torch.Tensor) -> Callable[[], object]:
+    """A training step without the optimizer: forward, a loss on the logits, backward."""
+    target = torch.zeros(x.shape[0], dtype=torch.long, device=x.device)
+
+    def run() -> object:
+        model.zero_grad(set_to_none=True)
+        logits = model(x)
+        loss = nn.functional.cross_entropy(logits.float(), target)
+        loss.backward()
+        return loss
+
+    return run

@@ -1,0 +1,70 @@
+"""Peak memory of a measured region.
+
+CUDA: the allocator's own peak (`torch.cuda.max_memory_allocated`) after a reset. CPU:
+the process's resident set size sampled in a background thread; the peak growth over
+the RSS at entry is what the region cost (ru_maxrss cannot give this: it is the peak of
+the whole process lifetime, reached perhaps long before).
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import threading
+from types import TracebackType
+
+import torch
+
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def current_rss_bytes() -> int:
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * _PAGE
+    except OSError:  # not Linux: the lifetime peak is the best available reading
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+class PeakMemory:
+    """Context manager; `peak_mb` holds the region's peak memory growth in MiB."""
+
+    def __init__(self, device: torch.device, interval_s: float = 0.002) -> None:
+        self.device = device
+        self.interval_s = interval_s
+        self.peak_mb: float | None = None
+        self._stop = threading.Event()
+        self._baseline = 0
+        self._peak = 0
+        self._thread: threading.Thread | None = None
+
+    def _sample(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self._peak = max(self._peak, current_rss_bytes())
+
+    def __enter__(self) -> PeakMemory:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            torch.cuda.reset_peak_memory_stats(self.device)
+            self._baseline = torch.cuda.memory_allocated(self.device)
+        else:
+            self._baseline = self._peak = current_rss_bytes()
+            self._thread = threading.Thread(target=self._sample, daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            peak = torch.cuda.max_memory_allocated(self.device)
+        else:
+            self._stop.set()
+            if self._thread is not None:
+                self._thread.join()
+            peak = max(self._peak, current_rss_bytes())
+        self.peak_mb = max(0, peak - self._baseline) / 2**20

@@ -1,0 +1,203 @@
+"""The one measurement entry point: a model configuration in, one result record out.
+
+Every number in a record comes from here, whether `mtbench profile` or a suite cell asked
+for it, so the CLI, the suites, plots and tables all agree on what a figure means.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from mtbench.measure.environment import environment
+from mtbench.measure.flops import count_flops
+from mtbench.measure.latency import forward_backward_step, forward_step, time_runs, timer_for
+from mtbench.measure.memory import PeakMemory
+from mtbench.measure.params import count_params
+from mtbench.registry import create_model, model_entry
+
+MEASURES = ("params", "flops", "latency_fwd", "latency_fwdbwd", "memory")
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+DEVICES = ("auto", "cpu", "cuda")
+FLOPS_WARN_REL_DIFF = 0.05
+SEED = 0
+
+
+@dataclass(frozen=True)
+class ProfileOptions:
+    """How to measure; the defaults are `mtbench profile`'s and a suite's `[defaults]`."""
+
+    device: str = "auto"
+    dtype: str = "float32"
+    warmup: int = 3
+    repeats: int = 10
+    measure: tuple[str, ...] = MEASURES
+    threads: int | None = None
+    channels_last: bool = False
+    compile: bool = False
+    count_norm: bool = True
+
+    def problems(self) -> list[tuple[str, str]]:
+        """(key, message) for every invalid option; empty when all are valid."""
+        out = []
+        if self.device not in DEVICES:
+            out.append(("device", f"{self.device!r} is not one of {', '.join(DEVICES)}"))
+        if self.dtype not in DTYPES:
+            out.append(("dtype", f"{self.dtype!r} is not one of {', '.join(DTYPES)}"))
+        if self.warmup < 0:
+            out.append(("warmup", f"must be >= 0, got {self.warmup}"))
+        if self.repeats < 1:
+            out.append(("repeats", f"must be >= 1, got {self.repeats}"))
+        unknown = [m for m in self.measure if m not in MEASURES]
+        if unknown or not self.measure:
+            out.append(("measure", f"{unknown or '[]'}: choose any of {', '.join(MEASURES)}"))
+        if self.threads is not None and self.threads < 1:
+            out.append(("threads", f"must be >= 1, got {self.threads}"))
+        return out
+
+
+def validate_input_shape(shape: Sequence[int]) -> list[int]:
+    """A (B, 3, T, H, W) clip shape with positive sizes, or ValueError saying what is wrong."""
+    shape = list(shape)
+    if len(shape) != 5 or not all(isinstance(s, int) and not isinstance(s, bool) for s in shape):
+        raise ValueError(f"expected 5 integers B,3,T,H,W, got {shape}")
+    if any(s < 1 for s in shape) or shape[1] != 3:
+        raise ValueError(f"expected positive sizes with 3 channels (B,3,T,H,W), got {shape}")
+    return shape
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device 'cuda' requested but CUDA is not available here")
+    return torch.device(name)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+def base_record(
+    name: str, kwargs: dict[str, Any], input_shape: Sequence[int], options: ProfileOptions
+) -> dict[str, Any]:
+    """The record's every key, figures unset: what a failed cell stores."""
+    try:
+        family = model_entry(name).family
+    except ValueError:
+        family = None
+    return {
+        "model": name,
+        "family": family,
+        "model_kwargs": dict(kwargs),
+        "input_shape": list(input_shape),
+        "batch_size": input_shape[0] if input_shape else None,
+        "dtype": options.dtype,
+        "device": options.device,
+        "channels_last": options.channels_last,
+        "compile": options.compile,
+        "count_norm": options.count_norm,
+        "threads": options.threads or torch.get_num_threads(),
+        "warmup": options.warmup,
+        "params_total": None,
+        "params_trainable": None,
+        "gflops": None,
+        "gflops_ptflops": None,
+        "flops_rel_diff": None,
+        "flops_skipped_ops": None,
+        "latency_fwd_ms": None,
+        "latency_fwdbwd_ms": None,
+        "peak_mem_mb": None,
+        "env": None,
+        "status": "failed",
+        "error": None,
+        "started_at": _now(),
+        "finished_at": None,
+    }
+
+
+def profile(
+    name: str,
+    kwargs: dict[str, Any],
+    input_shape: Sequence[int],
+    options: ProfileOptions,
+    on_phase: Callable[[str], None] = lambda phase: None,
+) -> dict[str, Any]:
+    """Measure one configuration; raises on failure (callers record it as they see fit)."""
+    shape = validate_input_shape(input_shape)
+    record = base_record(name, kwargs, shape, options)
+    device = resolve_device(options.device)
+    dtype = DTYPES[options.dtype]
+    if dtype is torch.float16 and device.type == "cpu":
+        raise ValueError("dtype float16 is not supported on cpu; use float32 or bfloat16")
+    if options.threads is not None:
+        torch.set_num_threads(options.threads)
+    record.update(device=device.type, threads=torch.get_num_threads(), env=environment(device))
+
+    on_phase("build")
+    torch.manual_seed(SEED)
+    model = create_model(name, **kwargs)
+    if "params" in options.measure:
+        record["params_total"], record["params_trainable"] = count_params(model)
+    if "flops" in options.measure:
+        on_phase("flops")
+        # Counted in fp32 on the CPU at batch 1: a per-clip count depends on neither.
+        flops = count_flops(model, [1, *shape[1:]], count_norm=options.count_norm)
+        record.update(
+            gflops=flops.gflops,
+            gflops_ptflops=flops.gflops_ptflops,
+            flops_rel_diff=flops.rel_diff,
+            flops_skipped_ops=flops.skipped_ops,
+        )
+
+    timed = [m for m in ("latency_fwd", "latency_fwdbwd") if m in options.measure]
+    if timed or "memory" in options.measure:
+        _measure_runtime(model, shape, device, dtype, options, timed, record, on_phase)
+    record.update(status="ok", finished_at=_now())
+    return record
+
+
+def _measure_runtime(
+    model: torch.nn.Module,
+    shape: list[int],
+    device: torch.device,
+    dtype: torch.dtype,
+    options: ProfileOptions,
+    timed: list[str],
+    record: dict[str, Any],
+    on_phase: Callable[[str], None],
+) -> None:
+    memory_format = torch.channels_last_3d if options.channels_last else torch.preserve_format
+    model = model.to(device=device, dtype=dtype, memory_format=memory_format)
+    x = torch.randn(shape, device=device, dtype=dtype).to(memory_format=memory_format)
+    runner = torch.compile(model) if options.compile else model
+    timer = timer_for(device)
+    steps = {
+        "latency_fwd": (model.eval, forward_step),
+        "latency_fwdbwd": (model.train, forward_backward_step),
+    }
+    with PeakMemory(device) as memory:
+        for key in timed or ["latency_fwdbwd"]:
+            set_mode, make_step = steps[key]
+            set_mode()
+            on_phase(key)
+            stats = time_runs(
+                make_step(runner, x),
+                warmup=options.warmup if timed else 0,
+                repeats=options.repeats if timed else 1,
+                timer=timer,
+                clips_per_run=shape[0],
+            )
+            if timed:
+                record[f"{key}_ms"] = stats.as_dict()
+    if "memory" in options.measure:
+        record["peak_mem_mb"] = memory.peak_mb

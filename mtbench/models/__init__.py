@@ -1,0 +1,1 @@
+"""The MTNet family (Stergiou and Poppe, Multi-Temporal Networks)."""

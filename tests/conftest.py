@@ -1,0 +1,46 @@
+import subprocess
+import sys
+
+import pytest
+
+
+def run_cli(*args: str, cwd=None, timeout: float = 300) -> subprocess.CompletedProcess:
+    """The real `mtbench` entry point in a subprocess: exit codes and stderr as a user sees them."""
+    return subprocess.run(
+        [sys.executable, "-m", "mtbench", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture
+def cli():
+    return run_cli
+
+
+@pytest.fixture
+def cli_inproc(capsys):
+    """Run `mtbench ARGS` in this process: (exit code, stdout, stderr)."""
+    from mtbench.cli import main
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        try:
+            main(list(args))
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        out = capsys.readouterr()
+        return subprocess.CompletedProcess(args, code, out.out, out.err)
+
+    return run
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, *needles: str) -> None:
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]

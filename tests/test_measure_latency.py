@@ -1,0 +1,60 @@
+import statistics
+
+import pytest
+import torch
+
+from mtbench.measure.latency import CpuTimer, summarize, time_runs
+from mtbench.measure.memory import PeakMemory
+
+
+class FakeClock:
+    """Each run takes the next duration (seconds); the clock only moves when read twice."""
+
+    def __init__(self, durations):
+        self.durations = iter(durations)
+        self.now = 0.0
+        self.started = False
+
+    def __call__(self) -> float:
+        if self.started:
+            self.now += next(self.durations)
+        self.started = not self.started
+        return self.now
+
+
+def test_summary_statistics_against_hand_computed_values():
+    samples = [10.0, 12.0, 11.0, 30.0, 9.0]  # ms
+    stats = summarize(samples)
+    assert stats.median == 11.0
+    # numpy-style linear percentile on sorted [9, 10, 11, 12, 30]: rank 0.4 and 3.6
+    assert stats.p10 == pytest.approx(9.4)
+    assert stats.p90 == pytest.approx(12 + 0.6 * 18)
+    mean = sum(samples) / 5
+    assert stats.cv == pytest.approx(statistics.pstdev(samples) / mean)
+    assert stats.repeats == 5
+
+
+def test_time_runs_uses_the_clock_skips_warmup_and_divides_by_batch():
+    calls = []
+    clock = FakeClock([0.040, 0.020, 0.030])  # seconds, for the 3 timed runs
+    stats = time_runs(
+        lambda: calls.append(1), warmup=2, repeats=3, timer=CpuTimer(clock), clips_per_run=2
+    )
+    assert len(calls) == 5
+    assert stats.median == pytest.approx(15.0)  # 30 ms per batch of 2 clips
+    assert stats.p10 == pytest.approx(10.0 + 0.2 * 5.0)
+    assert stats.repeats == 3
+
+
+@pytest.mark.parametrize("warmup,repeats", [(0, 0), (-1, 3)])
+def test_invalid_repeat_counts_raise(warmup, repeats):
+    with pytest.raises(ValueError):
+        time_runs(lambda: None, warmup=warmup, repeats=repeats, timer=CpuTimer())
+
+
+def test_cpu_peak_memory_sees_a_large_allocation():
+    with PeakMemory(torch.device("cpu")) as mem:
+        block = torch.ones(64, 2**20)  # 256 MiB, touched
+        block.add_(1)
+        del block
+    assert 200 < mem.peak_mb < 1024
