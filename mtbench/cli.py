@@ -14,6 +14,9 @@ from rich.table import Table
 from mtbench.errors import UsageError
 from mtbench.registry import ModelConfigError, list_models, model_entry
 
+# Deprecation notices from torch's JIT, which fvcore's tracer uses, are not the user's concern.
+warnings.filterwarnings("ignore", message=r".*torch\.jit.*", category=FutureWarning)
+
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
@@ -213,8 +216,6 @@ _register_area_commands()
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point; `argv` lets tests run the CLI in-process exactly as the shell does."""
-    warnings.filterwarnings("ignore", category=UserWarning)
-    warnings.filterwarnings("ignore", category=FutureWarning)
     try:
         app(args=argv, prog_name="mtbench")
     except (UsageError, ModelConfigError) as exc:

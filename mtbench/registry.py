@@ -25,9 +25,10 @@ _MODEL_MODULES = ("mtbench.models", "baselines")
 class ModelConfigError(ValueError):
     """A model name or keyword argument that cannot be built; `key` names the argument."""
 
-    def __init__(self, message: str, key: str | None = None) -> None:
+    def __init__(self, message: str, key: str | None = None, detail: str | None = None) -> None:
         super().__init__(message)
         self.key = key
+        self.detail = detail if detail is not None else message
 
 
 @dataclass(frozen=True)
@@ -125,9 +126,9 @@ def create_model(name: str, **kwargs: Any) -> nn.Module:
     try:
         return entry.builder(**kwargs)
     except ModelConfigError as exc:
-        raise ModelConfigError(f"{name}: {exc}", key=exc.key) from exc
+        raise ModelConfigError(f"{name}: {exc}", key=exc.key, detail=exc.detail) from exc
     except (ValueError, TypeError) as exc:
-        raise ModelConfigError(f"{name}: {exc}") from exc
+        raise ModelConfigError(f"{name}: {exc}", detail=str(exc)) from exc
 
 
 def validate_model(name: str, **kwargs: Any) -> None:

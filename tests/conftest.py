@@ -1,7 +1,11 @@
+import os
 import subprocess
 import sys
 
 import pytest
+
+# Rich sizes tables to the terminal; a wide one keeps labels whole in captured output.
+os.environ["COLUMNS"] = "200"
 
 
 def run_cli(*args: str, cwd=None, timeout: float = 300) -> subprocess.CompletedProcess:

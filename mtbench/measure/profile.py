@@ -78,7 +78,7 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def _now() -> str:
+def now_iso() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
@@ -120,7 +120,7 @@ def base_record(
         "env": None,
         "status": "failed",
         "error": None,
-        "started_at": _now(),
+        "started_at": now_iso(),
         "finished_at": None,
     }
 
@@ -162,7 +162,7 @@ def profile(
     timed = [m for m in ("latency_fwd", "latency_fwdbwd") if m in options.measure]
     if timed or "memory" in options.measure:
         _measure_runtime(model, shape, device, dtype, options, timed, record, on_phase)
-    record.update(status="ok", finished_at=_now())
+    record.update(status="ok", finished_at=now_iso())
     return record
 
 

@@ -21,16 +21,34 @@ def store_path(folder: str | os.PathLike[str]) -> Path:
 
 
 def append_record(folder: str | os.PathLike[str], record: dict[str, Any]) -> None:
-    """Append one record durably; a torn line left by an earlier kill is closed off first."""
+    """Append one record durably; a torn line left by an earlier kill is closed off first.
+
+    One O_APPEND write per record, so shards appending to one store never interleave lines.
+    """
     path = store_path(folder)
     path.parent.mkdir(parents=True, exist_ok=True)
-    line = json.dumps(record, sort_keys=True, allow_nan=False) + "\n"
-    with open(path, "ab") as fh:
-        if fh.tell() > 0 and not _ends_with_newline(path):
-            fh.write(b"\n")
-        fh.write(line.encode())
+    line = (json.dumps(record, sort_keys=True, allow_nan=False) + "\n").encode()
+    if path.exists() and path.stat().st_size and not _ends_with_newline(path):
+        line = b"\n" + line
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_records(folder: str | os.PathLike[str], records: Iterable[dict[str, Any]]) -> None:
+    """Replace the store with `records` atomically (write a temporary file, fsync, rename)."""
+    path = store_path(folder)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".jsonl.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        for record in records:
+            fh.write(json.dumps(record, sort_keys=True, allow_nan=False) + "\n")
         fh.flush()
         os.fsync(fh.fileno())
+    os.replace(tmp, path)
 
 
 def _ends_with_newline(path: Path) -> bool:

@@ -1,0 +1,156 @@
+"""`mtbench run`, `show` and `merge`: the suite commands of the CLI."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from mtbench.errors import UsageError
+from mtbench.suite.grid import Cell, load_suite, shard
+from mtbench.suite.runner import SUITE_COPY, records_table, run_suite
+from mtbench.suite.schema import SuiteError, SuiteSpec
+from mtbench.suite.store import find_stores, latest_by_cell, read_records, write_records
+
+console = Console()
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """'I/N' with 0 <= I < N (SLURM: --array=0-(N-1) and --shard $SLURM_ARRAY_TASK_ID/N)."""
+    index, sep, count = text.partition("/")
+    try:
+        i, n = int(index), int(count)
+    except ValueError:
+        i, n = -1, 0
+    if not sep or n < 1 or not 0 <= i < n:
+        raise UsageError(f"--shard {text!r}: expected I/N with 0 <= I < N, e.g. --shard 0/4")
+    return i, n
+
+
+def load_cells(suite: Path) -> tuple[SuiteSpec, list[Cell]]:
+    try:
+        return load_suite(suite)
+    except SuiteError as exc:
+        raise UsageError(str(exc)) from exc
+
+
+def dry_run_table(cells: list[Cell], done: set[str], title: str) -> Table:
+    table = Table(title=title)
+    for col in ("#", "label", "model", "kwargs", "input", "measure", "key", "stored"):
+        table.add_column(col, overflow="fold")
+    for c in cells:
+        table.add_row(
+            str(c.index),
+            c.label,
+            c.model,
+            json.dumps(c.kwargs),
+            "x".join(map(str, c.input_shape)),
+            ",".join(c.options.measure),
+            c.key,
+            "ok" if c.key in done else "-",
+        )
+    return table
+
+
+def run(
+    suite: Annotated[Path, typer.Argument(help="Suite TOML file, e.g. suites/substreams.toml.")],
+    dry_run: Annotated[bool, typer.Option(help="Print the expanded cells and exit.")] = False,
+    force: Annotated[
+        bool, typer.Option(help="Re-run cells that already have an ok record.")
+    ] = False,
+    shard_spec: Annotated[
+        str | None, typer.Option("--shard", help="Run shard I/N of the cells (0 <= I < N).")
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option(help="Output folder (default: the suite's, reports/<name>).")
+    ] = None,
+) -> None:
+    """Measure every cell of a suite; results go to <output>/results.jsonl."""
+    spec, cells = load_cells(suite)
+    if output is not None:
+        spec.output = output
+    if shard_spec is not None:
+        cells = shard(cells, *parse_shard(shard_spec))
+    done = {
+        k for k, r in latest_by_cell(read_records(spec.output)).items() if r.get("status") == "ok"
+    }
+    if dry_run:
+        title = f"{spec.name}: {len(cells)} cells -> {spec.output}"
+        console.print(dry_run_table(cells, done, title))
+        return
+    summary = run_suite(spec, cells, force=force, console=console)
+    latest = latest_by_cell(read_records(spec.output))
+    records = [latest[c.key] for c in cells if c.key in latest]
+    console.print(records_table(records, f"{spec.name}: {len(records)} of {len(cells)} cells"))
+    console.print(
+        f"ran {len(summary.ran)}, skipped {len(summary.skipped)} already measured,"
+        f" failed {len(summary.failed)}; results in {spec.output / 'results.jsonl'}"
+    )
+    if summary.interrupted:
+        console.print("[yellow]interrupted: run the same command again to resume")
+        raise typer.Exit(130)
+    if summary.failed:
+        for cell, error in summary.failed:
+            console.print(f"[red]failed[/] cell {cell.index} {cell.label}: {error}")
+        raise typer.Exit(1)
+
+
+def show(
+    folder: Annotated[Path, typer.Argument(help="A suite's output folder, e.g. reports/smoke.")],
+    csv: Annotated[bool, typer.Option(help="Also write results.csv next to the store.")] = False,
+) -> None:
+    """Print a result store as a table."""
+    stores = find_stores(folder)
+    if not stores:
+        raise UsageError(f"{folder}: no results.jsonl found under it")
+    for store in stores:
+        records = list(latest_by_cell(read_records(store)).values())
+        console.print(records_table(records, f"{store}: {len(records)} cells"))
+        if csv:
+            import pandas as pd
+
+            path = store / "results.csv"
+            pd.json_normalize(records).to_csv(path, index=False)
+            console.print(f"wrote {path}")
+
+
+def _preferred(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """Of two records of one cell, an ok one beats a failed one, then the later one wins."""
+    rank = (a.get("status") == "ok", a.get("finished_at") or "")
+    return a if rank >= (b.get("status") == "ok", b.get("finished_at") or "") else b
+
+
+def merge(
+    folders: Annotated[list[Path], typer.Argument(help="Stores to combine.")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Merged store (default: the first).")
+    ] = None,
+) -> None:
+    """Combine result stores, keeping one record per cell_key."""
+    missing = [str(f) for f in folders if not (f / "results.jsonl").exists()]
+    if missing:
+        raise UsageError(f"no results.jsonl in: {', '.join(missing)}")
+    merged: dict[str, dict[str, Any]] = {}
+    total = 0
+    for folder in folders:
+        for key, record in latest_by_cell(read_records(folder)).items():
+            total += 1
+            merged[key] = _preferred(merged[key], record) if key in merged else record
+    target = output or folders[0]
+    write_records(target, merged.values())
+    suite_copies = [f / SUITE_COPY for f in folders if (f / SUITE_COPY).exists()]
+    if suite_copies and not (target / SUITE_COPY).exists():
+        shutil.copyfile(suite_copies[0], target / SUITE_COPY)
+    console.print(f"merged {total} records from {len(folders)} stores into {len(merged)} cells")
+    console.print(f"wrote {target / 'results.jsonl'}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(run)
+    app.command()(show)
+    app.command()(merge)

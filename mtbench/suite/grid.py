@@ -1,0 +1,197 @@
+"""Grid expansion: a suite's [[models]] entries become an ordered list of cells.
+
+Order is deterministic: entries in file order; within an entry, the cartesian product of
+its list-valued keys in the order they are written, the last key varying fastest.
+A cell's key is a hash of its whole resolved configuration (model, keyword arguments,
+input and every measurement option), so any change to what is measured is a new cell and
+re-running an unchanged suite finds the cells already done.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mtbench.measure.profile import ProfileOptions
+from mtbench.registry import ModelConfigError, check_model_kwargs, validate_model
+from mtbench.suite.schema import (
+    DEFAULT_FIELDS,
+    MODEL_FIELDS,
+    SuiteError,
+    SuiteSpec,
+    did_you_mean,
+    is_grid,
+    parse_suite,
+)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One model configuration under one measurement setting."""
+
+    index: int
+    source: int  # which [[models]] entry it came from
+    model: str
+    kwargs: dict[str, Any]
+    input_shape: list[int]
+    options: ProfileOptions
+    label: str
+    key: str
+
+    def config(self) -> dict[str, Any]:
+        return cell_config(self.model, self.kwargs, self.input_shape, self.options)
+
+
+def cell_config(
+    model: str, kwargs: dict[str, Any], input_shape: list[int], options: ProfileOptions
+) -> dict[str, Any]:
+    return {
+        "model": model,
+        "kwargs": kwargs,
+        "input_shape": input_shape,
+        "options": {**options.__dict__, "measure": sorted(options.measure)},
+    }
+
+
+def cell_key(config: dict[str, Any]) -> str:
+    canonical = json.dumps(config, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def _format_value(value: Any) -> str:
+    if isinstance(value, list):
+        return "x".join(map(str, value))
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def default_label(model: str, varied: dict[str, Any]) -> str:
+    return " ".join([model, *(f"{k}={_format_value(v)}" for k, v in varied.items())])
+
+
+def _expand_entry(entry: dict[str, Any]) -> list[dict[str, Any]]:
+    keys = [k for k in entry if k not in MODEL_FIELDS]
+    axes = [entry[k] if is_grid(k, entry[k]) else [entry[k]] for k in keys]
+    return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*axes)]
+
+
+def _options(settings: dict[str, Any]) -> ProfileOptions:
+    return ProfileOptions(
+        device=settings["device"],
+        dtype=settings["dtype"],
+        warmup=settings["warmup"],
+        repeats=settings["repeats"],
+        measure=tuple(settings["measure"]),
+        threads=settings["threads"],
+        channels_last=settings["channels_last"],
+        compile=settings["compile"],
+        count_norm=settings["count_norm"],
+    )
+
+
+def expand(spec: SuiteSpec) -> list[Cell]:
+    """Every cell of the suite; raises SuiteError with every problem, the schema's included.
+
+    Models are checked even when the schema has problems, so one run reports them all;
+    cells are only built from a schema without problems.
+    """
+    schema_ok = not spec.problems
+    cells: list[Cell] = []
+    seen: dict[str, str] = {}
+    for i, entry in enumerate(spec.models):
+        where = f"models[{i}]"
+        name = entry["name"]
+        kwarg_names = [k for k in entry if k not in MODEL_FIELDS and k not in DEFAULT_FIELDS]
+        try:
+            model_entry = check_model_kwargs(name, {})
+        except ModelConfigError as exc:
+            spec.problem(f"{where}.name", exc.detail)
+            continue
+        bad = [k for k in kwarg_names if k not in model_entry.kwargs]
+        for key in bad:
+            valid = [*model_entry.kwargs, *DEFAULT_FIELDS, *MODEL_FIELDS]
+            spec.problem(
+                f"{where}.{key}",
+                f"{name} has no keyword argument {key!r}{did_you_mean(key, valid)};"
+                f" valid: {', '.join(model_entry.kwargs)}",
+            )
+        if bad:
+            continue
+        # The default label names every keyword argument, and any measurement option varied.
+        label_keys = [
+            k for k in entry if k in kwarg_names or (k in DEFAULT_FIELDS and is_grid(k, entry[k]))
+        ]
+        reported: set[str] = set()
+        for combo in _expand_entry(entry):
+            kwargs = {k: combo[k] for k in kwarg_names}
+            if not schema_ok:
+                _model_ok(spec, where, name, kwargs, reported)
+                continue
+            settings = {**spec.defaults, **{k: v for k, v in combo.items() if k in DEFAULT_FIELDS}}
+            shape = list(settings["input"])
+            if settings["batch_size"] is not None:
+                shape[0] = settings["batch_size"]
+            options = _options(settings)
+            if not _model_ok(spec, where, name, kwargs, reported):
+                continue
+            label = _label(spec, where, entry, name, combo, label_keys, reported)
+            key = cell_key(cell_config(name, kwargs, shape, options))
+            if key in seen:
+                spec.problem(where, f"duplicate cell {label!r}: same configuration as {seen[key]}")
+                continue
+            seen[key] = f"{where} ({label})"
+            cells.append(Cell(len(cells), i, name, kwargs, shape, options, label, key))
+    if spec.problems:
+        raise SuiteError(spec.problems)
+    return cells
+
+
+def _model_ok(
+    spec: SuiteSpec, where: str, name: str, kwargs: dict[str, Any], reported: set[str]
+) -> bool:
+    """The model's own validation, run by building it on the meta device."""
+    try:
+        validate_model(name, **kwargs)
+    except ModelConfigError as exc:
+        line = f"{where}.{exc.key}" if exc.key else where
+        message = exc.detail if exc.key else f"{name} {kwargs}: {exc.detail}"
+        if (line, message) not in reported:
+            reported.add((line, message))
+            spec.problem(line, message)
+        return False
+    return True
+
+
+def _label(
+    spec: SuiteSpec,
+    where: str,
+    entry: dict[str, Any],
+    name: str,
+    combo: dict[str, Any],
+    label_keys: list[str],
+    reported: set,
+) -> str:
+    template = entry.get("label")
+    if template is None:
+        return default_label(name, {k: combo[k] for k in label_keys})
+    try:
+        return template.format(**{k: _format_value(v) for k, v in combo.items()})
+    except (KeyError, IndexError, ValueError) as exc:
+        if ("label", str(exc)) not in reported:
+            reported.add(("label", str(exc)))
+            spec.problem(f"{where}.label", f"placeholder {exc} is not a key of this entry")
+        return template
+
+
+def load_suite(path: str | Path) -> tuple[SuiteSpec, list[Cell]]:
+    """Parse, type-check and expand a suite file; SuiteError lists every problem at once."""
+    spec = parse_suite(path, raise_problems=False)
+    return spec, expand(spec)
+
+
+def shard(cells: list[Cell], index: int, count: int) -> list[Cell]:
+    """Round-robin over the ordered cells: shards are disjoint, their union is the suite."""
+    return [c for c in cells if c.index % count == index]

@@ -1,0 +1,172 @@
+"""Run a suite's cells one at a time, each isolated, each leaving one record in the store.
+
+A cell that raises (a model that fails to build, an out-of-memory, a bug) is stored as a
+failed record with a one-line error and the suite goes on. Cells with an ok record are
+skipped on the next run, so a killed or interrupted suite resumes where it stopped; the
+first Ctrl-C lets the current cell finish and stops, the second stops at once.
+"""
+
+from __future__ import annotations
+
+import gc
+import shutil
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from mtbench.measure.profile import base_record, now_iso, one_line, profile
+from mtbench.suite.grid import Cell
+from mtbench.suite.schema import SuiteSpec
+from mtbench.suite.store import append_record, latest_by_cell, read_records
+
+SUITE_COPY = "suite.toml"
+
+
+@dataclass
+class RunSummary:
+    cells: list[Cell]
+    ran: list[Cell] = field(default_factory=list)
+    skipped: list[Cell] = field(default_factory=list)
+    failed: list[tuple[Cell, str]] = field(default_factory=list)
+    interrupted: bool = False
+
+
+def measure_cell(spec: SuiteSpec, cell: Cell, on_phase=lambda phase: None) -> dict[str, Any]:
+    """The cell's record: the profile record plus suite, cell_key and label; never raises."""
+    try:
+        record = profile(cell.model, cell.kwargs, cell.input_shape, cell.options, on_phase)
+    except Exception as exc:  # isolation: any failure of one cell is that cell's result
+        record = base_record(cell.model, cell.kwargs, cell.input_shape, cell.options)
+        record.update(status="failed", error=one_line(exc), finished_at=now_iso())
+    finally:
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    record.update(suite=spec.name, cell_key=cell.key, label=cell.label)
+    return record
+
+
+@contextmanager
+def stop_after_current_cell(console: Console) -> Iterator[list[bool]]:
+    """First SIGINT sets the flag; a second one raises KeyboardInterrupt as usual."""
+    flag = [False]
+
+    def handler(signum: int, frame: Any) -> None:
+        if flag[0]:
+            raise KeyboardInterrupt
+        flag[0] = True
+        console.print("[yellow]interrupt: stopping after the current cell (Ctrl-C again to abort)")
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def run_suite(
+    spec: SuiteSpec, cells: list[Cell], *, force: bool = False, console: Console | None = None
+) -> RunSummary:
+    console = console or Console()
+    spec.output.mkdir(parents=True, exist_ok=True)
+    copy = spec.output / SUITE_COPY
+    if not copy.exists() or not copy.samefile(spec.path):
+        shutil.copyfile(spec.path, copy)
+    done = {
+        key
+        for key, record in latest_by_cell(read_records(spec.output)).items()
+        if record.get("status") == "ok"
+    }
+    summary = RunSummary(cells)
+    summary.skipped = [c for c in cells if c.key in done and not force]
+    todo = [c for c in cells if c not in summary.skipped]
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    )
+    with (
+        stop_after_current_cell(console) as stop,
+        Progress(*columns, console=console, transient=False) as progress,
+    ):
+        bar = progress.add_task(f"suite {spec.name}", total=len(cells))
+        progress.update(bar, completed=len(summary.skipped))
+        current = progress.add_task("", total=None)
+        for cell in todo:
+            if stop[0]:
+                summary.interrupted = True
+                break
+            title = f"cell {cell.index + 1}/{len(cells)} {cell.label}"
+
+            def on_phase(phase: str, title: str = title) -> None:
+                progress.update(current, description=f"{title}: {phase}")
+
+            on_phase("start")
+            record = measure_cell(spec, cell, on_phase)
+            append_record(spec.output, record)
+            summary.ran.append(cell)
+            if record["status"] != "ok":
+                summary.failed.append((cell, record["error"]))
+            progress.advance(bar)
+        progress.update(current, description="done", visible=False)
+    return summary
+
+
+def _latency(stats: dict[str, Any] | None) -> str:
+    return f"{stats['median']:.1f}" if stats else "-"
+
+
+def _number(value: float | None, scale: float = 1.0, digits: int = 2) -> str:
+    return "-" if value is None else f"{value / scale:.{digits}f}"
+
+
+def records_table(records: list[dict[str, Any]], title: str) -> Table:
+    """Key figures of each record: the run's summary and `mtbench show` use this one table."""
+    table = Table(title=title)
+    columns = (
+        "label",
+        "input",
+        "params (M)",
+        "GFLOPs/clip*",
+        "fwd (ms)",
+        "fwd+bwd (ms)",
+        "mem (MiB)",
+        "status",
+    )
+    for col in columns:
+        table.add_column(col, overflow="fold")
+    for r in records:
+        status = r.get("status", "?")
+        if status != "ok":
+            status = f"[red]{status}: {r.get('error') or ''}"
+        table.add_row(
+            r.get("label") or r.get("model", "?"),
+            "x".join(map(str, r.get("input_shape") or [])),
+            _number(r.get("params_total"), 1e6),
+            _number(r.get("gflops")),
+            _latency(r.get("latency_fwd_ms")),
+            _latency(r.get("latency_fwdbwd_ms")),
+            _number(r.get("peak_mem_mb"), digits=0),
+            status if status != "ok" else "[green]ok",
+        )
+    table.caption = "* one multiply-add = one FLOP; latency is the per-clip median"
+    return table

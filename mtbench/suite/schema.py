@@ -1,0 +1,243 @@
+"""The suite file: TOML sections, their keys, and validation that reports every problem.
+
+    [suite]      name, description, output
+    [defaults]   how every cell is measured (device, input, batch_size, dtype, warmup,
+                 repeats, measure, threads, channels_last, compile, count_norm)
+    [[models]]   name, optional label, model keyword arguments, and per-model overrides
+                 of any [defaults] key; a list value expands into a grid
+
+A section is a table of `Field`s; adding the training and evaluation workloads means adding
+their sections to `SECTIONS`, not rewriting the parser. Problems are collected, not raised
+one by one, so a user fixes a file in one pass.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomllib
+
+from mtbench.measure.profile import DEVICES, DTYPES, MEASURES
+
+
+class SuiteError(Exception):
+    """One or more problems in a suite file, each a line `file: key.path: message`."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Field:
+    """One key of a section: its check returns None when the value is fine, else why not."""
+
+    check: Callable[[Any], str | None]
+    doc: str
+    default: Any = None
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _string(v: Any) -> str | None:
+    return None if isinstance(v, str) and v.strip() else f"expected a non-empty string, got {v!r}"
+
+
+def _positive_int(v: Any) -> str | None:
+    return None if _is_int(v) and v >= 1 else f"expected an integer >= 1, got {v!r}"
+
+
+def _non_negative_int(v: Any) -> str | None:
+    return None if _is_int(v) and v >= 0 else f"expected an integer >= 0, got {v!r}"
+
+
+def _boolean(v: Any) -> str | None:
+    return None if isinstance(v, bool) else f"expected true or false, got {v!r}"
+
+
+def _choice(choices: tuple[str, ...]) -> Callable[[Any], str | None]:
+    def check(v: Any) -> str | None:
+        return None if v in choices else f"{v!r} is not one of {', '.join(choices)}"
+
+    return check
+
+
+def _input_shape(v: Any) -> str | None:
+    ok = isinstance(v, list) and len(v) == 5 and all(_is_int(s) and s >= 1 for s in v)
+    if not ok or v[1] != 3:
+        return f"expected [B, 3, T, H, W] with positive integers, got {v!r}"
+    return None
+
+
+def _measures(v: Any) -> str | None:
+    if not isinstance(v, list) or not v or not all(isinstance(m, str) for m in v):
+        return f"expected a non-empty list of names from {', '.join(MEASURES)}, got {v!r}"
+    unknown = [m for m in v if m not in MEASURES]
+    return f"unknown {unknown}; choose from {', '.join(MEASURES)}" if unknown else None
+
+
+SUITE_FIELDS = {
+    "name": Field(_string, "suite name; results go to reports/<name> unless `output` is set"),
+    "description": Field(_string, "one line on what the suite answers", ""),
+    "output": Field(_string, "output folder (default reports/<name>)"),
+}
+
+# Each is also a per-model override; `input` and `measure` hold lists, so their grid form
+# is a list of lists.
+DEFAULT_FIELDS = {
+    "device": Field(_choice(DEVICES), "auto picks cuda when available", "auto"),
+    "input": Field(_input_shape, "clip shape [B, 3, T, H, W]", [1, 3, 16, 112, 112]),
+    "batch_size": Field(_positive_int, "replaces B of `input` when given"),
+    "dtype": Field(_choice(tuple(DTYPES)), "float16 on CUDA only", "float32"),
+    "warmup": Field(_non_negative_int, "untimed runs before timing", 3),
+    "repeats": Field(_positive_int, "timed runs", 10),
+    "measure": Field(_measures, "what to measure", list(MEASURES)),
+    "threads": Field(_positive_int, "CPU threads (torch.set_num_threads)"),
+    "channels_last": Field(_boolean, "channels_last_3d memory format", False),
+    "compile": Field(_boolean, "torch.compile before timing", False),
+    "count_norm": Field(_boolean, "count norm layers in GFLOPs", True),
+}
+LIST_VALUED = {"input", "measure"}
+
+MODEL_FIELDS = {
+    "name": Field(_string, "registered model name (mtbench models)"),
+    "label": Field(_string, "name in plots and tables; may use {kwarg} placeholders"),
+}
+
+SECTIONS: dict[str, dict[str, Field] | None] = {
+    "suite": SUITE_FIELDS,
+    "defaults": DEFAULT_FIELDS,
+    "models": MODEL_FIELDS,
+}
+# Workloads of a later capability: recognised, so the message says so instead of "unknown".
+NOT_YET = {"train": "training", "eval": "evaluation"}
+
+
+def did_you_mean(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+@dataclass
+class SuiteSpec:
+    """A parsed, type-checked suite; grid expansion and model validation come after."""
+
+    path: Path
+    name: str
+    description: str
+    output: Path
+    defaults: dict[str, Any]
+    models: list[dict[str, Any]]
+    problems: list[str] = field(default_factory=list)
+
+    def problem(self, key: str, message: str) -> None:
+        self.problems.append(f"{self.path}: {key}: {message}")
+
+
+def load_toml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SuiteError([f"{path}: cannot read: {exc.strerror or exc}"]) from exc
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SuiteError([f"{path}: invalid TOML: {exc}"]) from exc
+
+
+def _check_value(spec: SuiteSpec, key: str, fld: Field, value: Any, grid: bool) -> None:
+    """Check a value, or each value of a grid (a list; a list of lists for list-valued keys)."""
+    if grid:
+        if not value:
+            spec.problem(key, "empty list: the grid has no cells")
+        for item in value:
+            if (why := fld.check(item)) is not None:
+                spec.problem(key, why)
+    elif (why := fld.check(value)) is not None:
+        spec.problem(key, why)
+
+
+def is_grid(key: str, value: Any) -> bool:
+    """A list expands into a grid; for list-valued keys only a list of lists does."""
+    if key in LIST_VALUED:
+        return isinstance(value, list) and bool(value) and isinstance(value[0], list)
+    return isinstance(value, list)
+
+
+def parse_suite(path: str | Path, raise_problems: bool = True) -> SuiteSpec:
+    """Read and type-check a suite; raises SuiteError listing every problem found, unless
+    `raise_problems` is false (then they wait in `spec.problems` for the grid's checks)."""
+    path = Path(path)
+    data = load_toml(path)
+    spec = SuiteSpec(path, "", "", Path(), {}, [])
+    for section in data:
+        if section in NOT_YET:
+            spec.problem(
+                f"[{section}]",
+                f"{NOT_YET[section]} is not supported yet; remove the section to measure only",
+            )
+        elif section not in SECTIONS:
+            spec.problem(
+                f"[{section}]",
+                f"unknown section{did_you_mean(section, list(SECTIONS))};"
+                f" sections: {', '.join(SECTIONS)}",
+            )
+
+    suite = data.get("suite")
+    if not isinstance(suite, dict):
+        spec.problem("[suite]", "missing: a suite needs [suite] with at least `name`")
+        suite = {}
+    _check_table(spec, "suite", suite, SUITE_FIELDS)
+    if "name" not in suite:
+        spec.problem("suite.name", "missing")
+    spec.name = str(suite.get("name", path.stem))
+    spec.description = str(suite.get("description", ""))
+    spec.output = Path(suite.get("output") or Path("reports") / spec.name)
+
+    defaults = data.get("defaults", {})
+    if not isinstance(defaults, dict):
+        spec.problem("[defaults]", "expected a table")
+        defaults = {}
+    _check_table(spec, "defaults", defaults, DEFAULT_FIELDS)
+    spec.defaults = {k: defaults.get(k, f.default) for k, f in DEFAULT_FIELDS.items()}
+
+    models = data.get("models")
+    if not isinstance(models, list) or not models:
+        spec.problem("models", "no [[models]] entries: a suite needs at least one model")
+        models = []
+    for i, entry in enumerate(models):
+        where = f"models[{i}]"
+        if not isinstance(entry, dict):
+            spec.problem(where, "expected a table ([[models]])")
+            continue
+        if "name" not in entry:
+            spec.problem(f"{where}.name", "missing")
+        for key, value in entry.items():
+            fld = MODEL_FIELDS.get(key) or DEFAULT_FIELDS.get(key)
+            if fld is not None:
+                grid = key in DEFAULT_FIELDS and is_grid(key, value)
+                _check_value(spec, f"{where}.{key}", fld, value, grid)
+            elif isinstance(value, list) and not value:
+                spec.problem(f"{where}.{key}", "empty list: the grid has no cells")
+        if "name" in entry:
+            spec.models.append(entry)
+    if spec.problems and raise_problems:
+        raise SuiteError(spec.problems)
+    return spec
+
+
+def _check_table(spec: SuiteSpec, section: str, table: dict[str, Any], fields: dict) -> None:
+    for key, value in table.items():
+        if key not in fields:
+            spec.problem(
+                f"{section}.{key}",
+                f"unknown key{did_you_mean(key, list(fields))}; keys: {', '.join(fields)}",
+            )
+        else:
+            _check_value(spec, f"{section}.{key}", fields[key], value, grid=False)

@@ -1,0 +1,225 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+from conftest import assert_one_line_error
+from torch import nn
+
+from mtbench.registry import register_model
+from mtbench.suite.grid import expand
+from mtbench.suite.runner import run_suite
+from mtbench.suite.schema import parse_suite
+from mtbench.suite.store import append_record, read_records, store_path
+
+
+class Exploding(nn.Module):
+    def forward(self, x):
+        raise RuntimeError("boom in forward\nsecond line")
+
+
+@register_model("test-exploding", family="test")
+def exploding(num_classes: int = 10) -> nn.Module:
+    """Builds, then fails on its first forward pass."""
+    return Exploding()
+
+
+@register_model("test-tiny", family="test")
+def tiny(num_classes: int = 10, width: int = 4) -> nn.Module:
+    """A real, cheap video classifier."""
+    return nn.Sequential(
+        nn.Conv3d(3, width, 3, padding=1), nn.AdaptiveAvgPool3d(1), nn.Flatten(),
+        nn.Linear(width, num_classes),
+    )  # fmt: skip
+
+
+def suite_file(tmp_path, models: str, measure='["params", "flops", "latency_fwd"]'):
+    path = tmp_path / "s.toml"
+    path.write_text(
+        textwrap.dedent(f"""
+        [suite]
+        name = "s"
+        output = "{tmp_path / "out"}"
+        [defaults]
+        device = "cpu"
+        input = [1, 3, 4, 16, 16]
+        warmup = 0
+        repeats = 2
+        measure = {measure}
+        """)
+        + textwrap.dedent(models)
+    )
+    return path
+
+
+def test_a_failing_cell_is_recorded_and_the_suite_goes_on(tmp_path):
+    path = suite_file(tmp_path, """
+        [[models]]
+        name = "test-exploding"
+        [[models]]
+        name = "test-tiny"
+        width = [2, 3]
+        """)  # fmt: skip
+    spec = parse_suite(path)
+    summary = run_suite(spec, expand(spec))
+    records = read_records(spec.output)
+    assert [r["status"] for r in records] == ["failed", "ok", "ok"]
+    assert records[0]["error"] == "RuntimeError: boom in forward"
+    assert records[0]["params_total"] is None and records[1]["params_total"] > 0
+    assert [c.label for c, _ in summary.failed] == ["test-exploding"]
+    assert (spec.output / "suite.toml").read_text() == path.read_text()
+    for r in records:
+        assert r["suite"] == "s" and r["cell_key"] and r["label"] and r["finished_at"]
+
+
+def test_resume_skips_ok_cells_retries_failed_and_force_reruns_all(tmp_path):
+    path = suite_file(tmp_path, """
+        [[models]]
+        name = "test-exploding"
+        [[models]]
+        name = "test-tiny"
+        """)  # fmt: skip
+    spec = parse_suite(path)
+    cells = expand(spec)
+    run_suite(spec, cells)
+    second = run_suite(spec, cells)
+    assert [c.model for c in second.ran] == ["test-exploding"]
+    assert [c.model for c in second.skipped] == ["test-tiny"]
+    forced = run_suite(spec, cells, force=True)
+    assert len(forced.ran) == 2
+    assert len(read_records(spec.output)) == 5
+
+
+def test_a_torn_last_line_is_ignored_and_never_corrupts_earlier_records(tmp_path):
+    append_record(tmp_path, {"cell_key": "a", "status": "ok"})
+    with open(store_path(tmp_path), "a") as fh:
+        fh.write('{"cell_key": "b", "sta')  # a run killed mid-write
+    assert read_records(tmp_path) == [{"cell_key": "a", "status": "ok"}]
+    append_record(tmp_path, {"cell_key": "c", "status": "ok"})
+    assert [r["cell_key"] for r in read_records(tmp_path)] == ["a", "c"]
+
+
+def _wait_for_records(store, count: int, proc, timeout: float = 240) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if store.exists() and store.read_text().count("\n") >= count:
+            return
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    pytest.fail("no record appeared in time")
+
+
+def test_sigkill_mid_suite_then_rerun_leaves_exactly_one_ok_record_per_cell(tmp_path):
+    path = suite_file(
+        tmp_path,
+        '[[models]]\nname = "r3d-18"\nnum_classes = [2, 3, 4, 5]\n',
+        measure='["params", "latency_fwd"]',
+    )
+    store = tmp_path / "out" / "results.jsonl"
+    cmd = [sys.executable, "-m", "mtbench", "run", str(path)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _wait_for_records(store, 1, proc)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    killed_with = len(read_records(tmp_path / "out"))
+    assert 1 <= killed_with < 4
+    rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    records = read_records(tmp_path / "out")
+    keys = [r["cell_key"] for r in records]
+    assert len(keys) == len(set(keys)) == 4
+    assert all(r["status"] == "ok" for r in records)
+    assert sorted(r["model_kwargs"]["num_classes"] for r in records) == [2, 3, 4, 5]
+
+
+def test_ctrl_c_stops_after_the_current_cell(tmp_path):
+    path = suite_file(
+        tmp_path,
+        '[[models]]\nname = "r3d-18"\nnum_classes = [2, 3, 4, 5, 6, 7]\n',
+        measure='["params", "latency_fwd"]',
+    )
+    store = tmp_path / "out" / "results.jsonl"
+    cmd = [sys.executable, "-m", "mtbench", "run", str(path)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_for_records(store, 1, proc)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    assert "resume" in out
+    records = read_records(tmp_path / "out")
+    assert 1 <= len(records) < 6
+    assert all(r["status"] == "ok" for r in records)
+
+
+def test_run_exits_1_naming_failed_cells(tmp_path, cli_inproc):
+    path = suite_file(tmp_path, '[[models]]\nname = "test-exploding"\n')
+    result = cli_inproc("run", str(path))
+    assert result.returncode == 1
+    assert "failed cell 0 test-exploding: RuntimeError: boom in forward" in " ".join(
+        result.stdout.split()
+    )
+
+
+def test_dry_run_lists_cells_and_measures_nothing(tmp_path, cli_inproc):
+    path = suite_file(tmp_path, '[[models]]\nname = "test-tiny"\nwidth = [2, 3, 5]\n')
+    result = cli_inproc("run", str(path), "--dry-run")
+    assert result.returncode == 0
+    assert "3 cells" in result.stdout
+    assert not (tmp_path / "out" / "results.jsonl").exists()
+
+
+def test_shard_and_merge_reassemble_the_suite(tmp_path, cli_inproc):
+    path = suite_file(tmp_path, '[[models]]\nname = "test-tiny"\nwidth = [2, 3, 5]\n')
+    for i in range(2):
+        out = tmp_path / f"shard{i}"
+        assert (
+            cli_inproc("run", str(path), "--shard", f"{i}/2", "--output", str(out)).returncode == 0
+        )
+    assert len(read_records(tmp_path / "shard0")) == 2
+    assert len(read_records(tmp_path / "shard1")) == 1
+    merged = tmp_path / "merged"
+    result = cli_inproc(
+        "merge", str(tmp_path / "shard0"), str(tmp_path / "shard1"), "-o", str(merged)
+    )
+    assert result.returncode == 0, result.stderr
+    records = read_records(merged)
+    assert sorted(r["model_kwargs"]["width"] for r in records) == [2, 3, 5]
+    assert (merged / "suite.toml").exists()
+    # merging again de-duplicates by cell_key
+    cli_inproc("merge", str(merged), str(tmp_path / "shard0"))
+    assert len(read_records(merged)) == 3
+
+
+def test_show_prints_the_store_and_writes_csv(tmp_path, cli_inproc):
+    path = suite_file(tmp_path, '[[models]]\nname = "test-tiny"\n')
+    cli_inproc("run", str(path))
+    result = cli_inproc("show", str(tmp_path / "out"), "--csv")
+    assert result.returncode == 0 and "test-tiny" in result.stdout
+    header = (tmp_path / "out" / "results.csv").read_text().splitlines()[0].split(",")
+    assert {"model", "params_total", "gflops", "latency_fwd_ms.median"} <= set(header)
+
+
+@pytest.mark.parametrize(
+    "args,needle",
+    [(["--shard", "2/2"], "0 <= I < N"), (["--shard", "x"], "--shard")],
+)
+def test_bad_shard_is_one_line(tmp_path, cli_inproc, args, needle):
+    path = suite_file(tmp_path, '[[models]]\nname = "test-tiny"\n')
+    assert_one_line_error(cli_inproc("run", str(path), *args), needle)
+
+
+def test_show_and_merge_without_stores_are_one_line(tmp_path, cli_inproc):
+    assert_one_line_error(cli_inproc("show", str(tmp_path)), "no results.jsonl")
+    assert_one_line_error(cli_inproc("merge", str(tmp_path)), "no results.jsonl")
+
+
+def test_records_are_valid_json_lines(tmp_path):
+    path = suite_file(tmp_path, '[[models]]\nname = "test-tiny"\n')
+    spec = parse_suite(path)
+    run_suite(spec, expand(spec))
+    for line in store_path(spec.output).read_text().splitlines():
+        assert json.loads(line)["status"] == "ok"
