@@ -1,0 +1,101 @@
+"""`mtbench plot` end to end: every store's figures written to disk, then one index.html.
+
+Plots of each suite are written to `<root>/plots/<suite>-<kind>.<format>`; the PNG bytes are
+also kept in memory so the HTML page can embed them whatever formats were asked for.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+from mtbench.errors import UsageError
+from mtbench.report.frame import Store, load_stores
+from mtbench.report.html import write_index
+from mtbench.report.plots import PLOTS, PlotSkipped
+
+FORMATS = ("png", "svg", "pdf")
+DEFAULT_FORMATS = ("png", "svg")
+
+
+@dataclass
+class PlotOutcome:
+    """One plot kind for one suite: the files written, or why it was skipped."""
+
+    suite: str
+    kind: str
+    paths: list[Path]
+    png: bytes | None = None
+    skipped: str | None = None
+
+
+def parse_choices(text: str | None, choices: tuple[str, ...] | list[str], option: str) -> list[str]:
+    """'a,b' -> ['a', 'b'], each checked against `choices`; empty or None -> all of them."""
+    if not text:
+        return list(choices)
+    picked = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = [p for p in picked if p not in choices]
+    if unknown:
+        raise UsageError(f"unknown {option} {unknown[0]!r}; choose from: {', '.join(choices)}")
+    return picked
+
+
+def stores_under(root: Path) -> list[Store]:
+    stores = load_stores(root)
+    if not stores:
+        raise UsageError(f"no result store (results.jsonl) under {root}")
+    return stores
+
+
+def _slug(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in name) or "suite"
+
+
+def plot_store(
+    store: Store, out_dir: Path, kinds: list[str], formats: list[str], compare: bool
+) -> list[PlotOutcome]:
+    outcomes = []
+    ok = store.ok
+    for kind in kinds:
+        if ok.empty:
+            outcomes.append(PlotOutcome(store.suite, kind, [], skipped="no successful cells"))
+            continue
+        try:
+            fig = PLOTS[kind](ok, compare)
+        except PlotSkipped as skip:
+            outcomes.append(PlotOutcome(store.suite, kind, [], skipped=str(skip)))
+            continue
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png")  # always: index.html embeds the PNG
+        paths = []
+        for fmt in formats:
+            path = out_dir / f"{_slug(store.suite)}-{kind}.{fmt}"
+            if fmt == "png":
+                path.write_bytes(buffer.getvalue())
+            else:
+                fig.savefig(path, format=fmt)
+            paths.append(path)
+        outcomes.append(PlotOutcome(store.suite, kind, paths, png=buffer.getvalue()))
+    return outcomes
+
+
+def build_plots(
+    root: Path,
+    kinds: list[str] | None = None,
+    formats: list[str] | None = None,
+    compare: bool = False,
+) -> tuple[list[Store], list[PlotOutcome], Path]:
+    """Plot every store under `root` into `root/plots/` and write `root/index.html`."""
+    stores = stores_under(root)
+    out_dir = root / "plots"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    outcomes = [
+        outcome
+        for store in stores
+        for outcome in plot_store(
+            store, out_dir, kinds or list(PLOTS), formats or list(DEFAULT_FORMATS), compare
+        )
+    ]
+    index = write_index(root / "index.html", stores, outcomes, compare)
+    return stores, outcomes, index

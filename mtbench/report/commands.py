@@ -1,0 +1,99 @@
+"""The `plot` and `table` commands; `register(app)` adds them to the mtbench CLI.
+
+Bad input raises `UsageError` (one line, exit code 2, printed by the CLI's entry point).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mtbench.errors import UsageError
+from mtbench.report.build import FORMATS, build_plots, parse_choices, stores_under
+from mtbench.report.plots import PLOTS
+from mtbench.report.tables import FORMATS as TABLE_FORMATS
+from mtbench.report.tables import SORT_KEYS, failed_lines, render
+
+COMPARE_CHOICES = ("paper",)
+
+
+def _compare(value: str | None) -> bool:
+    if value is None:
+        return False
+    if value not in COMPARE_CHOICES:
+        raise UsageError(f"unknown --compare {value!r}; choose: {', '.join(COMPARE_CHOICES)}")
+    return True
+
+
+def plot(
+    folder: Annotated[
+        Path, typer.Argument(help="A results folder: every store under it is plotted.")
+    ],
+    only: Annotated[
+        str | None,
+        typer.Option("--only", help=f"Comma-separated plots to draw, from: {', '.join(PLOTS)}."),
+    ] = None,
+    compare: Annotated[
+        str | None,
+        typer.Option("--compare", help="'paper': overlay the paper's numbers as hollow markers."),
+    ] = None,
+    formats: Annotated[
+        str,
+        typer.Option("--format", help=f"Comma-separated file formats, from: {', '.join(FORMATS)}."),
+    ] = "png,svg",
+) -> None:
+    """Draw the paper's figures from result stores into FOLDER/plots/, and FOLDER/index.html."""
+    kinds = parse_choices(only, list(PLOTS), "plot")
+    chosen_formats = parse_choices(formats, FORMATS, "format")
+    with_paper = _compare(compare)
+    stores, outcomes, index = build_plots(folder, kinds, chosen_formats, with_paper)
+    for outcome in outcomes:
+        if outcome.skipped:
+            typer.echo(f"skipped {outcome.suite}/{outcome.kind}: {outcome.skipped}", err=True)
+        else:
+            typer.echo(f"wrote {', '.join(str(p) for p in outcome.paths)}")
+    for store in stores:
+        for line in failed_lines(store):
+            typer.echo(f"failed cell in {store.suite}: {line}", err=True)
+        if store.unreadable_lines:
+            typer.echo(
+                f"{store.suite}: skipped {store.unreadable_lines} unreadable line(s) "
+                "(torn or corrupt) in results.jsonl",
+                err=True,
+            )
+    typer.echo(f"wrote {index}")
+
+
+def table(
+    folder: Annotated[Path, typer.Argument(help="A results folder: every store under it.")],
+    fmt: Annotated[
+        str,
+        typer.Option("--format", help=f"Output format, one of: {', '.join(TABLE_FORMATS)}."),
+    ] = "md",
+    compare: Annotated[
+        str | None,
+        typer.Option("--compare", help="'paper': add the paper's numbers and relative deltas."),
+    ] = None,
+    sort: Annotated[
+        str | None,
+        typer.Option("--sort", help=f"Order within each family by: {', '.join(SORT_KEYS)}."),
+    ] = None,
+) -> None:
+    """Print the stores as tables (params, GFLOPs, latency F/B, accuracy), grouped by family."""
+    with_paper = _compare(compare)
+    if fmt not in TABLE_FORMATS:
+        raise UsageError(f"unknown --format {fmt!r}; choose one of: {', '.join(TABLE_FORMATS)}")
+    stores = stores_under(folder)
+    typer.echo(render(stores, fmt, with_paper, sort), nl=False)
+    if fmt == "csv":  # Markdown and LaTeX list failed cells under each table; CSV cannot
+        for store in stores:
+            for line in failed_lines(store):
+                typer.echo(f"failed cell in {store.suite} (not in the table): {line}", err=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `plot` and `table` to the mtbench Typer app."""
+    app.command("plot")(plot)
+    app.command("table")(table)

@@ -1,0 +1,177 @@
+"""Result records -> one pandas DataFrame per store: the only place that knows the record layout.
+
+Plots, tables and the HTML page read the flat columns built here, so a change in the record
+format touches this module alone. Units are fixed by the column names: params in millions,
+GFLOPs per clip (one multiply-add = one FLOP), latency in ms per clip (median over repeats,
+with the p10/p90 spread).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from mtbench.suite.store import find_stores, latest_by_cell, read_records, store_path
+
+# Where a record leaves r or g out, the MTNet builder's defaults apply; these are the paper's
+# (Table 4 reports every MTNet at r = 0.875, and g = 1 means no sub-streams). The report needs
+# them to place a cell on the ablation axes and to join it with the paper's rows.
+MTNET_DEFAULTS = {"r": 0.875, "g": 1}
+
+COLUMNS = [
+    "suite", "cell_key", "label", "model", "family", "r", "g", "input", "batch_size",
+    "device", "dtype", "threads", "params_m", "gflops", "flops_rel_diff",
+    "lat_fwd_ms", "lat_fwd_p10", "lat_fwd_p90",
+    "lat_fwdbwd_ms", "lat_fwdbwd_p10", "lat_fwdbwd_p90",
+    "peak_mem_mb", "top1", "top5", "dataset", "status", "error",
+]  # fmt: skip
+
+
+@dataclass
+class Store:
+    """One suite folder: its latest record per cell as a frame, and what could not be read."""
+
+    folder: Path
+    suite: str
+    frame: pd.DataFrame
+    envs: list[dict[str, Any]] = field(default_factory=list)
+    unreadable_lines: int = 0
+
+    @property
+    def ok(self) -> pd.DataFrame:
+        return self.frame[self.frame["status"] == "ok"]
+
+    @property
+    def failed(self) -> pd.DataFrame:
+        return self.frame[self.frame["status"] != "ok"]
+
+
+def _number(value: Any) -> float:
+    """A figure from a record as float, NaN for null or anything non-numeric."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return math.nan
+    return float(value)
+
+
+def _latency(record: dict[str, Any], key: str) -> tuple[float, float, float]:
+    stats = record.get(key) or {}
+    if not isinstance(stats, dict):
+        return math.nan, math.nan, math.nan
+    return _number(stats.get("median")), _number(stats.get("p10")), _number(stats.get("p90"))
+
+
+def input_text(shape: Any) -> str:
+    """`[B, C, T, H, W]` -> `T×H×W`, the way the paper writes a clip."""
+    if isinstance(shape, list | tuple) and len(shape) == 5:
+        return "×".join(str(d) for d in shape[2:])
+    return "?"
+
+
+def record_row(record: dict[str, Any]) -> dict[str, Any]:
+    """One flat row; missing or null figures become NaN so pandas keeps the columns numeric."""
+    kwargs = record.get("model_kwargs") or {}
+    family = record.get("family") or ""
+    defaults = MTNET_DEFAULTS if family == "mtnet" else {}
+    fwd = _latency(record, "latency_fwd_ms")
+    fwdbwd = _latency(record, "latency_fwdbwd_ms")
+    params = _number(record.get("params_total"))
+    return {
+        "suite": record.get("suite") or "",
+        "cell_key": record.get("cell_key") or "",
+        "label": record.get("label") or record.get("model") or "?",
+        "model": record.get("model") or "",
+        "family": family,
+        "r": _number(kwargs.get("r", defaults.get("r"))),
+        "g": _number(kwargs.get("g", defaults.get("g"))),
+        "input": input_text(record.get("input_shape")),
+        "batch_size": _number(record.get("batch_size")),
+        "device": record.get("device") or "",
+        "dtype": record.get("dtype") or "",
+        "threads": _number(record.get("threads")),
+        "params_m": params / 1e6,
+        "gflops": _number(record.get("gflops")),
+        "flops_rel_diff": _number(record.get("flops_rel_diff")),
+        "lat_fwd_ms": fwd[0],
+        "lat_fwd_p10": fwd[1],
+        "lat_fwd_p90": fwd[2],
+        "lat_fwdbwd_ms": fwdbwd[0],
+        "lat_fwdbwd_p10": fwdbwd[1],
+        "lat_fwdbwd_p90": fwdbwd[2],
+        "peak_mem_mb": _number(record.get("peak_mem_mb")),
+        "top1": _number(record.get("top1")),
+        "top5": _number(record.get("top5")),
+        "dataset": record.get("dataset") or "",
+        "status": record.get("status") or "unknown",
+        "error": record.get("error") or "",
+    }
+
+
+def records_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """The latest record of each cell as one row each, in the store's order."""
+    rows = [record_row(r) for r in latest_by_cell(records).values()]
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _unreadable_lines(folder: Path, readable: int) -> int:
+    """Lines the store reader had to skip (a torn last line, a corrupt line)."""
+    with open(store_path(folder), encoding="utf-8", errors="replace") as fh:
+        return sum(1 for line in fh if line.strip()) - readable
+
+
+def _distinct_envs(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    seen: dict[str, dict[str, Any]] = {}
+    for record in records:
+        env = record.get("env")
+        if isinstance(env, dict):
+            seen.setdefault(json.dumps(env, sort_keys=True), env)
+    return list(seen.values())
+
+
+def load_store(folder: Path) -> Store:
+    records = read_records(folder)
+    frame = records_frame(records)
+    named = frame["suite"][frame["suite"] != ""]
+    suite = str(named.iloc[0]) if len(named) else folder.name
+    return Store(
+        folder=folder,
+        suite=suite,
+        frame=frame,
+        envs=_distinct_envs(list(latest_by_cell(records).values())),
+        unreadable_lines=_unreadable_lines(folder, len(records)),
+    )
+
+
+def load_stores(root: Path) -> list[Store]:
+    """Every store under `root` (itself included), sorted by folder."""
+    return [load_store(folder) for folder in find_stores(root)]
+
+
+def _distinct(values: pd.Series) -> str:
+    return ", ".join(str(v) for v in dict.fromkeys(values.dropna()) if v != "")
+
+
+def measured_on(store: Store) -> str:
+    """One line naming the machine and software the store was measured with."""
+    parts = []
+    for env in store.envs:
+        device = env.get("device_name") or "?"
+        if env.get("cpu") and env.get("cpu") != device:
+            device += f" ({env['cpu']}, {env.get('threads', '?')} threads)"
+        versions = ", ".join(
+            f"{k} {env[k]}" for k in ("torch", "torchvision", "mtbench") if env.get(k)
+        )
+        commit = f", commit {env['git_commit']}" if env.get("git_commit") else ""
+        parts.append(f"{device}; {versions}{commit}")
+    return " | ".join(parts) or "environment not recorded"
+
+
+def workload(frame: pd.DataFrame) -> str:
+    """Device, dtype and batch of the cells, for plot titles: 'cpu, float32, batch 1'."""
+    batches = _distinct(frame["batch_size"].map(lambda b: f"{b:g}" if b == b else None))
+    parts = [_distinct(frame["device"]), _distinct(frame["dtype"]), f"batch {batches}"]
+    return ", ".join(p for p in parts if p and p != "batch ")

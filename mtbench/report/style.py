@@ -1,0 +1,193 @@
+"""How every figure looks: sizes for a two-column paper, a colour-blind-safe palette, labels
+that avoid each other.
+
+Figures are drawn at a fixed size and DPI (no tight bounding box), so a PNG's pixel size is
+known in advance: `COLUMN_WIDTH` x height at `DPI`.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable, Sequence
+from typing import ParamSpec, TypeVar
+
+import matplotlib
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.transforms import Bbox
+
+COLUMN_WIDTH = 3.5  # inches: one column of a two-column paper
+PAGE_WIDTH = 7.0  # inches: both columns
+PANEL_HEIGHT = 2.8
+DPI = 200
+
+# Okabe & Ito (2008): distinguishable with every common colour-vision deficiency.
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000")
+# A second cue besides colour, so families stay apart in greyscale print too.
+MARKERS = ("o", "s", "^", "D", "v", "P", "X")
+LINESTYLES = ("-", "--", ":", "-.")
+
+RC = {
+    "font.size": 7.5,
+    "axes.titlesize": 8,
+    "axes.labelsize": 7.5,
+    "legend.fontsize": 6.5,
+    "xtick.labelsize": 7,
+    "ytick.labelsize": 7,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "grid.linewidth": 0.5,
+    "svg.fonttype": "none",
+    "pdf.fonttype": 42,
+}
+
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def styled(draw: Callable[P, T]) -> Callable[P, T]:
+    """Run a plotting function under `RC`: text made at any point of it gets the paper sizes,
+    and the user's global matplotlib settings are left alone."""
+
+    @functools.wraps(draw)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        with matplotlib.rc_context(RC):
+            return draw(*args, **kwargs)
+
+    return wrapper
+
+
+def figure(
+    ncols: int = 1,
+    nrows: int = 1,
+    width: float | None = None,
+    height: float | None = None,
+    sharey: bool = False,
+) -> tuple[Figure, list[list[Axes]]]:
+    """A figure of `nrows` x `ncols` panels, constrained layout, not registered with pyplot (so
+    nothing leaks between plots). Call it inside a `styled` function."""
+    width = width or (COLUMN_WIDTH if ncols == 1 else PAGE_WIDTH)
+    fig = Figure(figsize=(width, height or PANEL_HEIGHT * nrows), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)  # a renderer for measuring labels before the figure is saved
+    return fig, fig.subplots(nrows, ncols, squeeze=False, sharey="row" if sharey else False)
+
+
+def family_styles(families: Iterable[str]) -> dict[str, tuple[str, str]]:
+    """family -> (colour, marker), in order of first appearance, MTNets first."""
+    ordered = sorted(dict.fromkeys(families), key=lambda f: f != "mtnet")
+    return {
+        f: (PALETTE[i % len(PALETTE)], MARKERS[i % len(MARKERS)]) for i, f in enumerate(ordered)
+    }
+
+
+def _overlap_area(box: Bbox, boxes: Sequence[Bbox]) -> float:
+    area = 0.0
+    for other in boxes:
+        w = min(box.x1, other.x1) - max(box.x0, other.x0)
+        h = min(box.y1, other.y1) - max(box.y0, other.y0)
+        area += max(w, 0.0) * max(h, 0.0)
+    return area
+
+
+# Directions tried in turn for each label (right, left, up, down, then diagonals), at growing
+# distances; a label moved away from its point gets a thin leader line.
+_DIRECTIONS = ((1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (-1, 1), (1, -1), (-1, -1))
+_DISTANCES = (1.0, 2.5, 4.5)  # multiples of the base gap
+_GAP = 4.0  # points between a marker's edge and its label
+LABEL_SIZE = 6.0
+
+
+def place_labels(
+    ax: Axes,
+    xs: Sequence[float],
+    ys: Sequence[float],
+    texts: Sequence[str],
+    areas: Sequence[float] | None = None,
+    obstacles: Sequence[tuple[float, float]] = (),
+) -> None:
+    """Label each point at the first candidate position whose text box stays inside the axes and
+    hits no marker and no earlier label; if none is free, at the least crowded one.
+
+    `areas` are the marker areas in pt² (scatter's `s`), so labels clear large markers;
+    `obstacles` are further data points to keep clear of (paper markers, links to them).
+    Draw the figure once before labelling its axes, so the layout is final and the boxes
+    measured here are where they will be drawn.
+    """
+    xs, ys, texts = list(xs), list(ys), list(texts)
+    fig = ax.figure
+    renderer = fig.canvas.get_renderer()
+    px_per_pt = fig.dpi / 72.0
+    frame = ax.get_window_extent(renderer)
+    anchors = ax.transData.transform(list(zip(xs, ys, strict=True)))
+    radii = [np.sqrt(a) / 2 for a in (areas if areas is not None else [25.0] * len(texts))]
+    markers = [
+        Bbox.from_bounds(
+            px - r * px_per_pt, py - r * px_per_pt, 2 * r * px_per_pt, 2 * r * px_per_pt
+        )
+        for (px, py), r in zip(anchors, radii, strict=True)
+    ]
+    if obstacles:
+        markers_extra = [
+            Bbox.from_bounds(px - 4, py - 4, 8, 8) for px, py in ax.transData.transform(obstacles)
+        ]
+    else:
+        markers_extra = []
+    placed: list[Bbox] = []
+    for i, text in enumerate(texts):
+        probe = ax.text(0, 0, text, fontsize=LABEL_SIZE)
+        extent = probe.get_window_extent(renderer)
+        probe.remove()
+        w, h = extent.width, extent.height
+        others = markers[:i] + markers[i + 1 :] + markers_extra + placed
+        best: tuple[float, tuple[float, float], Bbox] | None = None
+        for distance in _DISTANCES:
+            for dx, dy in _DIRECTIONS:
+                gap = radii[i] + _GAP * distance
+                ox, oy = dx * gap, dy * gap  # points
+                cx = anchors[i][0] + ox * px_per_pt
+                cy = anchors[i][1] + oy * px_per_pt
+                x0 = cx if dx > 0 else cx - w if dx < 0 else cx - w / 2
+                y0 = cy if dy > 0 else cy - h if dy < 0 else cy - h / 2
+                box = Bbox.from_bounds(x0, y0, w, h)
+                outside = not (
+                    frame.x0 <= box.x0
+                    and box.x1 <= frame.x1
+                    and frame.y0 <= box.y0
+                    and box.y1 <= frame.y1
+                )
+                score = _overlap_area(box, others) + (w * h * 10 if outside else 0.0)
+                if best is None or score < best[0]:
+                    best = (score, (ox, oy), box)
+            if best is not None and best[0] == 0:
+                break
+        assert best is not None
+        (ox, oy), box = best[1], best[2]
+        ha = "left" if ox > 0 else "right" if ox < 0 else "center"
+        va = "bottom" if oy > 0 else "top" if oy < 0 else "center"
+        far = abs(ox) + abs(oy) > radii[i] + 2 * _GAP
+        label = ax.annotate(
+            text,
+            (xs[i], ys[i]),
+            xytext=(ox, oy),
+            textcoords="offset points",
+            ha=ha,
+            va=va,
+            fontsize=LABEL_SIZE,
+            color="#333333",
+            arrowprops={
+                "arrowstyle": "-",
+                "lw": 0.4,
+                "color": "#999999",
+                "shrinkA": 0,
+                "shrinkB": radii[i],
+            }
+            if far
+            else None,
+        )
+        label.set_in_layout(False)
+        placed.append(box)

@@ -1,0 +1,164 @@
+"""The store as the paper's tables: one row per successful cell, grouped by family.
+
+Markdown and LaTeX show each figure at a fixed rounding (params and GFLOPs 2 decimals, latency
+2, accuracy 3 as in the paper, deltas 1); CSV keeps full precision for further processing.
+Failed cells are not rows: they are listed under the table with their error.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from mtbench.errors import UsageError
+from mtbench.report.frame import Store, measured_on
+from mtbench.report.paper import with_paper
+
+GFLOPS_HEADER = "GFLOPs (1 MAC = 1 FLOP)"
+
+# (frame column, header, short name for the compare columns, decimals)
+FIGURES = [
+    ("params_m", "Params (M)", "Params", 2),
+    ("gflops", GFLOPS_HEADER, "GFLOPs", 2),
+    ("lat_fwd_ms", "Latency F (ms)", "F", 2),
+    ("lat_fwdbwd_ms", "Latency F+B (ms)", "F+B", 2),
+    ("top1", "Top-1 (%)", "Top-1", 3),
+    ("top5", "Top-5 (%)", "Top-5", 3),
+]
+DELTA_DECIMALS = 1
+TEXT_COLUMNS = ("Family", "Model", "Input (T×H×W)", "Dataset", "Suite")
+
+SORT_KEYS = {
+    "model": "label",
+    "params": "params_m",
+    "gflops": "gflops",
+    "latency": "lat_fwd_ms",
+    "top1": "top1",
+}
+FORMATS = ("md", "latex", "csv")
+
+
+def _ordered(frame: pd.DataFrame, sort: str | None) -> pd.DataFrame:
+    """Families in order of first appearance, cells within a family by `sort` (else store order)."""
+    if sort is not None and sort not in SORT_KEYS:
+        raise UsageError(f"unknown --sort {sort!r}; choose one of: {', '.join(SORT_KEYS)}")
+    family_rank = {f: i for i, f in enumerate(dict.fromkeys(frame["family"]))}
+    keys = frame.assign(_family=frame["family"].map(family_rank), _order=range(len(frame)))
+    by = ["_family", SORT_KEYS[sort] if sort else "_order"]
+    return frame.loc[keys.sort_values(by, kind="stable", na_position="last").index]
+
+
+def summary_table(
+    frame: pd.DataFrame, compare: bool = False, sort: str | None = None
+) -> pd.DataFrame:
+    """Successful cells as display columns with full-precision numbers.
+
+    With `compare`, each figure the paper also reports gets `<name> paper` and `<name> Δ%`
+    (measured minus paper, relative to paper). Figures nobody has are left out. The rounding of
+    each column for display is in `table.attrs["decimals"]`.
+    """
+    ok = _ordered(frame[frame["status"] == "ok"], sort)
+    if compare:
+        ok = with_paper(ok)
+    table = pd.DataFrame(
+        {"Family": ok["family"], "Model": ok["label"], "Input (T×H×W)": ok["input"]}
+    )
+    if (ok["dataset"] != "").any():
+        table["Dataset"] = ok["dataset"]
+    decimals: dict[str, int] = {}
+    for column, header, short, places in FIGURES:
+        paper = ok[f"paper_{column}"] if compare else None
+        has_paper = paper is not None and paper.notna().any()
+        if not (ok[column].notna().any() or has_paper):
+            continue
+        table[header] = ok[column]
+        decimals[header] = places
+        if has_paper:
+            table[f"{short} paper"] = paper
+            table[f"{short} Δ%"] = (ok[column] - paper) / paper * 100
+            decimals[f"{short} paper"] = places
+            decimals[f"{short} Δ%"] = DELTA_DECIMALS
+    table = table.reset_index(drop=True)
+    table.attrs["decimals"] = decimals
+    return table
+
+
+def formatted(table: pd.DataFrame, missing: str = "–") -> pd.DataFrame:
+    """Every cell as text at its column's rounding; deltas carry a sign."""
+    out = table.astype(object).copy()
+    for header, places in table.attrs.get("decimals", {}).items():
+        sign = "+" if header.endswith("Δ%") else ""
+        out[header] = [missing if pd.isna(v) else f"{v:{sign}.{places}f}" for v in table[header]]
+    return out
+
+
+def to_markdown(table: pd.DataFrame) -> str:
+    text = formatted(table)
+    align = ["left" if c in TEXT_COLUMNS else "right" for c in text.columns]
+    return text.to_markdown(index=False, colalign=align, disable_numparse=True)
+
+
+_LATEX_ESCAPES = {
+    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+    "×": r"$\times$", "Δ": r"$\Delta$", "–": "--",
+}  # fmt: skip
+
+
+def latex_escape(text: str) -> str:
+    return "".join(_LATEX_ESCAPES.get(ch, ch) for ch in text)
+
+
+def to_latex(table: pd.DataFrame, caption: str) -> str:
+    """A booktabs table; a rule between families, as the paper groups its rows."""
+    text = formatted(table)
+    spec = "".join("l" if c in TEXT_COLUMNS else "r" for c in text.columns)
+    lines = [
+        r"\begin{table}[t]",
+        r"\centering",
+        rf"\caption{{{latex_escape(caption)}}}",
+        rf"\begin{{tabular}}{{{spec}}}",
+        r"\toprule",
+        " & ".join(latex_escape(c) for c in text.columns) + r" \\",
+        r"\midrule",
+    ]
+    previous = None
+    for row in text.itertuples(index=False):
+        if previous is not None and row[0] != previous:
+            lines.append(r"\midrule")
+        previous = row[0]
+        lines.append(" & ".join(latex_escape(str(v)) for v in row) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
+    return "\n".join(lines)
+
+
+def failed_lines(store: Store) -> list[str]:
+    return [f"{row.label}: {row.error or row.status}" for row in store.failed.itertuples()]
+
+
+def render(stores: list[Store], fmt: str, compare: bool = False, sort: str | None = None) -> str:
+    """All stores in one text: a section per suite for md and LaTeX, one CSV with a Suite
+    column."""
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown --format {fmt!r}; choose one of: {', '.join(FORMATS)}")
+    if fmt == "csv":
+        tables = [
+            summary_table(s.frame, compare, sort)
+            .assign(Suite=s.suite)
+            .pipe(lambda t: t[["Suite", *t.columns[:-1]]])
+            for s in stores
+        ]
+        return pd.concat(tables, ignore_index=True).to_csv(index=False)
+    sections = []
+    for store in stores:
+        table = summary_table(store.frame, compare, sort)
+        where = f"measured on {measured_on(store)}"
+        failed = failed_lines(store)
+        if fmt == "md":
+            body = to_markdown(table) if len(table) else "_No successful cells._"
+            notes = "".join(f"\n- failed: {line}" for line in failed)
+            sections.append(f"### {store.suite}\n\n{where}\n\n{body}\n{notes}".rstrip())
+        else:
+            caption = f"{store.suite}: {where}."
+            notes = "".join(f"\n% failed: {line}" for line in failed)
+            sections.append(f"% suite {store.suite}\n{to_latex(table, caption)}{notes}")
+    return "\n\n".join(sections) + "\n"
