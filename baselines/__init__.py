@@ -1,3 +1,6 @@
-"""The networks MTNets are compared with, registered into mtbench's one registry."""
+"""The networks MTNets are compared with, registered into mtbench's one registry.
 
-from baselines import torchvision_video  # noqa: F401  (registers r3d-18, mc3-18, r2plus1d-18, s3d)
+Importing a module registers its models; `mtbench.registry` imports this package on first use.
+"""
+
+from baselines import csn, i3d, resnet3d, slowfast, srtg, torchvision_video  # noqa: F401  (registration)

@@ -1,4 +1,8 @@
-"""torchvision's video classifiers, built from its own builders (no weights are loaded)."""
+"""torchvision's video classifiers with no deeper family here, built by torchvision's own builders.
+
+r3d-18 and r2plus1d-18 live in `baselines.resnet3d` with their deeper siblings; they too are
+built by torchvision's builders under their default definition. No weights are loaded.
+"""
 
 from __future__ import annotations
 
@@ -8,25 +12,20 @@ from torchvision.models import video as tvv
 from mtbench.registry import register_model
 
 
-@register_model("r3d-18", family="r3d")
-def r3d_18(num_classes: int = 400) -> nn.Module:
-    """torchvision's R3D-18 (Tran et al. 2018): 3x3x3 convs, no stem max-pool."""
-    return tvv.r3d_18(num_classes=num_classes)
-
-
 @register_model("mc3-18", family="mc3")
 def mc3_18(num_classes: int = 400) -> nn.Module:
     """torchvision's MC3-18: 3D convs in the first stage, 2D (1x3x3) after."""
     return tvv.mc3_18(num_classes=num_classes)
 
 
-@register_model("r2plus1d-18", family="r2plus1d")
-def r2plus1d_18(num_classes: int = 400) -> nn.Module:
-    """torchvision's R(2+1)D-18: each 3x3x3 conv factored into 1x3x3 then 3x1x1."""
-    return tvv.r2plus1d_18(num_classes=num_classes)
-
-
 @register_model("s3d", family="s3d")
 def s3d(num_classes: int = 400) -> nn.Module:
-    """torchvision's S3D (Xie et al. 2018): separable Inception; canonical input 16x224x224."""
-    return tvv.s3d(num_classes=num_classes)
+    """torchvision's S3D (Xie et al. 2018): separable Inception; canonical input 16x224x224.
+
+    torchvision pools with a fixed 2x7x7 window, which only fits clips of about 16x224x224;
+    the global pool here is identical there (same parameters, same FLOPs) and lets S3D take
+    the common 8x112x112 clip like every other baseline.
+    """
+    model = tvv.s3d(num_classes=num_classes)
+    model.avgpool = nn.AdaptiveAvgPool3d(1)
+    return model

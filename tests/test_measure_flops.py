@@ -91,3 +91,17 @@ def test_operators_nobody_counts_are_listed_not_dropped():
     flops = count_flops(Exotic(), (1, 8))
     assert any("erf" in op for op in flops.skipped_ops)
     assert math.isfinite(flops.gflops)
+
+
+class Distances(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        d = torch.cdist(x, x)
+        return d.argmin(-1).float().sum() + d.all().float()
+
+
+@pytest.mark.parametrize("points", [5, 40])  # past 25 points torch takes a matmul path
+def test_pairwise_distances_are_counted_by_both_counters(points):
+    flops = count_flops(Distances(), (2, points, 16))
+    assert flops.gflops * 1e9 == pytest.approx(points * points * 16)
+    assert flops.gflops_ptflops == pytest.approx(flops.gflops)
+    assert flops.skipped_ops == []

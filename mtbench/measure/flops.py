@@ -45,7 +45,8 @@ ZERO_COST_OPS = frozenset(
         "linalg_vector_norm norm frobenius_norm cosine_similarity div_ mul_ addcmul "
         "lt le ne logical_and logical_or logical_not sign round ceil avg_pool3d_backward "
         "unflatten movedim swapaxes numpy_T mT is_nonzero item new_ones stack "
-        "max_pool1d max_pool2d max_pool3d max_pool3d_with_indices adaptive_max_pool3d"
+        "max_pool1d max_pool2d max_pool3d max_pool3d_with_indices adaptive_max_pool3d "
+        "all any argmin"
     ).split()
 )
 
@@ -109,6 +110,12 @@ def _adaptive_pool_jit(inputs: list[Any], outputs: list[Any]) -> int:
     return math.prod(get_shape(inputs[0]))
 
 
+def _cdist_jit(inputs: list[Any], outputs: list[Any]) -> int:
+    """Pairwise distances (B, P, M) x (B, R, M): one multiply-add per pair and feature."""
+    *batch, pairs, features = get_shape(inputs[0])
+    return math.prod(batch) * pairs * get_shape(inputs[1])[-2] * features
+
+
 def _zero(inputs: list[Any], outputs: list[Any]) -> int:
     return 0
 
@@ -119,6 +126,7 @@ FVCORE_HANDLES: dict[str, Callable[[list[Any], list[Any]], int]] = {
     "aten::lstm": _recurrent_macs(4),
     "aten::rnn_tanh": _recurrent_macs(1),
     "aten::rnn_relu": _recurrent_macs(1),
+    "aten::cdist": _cdist_jit,
     **{f"aten::avg_pool{d}": _window_pool_jit for d in _POOL_DIMS},
     **{f"aten::adaptive_avg_pool{d}": _adaptive_pool_jit for d in _POOL_DIMS},
 }
@@ -134,6 +142,10 @@ def _window_pool_aten(args: tuple[Any, ...], outs: tuple[Any, ...]) -> int:
 
 def _adaptive_pool_aten(args: tuple[Any, ...], outs: tuple[Any, ...]) -> int:
     return _numel(args[0])
+
+
+def _cdist_aten(args: tuple[Any, ...], outs: tuple[Any, ...]) -> int:
+    return _numel(outs[0]) * args[0].shape[-1]
 
 
 def _norm_aten(per_element: Callable[[tuple[Any, ...]], int]) -> Callable[..., int]:
@@ -155,6 +167,8 @@ PTFLOPS_POOL_HOOKS = {
     aten.avg_pool3d: _window_pool_aten,
     aten._adaptive_avg_pool2d: _adaptive_pool_aten,
     aten._adaptive_avg_pool3d: _adaptive_pool_aten,
+    aten._cdist_forward: _cdist_aten,
+    aten._euclidean_dist: _cdist_aten,
 }
 # fvcore: eval-mode batch norm 2 per element with affine (1 without); group / layer norm 5
 # with affine (4 without); instance norm as fvcore's norm_flop_counter(1).

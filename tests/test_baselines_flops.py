@@ -1,0 +1,36 @@
+"""GFLOPs against the published counts, for one representative per counting convention.
+
+Each count is a real forward pass at the reference input, so CI checks two rows: R3D-18
+(torchvision's exact `_ops`, norm not counted) and SlowFast R50 8x8 (PySlowFast's zoo,
+counted at 32x256x256 with BatchNorm as zero). `benchmarks/baselines_zoo.py` checks every row.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from baselines.reference import GFLOPS_TOLERANCE, load_reference
+from mtbench.measure.flops import count_flops
+from mtbench.registry import create_model
+
+CI_ROWS = {"r3d-18", "slowfast-r50[setting=8x8]"}
+ROWS = [r for r in load_reference() if r.label in CI_ROWS]
+
+
+def test_ci_rows_exist() -> None:
+    assert {r.label for r in ROWS} == CI_ROWS
+
+
+@pytest.mark.parametrize("ref", ROWS, ids=lambda r: r.label)
+def test_gflops_match_reference(ref) -> None:
+    model = create_model(ref.model, num_classes=ref.num_classes, **ref.kwargs).eval()
+    count = count_flops(model, ref.input_shape, count_norm=ref.count_norm)
+    assert count.skipped_ops == []
+    assert abs(count.gflops - ref.gflops) / ref.gflops <= GFLOPS_TOLERANCE, count.gflops
+
+
+def test_count_norm_is_an_explicit_option() -> None:
+    model = create_model("r3d-18").eval()
+    with_norm = count_flops(model, (1, 3, 8, 56, 56)).gflops
+    without = count_flops(model, (1, 3, 8, 56, 56), count_norm=False).gflops
+    assert with_norm > without
