@@ -68,3 +68,22 @@ def test_shards_partition_the_suite(tmp_path):
         assert sorted(keys) == sorted(c.key for c in cells)
         assert len(keys) == len(set(keys))
         assert max(map(len, parts)) - min(map(len, parts)) <= 1
+
+
+def test_a_list_of_names_expands_like_any_other_key(tmp_path):
+    body = """
+    [suite]
+    name = "names"
+    [[models]]
+    name = ["r3d-18", "mc3-18"]
+    label = "{name} ({num_classes})"
+    num_classes = [3, 4]
+    """
+    cells = cells_of(tmp_path, body)
+    assert [(c.model, c.kwargs["num_classes"]) for c in cells] == [
+        ("r3d-18", 3),
+        ("r3d-18", 4),
+        ("mc3-18", 3),
+        ("mc3-18", 4),
+    ]
+    assert cells[3].label == "mc3-18 (4)"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 from typing import Annotated, Any
@@ -41,17 +40,15 @@ def load_cells(suite: Path) -> tuple[SuiteSpec, list[Cell]]:
 
 def dry_run_table(cells: list[Cell], done: set[str], title: str) -> Table:
     table = Table(title=title)
-    for col in ("#", "label", "model", "kwargs", "input", "measure", "key", "stored"):
+    for col in ("#", "label", "input", "measure", "key", "stored"):
         table.add_column(col, overflow="fold")
     for c in cells:
         table.add_row(
             str(c.index),
             c.label,
-            c.model,
-            json.dumps(c.kwargs),
             "x".join(map(str, c.input_shape)),
             ",".join(c.options.measure),
-            c.key,
+            c.key[:8],
             "ok" if c.key in done else "-",
         )
     return table

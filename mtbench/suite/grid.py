@@ -102,51 +102,65 @@ def expand(spec: SuiteSpec) -> list[Cell]:
     cells: list[Cell] = []
     seen: dict[str, str] = {}
     for i, entry in enumerate(spec.models):
-        where = f"models[{i}]"
-        name = entry["name"]
-        kwarg_names = [k for k in entry if k not in MODEL_FIELDS and k not in DEFAULT_FIELDS]
-        try:
-            model_entry = check_model_kwargs(name, {})
-        except ModelConfigError as exc:
-            spec.problem(f"{where}.name", exc.detail)
-            continue
-        bad = [k for k in kwarg_names if k not in model_entry.kwargs]
-        for key in bad:
-            valid = [*model_entry.kwargs, *DEFAULT_FIELDS, *MODEL_FIELDS]
-            spec.problem(
-                f"{where}.{key}",
-                f"{name} has no keyword argument {key!r}{did_you_mean(key, valid)};"
-                f" valid: {', '.join(model_entry.kwargs)}",
-            )
-        if bad:
-            continue
-        # The default label names every keyword argument, and any measurement option varied.
-        label_keys = [
-            k for k in entry if k in kwarg_names or (k in DEFAULT_FIELDS and is_grid(k, entry[k]))
-        ]
-        reported: set[str] = set()
-        for combo in _expand_entry(entry):
-            kwargs = {k: combo[k] for k in kwarg_names}
-            if not schema_ok:
-                _model_ok(spec, where, name, kwargs, reported)
-                continue
-            settings = {**spec.defaults, **{k: v for k, v in combo.items() if k in DEFAULT_FIELDS}}
-            shape = list(settings["input"])
-            if settings["batch_size"] is not None:
-                shape[0] = settings["batch_size"]
-            options = _options(settings)
-            if not _model_ok(spec, where, name, kwargs, reported):
-                continue
-            label = _label(spec, where, entry, name, combo, label_keys, reported)
-            key = cell_key(cell_config(name, kwargs, shape, options))
-            if key in seen:
-                spec.problem(where, f"duplicate cell {label!r}: same configuration as {seen[key]}")
-                continue
-            seen[key] = f"{where} ({label})"
-            cells.append(Cell(len(cells), i, name, kwargs, shape, options, label, key))
+        names = entry["name"] if isinstance(entry["name"], list) else [entry["name"]]
+        for name in names:
+            _expand_model(spec, f"models[{i}]", i, name, entry, schema_ok, cells, seen)
     if spec.problems:
         raise SuiteError(spec.problems)
     return cells
+
+
+def _expand_model(
+    spec: SuiteSpec,
+    where: str,
+    source: int,
+    name: str,
+    entry: dict[str, Any],
+    schema_ok: bool,
+    cells: list[Cell],
+    seen: dict[str, str],
+) -> None:
+    """Append the cells of one model of one [[models]] entry, or record its problems."""
+    kwarg_names = [k for k in entry if k not in MODEL_FIELDS and k not in DEFAULT_FIELDS]
+    try:
+        model_entry = check_model_kwargs(name, {})
+    except ModelConfigError as exc:
+        spec.problem(f"{where}.name", exc.detail)
+        return
+    bad = [k for k in kwarg_names if k not in model_entry.kwargs]
+    for key in bad:
+        valid = [*model_entry.kwargs, *DEFAULT_FIELDS, *MODEL_FIELDS]
+        spec.problem(
+            f"{where}.{key}",
+            f"{name} has no keyword argument {key!r}{did_you_mean(key, valid)};"
+            f" valid: {', '.join(model_entry.kwargs)}",
+        )
+    if bad:
+        return
+    # The default label names every keyword argument, and any measurement option varied.
+    label_keys = [
+        k for k in entry if k in kwarg_names or (k in DEFAULT_FIELDS and is_grid(k, entry[k]))
+    ]
+    reported: set[str] = set()
+    for combo in _expand_entry(entry):
+        kwargs = {k: combo[k] for k in kwarg_names}
+        if not schema_ok:
+            _model_ok(spec, where, name, kwargs, reported)
+            continue
+        settings = {**spec.defaults, **{k: v for k, v in combo.items() if k in DEFAULT_FIELDS}}
+        shape = list(settings["input"])
+        if settings["batch_size"] is not None:
+            shape[0] = settings["batch_size"]
+        options = _options(settings)
+        if not _model_ok(spec, where, name, kwargs, reported):
+            continue
+        label = _label(spec, where, entry, name, combo, label_keys, reported)
+        key = cell_key(cell_config(name, kwargs, shape, options))
+        if key in seen:
+            spec.problem(where, f"duplicate cell {label!r}: same configuration as {seen[key]}")
+            continue
+        seen[key] = f"{where} ({label})"
+        cells.append(Cell(len(cells), source, name, kwargs, shape, options, label, key))
 
 
 def _model_ok(
@@ -178,7 +192,7 @@ def _label(
     if template is None:
         return default_label(name, {k: combo[k] for k in label_keys})
     try:
-        return template.format(**{k: _format_value(v) for k, v in combo.items()})
+        return template.format(name=name, **{k: _format_value(v) for k, v in combo.items()})
     except (KeyError, IndexError, ValueError) as exc:
         if ("label", str(exc)) not in reported:
             reported.add(("label", str(exc)))

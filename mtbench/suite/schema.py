@@ -3,8 +3,8 @@
     [suite]      name, description, output
     [defaults]   how every cell is measured (device, input, batch_size, dtype, warmup,
                  repeats, measure, threads, channels_last, compile, count_norm)
-    [[models]]   name, optional label, model keyword arguments, and per-model overrides
-                 of any [defaults] key; a list value expands into a grid
+    [[models]]   name (or a list of names), optional label, model keyword arguments, and
+                 per-model overrides of any [defaults] key; a list value expands into a grid
 
 A section is a table of `Field`s; adding the training and evaluation workloads means adding
 their sections to `SECTIONS`, not rewriting the parser. Problems are collected, not raised
@@ -106,7 +106,7 @@ DEFAULT_FIELDS = {
 LIST_VALUED = {"input", "measure"}
 
 MODEL_FIELDS = {
-    "name": Field(_string, "registered model name (mtbench models)"),
+    "name": Field(_string, "registered model name (mtbench models); a list expands too"),
     "label": Field(_string, "name in plots and tables; may use {kwarg} placeholders"),
 }
 
@@ -221,7 +221,7 @@ def parse_suite(path: str | Path, raise_problems: bool = True) -> SuiteSpec:
         for key, value in entry.items():
             fld = MODEL_FIELDS.get(key) or DEFAULT_FIELDS.get(key)
             if fld is not None:
-                grid = key in DEFAULT_FIELDS and is_grid(key, value)
+                grid = key != "label" and is_grid(key, value)
                 _check_value(spec, f"{where}.{key}", fld, value, grid)
             elif isinstance(value, list) and not value:
                 spec.problem(f"{where}.{key}", "empty list: the grid has no cells")
