@@ -1,0 +1,130 @@
+"""CPU latency of MTNet-32 and -64 beside torchvision's R3D-18, in the same run.
+
+The branching, laterals and recurrent cells of an MTNet cost time that FLOPs do not show;
+achieved GFLOP/s (2 x multiply-adds per second, the hardware convention) says how much.
+Forward runs in eval mode under `torch.inference_mode()`; forward+backward is a training
+step without optimizer (train-mode BN, loss = sum of logits), whose work is taken as three
+forwards. Models are timed in turn inside each repeat, so that load from other processes on
+a shared machine falls on all of them alike; medians with p10 / p90 over the repeats.
+
+Run: python benchmarks/mtnet_latency.py [--threads N] [--repeats N] [--profile MODEL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import time
+import warnings
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from mtbench.measure.flops import count_flops
+from mtbench.registry import create_model
+
+INPUT = (1, 3, 16, 112, 112)
+MODELS: dict[str, tuple[str, dict[str, object]]] = {
+    "r3d-18": ("r3d-18", {}),
+    "mtnet-32 g=1": ("mtnet-32", {"r": 0.875, "g": 1}),
+    "mtnet-32 g=8": ("mtnet-32", {"r": 0.875, "g": 8}),
+    "mtnet-64 g=1": ("mtnet-64", {"r": 0.875, "g": 1}),
+    "mtnet-64 g=8": ("mtnet-64", {"r": 0.875, "g": 8}),
+}
+
+
+def forward_step(model: nn.Module, x: torch.Tensor) -> Callable[[], None]:
+    def step() -> None:
+        with torch.inference_mode():
+            model.eval()(x)
+
+    return step
+
+
+def train_step(model: nn.Module, x: torch.Tensor) -> Callable[[], None]:
+    def step() -> None:
+        model.train()
+        model.zero_grad(set_to_none=True)
+        model(x).sum().backward()
+
+    return step
+
+
+def seconds(step: Callable[[], None]) -> float:
+    start = time.perf_counter()
+    step()
+    return time.perf_counter() - start
+
+
+def quantiles(values: list[float]) -> tuple[float, float, float]:
+    ordered = sorted(values)
+    at = lambda q: ordered[round(q * (len(ordered) - 1))]  # noqa: E731
+    return statistics.median(ordered), at(0.1), at(0.9)
+
+
+def profile(model: nn.Module, x: torch.Tensor, rows: int) -> None:
+    from torch.profiler import profile as torch_profile
+
+    step = forward_step(model, x)
+    step()
+    with torch_profile(record_shapes=True) as prof:
+        step()
+    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=rows))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--profile", metavar="LABEL", help="profile one model's forward")
+    args = parser.parse_args()
+    warnings.filterwarnings("ignore")
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    x = torch.randn(INPUT)
+    models = {label: create_model(name, **kw) for label, (name, kw) in MODELS.items()}
+    if args.profile:
+        profile(models[args.profile], x, 30)
+        return
+
+    gmacs = {label: count_flops(m, INPUT).gflops for label, m in models.items()}
+    times: dict[tuple[str, str], list[float]] = {}
+    for mode, make in (("forward", forward_step), ("fwd+bwd", train_step)):
+        steps = {label: make(m, x) for label, m in models.items()}
+        for _ in range(args.warmup):
+            for step in steps.values():
+                step()
+        for _ in range(args.repeats):
+            for label, step in steps.items():
+                times.setdefault((label, mode), []).append(seconds(step))
+
+    print(
+        f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"torch threads {args.threads}, torch {torch.__version__}, input {INPUT} float32, "
+        f"{args.repeats} repeats after {args.warmup} warm-up, load average "
+        f"{os.getloadavg()[0]:.1f}\n"
+    )
+    print(
+        "| model | GFLOPs (1 MAC = 1 FLOP) | forward ms, median (p10-p90) | "
+        "achieved GFLOP/s | fwd+bwd ms, median (p10-p90) | achieved GFLOP/s |"
+    )
+    print("|---|---|---|---|---|---|")
+    achieved: dict[str, float] = {}
+    for label in models:
+        cells = []
+        for mode, work in (("forward", 1), ("fwd+bwd", 3)):
+            med, p10, p90 = quantiles(times[(label, mode)])
+            rate = 2 * work * gmacs[label] / med
+            achieved.setdefault(label, rate)
+            cells.append(f"{med * 1e3:.0f} ({p10 * 1e3:.0f}-{p90 * 1e3:.0f}) | {rate:.1f}")
+        print(f"| {label} | {gmacs[label]:.2f} | {' | '.join(cells)} |")
+    ratio = achieved["mtnet-32 g=1"] / achieved["r3d-18"]
+    print(f"\nMTNet-32 forward achieved GFLOP/s / R3D-18's: {ratio:.0%} (target >= 60%)")
+
+
+if __name__ == "__main__":
+    main()

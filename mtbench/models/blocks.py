@@ -1,0 +1,139 @@
+"""MTBlocks (paper Fig. 3): four MTConvs, a Squeeze-and-Recursion cell per stream, a residual.
+
+Per stream, with C the block's input channels, C' its output and w = C' / g its inner width:
+
+    x ──┬─ MTConv 1x1x1 C->w ─ relu ─ MTConv 1x1x1 w->C ─ relu
+        │    ─ MTConv 3x3x3 C->w (stride, g sub-streams) ─ relu
+        │    ─ MTConv (1x1x1 downsample | 1x3x3 repeat) w->C' (g sub-streams) ─ SR ─┐
+        └─ shortcut: identity (repeat) | MTConv 1x1x1 C->C', stride, no lateral ──(+)─ relu
+
+A downsample block (first block of stages 2-4) has stride 2 in T, H and W and doubles the
+channels; a repeat block keeps both. Expansion is 1: with g = 1 the inner width equals the
+output width; sub-streams divide it by g (the authors' `width = planes / groups`). Only the
+3x3x3 and the last conv are grouped; the 1x1x1 convs, the shortcut and the laterals are not.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from mtbench.models.mtconv import (
+    LongTemporal,
+    MTConv,
+    NormMaker,
+    PoolKind,
+    Streams,
+    ToLongResolution,
+    split_channels,
+)
+from mtbench.models.sr import SqueezeRecursion, SRCell, SRGate
+
+LateralPool = Literal["mixed", "avg", "softpool"]
+
+
+def _relu_(x: Streams) -> Streams:
+    short, long = x
+    return F.relu_(short), None if long is None else F.relu_(long)
+
+
+class MTBlock(nn.Module):
+    """One MTBlock on a (short, long) pair; see the module docstring for the diagram.
+
+    Args:
+        in_channels, out_channels: totals over both streams.
+        stride: 2 makes a downsample block (also when the channels change), 1 a repeat one.
+        r, groups: channel ratio and sub-streams g.
+        norm, grouped_norm: norm makers for ungrouped and grouped MTConvs.
+        lateral_pool: pooling of the laterals; `mixed` is the paper's (average in repeat
+            blocks, SoftPool in downsample blocks), `avg` the authors' code, `softpool` all
+            SoftPool.
+        long_temporal: how the laterals reach the long stream's frame count.
+        sr_cell, sr_gate: the Squeeze-and-Recursion cell (`none` for no cell) and its gate.
+        shared_lateral_norm: see `MTConv`.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        stride: int,
+        *,
+        r: float,
+        groups: int,
+        norm: NormMaker,
+        grouped_norm: NormMaker,
+        lateral_pool: LateralPool,
+        long_temporal: LongTemporal,
+        sr_cell: SRCell,
+        sr_gate: SRGate,
+        shared_lateral_norm: bool,
+    ) -> None:
+        super().__init__()
+        downsample = stride != 1 or in_channels != out_channels
+        width = out_channels // groups
+        pool_kind: PoolKind = (
+            lateral_pool if lateral_pool != "mixed" else ("softpool" if downsample else "avg")
+        )
+
+        def mtconv(
+            cin: int,
+            cout: int,
+            kernel: tuple[int, int, int],
+            stride: int = 1,
+            groups: int = 1,
+            lateral: bool = True,
+        ) -> MTConv:
+            return MTConv(
+                cin,
+                cout,
+                kernel,
+                r=r,
+                norm=grouped_norm if groups != 1 else norm,
+                stride=stride,
+                padding=tuple(k // 2 for k in kernel),  # type: ignore[arg-type]
+                groups=groups,
+                lateral=ToLongResolution(pool_kind, long_temporal) if lateral else None,
+                shared_lateral_norm=shared_lateral_norm,
+            )
+
+        last_kernel = (1, 1, 1) if downsample else (1, 3, 3)
+        self.convs = nn.ModuleList(
+            [
+                mtconv(in_channels, width, (1, 1, 1)),
+                mtconv(width, in_channels, (1, 1, 1)),
+                mtconv(in_channels, width, (3, 3, 3), stride=stride, groups=groups),
+                mtconv(width, out_channels, last_kernel, groups=groups),
+            ]
+        )
+        self.shortcut = (
+            mtconv(in_channels, out_channels, (1, 1, 1), stride=stride, lateral=False)
+            if downsample
+            else None
+        )
+        self.sr = nn.ModuleList()
+        if sr_cell != "none":
+            for channels in split_channels(out_channels, r):
+                if channels:
+                    self.sr.append(SqueezeRecursion(channels, sr_cell, sr_gate))
+
+    def forward(self, x: Streams) -> Streams:
+        identity = x if self.shortcut is None else self.shortcut(x)
+        out = x
+        for i, conv in enumerate(self.convs):
+            out = conv(out)
+            if i < len(self.convs) - 1:
+                out = _relu_(out)
+        merged = []
+        for i, (branch, skip) in enumerate(zip(out, identity, strict=True)):
+            if branch is None:
+                merged.append(None)
+            elif len(self.sr) > i:
+                # relu(SR(branch) + shortcut), the product and the sum in one kernel.
+                merged.append(F.relu_(torch.addcmul(skip, branch, self.sr[i](branch))))
+            else:
+                merged.append(F.relu_(branch + skip))
+        return merged[0], merged[1]

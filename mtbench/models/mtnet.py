@@ -1,0 +1,294 @@
+"""MTNet (Stergiou and Poppe, Multi-Temporal Networks): one builder, five depths.
+
+    clip (B, 3, T, H, W)
+      stem: conv 3x7x7, 64, stride (1,2,2), BN, ReLU; pool 1x2x2            -> 64 x T x H/4 x W/4
+      split once: short = first floor(64 r) channels, long = the rest pooled to the long
+                  resolution (T/2 x H/8 x W/8 under the paper's reading)
+      stage 1..4: MTBlocks of widths 64, 128, 256, 512 (first block of stages 2-4 downsamples)
+      head: global average pool of each stream, concatenate (512), linear
+
+The streams stay a `(short, long)` pair from the split to the head. Depth counts MTConvs:
+4 per block, e.g. MTNet-64 = 4 x (3 + 4 + 6 + 3). Reference numbers of the paper's Table 3
+(params in millions, GFLOPs) are kept beside the architecture in `PAPER_TABLE3`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Literal, get_args
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from mtbench.models.blocks import LateralPool, MTBlock
+from mtbench.models.mtconv import (
+    LongTemporal,
+    NormMaker,
+    Streams,
+    ToLongResolution,
+    select_frames,
+    split_channels,
+    split_groups,
+)
+from mtbench.models.softpool import SoftPool3d
+from mtbench.models.sr import SRCell, SRGate
+from mtbench.registry import ModelConfigError, register_model
+
+StemPool = Literal["softpool", "max"]
+StemTemporal = Literal["keep", "select"]
+SubstreamNorm = Literal["batch", "group"]
+LateralNorm = Literal["separate", "shared"]
+
+STEM_CHANNELS = 64
+STAGE_WIDTHS = (64, 128, 256, 512)
+BLOCKS_PER_STAGE: dict[int, tuple[int, int, int, int]] = {
+    32: (2, 2, 2, 2),
+    48: (2, 2, 5, 3),
+    64: (3, 4, 6, 3),
+    132: (3, 4, 23, 3),
+    200: (3, 8, 36, 3),
+}
+# Table 3 of the paper: (depth, g) -> (params in millions, GFLOPs), r = 0.875.
+PAPER_TABLE3: dict[tuple[int, int], tuple[float, float]] = {
+    (32, 1): (21.64, 35.1),
+    (48, 1): (39.78, 42.80),
+    (64, 1): (43.02, 64.53),
+    (132, 1): (85.30, 101.55),
+    (200, 1): (124.25, 144.08),
+    (64, 8): (13.07, 9.16),
+    (132, 8): (24.68, 10.42),
+}
+
+
+def _stage_convs() -> list[tuple[int, int]]:
+    """(in, out) channels of every distinct block shape: each stage's first block and a repeat."""
+    shapes, cin = [], STEM_CHANNELS
+    for width in STAGE_WIDTHS:
+        shapes += [(cin, width), (width, width)]
+        cin = width
+    return shapes
+
+
+def _substream_problem(r: float, g: int) -> str | None:
+    """Why g sub-streams cannot be built at ratio r, or None when they can."""
+    if STAGE_WIDTHS[0] % g:
+        return f"g={g} does not divide the {STAGE_WIDTHS[0]} channels of stage 1"
+    g_short, g_long = split_groups(g, r)
+    for cin, cout in _stage_convs():
+        # Grouped convs: 3x3x3 in -> width, then width -> out; each stream split by eq. 1.
+        for channels in (cin, cout // g, cout):
+            short, long = split_channels(channels, r)
+            if short == 0 or (r < 1 and long == 0):
+                return f"g={g} leaves an empty stream in the {channels}-channel inner width"
+            if short % g_short or (long and long % g_long):
+                return (
+                    f"{channels} channels split {short}/{long} by r={r} do not divide into "
+                    f"{g_short}/{g_long} sub-streams"
+                )
+    return None
+
+
+def _check_choice(key: str, value: object, allowed: object) -> None:
+    choices = get_args(allowed)
+    if value not in choices:
+        names = " | ".join(repr(c) for c in choices)
+        raise ModelConfigError(f"{key} must be one of {names}, got {value!r}", key=key)
+
+
+def _norm_makers(substream_norm: SubstreamNorm) -> tuple[NormMaker, NormMaker]:
+    def batch(channels: int, groups: int) -> nn.Module:
+        return nn.BatchNorm3d(channels)
+
+    def group(channels: int, groups: int) -> nn.Module:
+        return nn.GroupNorm(groups, channels)
+
+    return batch, (group if substream_norm == "group" else batch)
+
+
+class MTNet(nn.Module):
+    """Multi-Temporal Network on (B, 3, T, H, W) clips, any T >= 1 and H, W (odd included).
+
+    `layers` gives the blocks per stage; the other arguments are the builders' keyword
+    arguments (see `mtnet_64`) and are validated here, raising ModelConfigError with the key.
+    """
+
+    def __init__(
+        self,
+        layers: Sequence[int],
+        *,
+        num_classes: int = 400,
+        r: float = 0.875,
+        g: int = 1,
+        long_temporal: LongTemporal = "pool",
+        stem_pool: StemPool = "softpool",
+        stem_temporal: StemTemporal = "keep",
+        lateral_pool: LateralPool = "mixed",
+        lateral_norm: LateralNorm = "separate",
+        sr_cell: SRCell = "gru",
+        sr_gate: SRGate = "raw",
+        substream_norm: SubstreamNorm = "batch",
+    ) -> None:
+        super().__init__()
+        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+            raise ModelConfigError(
+                f"num_classes must be a positive integer, got {num_classes!r}", key="num_classes"
+            )
+        if isinstance(r, bool) or not isinstance(r, int | float) or not 0.5 <= r <= 1:
+            raise ModelConfigError(f"r must be in [0.5, 1], got {r!r}", key="r")
+        if isinstance(g, bool) or not isinstance(g, int) or g < 1:
+            raise ModelConfigError(f"g must be a positive integer, got {g!r}", key="g")
+        problem = _substream_problem(r, g)
+        if problem:
+            allowed = [d for d in range(1, 65) if not _substream_problem(r, d)]
+            raise ModelConfigError(
+                f"{problem}; allowed g at r={r}: {', '.join(map(str, allowed))}", key="g"
+            )
+        for key, value, allowed in (
+            ("long_temporal", long_temporal, LongTemporal),
+            ("stem_pool", stem_pool, StemPool),
+            ("stem_temporal", stem_temporal, StemTemporal),
+            ("lateral_pool", lateral_pool, LateralPool),
+            ("lateral_norm", lateral_norm, LateralNorm),
+            ("sr_cell", sr_cell, SRCell),
+            ("sr_gate", sr_gate, SRGate),
+            ("substream_norm", substream_norm, SubstreamNorm),
+        ):
+            _check_choice(key, value, allowed)
+
+        self.stem = nn.Sequential(
+            nn.Conv3d(3, STEM_CHANNELS, (3, 7, 7), (1, 2, 2), (1, 3, 3), bias=False),
+            nn.BatchNorm3d(STEM_CHANNELS),
+            nn.ReLU(inplace=True),
+            SoftPool3d((1, 2, 2))
+            if stem_pool == "softpool"
+            else nn.MaxPool3d((1, 3, 3), (1, 2, 2), (0, 1, 1)),
+        )
+        self.stem_select = stem_temporal == "select"
+        self.split = split_channels(STEM_CHANNELS, r)
+        # The split's long stream: average pooling (the authors' code; the paper is silent).
+        self.to_long = ToLongResolution("avg", long_temporal) if self.split[1] else None
+
+        norm, grouped_norm = _norm_makers(substream_norm)
+        blocks, cin = [], STEM_CHANNELS
+        for stage, (width, repeats) in enumerate(zip(STAGE_WIDTHS, layers, strict=True)):
+            for i in range(repeats):
+                stride = 2 if stage > 0 and i == 0 else 1
+                blocks.append(
+                    MTBlock(
+                        cin,
+                        width,
+                        stride,
+                        r=r,
+                        groups=g,
+                        norm=norm,
+                        grouped_norm=grouped_norm,
+                        lateral_pool=lateral_pool,
+                        long_temporal=long_temporal,
+                        sr_cell=sr_cell,
+                        sr_gate=sr_gate,
+                        shared_lateral_norm=lateral_norm == "shared",
+                    )
+                )
+                cin = width
+        self.blocks = nn.Sequential(*blocks)
+        self.fc = nn.Linear(cin, num_classes)
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        for m in self.modules():
+            if isinstance(m, nn.Conv3d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(m, nn.BatchNorm3d | nn.GroupNorm):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.Linear):
+                nn.init.normal_(m.weight, 0, 0.01)
+                nn.init.zeros_(m.bias)
+
+    def features(self, x: Tensor) -> Streams:
+        """The (short, long) pair after stage 4; long is None when r = 1."""
+        x = self.stem(x)
+        if self.stem_select:
+            x = select_frames(x, math.ceil(x.shape[2] / 2))
+        if self.to_long is None:
+            return self.blocks((x, None))
+        short, long = torch.split(x, self.split, dim=1)
+        return self.blocks((short, self.to_long(long)))
+
+    def forward(self, x: Tensor) -> Tensor:
+        pooled = [F.adaptive_avg_pool3d(s, 1).flatten(1) for s in self.features(x) if s is not None]
+        return self.fc(torch.cat(pooled, dim=1))
+
+
+_DOC = """
+Keyword arguments (default = the paper's reading; the alternative is the authors' code):
+    num_classes: classifier outputs (Table 3's parameter counts fit 700, Kinetics-700).
+    r: channel ratio in [0.5, 1]; short stream floor(r C), long stream the rest. r = 1
+        builds no long stream (vanilla 3D convolutions, Table 2's reference).
+    g: sub-streams >= 1; divides the inner width of every block by g and groups the 3x3x3
+        and last conv of each block, max(1, floor(g r)) groups short, the rest long.
+        g must divide 64 and the stream splits; the error lists the g allowed at this r.
+    long_temporal: 'pool' (paper: the long stream at T/2 x H/2 x W/2) | 'keep' (Nov 2020
+        code: T kept, H and W halved) | 'select' (Jan 2021 code: T halved by choosing the
+        frames most similar to their neighbours).
+    stem_pool: 'softpool' (Table 1: SoftPool 1x2x2) | 'max' (code: max pool 1x3x3,
+        stride 1x2x2); both give ceil(H/2) x ceil(W/2).
+    stem_temporal: 'keep' (Table 1: T frames after the stem) | 'select' (Jan 2021 code:
+        both streams start from ceil(T/2) selected frames).
+    lateral_pool: 'mixed' (paper: average pooling in repeat blocks, SoftPool in downsample
+        blocks) | 'avg' (code: average everywhere) | 'softpool' (SoftPool everywhere).
+    lateral_norm: 'separate' (eq. 2: its own BN) | 'shared' (code: the long conv's BN).
+    sr_cell: 'gru' (paper: 2-layer GRU, hidden C, per stream in every block) | 'lstm' (the
+        original Squeeze and Recursion) | 'none' (ablation).
+    sr_gate: 'raw' (paper and code: features times the GRU output, in (-1, 1)) | 'sigmoid'.
+    substream_norm: 'batch' (eq. 2: BN everywhere) | 'group' (code: GroupNorm in the
+        grouped MTConvs when g > 1).
+"""
+
+
+def _register(depth: int) -> Callable[..., nn.Module]:
+    """Register `mtnet-{depth}`: one signature for all depths, read by the registry."""
+    layers = BLOCKS_PER_STAGE[depth]
+
+    def build(
+        num_classes: int = 400,
+        r: float = 0.875,
+        g: int = 1,
+        long_temporal: LongTemporal = "pool",
+        stem_pool: StemPool = "softpool",
+        stem_temporal: StemTemporal = "keep",
+        lateral_pool: LateralPool = "mixed",
+        lateral_norm: LateralNorm = "separate",
+        sr_cell: SRCell = "gru",
+        sr_gate: SRGate = "raw",
+        substream_norm: SubstreamNorm = "batch",
+    ) -> nn.Module:
+        return MTNet(
+            layers,
+            num_classes=num_classes,
+            r=r,
+            g=g,
+            long_temporal=long_temporal,
+            stem_pool=stem_pool,
+            stem_temporal=stem_temporal,
+            lateral_pool=lateral_pool,
+            lateral_norm=lateral_norm,
+            sr_cell=sr_cell,
+            sr_gate=sr_gate,
+            substream_norm=substream_norm,
+        )
+
+    build.__name__ = build.__qualname__ = f"mtnet_{depth}"
+    build.__doc__ = (
+        f"MTNet-{depth} (Stergiou and Poppe): short/long streams, blocks {list(layers)}.\n" + _DOC
+    )
+    return register_model(f"mtnet-{depth}", family="mtnet")(build)
+
+
+mtnet_32 = _register(32)
+mtnet_48 = _register(48)
+mtnet_64 = _register(64)
+mtnet_132 = _register(132)
+mtnet_200 = _register(200)
