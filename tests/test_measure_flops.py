@@ -65,9 +65,9 @@ class Recurrent(nn.Module):
         self.lstm = nn.LSTM(64, 32, num_layers=1)
         self.pool = nn.AvgPool3d((1, 2, 2))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         pooled = self.pool(x.reshape(x.shape[0], 1, 5, 8, 8))
-        return self.gru(x)[0].sum() + self.lstm(x)[0].sum() + pooled.sum()
+        return self.gru(x)[0], self.lstm(x)[0], pooled
 
 
 def test_recurrent_cells_and_pooling_are_counted_by_registered_handlers():
@@ -94,14 +94,31 @@ def test_operators_nobody_counts_are_listed_not_dropped():
 
 
 class Distances(nn.Module):
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         d = torch.cdist(x, x)
-        return d.argmin(-1).float().sum() + d.all().float()
+        return d.argmin(-1), d.all()
 
 
 @pytest.mark.parametrize("points", [5, 40])  # past 25 points torch takes a matmul path
 def test_pairwise_distances_are_counted_by_both_counters(points):
     flops = count_flops(Distances(), (2, points, 16))
     assert flops.gflops * 1e9 == pytest.approx(points * points * 16)
+    assert flops.gflops_ptflops == pytest.approx(flops.gflops)
+    assert flops.skipped_ops == []
+
+
+class SoftWeighted(nn.Module):
+    """SoftPool's arithmetic in plain ops: two window sums and an interpolation."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weight = torch.exp(x - x.amax(dim=-1, keepdim=True))
+        pooled = (weight * x).sum(dim=-1) / weight.sum(dim=-1)
+        return torch.lerp(pooled, x.mean(dim=-1), 0.5)
+
+
+def test_reductions_and_interpolation_are_counted_by_both_counters():
+    flops = count_flops(SoftWeighted(), (2, 6, 10))
+    # two sums and a mean each read 6 x 10 elements; lerp writes 6 outputs
+    assert flops.gflops * 1e9 == pytest.approx(3 * 60 + 6)
     assert flops.gflops_ptflops == pytest.approx(flops.gflops)
     assert flops.skipped_ops == []

@@ -3,8 +3,10 @@
 Convention, as in the paper and the action-recognition literature: one fused multiply-add
 is one FLOP (fvcore's unit; ptflops calls the same quantity MACs). Convolutions, linear
 layers and matrix products carry the count; recurrent cells are counted as the matrix
-products they are; average pooling costs one FLOP per element it reads (fvcore's own rule
-for adaptive pooling), max pooling none (it compares, it does not multiply-add);
+products they are; reductions that add (average pooling, sum, mean) cost one FLOP per
+element they read (fvcore's own rule for adaptive pooling), so SoftPool's two window sums
+and the squeeze of a recurrent cell are counted; an interpolation (lerp) is one
+multiply-add per output; max pooling costs nothing (it compares, it does not multiply-add);
 normalisation layers are
 counted as fvcore counts them unless `count_norm=False` (how PySlowFast's zoo reports).
 Elementwise activations, additions and products are free by the same convention; any
@@ -38,7 +40,7 @@ ZERO_COST_OPS = frozenset(
         "add add_ sub sub_ rsub mul mul_ div div_ neg exp exp_ log sqrt rsqrt pow abs "
         "sigmoid sigmoid_ tanh tanh_ relu6 hardtanh hardtanh_ hardsigmoid hardswish silu "
         "gelu leaky_relu leaky_relu_ elu softmax log_softmax clamp_min clamp_max minimum "
-        "maximum where sum mean amax amin max min argmax topk sort argsort cumsum "
+        "maximum where amax amin max min argmax topk sort argsort cumsum "
         "index_select masked_select repeat repeat_interleave expand_as view_as flip "
         "pad constant_pad_nd contiguous clone detach_ zero_ fill_ ones_like empty_like "
         "rand_like randn_like bernoulli_ dropout_ feature_dropout alpha_dropout "
@@ -106,8 +108,13 @@ def _window_pool_jit(inputs: list[Any], outputs: list[Any]) -> int:
     return math.prod(get_shape(outputs[0])) * math.prod(kernel)
 
 
-def _adaptive_pool_jit(inputs: list[Any], outputs: list[Any]) -> int:
+def _reads_input_jit(inputs: list[Any], outputs: list[Any]) -> int:
+    """A reduction that adds: one FLOP per element of its input."""
     return math.prod(get_shape(inputs[0]))
+
+
+def _per_output_jit(inputs: list[Any], outputs: list[Any]) -> int:
+    return math.prod(get_shape(outputs[0]))
 
 
 def _cdist_jit(inputs: list[Any], outputs: list[Any]) -> int:
@@ -128,7 +135,10 @@ FVCORE_HANDLES: dict[str, Callable[[list[Any], list[Any]], int]] = {
     "aten::rnn_relu": _recurrent_macs(1),
     "aten::cdist": _cdist_jit,
     **{f"aten::avg_pool{d}": _window_pool_jit for d in _POOL_DIMS},
-    **{f"aten::adaptive_avg_pool{d}": _adaptive_pool_jit for d in _POOL_DIMS},
+    **{f"aten::adaptive_avg_pool{d}": _reads_input_jit for d in _POOL_DIMS},
+    "aten::sum": _reads_input_jit,
+    "aten::mean": _reads_input_jit,
+    "aten::lerp": _per_output_jit,
 }
 
 
@@ -140,8 +150,12 @@ def _window_pool_aten(args: tuple[Any, ...], outs: tuple[Any, ...]) -> int:
     return _numel(outs[0]) * math.prod(args[1])
 
 
-def _adaptive_pool_aten(args: tuple[Any, ...], outs: tuple[Any, ...]) -> int:
+def _reads_input_aten(args: tuple[Any, ...], outs: tuple[Any, ...]) -> int:
     return _numel(args[0])
+
+
+def _per_output_aten(args: tuple[Any, ...], outs: tuple[Any, ...]) -> int:
+    return _numel(outs[0])
 
 
 def _cdist_aten(args: tuple[Any, ...], outs: tuple[Any, ...]) -> int:
@@ -161,12 +175,15 @@ def _affine(index: int, with_affine: int, without: int) -> Callable[[tuple[Any, 
 
 aten = torch.ops.aten
 # The same quantities as FVCORE_HANDLES, written against dispatch-level operators.
-PTFLOPS_POOL_HOOKS = {
+PTFLOPS_REDUCTION_HOOKS = {
     aten.avg_pool1d: _window_pool_aten,
     aten.avg_pool2d: _window_pool_aten,
     aten.avg_pool3d: _window_pool_aten,
-    aten._adaptive_avg_pool2d: _adaptive_pool_aten,
-    aten._adaptive_avg_pool3d: _adaptive_pool_aten,
+    aten._adaptive_avg_pool2d: _reads_input_aten,
+    aten._adaptive_avg_pool3d: _reads_input_aten,
+    aten.sum: _reads_input_aten,
+    aten.mean: _reads_input_aten,
+    aten.lerp: _per_output_aten,
     aten._cdist_forward: _cdist_aten,
     aten._euclidean_dist: _cdist_aten,
 }
@@ -199,7 +216,7 @@ def _fvcore_count(
 
 
 def _ptflops_count(model: nn.Module, x: torch.Tensor, count_norm: bool) -> int:
-    hooks = dict(PTFLOPS_POOL_HOOKS)
+    hooks = dict(PTFLOPS_REDUCTION_HOOKS)
     if count_norm:
         hooks.update(PTFLOPS_NORM_HOOKS)
     counter = FlopCounterMode(
