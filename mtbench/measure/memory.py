@@ -8,6 +8,9 @@ the whole process lifetime, reached perhaps long before).
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import gc
 import os
 import resource
 import threading
@@ -16,6 +19,20 @@ from types import TracebackType
 import torch
 
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def release_freed_memory() -> None:
+    """Hand freed heap pages back to the OS, so that RSS growth measures this run alone.
+
+    Without it, a run that follows a larger one reuses the allocator's retained pages and
+    shows almost no growth.
+    """
+    gc.collect()
+    libc_name = ctypes.util.find_library("c")
+    if libc_name:
+        libc = ctypes.CDLL(libc_name)
+        if hasattr(libc, "malloc_trim"):
+            libc.malloc_trim(0)
 
 
 def current_rss_bytes() -> int:
@@ -48,6 +65,7 @@ class PeakMemory:
             torch.cuda.reset_peak_memory_stats(self.device)
             self._baseline = torch.cuda.memory_allocated(self.device)
         else:
+            release_freed_memory()
             self._baseline = self._peak = current_rss_bytes()
             self._thread = threading.Thread(target=self._sample, daemon=True)
             self._thread.start()

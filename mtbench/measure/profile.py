@@ -21,6 +21,7 @@ from mtbench.measure.params import count_params
 from mtbench.registry import create_model, model_entry
 
 MEASURES = ("params", "flops", "latency_fwd", "latency_fwdbwd", "memory")
+RUNTIME_MEASURES = ("latency_fwd", "latency_fwdbwd", "memory")
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 DEVICES = ("auto", "cpu", "cuda")
 FLOPS_WARN_REL_DIFF = 0.05
@@ -145,9 +146,14 @@ def profile(
 
     on_phase("build")
     torch.manual_seed(SEED)
-    model = create_model(name, **kwargs)
+    runtime = [m for m in options.measure if m in RUNTIME_MEASURES]
+    # Counts do not depend on weight values: without a timed run, skip initialising them.
+    with torch.device("cpu" if runtime else "meta"):
+        model = create_model(name, **kwargs)
     if "params" in options.measure:
         record["params_total"], record["params_trainable"] = count_params(model)
+    if not runtime and "flops" in options.measure:
+        model = model.to_empty(device="cpu")
     if "flops" in options.measure:
         on_phase("flops")
         # Counted in fp32 on the CPU at batch 1: a per-clip count depends on neither.
@@ -159,8 +165,8 @@ def profile(
             flops_skipped_ops=flops.skipped_ops,
         )
 
-    timed = [m for m in ("latency_fwd", "latency_fwdbwd") if m in options.measure]
-    if timed or "memory" in options.measure:
+    if runtime:
+        timed = [m for m in runtime if m != "memory"]
         _measure_runtime(model, shape, device, dtype, options, timed, record, on_phase)
     record.update(status="ok", finished_at=now_iso())
     return record
