@@ -2,8 +2,10 @@
 
     python benchmarks/harness_overhead.py [--models r3d-18,s3d] [--repeats 10]
 
-1. Wall time of `mtbench profile NAME --measure params,flops` per registered model: the
-   whole command as a user runs it (interpreter start, build, both FLOP counters).
+1. `mtbench profile NAME --measure params,flops` per registered model, split into the
+   command's start-up (interpreter, torch and torchvision imports: the same for every
+   model, timed as `mtbench models --json`) and the measurement itself (build, params, both
+   FLOP counters), timed in this process; one real command per model checks the sum.
 2. r3d-18's forward latency at 1x3x16x112x112 and its achieved GFLOP/s (2 x GMACs / s),
    beside a large fp32 matrix product's GFLOP/s measured in the same run: the ceiling.
 """
@@ -11,6 +13,7 @@
 from __future__ import annotations
 
 import argparse
+import statistics
 import subprocess
 import sys
 import time
@@ -24,27 +27,32 @@ from mtbench.measure.profile import ProfileOptions, profile
 from mtbench.registry import list_models
 
 
+def _command_seconds(*args: str) -> tuple[float, subprocess.CompletedProcess]:
+    start = time.perf_counter()
+    out = subprocess.run([sys.executable, "-m", "mtbench", *args], capture_output=True, text=True)
+    return time.perf_counter() - start, out
+
+
 def profile_wall_times(models: list[str]) -> Table:
-    table = Table(title="`mtbench profile NAME --measure params,flops` wall time")
-    for col in ("model", "GFLOPs/clip (1 MAC = 1 FLOP)", "input", "wall (s)"):
+    startup = statistics.median(_command_seconds("models", "--json")[0] for _ in range(3))
+    table = Table(title="`mtbench profile NAME --measure params,flops`: where the time goes")
+    columns = ("model", "input", "GFLOPs/clip*", "start-up (s)", "measure (s)", "command (s)")
+    for col in columns:
         table.add_column(col)
+    options = ProfileOptions(device="cpu", measure=("params", "flops"))
     for name in models:
-        shape = "1x3x16x224x224" if name == "s3d" else "1x3x16x112x112"
-        cmd = [sys.executable, "-m", "mtbench", "profile", name, "--input", shape]
+        shape = [1, 3, 16, 224, 224] if name == "s3d" else [1, 3, 16, 112, 112]
         start = time.perf_counter()
-        out = subprocess.run(
-            [*cmd, "--measure", "params,flops", "--json"], capture_output=True, text=True
-        )
-        wall = time.perf_counter() - start
-        gflops = "failed" if out.returncode else f"{_json_field(out.stdout, 'gflops'):.2f}"
-        table.add_row(name, gflops, shape, f"{wall:.2f}")
+        record = profile(name, {}, shape, options)
+        measure = time.perf_counter() - start
+        text = "x".join(map(str, shape))
+        wall, out = _command_seconds("profile", name, "--input", text, "--measure", "params,flops")
+        if out.returncode:
+            wall = float("nan")
+        row = (name, text, f"{record['gflops']:.2f}", f"{startup:.2f}", f"{measure:.2f}")
+        table.add_row(*row, f"{wall:.2f}")
+    table.caption = "* one multiply-add = one FLOP"
     return table
-
-
-def _json_field(text: str, key: str) -> float:
-    import json
-
-    return json.loads(text)[key]
 
 
 def matmul_gflops(n: int = 2048, repeats: int = 10) -> float:

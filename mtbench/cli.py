@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mtbench.errors import UsageError
-from mtbench.registry import ModelConfigError, list_models, model_entry
+from mtbench.registry import ModelConfigError, check_model_kwargs, list_models, model_entry
 
 # Deprecation notices from torch's JIT, which fvcore's tracer uses, are not the user's concern.
 warnings.filterwarnings("ignore", message=r".*torch\.jit.*", category=FutureWarning)
@@ -181,11 +181,7 @@ def profile(
     problems = options.problems()
     if problems:
         raise UsageError("; ".join(f"--{k.replace('_', '-')}: {msg}" for k, msg in problems))
-    model_entry(name)
-    from mtbench.registry import check_model_kwargs, validate_model
-
     check_model_kwargs(name, kwargs)
-    validate_model(name, **kwargs)
     try:
         with err_console.status(f"profiling {name}") as status:
             record = run_profile(

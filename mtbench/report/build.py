@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mtbench.errors import UsageError
+from mtbench.report.choices import PLOT_NAMES
 from mtbench.report.frame import Store, load_stores
 from mtbench.report.html import write_index
 from mtbench.report.plots import PLOTS, PlotSkipped
 
-FORMATS = ("png", "svg", "pdf")
 DEFAULT_FORMATS = ("png", "svg")
 
 
@@ -28,17 +28,6 @@ class PlotOutcome:
     paths: list[Path]
     png: bytes | None = None
     skipped: str | None = None
-
-
-def parse_choices(text: str | None, choices: tuple[str, ...] | list[str], option: str) -> list[str]:
-    """'a,b' -> ['a', 'b'], each checked against `choices`; empty or None -> all of them."""
-    if not text:
-        return list(choices)
-    picked = [part.strip() for part in text.split(",") if part.strip()]
-    unknown = [p for p in picked if p not in choices]
-    if unknown:
-        raise UsageError(f"unknown {option} {unknown[0]!r}; choose from: {', '.join(choices)}")
-    return picked
 
 
 def stores_under(root: Path) -> list[Store]:
@@ -94,7 +83,7 @@ def build_plots(
         outcome
         for store in stores
         for outcome in plot_store(
-            store, out_dir, kinds or list(PLOTS), formats or list(DEFAULT_FORMATS), compare
+            store, out_dir, kinds or list(PLOT_NAMES), formats or list(DEFAULT_FORMATS), compare
         )
     ]
     index = write_index(root / "index.html", stores, outcomes, compare)

@@ -11,10 +11,13 @@ from typing import Annotated
 import typer
 
 from mtbench.errors import UsageError
-from mtbench.report.build import FORMATS, build_plots, parse_choices, stores_under
-from mtbench.report.plots import PLOTS
-from mtbench.report.tables import FORMATS as TABLE_FORMATS
-from mtbench.report.tables import SORT_KEYS, failed_lines, render
+from mtbench.report.choices import (
+    PLOT_FORMATS,
+    PLOT_NAMES,
+    SORT_KEYS,
+    TABLE_FORMATS,
+    parse_choices,
+)
 
 COMPARE_CHOICES = ("paper",)
 
@@ -33,7 +36,9 @@ def plot(
     ],
     only: Annotated[
         str | None,
-        typer.Option("--only", help=f"Comma-separated plots to draw, from: {', '.join(PLOTS)}."),
+        typer.Option(
+            "--only", help="Comma-separated plots to draw, from: " + ", ".join(PLOT_NAMES)
+        ),
     ] = None,
     compare: Annotated[
         str | None,
@@ -41,12 +46,17 @@ def plot(
     ] = None,
     formats: Annotated[
         str,
-        typer.Option("--format", help=f"Comma-separated file formats, from: {', '.join(FORMATS)}."),
+        typer.Option(
+            "--format", help="Comma-separated file formats, from: " + ", ".join(PLOT_FORMATS)
+        ),
     ] = "png,svg",
 ) -> None:
     """Draw the paper's figures from result stores into FOLDER/plots/, and FOLDER/index.html."""
-    kinds = parse_choices(only, list(PLOTS), "plot")
-    chosen_formats = parse_choices(formats, FORMATS, "format")
+    from mtbench.report.build import build_plots
+    from mtbench.report.tables import failed_lines
+
+    kinds = parse_choices(only, PLOT_NAMES, "plot")
+    chosen_formats = parse_choices(formats, PLOT_FORMATS, "format")
     with_paper = _compare(compare)
     stores, outcomes, index = build_plots(folder, kinds, chosen_formats, with_paper)
     for outcome in outcomes:
@@ -82,6 +92,9 @@ def table(
     ] = None,
 ) -> None:
     """Print the stores as tables (params, GFLOPs, latency F/B, accuracy), grouped by family."""
+    from mtbench.report.build import stores_under
+    from mtbench.report.tables import failed_lines, render
+
     with_paper = _compare(compare)
     if fmt not in TABLE_FORMATS:
         raise UsageError(f"unknown --format {fmt!r}; choose one of: {', '.join(TABLE_FORMATS)}")

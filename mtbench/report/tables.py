@@ -10,6 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from mtbench.errors import UsageError
+from mtbench.report.choices import SORT_KEYS, TABLE_FORMATS
 from mtbench.report.frame import Store, measured_on
 from mtbench.report.paper import with_paper
 
@@ -27,23 +28,22 @@ FIGURES = [
 DELTA_DECIMALS = 1
 TEXT_COLUMNS = ("Family", "Model", "Input (T×H×W)", "Dataset", "Suite")
 
-SORT_KEYS = {
+SORT_COLUMNS = {
     "model": "label",
     "params": "params_m",
     "gflops": "gflops",
     "latency": "lat_fwd_ms",
     "top1": "top1",
 }
-FORMATS = ("md", "latex", "csv")
 
 
 def _ordered(frame: pd.DataFrame, sort: str | None) -> pd.DataFrame:
     """Families in order of first appearance, cells within a family by `sort` (else store order)."""
-    if sort is not None and sort not in SORT_KEYS:
+    if sort is not None and sort not in SORT_COLUMNS:
         raise UsageError(f"unknown --sort {sort!r}; choose one of: {', '.join(SORT_KEYS)}")
     family_rank = {f: i for i, f in enumerate(dict.fromkeys(frame["family"]))}
     keys = frame.assign(_family=frame["family"].map(family_rank), _order=range(len(frame)))
-    by = ["_family", SORT_KEYS[sort] if sort else "_order"]
+    by = ["_family", SORT_COLUMNS[sort] if sort else "_order"]
     return frame.loc[keys.sort_values(by, kind="stable", na_position="last").index]
 
 
@@ -138,8 +138,8 @@ def failed_lines(store: Store) -> list[str]:
 def render(stores: list[Store], fmt: str, compare: bool = False, sort: str | None = None) -> str:
     """All stores in one text: a section per suite for md and LaTeX, one CSV with a Suite
     column."""
-    if fmt not in FORMATS:
-        raise UsageError(f"unknown --format {fmt!r}; choose one of: {', '.join(FORMATS)}")
+    if fmt not in TABLE_FORMATS:
+        raise UsageError(f"unknown --format {fmt!r}; choose one of: {', '.join(TABLE_FORMATS)}")
     if fmt == "csv":
         tables = [
             summary_table(s.frame, compare, sort)
