@@ -187,6 +187,8 @@ def profile(
             record = run_profile(
                 name, kwargs, shape, options, on_phase=lambda p: status.update(f"{name}: {p}")
             )
+    except ModelConfigError:
+        raise
     except (ValueError, RuntimeError) as exc:
         raise UsageError(f"{name}: {one_line(exc)}") from exc
     if as_json:

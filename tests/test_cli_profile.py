@@ -72,6 +72,8 @@ def test_models_lists_names_families_and_kwargs(cli_inproc):
     [
         (["profile", "r3d-19"], ["unknown model", "r3d-18"]),
         (["profile", "r3d-18", "--kw", "depth=3"], ["depth", "num_classes"]),
+        (["profile", "mtnet-64", "--kw", "g=7"], ["error: mtnet-64: g=7 does not divide"]),
+        (["profile", "mtnet-64", "--kw", "r=0.3"], ["r"]),
         (["profile", "r3d-18", "--kw", "depth"], ["KEY=VALUE"]),
         (["profile", "r3d-18", "--input", "1x3x16"], ["--input", "BxCxTxHxW"]),
         (["profile", "r3d-18", "--repeats", "0"], ["--repeats", ">= 1"]),
