@@ -58,3 +58,39 @@ def test_cpu_peak_memory_sees_a_large_allocation():
         block.add_(1)
         del block
     assert 200 < mem.peak_mb < 1024
+
+
+class FakeEvent:
+    """Stands in for torch.cuda.Event: records the fake device clock when recorded."""
+
+    clock = [0.0]
+
+    def __init__(self, enable_timing: bool = False) -> None:
+        assert enable_timing
+        self.at = None
+        self.synchronized = False
+
+    def record(self) -> None:
+        self.at = self.clock[0]
+
+    def synchronize(self) -> None:
+        self.synchronized = True
+
+    def elapsed_time(self, end: "FakeEvent") -> float:
+        assert end.synchronized, "read only after the end event completed"
+        return end.at - self.at
+
+
+def test_cuda_path_times_between_device_events(monkeypatch):
+    from mtbench.measure import latency
+
+    monkeypatch.setattr(latency.torch.cuda, "Event", FakeEvent)
+    timer = latency.timer_for(torch.device("cuda"))
+    assert isinstance(timer, latency.CudaTimer)
+
+    def run():  # the "kernels" take 7 ms of device time
+        FakeEvent.clock[0] += 7.0
+
+    stats = time_runs(run, warmup=1, repeats=3, timer=timer, clips_per_run=1)
+    assert stats.median == pytest.approx(7.0) and stats.cv == 0.0
+    assert isinstance(latency.timer_for(torch.device("cpu")), CpuTimer)

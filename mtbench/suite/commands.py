@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mtbench.errors import UsageError
+from mtbench.measure.profile import FLOPS_WARN_REL_DIFF
 from mtbench.suite.grid import Cell, load_suite, shard
 from mtbench.suite.runner import SUITE_COPY, records_table, run_suite
 from mtbench.suite.schema import SuiteError, SuiteSpec
@@ -88,6 +89,13 @@ def run(
         f"ran {len(summary.ran)}, skipped {len(summary.skipped)} already measured,"
         f" failed {len(summary.failed)}; results in {spec.output / 'results.jsonl'}"
     )
+    for record in records:
+        rel = record.get("flops_rel_diff")
+        if rel is not None and rel > FLOPS_WARN_REL_DIFF:
+            console.print(
+                f"[bold yellow]warning:[/] {record['label']}: fvcore and ptflops disagree by"
+                f" {100 * rel:.1f}% (> {100 * FLOPS_WARN_REL_DIFF:.0f}%)"
+            )
     if summary.interrupted:
         console.print("[yellow]interrupted: run the same command again to resume")
         raise typer.Exit(130)
