@@ -19,6 +19,18 @@ def run_cli(*args: str, cwd=None, timeout: float = 300) -> subprocess.CompletedP
     )
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny tensors: one thread is faster, and immune to other processes on a busy machine
+    (two OpenMP threads wait for each other at every operator when a core is taken)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture
 def cli():
     return run_cli

@@ -11,15 +11,7 @@ from mtbench.models.mtconv import MTConv, select_frames
 from mtbench.models.mtnet import BLOCKS_PER_STAGE, PAPER_TABLE3, MTNet
 from mtbench.registry import ModelConfigError, create_model, list_models, validate_model
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: one thread is faster, and immune to other processes on a busy machine
-    (two OpenMP threads wait for each other at every operator when a core is taken)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def n_params(model: torch.nn.Module) -> int:

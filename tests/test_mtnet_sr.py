@@ -7,15 +7,7 @@ import torch
 
 from mtbench.models.sr import SqueezeRecursion
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: one thread is faster, and immune to other processes on a busy machine
-    (two OpenMP threads wait for each other at every operator when a core is taken)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def gru_by_hand(gru: torch.nn.GRU, seq: torch.Tensor) -> torch.Tensor:
