@@ -40,6 +40,14 @@ class PlotSkipped(Exception):
     """The store lacks what a plot needs; the message says what."""
 
 
+def _paper_handle() -> Line2D:
+    """Legend entry for the paper's points: hollow markers beside the measured (filled) ones."""
+    return Line2D(
+        [], [], ls="", marker="o", markerfacecolor="none", color="#555555", label="paper",
+        markersize=5,
+    )  # fmt: skip
+
+
 def _rows_with(frame: pd.DataFrame, columns: list[str], reason: str) -> pd.DataFrame:
     rows = frame.dropna(subset=columns)
     if rows.empty:
@@ -156,16 +164,7 @@ def _legend(
     if paper_shown:
         handles += [
             Line2D([], [], ls="", marker="o", color="#555555", label="measured", markersize=5),
-            Line2D(
-                [],
-                [],
-                ls="",
-                marker="o",
-                markerfacecolor="none",
-                color="#555555",
-                label="paper",
-                markersize=5,
-            ),
+            _paper_handle(),
         ]
     _legend_below(fig, handles + extra)
 
@@ -402,18 +401,7 @@ def ablation(frame: pd.DataFrame, compare: bool = False) -> Figure:
         ax.minorticks_off()
     handles = axes[0][0].get_legend_handles_labels()[0]
     if paper_shown:
-        handles.append(
-            Line2D(
-                [],
-                [],
-                ls="",
-                marker="o",
-                markerfacecolor="none",
-                color="#555555",
-                label="paper",
-                markersize=5,
-            )
-        )
+        handles.append(_paper_handle())
     _legend_below(fig, handles)
     return fig
 
