@@ -94,3 +94,13 @@ def test_cuda_path_times_between_device_events(monkeypatch):
     stats = time_runs(run, warmup=1, repeats=3, timer=timer, clips_per_run=1)
     assert stats.median == pytest.approx(7.0) and stats.cv == 0.0
     assert isinstance(latency.timer_for(torch.device("cpu")), CpuTimer)
+
+
+def test_a_profile_thread_count_does_not_leak_into_the_next_measurement():
+    from mtbench.measure.profile import ProfileOptions, profile
+
+    before = torch.get_num_threads()
+    options = ProfileOptions(device="cpu", warmup=0, repeats=1, measure=("latency_fwd",), threads=1)
+    record = profile("r3d-18", {"num_classes": 2}, [1, 3, 2, 16, 16], options)
+    assert record["threads"] == 1
+    assert torch.get_num_threads() == before

@@ -140,8 +140,26 @@ def profile(
     dtype = DTYPES[options.dtype]
     if dtype is torch.float16 and device.type == "cpu":
         raise ValueError("dtype float16 is not supported on cpu; use float32 or bfloat16")
+    threads_before = torch.get_num_threads()
     if options.threads is not None:
         torch.set_num_threads(options.threads)
+    try:
+        return _profile(name, kwargs, shape, device, dtype, options, record, on_phase)
+    finally:
+        # A cell's thread count must not leak into the next cell of a suite.
+        torch.set_num_threads(threads_before)
+
+
+def _profile(
+    name: str,
+    kwargs: dict[str, Any],
+    shape: list[int],
+    device: torch.device,
+    dtype: torch.dtype,
+    options: ProfileOptions,
+    record: dict[str, Any],
+    on_phase: Callable[[str], None],
+) -> dict[str, Any]:
     record.update(device=device.type, threads=torch.get_num_threads(), env=environment(device))
 
     on_phase("build")
