@@ -27,6 +27,7 @@ from mtbench.suite.schema import (
     is_grid,
     parse_suite,
 )
+from mtbench.suite.workload import Workload, flatten_overrides, workload_defaults
 
 
 @dataclass(frozen=True)
@@ -41,20 +42,29 @@ class Cell:
     options: ProfileOptions
     label: str
     key: str
+    workload: Workload | None = None  # set when the suite trains and evaluates
 
     def config(self) -> dict[str, Any]:
-        return cell_config(self.model, self.kwargs, self.input_shape, self.options)
+        return cell_config(self.model, self.kwargs, self.input_shape, self.options, self.workload)
 
 
 def cell_config(
-    model: str, kwargs: dict[str, Any], input_shape: list[int], options: ProfileOptions
+    model: str,
+    kwargs: dict[str, Any],
+    input_shape: list[int],
+    options: ProfileOptions,
+    workload: Workload | None = None,
 ) -> dict[str, Any]:
-    return {
+    config = {
         "model": model,
         "kwargs": kwargs,
         "input_shape": input_shape,
         "options": {**options.__dict__, "measure": sorted(options.measure)},
     }
+    # Measure-only cells keep the keys they had before training existed, so old stores resume.
+    if workload is not None:
+        config["workload"] = workload.config()
+    return config
 
 
 def cell_key(config: dict[str, Any]) -> str:
@@ -70,6 +80,19 @@ def _format_value(value: Any) -> str:
 
 def default_label(model: str, varied: dict[str, Any]) -> str:
     return " ".join([model, *(f"{k}={_format_value(v)}" for k, v in varied.items())])
+
+
+def _workload(spec: SuiteSpec, combo: dict[str, Any]) -> Workload | None:
+    """The suite's [data]/[train]/[eval] with this cell's dotted overrides, defaults filled."""
+    if spec.workload is None:
+        return None
+    sections = {}
+    for section, table in spec.workload.items():
+        overrides = {
+            k.partition(".")[2]: v for k, v in combo.items() if k.startswith(section + ".")
+        }
+        sections[section] = workload_defaults(section, {**table, **overrides})
+    return Workload(**sections)
 
 
 def _expand_entry(entry: dict[str, Any]) -> list[dict[str, Any]]:
@@ -121,7 +144,10 @@ def _expand_model(
     seen: dict[str, str],
 ) -> None:
     """Append the cells of one model of one [[models]] entry, or record its problems."""
-    kwarg_names = [k for k in entry if k not in MODEL_FIELDS and k not in DEFAULT_FIELDS]
+    entry = flatten_overrides(entry)
+    kwarg_names = [
+        k for k in entry if k not in MODEL_FIELDS and k not in DEFAULT_FIELDS and "." not in k
+    ]
     try:
         model_entry = check_model_kwargs(name, {})
     except ModelConfigError as exc:
@@ -137,30 +163,65 @@ def _expand_model(
         )
     if bad:
         return
-    # The default label names every keyword argument, and any measurement option varied.
+    # The default label names every keyword argument, and any option or workload key varied.
     label_keys = [
-        k for k in entry if k in kwarg_names or (k in DEFAULT_FIELDS and is_grid(k, entry[k]))
+        k for k in entry if k in kwarg_names or (k not in MODEL_FIELDS and is_grid(k, entry[k]))
     ]
     reported: set[str] = set()
     for combo in _expand_entry(entry):
         kwargs = {k: combo[k] for k in kwarg_names}
+        workload = _workload(spec, combo) if schema_ok else None
+        if workload is not None and "num_classes" not in kwargs:
+            classes = dataset_classes(spec, where, workload)
+            if classes is None:
+                continue
+            kwargs["num_classes"] = classes
         if not schema_ok:
             _model_ok(spec, where, name, kwargs, reported)
             continue
         settings = {**spec.defaults, **{k: v for k, v in combo.items() if k in DEFAULT_FIELDS}}
         shape = list(settings["input"])
+        if workload is not None and "input" not in combo and not spec.input_set:
+            crop = workload.data["crop"]
+            shape = [1, 3, workload.data["frames"], crop, crop]
         if settings["batch_size"] is not None:
             shape[0] = settings["batch_size"]
         options = _options(settings)
         if not _model_ok(spec, where, name, kwargs, reported):
             continue
         label = _label(spec, where, entry, name, combo, label_keys, reported)
-        key = cell_key(cell_config(name, kwargs, shape, options))
+        key = cell_key(cell_config(name, kwargs, shape, options, workload))
         if key in seen:
             spec.problem(where, f"duplicate cell {label!r}: same configuration as {seen[key]}")
             continue
         seen[key] = f"{where} ({label})"
-        cells.append(Cell(len(cells), source, name, kwargs, shape, options, label, key))
+        cells.append(Cell(len(cells), source, name, kwargs, shape, options, label, key, workload))
+
+
+def dataset_classes(spec: SuiteSpec, where: str, workload: Workload) -> int | None:
+    """The class count of the cell's dataset (read once per data section), or None after
+    recording why the annotations cannot be read (missing root, bad split file, ...)."""
+    from mtbench.data import DataError, read_annotations
+
+    config = data_config(workload)
+    if config not in spec.annotations:
+        try:
+            spec.annotations[config] = read_annotations(config)
+        except DataError as exc:
+            spec.annotations[config] = None
+            spec.problem(f"{where}: data", str(exc))
+    annotations = spec.annotations[config]
+    return None if annotations is None else len(annotations.classes)
+
+
+def data_config(workload: Workload):
+    """The resolved [data] section as the data package's DataConfig."""
+    from mtbench.data import DataConfig
+
+    tuples = {k: tuple(v) if isinstance(v, list) else v for k, v in workload.data.items()}
+    if not isinstance(workload.data["resize"], list):
+        tuples["resize"] = (workload.data["resize"], workload.data["resize"])
+    return DataConfig(**tuples)
 
 
 def _model_ok(

@@ -3,18 +3,19 @@
     [suite]      name, description, output
     [defaults]   how every cell is measured (device, input, batch_size, dtype, warmup,
                  repeats, measure, threads, channels_last, compile, count_norm)
+    [data]       a dataset: with it, every cell trains and evaluates (mtbench.suite.workload)
+    [train]      how to train; [eval] how to evaluate (both need [data])
     [[models]]   name (or a list of names), optional label, model keyword arguments, and
-                 per-model overrides of any [defaults] key; a list value expands into a grid
+                 per-model overrides of any [defaults] key or any workload key as a dotted key
+                 (`train.seed = [0, 1]`); a list value expands into a grid
 
-A section is a table of `Field`s; adding the training and evaluation workloads means adding
-their sections to `SECTIONS`, not rewriting the parser. Problems are collected, not raised
-one by one, so a user fixes a file in one pass.
+A section is a table of `Field`s. Problems are collected, not raised one by one, so a user
+fixes a file in one pass.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,20 @@ from typing import Any
 import tomllib
 
 from mtbench.measure.profile import DEVICES, DTYPES, MEASURES
+from mtbench.suite.fields import (
+    Field,
+    _boolean,
+    _choice,
+    _is_int,
+    _non_negative_int,
+    _positive_int,
+    _string,
+)
+from mtbench.suite.workload import (
+    WORKLOAD_LIST_VALUED,
+    WORKLOAD_SECTIONS,
+    flatten_overrides,
+)
 
 
 class SuiteError(Exception):
@@ -30,42 +45,6 @@ class SuiteError(Exception):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("\n".join(problems))
         self.problems = problems
-
-
-@dataclass(frozen=True)
-class Field:
-    """One key of a section: its check returns None when the value is fine, else why not."""
-
-    check: Callable[[Any], str | None]
-    doc: str
-    default: Any = None
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _string(v: Any) -> str | None:
-    return None if isinstance(v, str) and v.strip() else f"expected a non-empty string, got {v!r}"
-
-
-def _positive_int(v: Any) -> str | None:
-    return None if _is_int(v) and v >= 1 else f"expected an integer >= 1, got {v!r}"
-
-
-def _non_negative_int(v: Any) -> str | None:
-    return None if _is_int(v) and v >= 0 else f"expected an integer >= 0, got {v!r}"
-
-
-def _boolean(v: Any) -> str | None:
-    return None if isinstance(v, bool) else f"expected true or false, got {v!r}"
-
-
-def _choice(choices: tuple[str, ...]) -> Callable[[Any], str | None]:
-    def check(v: Any) -> str | None:
-        return None if v in choices else f"{v!r} is not one of {', '.join(choices)}"
-
-    return check
 
 
 def _input_shape(v: Any) -> str | None:
@@ -110,13 +89,7 @@ MODEL_FIELDS = {
     "label": Field(_string, "name in plots and tables; may use {kwarg} placeholders"),
 }
 
-SECTIONS: dict[str, dict[str, Field] | None] = {
-    "suite": SUITE_FIELDS,
-    "defaults": DEFAULT_FIELDS,
-    "models": MODEL_FIELDS,
-}
-# Workloads of a later capability: recognised, so the message says so instead of "unknown".
-NOT_YET = {"train": "training", "eval": "evaluation"}
+SECTIONS = ("suite", "defaults", "data", "train", "eval", "models")
 
 
 def did_you_mean(word: str, choices: list[str]) -> str:
@@ -135,6 +108,11 @@ class SuiteSpec:
     defaults: dict[str, Any]
     models: list[dict[str, Any]]
     problems: list[str] = field(default_factory=list)
+    # [data], [train], [eval] as written (keys checked), or None for a measure-only suite.
+    workload: dict[str, dict[str, Any]] | None = None
+    input_set: bool = False  # [defaults] names `input`; else a training suite measures its clip
+    # Annotations read while expanding, per DataConfig (None where reading failed).
+    annotations: dict[Any, Any] = field(default_factory=dict)
 
     def problem(self, key: str, message: str) -> None:
         self.problems.append(f"{self.path}: {key}: {message}")
@@ -165,7 +143,7 @@ def _check_value(spec: SuiteSpec, key: str, fld: Field, value: Any, grid: bool) 
 
 def is_grid(key: str, value: Any) -> bool:
     """A list expands into a grid; for list-valued keys only a list of lists does."""
-    if key in LIST_VALUED:
+    if key in LIST_VALUED or key in WORKLOAD_LIST_VALUED:
         return isinstance(value, list) and bool(value) and isinstance(value[0], list)
     return isinstance(value, list)
 
@@ -177,12 +155,7 @@ def parse_suite(path: str | Path, raise_problems: bool = True) -> SuiteSpec:
     data = load_toml(path)
     spec = SuiteSpec(path, "", "", Path(), {}, [])
     for section in data:
-        if section in NOT_YET:
-            spec.problem(
-                f"[{section}]",
-                f"{NOT_YET[section]} is not supported yet; remove the section to measure only",
-            )
-        elif section not in SECTIONS:
+        if section not in SECTIONS:
             spec.problem(
                 f"[{section}]",
                 f"unknown section{did_you_mean(section, list(SECTIONS))};"
@@ -206,6 +179,9 @@ def parse_suite(path: str | Path, raise_problems: bool = True) -> SuiteSpec:
         defaults = {}
     _check_table(spec, "defaults", defaults, DEFAULT_FIELDS)
     spec.defaults = {k: defaults.get(k, f.default) for k, f in DEFAULT_FIELDS.items()}
+    spec.input_set = "input" in defaults
+
+    _parse_workload(spec, data)
 
     models = data.get("models")
     if not isinstance(models, list) or not models:
@@ -218,9 +194,12 @@ def parse_suite(path: str | Path, raise_problems: bool = True) -> SuiteSpec:
             continue
         if "name" not in entry:
             spec.problem(f"{where}.name", "missing")
+        entry = flatten_overrides(entry)
         for key, value in entry.items():
             fld = MODEL_FIELDS.get(key) or DEFAULT_FIELDS.get(key)
-            if fld is not None:
+            if "." in key:
+                _check_override(spec, where, key, value)
+            elif fld is not None:
                 grid = key != "label" and is_grid(key, value)
                 _check_value(spec, f"{where}.{key}", fld, value, grid)
             elif isinstance(value, list) and not value:
@@ -230,6 +209,39 @@ def parse_suite(path: str | Path, raise_problems: bool = True) -> SuiteSpec:
     if spec.problems and raise_problems:
         raise SuiteError(spec.problems)
     return spec
+
+
+def _parse_workload(spec: SuiteSpec, data: dict[str, Any]) -> None:
+    """[data], [train], [eval]: checked key by key; [train] or [eval] alone is a mistake."""
+    tables = {}
+    for section, fields in WORKLOAD_SECTIONS.items():
+        table = data.get(section, {})
+        if not isinstance(table, dict):
+            spec.problem(f"[{section}]", "expected a table")
+            table = {}
+        _check_table(spec, section, table, fields)
+        tables[section] = table
+    if "data" in data:
+        if "dataset" not in tables["data"]:
+            spec.problem("data.dataset", "missing: which dataset layout to read")
+        spec.workload = tables
+    else:
+        for section in ("train", "eval"):
+            if section in data:
+                spec.problem(f"[{section}]", "needs a [data] section naming the dataset")
+
+
+def _check_override(spec: SuiteSpec, where: str, key: str, value: Any) -> None:
+    """A dotted per-model key (`train.seed`): its section must exist and know the key."""
+    section, _, name = key.partition(".")
+    fields = WORKLOAD_SECTIONS.get(section)
+    if fields is None or name not in fields:
+        valid = [f"{s}.{k}" for s, f in WORKLOAD_SECTIONS.items() for k in f]
+        spec.problem(f"{where}.{key}", f"unknown key{did_you_mean(key, valid)}")
+    elif spec.workload is None:
+        spec.problem(f"{where}.{key}", "needs a [data] section: this suite does not train")
+    else:
+        _check_value(spec, f"{where}.{key}", fields[name], value, is_grid(key, value))
 
 
 def _check_table(spec: SuiteSpec, section: str, table: dict[str, Any], fields: dict) -> None:

@@ -1,0 +1,166 @@
+"""The training workload of a suite: its [data], [train] and [eval] sections.
+
+One table of defaults per section, each key documented (PySlowFast's `defaults.py` is the
+model): the suite validates against these tables, `[[models]]` entries override any key with
+a dotted key (`train.seed = [0, 1, 2]`), and the trainer reads the resolved values. The
+defaults follow the MTNet paper where it says (16 frames at interval 2, LR 0.1, weight decay
+1e-6) and PySlowFast / torchvision's video reference where it does not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from mtbench.suite.fields import (
+    Field,
+    _boolean,
+    _choice,
+    _is_int,
+    _non_negative_int,
+    _positive_int,
+)
+
+DATASET_KINDS = ("ucf101", "hmdb51", "kinetics", "frames", "list", "synthetic")
+SCHEDULES = ("step", "cosine")
+AMP_DTYPES = ("bfloat16", "float16")
+
+
+def _number(low: float, high: float | None = None, *, open_low: bool = False) -> Callable:
+    def check(v: Any) -> str | None:
+        ok = isinstance(v, int | float) and not isinstance(v, bool)
+        ok = ok and (v > low if open_low else v >= low) and (high is None or v <= high)
+        bound = f"> {low}" if open_low else f">= {low}"
+        return (
+            None
+            if ok
+            else f"expected a number {bound}{'' if high is None else f' and <= {high}'}, got {v!r}"
+        )
+
+    return check
+
+
+def _any_string(v: Any) -> str | None:
+    return None if isinstance(v, str) else f"expected a string, got {v!r}"
+
+
+def _size_range(v: Any) -> str | None:
+    """A short side: one integer, or [low, high] to jitter in training."""
+    if _is_int(v) and v >= 1:
+        return None
+    ok = isinstance(v, list) and len(v) == 2 and all(_is_int(s) and s >= 1 for s in v)
+    if ok and v[0] <= v[1]:
+        return None
+    return f"expected an integer or [low, high] with 1 <= low <= high, got {v!r}"
+
+
+def _pair(v: Any) -> str | None:
+    ok = isinstance(v, list) and len(v) == 2 and all(_is_int(s) and s >= 1 for s in v)
+    return None if ok else f"expected [H, W] with positive integers, got {v!r}"
+
+
+def _triple(v: Any) -> str | None:
+    ok = isinstance(v, list) and len(v) == 3
+    ok = ok and all(isinstance(x, int | float) and not isinstance(x, bool) for x in v)
+    return None if ok else f"expected three numbers (one per RGB channel), got {v!r}"
+
+
+def _epochs_list(v: Any) -> str | None:
+    ok = isinstance(v, list) and all(_is_int(s) and s >= 1 for s in v)
+    if ok and v == sorted(set(v)):
+        return None
+    return f"expected increasing epoch numbers >= 1, e.g. [20, 30], got {v!r}"
+
+
+def _names(v: Any) -> str | None:
+    ok = isinstance(v, list) and all(isinstance(s, str) and s.strip() for s in v)
+    return None if ok else f"expected a list of module names, e.g. ['stem', 'layer1'], got {v!r}"
+
+
+DATA_FIELDS = {
+    "dataset": Field(_choice(DATASET_KINDS), "layout of the videos and annotations"),
+    "root": Field(_any_string, "folder of the videos (or frame folders)", ""),
+    "annotations": Field(_any_string, "split files: a folder or a file, per layout", ""),
+    "split": Field(_positive_int, "official split number (UCF-101, HMDB-51: 1..3)", 1),
+    "frames": Field(_positive_int, "T: frames per clip", 16),
+    "interval": Field(_positive_int, "temporal stride between sampled frames", 2),
+    "resize": Field(_size_range, "short side; a range jitters in training", [128, 160]),
+    "crop": Field(_positive_int, "square crop size", 112),
+    "workers": Field(_non_negative_int, "DataLoader worker processes", 2),
+    "mean": Field(_triple, "normalisation mean (RGB, 0..1)", [0.45, 0.45, 0.45]),
+    "std": Field(_triple, "normalisation std (RGB, 0..1)", [0.225, 0.225, 0.225]),
+    "num_classes": Field(_positive_int, "synthetic only: number of classes", 10),
+    "videos_per_class": Field(_positive_int, "synthetic only: training videos per class", 16),
+    "test_videos_per_class": Field(_positive_int, "synthetic only: test videos per class", 4),
+    "source_frames": Field(_positive_int, "synthetic only: frames per generated video", 64),
+    "source_size": Field(_pair, "synthetic only: [H, W] of a generated video", [128, 171]),
+}
+
+TRAIN_FIELDS = {
+    "epochs": Field(_positive_int, "training epochs", 40),
+    "batch_size": Field(_positive_int, "clips per step (per process under DDP)", 16),
+    "lr": Field(_number(0, open_low=True), "base learning rate (SGD)", 0.1),
+    "momentum": Field(_number(0, 1), "SGD momentum", 0.9),
+    "nesterov": Field(_boolean, "Nesterov momentum", False),
+    "weight_decay": Field(_number(0), "L2 weight decay (the paper's 1e-6)", 1e-6),
+    "schedule": Field(_choice(SCHEDULES), "step: x lr_gamma at lr_steps; cosine: to 0", "step"),
+    "lr_steps": Field(_epochs_list, "epochs where the LR is multiplied by lr_gamma", [20, 30]),
+    "lr_gamma": Field(_number(0, 1, open_low=True), "factor applied at each LR step", 0.1),
+    "warmup_epochs": Field(_number(0), "linear warm-up from warmup_factor x lr", 0),
+    "warmup_factor": Field(_number(0, 1), "LR at the start of warm-up, relative to lr", 0.1),
+    "label_smoothing": Field(_number(0, 1), "cross-entropy label smoothing", 0.0),
+    "clip_grad": Field(_number(0), "max gradient L2 norm; 0 = off", 0.0),
+    "amp": Field(_boolean, "autocast (bf16 on CPU; amp_dtype on CUDA)", False),
+    "amp_dtype": Field(
+        _choice(AMP_DTYPES), "autocast dtype on CUDA (float16 adds a scaler)", "bfloat16"
+    ),  # fmt: skip
+    "multigrid": Field(_boolean, "Wu et al. 2020 long cycle over (T, crop)", False),
+    "short_cycle": Field(_boolean, "with multigrid: the short cycle over crop size", False),
+    "seed": Field(_non_negative_int, "seeds weights, data order and clip sampling", 0),
+    "checkpoint_every": Field(_positive_int, "epochs between checkpoints", 1),
+    "init_from": Field(_any_string, "checkpoint to fine-tune from ('' = none)", ""),
+    "freeze": Field(_names, "modules whose parameters stay untrained", []),
+    "timeout": Field(_positive_int, "seconds before a stuck collective fails the cell", 600),
+}
+
+EVAL_FIELDS = {
+    "clips": Field(_positive_int, "K temporal clips per video", 10),
+    "crops": Field(_choice((1, 3)), "spatial crops per clip: 1 centre, 3 ends + centre", 3),
+    "batch_size": Field(_positive_int, "videos per evaluation step", 16),
+}
+
+WORKLOAD_SECTIONS = {"data": DATA_FIELDS, "train": TRAIN_FIELDS, "eval": EVAL_FIELDS}
+# Values that are lists themselves: only a list of lists is a grid of them.
+WORKLOAD_LIST_VALUED = {
+    "data.resize", "data.mean", "data.std", "data.source_size", "train.lr_steps", "train.freeze",
+}  # fmt: skip
+
+
+def workload_defaults(section: str, table: dict[str, Any]) -> dict[str, Any]:
+    """The section with every key resolved: the suite's value, else the documented default."""
+    fields = WORKLOAD_SECTIONS[section]
+    return {k: table.get(k, f.default) for k, f in fields.items()}
+
+
+def flatten_overrides(entry: dict[str, Any]) -> dict[str, Any]:
+    """A [[models]] entry's `train = {seed = [0, 1]}` tables as dotted keys `train.seed`."""
+    flat: dict[str, Any] = {}
+    for key, value in entry.items():
+        if key in WORKLOAD_SECTIONS and isinstance(value, dict):
+            flat.update({f"{key}.{k}": v for k, v in value.items()})
+        else:
+            flat[key] = value
+    return flat
+
+
+@dataclass(frozen=True)
+class Workload:
+    """What a training cell trains on and how: resolved [data], [train] and [eval]."""
+
+    data: dict[str, Any]
+    train: dict[str, Any]
+    eval: dict[str, Any]
+
+    def config(self) -> dict[str, Any]:
+        return {"data": self.data, "train": self.train, "eval": self.eval}

@@ -1,0 +1,401 @@
+"""Train and evaluate one suite cell: the workload half of a training cell's record.
+
+Data flows one way: the data package's readers and clip datasets -> DataLoader -> the loop
+here -> checkpoint and log files under `<store>/cells/<cell_key>/` and the figures this
+returns. Everything a run needs to continue is in `last.pt`, so re-running an interrupted
+suite continues each cell from its last checkpoint and ends with the same weights.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader
+
+from mtbench.data import build_dataset, collate, data_fingerprint, read_annotations
+from mtbench.measure.profile import resolve_device
+from mtbench.registry import create_model
+from mtbench.train.checkpoint import (
+    LAST,
+    load_checkpoint,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
+from mtbench.train.distributed import (
+    all_reduce_sum,
+    barrier,
+    broadcast_object,
+    current_world,
+    gather_objects,
+)
+from mtbench.train.evaluate import SCORES, VIEW_AVERAGE, run_views, score, write_reports
+from mtbench.train.finetune import freeze, hold_frozen, load_pretrained, trainable
+from mtbench.train.progress import TrainProgress
+from mtbench.train.sampler import EpochBatchSampler
+from mtbench.train.schedule import LRSchedule, long_cycle, shape_at, short_cycle_shape
+
+TRAIN_LOG = "train_log.jsonl"
+
+# The paper's spelling of each dataset (Table 4), so records join its reference numbers.
+_DATASET_NAMES = {"ucf101": "UCF-101", "hmdb51": "HMDB-51"}
+_KINETICS = {400: "K-400", 600: "K-600", 700: "K-700"}
+
+
+class TrainingError(RuntimeError):
+    """A run that cannot go on (a NaN loss): one line, the cell fails, the suite goes on."""
+
+
+def dataset_name(kind: str, num_classes: int) -> str:
+    if kind == "kinetics":
+        return _KINETICS.get(num_classes, "Kinetics")
+    return _DATASET_NAMES.get(kind, kind)
+
+
+def cell_folder(store: Path, cell_key: str) -> Path:
+    return store / "cells" / cell_key
+
+
+@dataclass
+class Setup:
+    """What one cell's training needs, built once."""
+
+    model: nn.Module
+    net: nn.Module  # the model, wrapped in DDP when distributed
+    optimizer: torch.optim.Optimizer
+    schedule: LRSchedule
+    scaler: torch.amp.GradScaler
+    frozen: list[nn.Module]
+    device: torch.device
+    autocast: Callable[[], contextlib.AbstractContextManager]
+
+
+def _autocast(train: dict[str, Any], device: torch.device) -> Callable:
+    if not train["amp"]:
+        return contextlib.nullcontext
+    dtype = torch.bfloat16 if device.type == "cpu" else getattr(torch, train["amp_dtype"])
+    return lambda: torch.autocast(device.type, dtype=dtype)
+
+
+def _setup(cell, num_classes_kw: dict[str, Any], device: torch.device) -> Setup:
+    train = cell.workload.train
+    torch.manual_seed(train["seed"])
+    model = create_model(cell.model, **{**cell.kwargs, **num_classes_kw})
+    if train["init_from"]:
+        load_pretrained(model, train["init_from"])
+    frozen = freeze(model, train["freeze"])
+    model.to(device)
+    world = current_world()
+    net = model
+    if world.distributed:
+        ids = [device.index] if device.type == "cuda" else None
+        net = DistributedDataParallel(model, device_ids=ids)
+    optimizer = torch.optim.SGD(
+        trainable(model),
+        lr=train["lr"],
+        momentum=train["momentum"],
+        nesterov=train["nesterov"] and train["momentum"] > 0,
+        weight_decay=train["weight_decay"],
+    )
+    use_scaler = device.type == "cuda" and train["amp"] and train["amp_dtype"] == "float16"
+    return Setup(
+        model,
+        net,
+        optimizer,
+        LRSchedule(optimizer, train),
+        torch.amp.GradScaler(device.type, enabled=use_scaler),
+        frozen,
+        device,
+        _autocast(train, device),
+    )
+
+
+def _loader(dataset, batch_sampler, workers: int, seed: int) -> DataLoader:
+    return DataLoader(
+        dataset,
+        batch_sampler=batch_sampler,
+        num_workers=workers,
+        collate_fn=collate,
+        pin_memory=torch.cuda.is_available(),
+        generator=torch.Generator().manual_seed(seed),
+    )
+
+
+def _epoch_sampler(cell, dataset, epoch: int) -> EpochBatchSampler:
+    """This rank's batches of `epoch`, with the multigrid shape of each step when it is on."""
+    train, data = cell.workload.train, cell.workload.data
+    world = current_world()
+    shape_of = None
+    if train["multigrid"]:
+        phase = shape_at(long_cycle(train, data["frames"], data["crop"]), epoch)
+
+        def shape_of(step: int) -> tuple[int, int, int]:
+            if train["short_cycle"]:
+                crop, batch = short_cycle_shape(phase, step, data["crop"])
+                return phase.frames, crop, batch
+            return phase.frames, phase.crop, phase.batch_size
+
+    return EpochBatchSampler(
+        len(dataset),
+        train["batch_size"],
+        seed=train["seed"],
+        epoch=epoch,
+        rank=world.rank,
+        world_size=world.size,
+        shape_of=shape_of,
+    )
+
+
+def _train_epoch(
+    cell, setup: Setup, dataset, epoch: int, progress: TrainProgress
+) -> dict[str, Any]:
+    """One epoch; returns its log line (loss, top-1, clips/s, data wait, seconds)."""
+    train = cell.workload.train
+    dataset.set_epoch(epoch)
+    sampler = _epoch_sampler(cell, dataset, epoch)
+    loader = _loader(dataset, sampler, cell.workload.data["workers"], train["seed"] + epoch)
+    criterion = nn.CrossEntropyLoss(label_smoothing=train["label_smoothing"])
+    setup.net.train()
+    hold_frozen(setup.frozen)
+    steps = len(sampler)
+    progress.start_epoch(epoch, steps)
+    loss_sum = correct = clips = 0.0
+    wait = 0.0
+    skipped: list[str] = []
+    start = tick = time.perf_counter()
+    for step, batch in enumerate(loader):
+        wait += time.perf_counter() - tick
+        lr = setup.schedule.step(epoch + step / steps)
+        video = batch["video"].to(setup.device, non_blocking=True)
+        label = batch["label"].to(setup.device, non_blocking=True)
+        with setup.autocast():
+            logits = setup.net(video)
+            loss = criterion(logits.float(), label)
+        if not torch.isfinite(loss):
+            raise TrainingError(f"loss is {loss.item()} at epoch {epoch + 1}, step {step + 1}")
+        setup.optimizer.zero_grad(set_to_none=True)
+        setup.scaler.scale(loss).backward()
+        if train["clip_grad"] > 0:
+            setup.scaler.unscale_(setup.optimizer)
+            nn.utils.clip_grad_norm_(trainable(setup.model), train["clip_grad"])
+        setup.scaler.step(setup.optimizer)
+        setup.scaler.update()
+        n = len(label)
+        loss_sum += loss.item() * n
+        correct += (logits.argmax(dim=1) == label).sum().item()
+        clips += n
+        skipped.extend(batch["skipped"])
+        progress.step(loss.item(), lr, clips / (time.perf_counter() - start))
+        tick = time.perf_counter()
+    seconds = time.perf_counter() - start
+    loss_sum, correct, clips, wait_sum, seconds_sum = all_reduce_sum(
+        [loss_sum, correct, clips, wait, seconds], setup.device
+    )
+    world = current_world().size
+    skipped = sorted({p for part in gather_objects(skipped) for p in part})
+    return {
+        "epoch": epoch + 1,
+        "lr": setup.optimizer.param_groups[0]["lr"],
+        "loss": loss_sum / max(clips, 1),
+        "train_top1": 100.0 * correct / max(clips, 1),
+        "clips_per_s": clips / (seconds_sum / world),
+        "data_wait_frac": wait_sum / seconds_sum if seconds_sum else 0.0,
+        "seconds": seconds_sum / world,
+        "steps": steps,
+        "skipped": skipped,
+    }
+
+
+def _append_log(path: Path, line: dict[str, Any]) -> None:
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(line) + "\n")
+
+
+def _read_log(path: Path, upto_epoch: int) -> list[dict[str, Any]]:
+    """The log's lines up to the checkpoint's epoch; later ones came from a killed run."""
+    if not path.exists():
+        return []
+    lines = [json.loads(s) for s in path.read_text().splitlines() if s.strip()]
+    return [line for line in lines if line["epoch"] <= upto_epoch]
+
+
+def _rewrite_log(path: Path, lines: list[dict[str, Any]]) -> None:
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+
+def _checkpoint_state(cell, setup: Setup, epoch: int, train_time: float) -> dict[str, Any]:
+    rngs = gather_objects(rng_state())
+    train, data = cell.workload.train, cell.workload.data
+    multigrid = None
+    if train["multigrid"] and epoch < train["epochs"]:
+        multigrid = shape_at(long_cycle(train, data["frames"], data["crop"]), epoch).__dict__
+    return {
+        "model": setup.model.state_dict(),
+        "optimizer": setup.optimizer.state_dict(),
+        "scheduler": setup.schedule.state_dict(),
+        "scaler": setup.scaler.state_dict(),
+        "epoch": epoch,
+        "rng": rngs,
+        "sampler": {"seed": train["seed"], "next_epoch": epoch},
+        "multigrid": multigrid,
+        "train_time_s": train_time,
+        "config": cell.config(),
+    }
+
+
+def _resume(setup: Setup, path: Path, cell) -> tuple[int, float]:
+    """Load `path` into the setup: returns (epochs done, training seconds so far)."""
+    state = load_checkpoint(path)
+    if state.get("config") != cell.config():
+        raise TrainingError(f"{path} was written by another configuration; delete it to retrain")
+    setup.model.load_state_dict(state["model"])
+    setup.optimizer.load_state_dict(state["optimizer"])
+    setup.scaler.load_state_dict(state["scaler"])
+    setup.schedule.load_state_dict(state["scheduler"])
+    world = current_world()
+    rngs = state["rng"]
+    if len(rngs) != world.size:
+        raise TrainingError(
+            f"{path} was written by {len(rngs)} processes, this run has {world.size}"
+        )
+    set_rng_state(rngs[world.rank])
+    return state["epoch"], state["train_time_s"]
+
+
+def train_and_evaluate(
+    cell, store: Path, progress: TrainProgress, eval_override: dict[str, int] | None = None
+) -> dict[str, Any]:
+    """Train the cell (resuming from its checkpoint), evaluate it, return the record fields.
+
+    With `eval_override` ({"clips": K, "crops": C}) nothing is trained: the cell's final
+    checkpoint is evaluated with those views.
+    """
+    workload = cell.workload
+    train, evaluation = workload.train, {**workload.eval, **(eval_override or {})}
+    world = current_world()
+    device = _device(cell, world)
+    from mtbench.suite.grid import data_config
+
+    config = data_config(workload)
+    annotations = read_annotations(config)
+    num_classes = cell.kwargs.get("num_classes", len(annotations.classes))
+    folder = cell_folder(store, cell.key)
+    ckpt_path = folder / LAST
+    setup = _setup(cell, {"num_classes": num_classes}, device)
+    train_set = build_dataset(
+        config, "train", train=True, seed=train["seed"], annotations=annotations
+    )
+    done, train_time = (0, 0.0)
+    if ckpt_path.exists():
+        done, train_time = _resume(setup, ckpt_path, cell)
+    if eval_override is not None and done < train["epochs"]:
+        raise TrainingError(
+            f"{ckpt_path}: training has not finished ({done} of {train['epochs']} epochs);"
+            " run the suite first"
+        )
+    log_path = folder / TRAIN_LOG
+    log = _read_log(log_path, done) if world.is_main else []
+    if world.is_main:
+        folder.mkdir(parents=True, exist_ok=True)
+        _rewrite_log(log_path, log)
+    progress.start_training(train["epochs"], done)
+    for epoch in range(done, train["epochs"]):
+        line = _train_epoch(cell, setup, train_set, epoch, progress)
+        train_time += line["seconds"]
+        if world.is_main:
+            _append_log(log_path, line)
+        log.append(line)
+        progress.end_epoch(line)
+        last = epoch + 1 == train["epochs"]
+        if last or (epoch + 1) % train["checkpoint_every"] == 0:
+            state = _checkpoint_state(cell, setup, epoch + 1, train_time)
+            if world.is_main:
+                save_checkpoint(ckpt_path, state)
+            barrier()
+    log = broadcast_object(log)
+
+    test_set = build_dataset(
+        config,
+        "test",
+        train=False,
+        seed=train["seed"],
+        clips=evaluation["clips"],
+        crops=evaluation["crops"],
+        annotations=annotations,
+    )
+    # Sharded by video with no padding: every test video is scored exactly once.
+    mine = list(range(world.rank, len(test_set), world.size))
+    batches = [
+        mine[i : i + evaluation["batch_size"]]
+        for i in range(0, len(mine), evaluation["batch_size"])
+    ]
+    loader = _loader(test_set, batches, workload.data["workers"], train["seed"])
+    progress.start_eval(len(mine))
+    views, eval_rate = run_views(
+        setup.model,
+        loader,
+        device=device,
+        clips=evaluation["clips"],
+        crops=evaluation["crops"],
+        classes=annotations.classes,
+        autocast=setup.autocast,
+        on_step=progress.eval_step,
+    )
+    metrics = score(views)
+    tag = "" if eval_override is None else f"-{evaluation['clips']}x{evaluation['crops']}"
+    if world.is_main:
+        views.save(folder / SCORES.replace(".pt", f"{tag}.pt"))
+        write_reports(folder, metrics, annotations.classes, tag)
+    last_line = log[-1] if log else {}
+    train_seconds = sum(line["seconds"] for line in log)
+    train_clips = sum(line["clips_per_s"] * line["seconds"] for line in log)
+    wait = sum(line["data_wait_frac"] * line["seconds"] for line in log)
+    skipped = sorted({p for line in log for p in line["skipped"]} | set(views.missing))
+    record = {
+        "top1": metrics.top1,
+        "top5": metrics.top5,
+        "mean_class_acc": metrics.mean_class_acc,
+        "dataset": dataset_name(config.dataset, len(annotations.classes)),
+        "dataset_kind": config.dataset,
+        "split": config.split,
+        "num_classes": len(annotations.classes),
+        "views": f"{evaluation['clips']}x{evaluation['crops']}",
+        "view_average": VIEW_AVERAGE,
+        "epochs": train["epochs"],
+        "seed": train["seed"],
+        "train_time_s": train_time,
+        "train_clips_per_s": train_clips / train_seconds if train_seconds else None,
+        "eval_clips_per_s": eval_rate,
+        "data_wait_frac": wait / train_seconds if train_seconds else None,
+        "skipped_videos": len(skipped),
+        "skipped_paths": skipped,
+        "num_train_videos": len(annotations.splits["train"]),
+        "num_test_videos": len(annotations.splits["test"]),
+        "num_test_scored": metrics.videos,
+        "final_train_loss": last_line.get("loss"),
+        "final_train_top1": last_line.get("train_top1"),
+        "world_size": world.size,
+        "checkpoint": str(ckpt_path.relative_to(store)),
+        "data_fingerprint": data_fingerprint(config, annotations, "test"),
+        "train_data_fingerprint": data_fingerprint(config, annotations, "train"),
+    }
+    if not math.isfinite(metrics.top1):
+        raise TrainingError("top-1 is not a number: no test video was scored")
+    return record
+
+
+def _device(cell, world) -> torch.device:
+    device = resolve_device(cell.options.device)
+    if device.type == "cuda" and world.distributed:
+        return torch.device("cuda", world.local_rank)
+    return device
