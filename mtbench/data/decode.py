@@ -15,8 +15,8 @@ from pathlib import Path
 
 import av
 import numpy as np
-import torchvision
-from torchvision.io import decode_jpeg, read_file
+import PIL
+from PIL import Image
 
 from mtbench.data.config import DataConfig
 from mtbench.data.kinds import Sample, Unreadable
@@ -29,7 +29,7 @@ def pyav_decoder(cfg: DataConfig) -> str:
 
 
 def jpeg_decoder(cfg: DataConfig) -> str:
-    return f"torchvision-jpeg-{torchvision.__version__.split('+')[0]}"
+    return f"pillow-{PIL.__version__}"
 
 
 class VideoSource:
@@ -134,8 +134,9 @@ class FrameFolderSource:
         for i in np.unique(indices):
             path = self.folder / self.template.format(int(i) + 1)
             try:
-                frames[int(i)] = decode_jpeg(read_file(str(path))).permute(1, 2, 0).numpy()
-            except (RuntimeError, OSError) as exc:
+                with Image.open(path) as image:
+                    frames[int(i)] = np.asarray(image.convert("RGB"))
+            except OSError as exc:
                 raise Unreadable(f"{path}: {exc}") from exc
         return np.stack([frames[int(i)] for i in indices])
 
