@@ -40,7 +40,7 @@ class VideoSource:
         try:
             self.container = av.open(str(path))
             self.stream = self.container.streams.video[0]
-        except (av.FFmpegError, OSError, IndexError, ValueError) as exc:
+        except (av.error.FFmpegError, OSError, IndexError, ValueError) as exc:
             raise Unreadable(f"{path}: {exc}") from exc
         self.stream.thread_type = "AUTO"
         rate = self.stream.average_rate or self.stream.guessed_rate or Fraction(25)
@@ -71,7 +71,7 @@ class VideoSource:
             self.container.seek(0, stream=self.stream)
             for _ in self.container.decode(self.stream):
                 count += 1
-        except (av.FFmpegError, OSError) as exc:
+        except (av.error.FFmpegError, OSError) as exc:
             if not count:
                 raise Unreadable(f"{self.path}: {exc}") from exc
         return count - self.offset
@@ -96,7 +96,7 @@ class VideoSource:
                     break
                 if index in wanted and index not in got:
                     got[index] = frame.to_ndarray(format="rgb24")
-        except (av.FFmpegError, OSError) as exc:
+        except (av.error.FFmpegError, OSError) as exc:
             if not got:
                 raise Unreadable(f"{self.path}: {exc}") from exc
         if not got:
