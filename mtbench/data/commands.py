@@ -107,8 +107,10 @@ def _print_summary(info: dict[str, Any]) -> None:
     for split, s in info["splits"].items():
         for path in s["missing_files"]:
             console.print(f"missing ({split}): {path}", highlight=False)
-    for path in info.get("unreadable", []):
-        console.print(f"unreadable: {path}", highlight=False)
+    if "unreadable" in info:
+        for path in info["unreadable"]:
+            console.print(f"unreadable: {path}", highlight=False)
+        console.print(f"decoded every video: {len(info['unreadable'])} unreadable")
 
 
 @data_app.command()
