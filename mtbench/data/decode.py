@@ -15,8 +15,8 @@ from pathlib import Path
 
 import av
 import numpy as np
-import torchvision
-from torchvision.io import decode_jpeg, read_file
+import PIL
+from PIL import Image
 
 from mtbench.data.config import DataConfig
 from mtbench.data.kinds import Sample, Unreadable
@@ -29,7 +29,7 @@ def pyav_decoder(cfg: DataConfig) -> str:
 
 
 def jpeg_decoder(cfg: DataConfig) -> str:
-    return f"torchvision-jpeg-{torchvision.__version__.split('+')[0]}"
+    return f"pillow-{PIL.__version__}"
 
 
 class VideoSource:
@@ -40,7 +40,7 @@ class VideoSource:
         try:
             self.container = av.open(str(path))
             self.stream = self.container.streams.video[0]
-        except (av.FFmpegError, OSError, IndexError, ValueError) as exc:
+        except (av.error.FFmpegError, OSError, IndexError, ValueError) as exc:
             raise Unreadable(f"{path}: {exc}") from exc
         self.stream.thread_type = "AUTO"
         rate = self.stream.average_rate or self.stream.guessed_rate or Fraction(25)
@@ -71,7 +71,7 @@ class VideoSource:
             self.container.seek(0, stream=self.stream)
             for _ in self.container.decode(self.stream):
                 count += 1
-        except (av.FFmpegError, OSError) as exc:
+        except (av.error.FFmpegError, OSError) as exc:
             if not count:
                 raise Unreadable(f"{self.path}: {exc}") from exc
         return count - self.offset
@@ -96,7 +96,7 @@ class VideoSource:
                     break
                 if index in wanted and index not in got:
                     got[index] = frame.to_ndarray(format="rgb24")
-        except (av.FFmpegError, OSError) as exc:
+        except (av.error.FFmpegError, OSError) as exc:
             if not got:
                 raise Unreadable(f"{self.path}: {exc}") from exc
         if not got:
@@ -134,8 +134,9 @@ class FrameFolderSource:
         for i in np.unique(indices):
             path = self.folder / self.template.format(int(i) + 1)
             try:
-                frames[int(i)] = decode_jpeg(read_file(str(path))).permute(1, 2, 0).numpy()
-            except (RuntimeError, OSError) as exc:
+                with Image.open(path) as image:
+                    frames[int(i)] = np.asarray(image.convert("RGB"))
+            except OSError as exc:
                 raise Unreadable(f"{path}: {exc}") from exc
         return np.stack([frames[int(i)] for i in indices])
 

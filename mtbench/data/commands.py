@@ -1,0 +1,169 @@
+"""`mtbench data inspect` and `mtbench data preview`; `register(app)` adds the `data` group.
+
+Bad annotations raise `DataError`, turned here into `UsageError`: one line, exit code 2.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+
+from mtbench.errors import UsageError
+
+data_app = typer.Typer(no_args_is_help=True, help="Inspect and preview video datasets.")
+
+DatasetOpt = Annotated[
+    str, typer.Option("--dataset", help="ucf101 | hmdb51 | kinetics | frames | list | synthetic")
+]
+RootOpt = Annotated[str, typer.Option("--root", help="Folder that holds the videos.")]
+AnnotationsOpt = Annotated[
+    str, typer.Option("--annotations", help="Split files (file or folder); default: --root.")
+]
+SplitOpt = Annotated[int, typer.Option("--split", help="Official split number (1..3).")]
+
+
+def _load(dataset: str, root: str, annotations: str, split: int, **knobs: Any):
+    from mtbench.data import DataConfig, DataError, read_annotations
+
+    try:
+        cfg = DataConfig(dataset, root=root, annotations=annotations, split=split, **knobs)
+        return cfg, read_annotations(cfg)
+    except DataError as exc:
+        raise UsageError(str(exc)) from exc
+
+
+def _unreadable(cfg, annotations) -> list[str]:
+    """Decode every listed video that exists, with a progress bar; the paths that fail."""
+    from mtbench.data.decode import decode_all
+    from mtbench.data.kinds import DATASETS, Unreadable
+
+    kind = DATASETS[cfg.dataset]
+    work = [(split, s) for split, samples in annotations.splits.items() for s in samples]
+    bad = []
+    columns = (
+        TextColumn("decoding"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+    )
+    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task("", total=len(work))
+        for split, sample in work:
+            progress.update(task, description=sample.key)
+            try:
+                source = kind.open(cfg, sample, split)
+                decode_all(source)
+                getattr(source, "close", lambda: None)()
+            except Unreadable:
+                bad.append(sample.key)
+            progress.advance(task)
+    return bad
+
+
+def summary(cfg, annotations, unreadable: list[str] | None) -> dict[str, Any]:
+    """The `--json` object: classes, per split videos / missing / per-class counts."""
+    from mtbench.data import data_fingerprint
+
+    splits = {}
+    for split, samples in annotations.splits.items():
+        counts = Counter(s.label for s in samples)
+        splits[split] = {
+            "videos": len(samples),
+            "missing": len(annotations.missing[split]),
+            "per_class": {name: counts[i] for i, name in enumerate(annotations.classes)},
+            "missing_files": annotations.missing[split],
+            "fingerprint": data_fingerprint(cfg, annotations, split),
+        }
+    out: dict[str, Any] = {
+        "dataset": annotations.dataset,
+        "classes": annotations.classes,
+        "splits": splits,
+    }
+    if unreadable is not None:
+        out["unreadable"] = unreadable
+    return out
+
+
+def _print_summary(info: dict[str, Any]) -> None:
+    console = Console()
+    table = Table(title=f"{info['dataset']}: {len(info['classes'])} classes (label order)")
+    table.add_column("label", justify="right")
+    table.add_column("class")
+    for split in info["splits"]:
+        table.add_column(split, justify="right")
+    for label, name in enumerate(info["classes"]):
+        counts = [str(s["per_class"][name]) for s in info["splits"].values()]
+        table.add_row(str(label), name, *counts)
+    table.add_row("", "videos found", *(str(s["videos"]) for s in info["splits"].values()))
+    table.add_row("", "listed, missing", *(str(s["missing"]) for s in info["splits"].values()))
+    console.print(table)
+    for split, s in info["splits"].items():
+        for path in s["missing_files"]:
+            console.print(f"missing ({split}): {path}", highlight=False)
+    if "unreadable" in info:
+        for path in info["unreadable"]:
+            console.print(f"unreadable: {path}", highlight=False)
+        console.print(f"decoded every video: {len(info['unreadable'])} unreadable")
+
+
+@data_app.command()
+def inspect(
+    dataset: DatasetOpt,
+    root: RootOpt = "",
+    annotations: AnnotationsOpt = "",
+    split: SplitOpt = 1,
+    check: Annotated[bool, typer.Option(help="Also decode every listed video.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Classes in label order; per split the videos found, per-class counts, missing files."""
+    cfg, found = _load(dataset, root, annotations, split)
+    info = summary(cfg, found, _unreadable(cfg, found) if check else None)
+    if as_json:
+        print(json.dumps(info, indent=2))
+    else:
+        _print_summary(info)
+
+
+@data_app.command()
+def preview(
+    dataset: DatasetOpt,
+    out: Annotated[Path, typer.Option("--out", help="Contact sheet image (png, jpg, pdf).")],
+    root: RootOpt = "",
+    annotations: AnnotationsOpt = "",
+    split: SplitOpt = 1,
+    clips: Annotated[int, typer.Option(help="Training clips to show (rows).")] = 4,
+    frames: Annotated[int, typer.Option(help="T: frames per clip.")] = 16,
+    interval: Annotated[int, typer.Option(help="Temporal stride.")] = 2,
+    crop: Annotated[int, typer.Option(help="Crop size.")] = 112,
+    seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
+) -> None:
+    """A contact sheet of training clips after the transforms: what the model sees."""
+    from mtbench.data import DataError, build_dataset
+    from mtbench.data.preview import contact_sheet
+
+    knobs = {"frames": frames, "interval": interval, "crop": crop}
+    # The paper's 128..160 short side for a 112 crop, scaled to other crops.
+    knobs["resize"] = (crop * 8 // 7, crop * 10 // 7)
+    cfg, found = _load(dataset, root, annotations, split, **knobs)
+    try:
+        data = build_dataset(cfg, "train", train=True, seed=seed, annotations=found)
+    except DataError as exc:
+        raise UsageError(str(exc)) from exc
+    picks = [round(i * (len(data) - 1) / max(clips - 1, 1)) for i in range(min(clips, len(data)))]
+    items = [data[i] for i in picks]
+    contact_sheet(items, data.classes, cfg, out)
+    typer.echo(f"wrote {out}")
+    for path in data.skipped:
+        typer.echo(f"unreadable, replaced: {path}", err=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `data` command group to the mtbench Typer app."""
+    app.add_typer(data_app, name="data")
