@@ -13,9 +13,11 @@ from rich.table import Table
 from mtbench.errors import UsageError
 from mtbench.measure.profile import FLOPS_WARN_REL_DIFF
 from mtbench.suite.grid import Cell, load_suite, shard
-from mtbench.suite.runner import SUITE_COPY, records_table, run_suite
+from mtbench.suite.runner import SUITE_COPY, records_table, run_suite, view_cell_key
 from mtbench.suite.schema import SuiteError, SuiteSpec
 from mtbench.suite.store import find_stores, latest_by_cell, read_records, write_records
+from mtbench.train.distributed import init_from_env, shutdown
+from mtbench.train.schedule import long_cycle, short_cycle_shape
 
 console = Console()
 
@@ -68,7 +70,8 @@ def run(
         Path | None, typer.Option(help="Output folder (default: the suite's, reports/<name>).")
     ] = None,
 ) -> None:
-    """Measure every cell of a suite; results go to <output>/results.jsonl."""
+    """Measure every cell of a suite, training and evaluating it first when the suite has
+    [data]; results go to <output>/results.jsonl. Under torchrun, every process trains."""
     spec, cells = load_cells(suite)
     if output is not None:
         spec.output = output
@@ -80,10 +83,26 @@ def run(
     if dry_run:
         title = f"{spec.name}: {len(cells)} cells -> {spec.output}"
         console.print(dry_run_table(cells, done, title))
+        for table in multigrid_tables(cells):
+            console.print(table)
         return
-    summary = run_suite(spec, cells, force=force, console=console)
+    _run_and_report(spec, cells, force=force)
+
+
+def _run_and_report(
+    spec: SuiteSpec, cells: list[Cell], *, force: bool, eval_views: dict[str, int] | None = None
+) -> None:
+    timeout = max((c.workload.train["timeout"] for c in cells if c.workload), default=600)
+    world = init_from_env(timeout)
+    try:
+        summary = run_suite(spec, cells, force=force, console=console, eval_views=eval_views)
+    finally:
+        shutdown()
+    if not world.is_main:
+        return
+    keys = [c.key if eval_views is None else view_cell_key(c, eval_views) for c in cells]
     latest = latest_by_cell(read_records(spec.output))
-    records = [latest[c.key] for c in cells if c.key in latest]
+    records = [latest[k] for k in keys if k in latest]
     console.print(records_table(records, f"{spec.name}: {len(records)} of {len(cells)} cells"))
     console.print(
         f"ran {len(summary.ran)}, skipped {len(summary.skipped)} already measured,"
@@ -103,6 +122,58 @@ def run(
         for cell, error in summary.failed:
             console.print(f"[red]failed[/] cell {cell.index} {cell.label}: {error}")
         raise typer.Exit(1)
+
+
+def evaluate(
+    suite: Annotated[Path, typer.Argument(help="Suite TOML file whose cells were trained.")],
+    output: Annotated[
+        Path | None, typer.Option(help="Output folder (default: the suite's, reports/<name>).")
+    ] = None,
+    clips: Annotated[int | None, typer.Option(help="K temporal clips per video.")] = None,
+    crops: Annotated[int | None, typer.Option(help="Spatial crops per clip: 1 or 3.")] = None,
+    force: Annotated[bool, typer.Option(help="Evaluate cells that already have a record.")] = False,
+) -> None:
+    """Evaluate the suite's trained checkpoints again, without training; other views get
+    records of their own."""
+    spec, cells = load_cells(suite)
+    if output is not None:
+        spec.output = output
+    if spec.workload is None:
+        raise UsageError(f"{suite}: no [data] section, so there is nothing trained to evaluate")
+    if crops is not None and crops not in (1, 3):
+        raise UsageError(f"--crops {crops}: expected 1 or 3")
+    if clips is not None and clips < 1:
+        raise UsageError(f"--clips {clips}: expected an integer >= 1")
+    views = {k: v for k, v in (("clips", clips), ("crops", crops)) if v is not None}
+    _run_and_report(spec, cells, force=force, eval_views=views)
+
+
+def multigrid_tables(cells: list[Cell]) -> list[Table]:
+    """The multigrid long cycle of every cell that trains with it (`run --dry-run`)."""
+    tables = []
+    for cell in cells:
+        if cell.workload is None or not cell.workload.train["multigrid"]:
+            continue
+        train, data = cell.workload.train, cell.workload.data
+        table = Table(title=f"multigrid schedule of {cell.label}")
+        for col in ("epochs", "frames", "crop", "batch size", "short cycle (crop x batch)"):
+            table.add_column(col)
+        for phase in long_cycle(train, data["frames"], data["crop"]):
+            short = "-"
+            if train["short_cycle"]:
+                short = ", ".join(
+                    f"{c}x{b}"
+                    for c, b in (short_cycle_shape(phase, i, data["crop"]) for i in range(3))
+                )
+            table.add_row(
+                f"{phase.start + 1}-{phase.end}",
+                str(phase.frames),
+                str(phase.crop),
+                str(phase.batch_size),
+                short,
+            )
+        tables.append(table)
+    return tables
 
 
 def show(
@@ -157,5 +228,6 @@ def merge(
 
 def register(app: typer.Typer) -> None:
     app.command()(run)
+    app.command(name="eval")(evaluate)
     app.command()(show)
     app.command()(merge)

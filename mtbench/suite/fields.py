@@ -38,6 +38,6 @@ def _boolean(v: Any) -> str | None:
 
 def _choice(choices: tuple[str, ...]) -> Callable[[Any], str | None]:
     def check(v: Any) -> str | None:
-        return None if v in choices else f"{v!r} is not one of {', '.join(choices)}"
+        return None if v in choices else f"{v!r} is not one of {', '.join(map(str, choices))}"
 
     return check

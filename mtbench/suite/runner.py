@@ -13,7 +13,7 @@ import shutil
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
@@ -30,9 +30,12 @@ from rich.progress import (
 from rich.table import Table
 
 from mtbench.measure.profile import base_record, now_iso, one_line, profile
-from mtbench.suite.grid import Cell
+from mtbench.suite.grid import Cell, cell_config, cell_key
 from mtbench.suite.schema import SuiteSpec
 from mtbench.suite.store import append_record, latest_by_cell, read_records
+from mtbench.train.distributed import current_world
+from mtbench.train.progress import TrainProgress
+from mtbench.train.trainer import train_and_evaluate
 
 SUITE_COPY = "suite.toml"
 
@@ -46,19 +49,46 @@ class RunSummary:
     interrupted: bool = False
 
 
-def measure_cell(spec: SuiteSpec, cell: Cell, on_phase=lambda phase: None) -> dict[str, Any]:
-    """The cell's record: the profile record plus suite, cell_key and label; never raises."""
+def measure_cell(
+    spec: SuiteSpec,
+    cell: Cell,
+    on_phase=lambda phase: None,
+    progress: Progress | None = None,
+    eval_views: dict[str, int] | None = None,
+) -> dict[str, Any]:
+    """The cell's record: the profile record plus suite, cell_key and label, and for a
+    training cell what training and evaluation measured; never raises. With `eval_views`
+    the cell's trained checkpoint is only evaluated again, with those views."""
+    trained: dict[str, Any] = {}
+    key = cell.key
+    bars = TrainProgress(progress, cell.label)
     try:
+        if cell.workload is not None:
+            on_phase("train" if eval_views is None else "evaluate")
+            trained = train_and_evaluate(cell, spec.output, bars, eval_views)
+            if eval_views is not None:
+                key = view_cell_key(cell, eval_views)
+        on_phase("measure")
         record = profile(cell.model, cell.kwargs, cell.input_shape, cell.options, on_phase)
     except Exception as exc:  # isolation: any failure of one cell is that cell's result
         record = base_record(cell.model, cell.kwargs, cell.input_shape, cell.options)
         record.update(status="failed", error=one_line(exc), finished_at=now_iso())
     finally:
+        bars.close()
         gc.collect()
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
-    record.update(suite=spec.name, cell_key=cell.key, label=cell.label)
+    record.update(trained)
+    record.update(suite=spec.name, cell_key=key, label=cell.label)
+    if cell.workload is not None:
+        record["workload"] = cell.workload.config()
     return record
+
+
+def view_cell_key(cell: Cell, views: dict[str, int]) -> str:
+    """The key of the same cell evaluated with other views: its own record, same rules."""
+    workload = replace(cell.workload, eval={**cell.workload.eval, **views})
+    return cell_key(cell_config(cell.model, cell.kwargs, cell.input_shape, cell.options, workload))
 
 
 @contextmanager
@@ -80,20 +110,28 @@ def stop_after_current_cell(console: Console) -> Iterator[list[bool]]:
 
 
 def run_suite(
-    spec: SuiteSpec, cells: list[Cell], *, force: bool = False, console: Console | None = None
+    spec: SuiteSpec,
+    cells: list[Cell],
+    *,
+    force: bool = False,
+    console: Console | None = None,
+    eval_views: dict[str, int] | None = None,
 ) -> RunSummary:
+    """Run the cells not yet done; under torchrun every rank runs them, rank 0 writes."""
     console = console or Console()
-    spec.output.mkdir(parents=True, exist_ok=True)
-    copy = spec.output / SUITE_COPY
-    if not copy.exists() or not copy.samefile(spec.path):
-        shutil.copyfile(spec.path, copy)
+    world = current_world()
+    if world.is_main:
+        spec.output.mkdir(parents=True, exist_ok=True)
+        copy = spec.output / SUITE_COPY
+        if not copy.exists() or not copy.samefile(spec.path):
+            shutil.copyfile(spec.path, copy)
     done = {
         key
         for key, record in latest_by_cell(read_records(spec.output)).items()
         if record.get("status") == "ok"
     }
     summary = RunSummary(cells)
-    summary.skipped = [c for c in cells if c.key in done and not force]
+    summary.skipped = [c for c in cells if _key(c, eval_views) in done and not force]
     todo = [c for c in cells if c not in summary.skipped]
     columns = (
         SpinnerColumn(),
@@ -106,7 +144,7 @@ def run_suite(
     )
     with (
         stop_after_current_cell(console) as stop,
-        Progress(*columns, console=console, transient=False) as progress,
+        Progress(*columns, console=console, disable=not world.is_main) as progress,
     ):
         bar = progress.add_task(f"suite {spec.name}", total=len(cells))
         progress.update(bar, completed=len(summary.skipped))
@@ -121,14 +159,19 @@ def run_suite(
                 progress.update(current, description=f"{title}: {phase}")
 
             on_phase("start")
-            record = measure_cell(spec, cell, on_phase)
-            append_record(spec.output, record)
+            record = measure_cell(spec, cell, on_phase, progress, eval_views)
+            if world.is_main:
+                append_record(spec.output, record)
             summary.ran.append(cell)
             if record["status"] != "ok":
                 summary.failed.append((cell, record["error"]))
             progress.advance(bar)
         progress.update(current, description="done", visible=False)
     return summary
+
+
+def _key(cell: Cell, eval_views: dict[str, int] | None) -> str:
+    return cell.key if eval_views is None else view_cell_key(cell, eval_views)
 
 
 def _latency(stats: dict[str, Any] | None) -> str:
@@ -152,12 +195,16 @@ def records_table(records: list[dict[str, Any]], title: str) -> Table:
         "mem (MiB)",
         "status",
     )
+    trained = any(r.get("top1") is not None for r in records)
+    if trained:
+        columns = (*columns[:-1], "views", "top-1 (%)", "top-5 (%)", columns[-1])
     for col in columns:
         table.add_column(col, overflow="fold")
     for r in records:
         status = r.get("status", "?")
         if status != "ok":
             status = f"[red]{status}: {r.get('error') or ''}"
+        accuracy = (r.get("views") or "-", _number(r.get("top1")), _number(r.get("top5")))
         table.add_row(
             r.get("label") or r.get("model", "?"),
             "x".join(map(str, r.get("input_shape") or [])),
@@ -166,6 +213,7 @@ def records_table(records: list[dict[str, Any]], title: str) -> Table:
             _latency(r.get("latency_fwd_ms")),
             _latency(r.get("latency_fwdbwd_ms")),
             _number(r.get("peak_mem_mb"), digits=0),
+            *(accuracy if trained else ()),
             status if status != "ok" else "[green]ok",
         )
     table.caption = "* one multiply-add = one FLOP; latency is the per-clip median"

@@ -1,0 +1,98 @@
+"""Killed mid-run and re-run, a training suite ends with exactly the weights of a run that was
+never interrupted (CPU, same seed), with 0 and with 2 DataLoader workers."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from mtbench.suite.store import read_records
+
+ENTRY = str(Path(__file__).parent / "mtbench_tiny.py")
+
+SUITE = """
+[suite]
+name = "resume"
+
+[defaults]
+device = "cpu"
+measure = ["params"]
+
+[data]
+dataset = "synthetic"
+num_classes = 3
+videos_per_class = 16
+test_videos_per_class = 2
+source_frames = 12
+source_size = [24, 24]
+frames = 4
+interval = 2
+resize = [18, 22]
+crop = 16
+workers = {workers}
+
+[train]
+epochs = 6
+batch_size = 4
+lr = 0.05
+lr_steps = [4]
+warmup_epochs = 1
+seed = 3
+
+[eval]
+clips = 2
+crops = 3
+batch_size = 4
+
+[[models]]
+name = "test-tiny3d"
+"""
+
+
+def run(suite: Path, out: Path) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, ENTRY, "run", str(suite), "--output", str(out)]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+
+
+def checkpoint(out: Path) -> dict:
+    (path,) = out.glob("cells/*/last.pt")
+    return torch.load(path, weights_only=False)
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_sigkill_after_a_checkpoint_then_rerun_gives_identical_weights(tmp_path, workers):
+    suite = tmp_path / "suite.toml"
+    suite.write_text(textwrap.dedent(SUITE.format(workers=workers)))
+    straight = run(suite, tmp_path / "straight")
+    assert straight.returncode == 0, straight.stderr
+
+    out = tmp_path / "killed"
+    cmd = [sys.executable, ENTRY, "run", str(suite), "--output", str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 240
+    while not list(out.glob("cells/*/last.pt")) and time.time() < deadline:
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    interrupted_at = checkpoint(out)["epoch"]
+    assert 1 <= interrupted_at < 6, "the run finished before it could be killed"
+    assert read_records(out) == []
+
+    resumed = run(suite, out)
+    assert resumed.returncode == 0, resumed.stderr
+    a, b = checkpoint(tmp_path / "straight"), checkpoint(out)
+    assert a["model"].keys() == b["model"].keys()
+    for key in a["model"]:
+        assert torch.equal(a["model"][key], b["model"][key]), key
+    for sa, sb in zip(a["optimizer"]["state"].values(), b["optimizer"]["state"].values()):
+        assert torch.equal(sa["momentum_buffer"], sb["momentum_buffer"])
+    (ra,), (rb,) = read_records(tmp_path / "straight"), read_records(out)
+    assert ra["top1"] == rb["top1"] and ra["final_train_loss"] == rb["final_train_loss"]
+    log = (next(out.glob("cells/*")) / "train_log.jsonl").read_text().splitlines()
+    assert len(log) == 6  # the killed run's partial epoch left no duplicate line
