@@ -21,7 +21,6 @@ from baselines.stages import basic_stem
 from baselines.weights import ptv_resnet_rules, with_weights
 from mtbench.registry import register_model
 
-
 # PyTorchVideo's `create_csn` (CSN_32x2_R101.pyth) -> torchvision's VideoResNet names.
 PTV_CSN = ptv_resnet_rules((1, 2, 3, 4), ("layer1", "layer2", "layer3", "layer4"), "fc")
 

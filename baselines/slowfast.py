@@ -12,7 +12,8 @@ heads: global average pool of each path, concatenated (2048 + 256) -> dropout 0.
 ```
 
 The published settings differ in alpha and the fusion kernel: "8x8" is alpha 4 with a 7x1x1
-fusion kernel (5x1x1 for R101), "4x16" alpha 8 with 5x1x1; both take 32 frames (slow path 8 or 4 frames).
+fusion kernel (5x1x1 for R101), "4x16" alpha 8 with 5x1x1; both take 32 frames (slow path 8
+or 4 frames).
 
 `slow-r50` is the slow pathway alone (PySlowFast's SLOW_8x8_R50): no fusions, so every stage is
 64 * 2^i wide; it takes the 8 frames the slow pathway would see.

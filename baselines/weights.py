@@ -51,7 +51,9 @@ PTV_BOTTLENECK: KeyRules = (
 PTV_STEM: KeyRules = ((r"^blocks\.0\.conv\.", "stem.0."), (r"^blocks\.0\.norm\.", "stem.1."))
 
 
-def ptv_resnet_rules(stage_blocks: Sequence[int], stage_names: Sequence[str], head: str) -> KeyRules:
+def ptv_resnet_rules(
+    stage_blocks: Sequence[int], stage_names: Sequence[str], head: str
+) -> KeyRules:
     """PyTorchVideo `Net(blocks=[stem, stages..., (pool,) head])` -> a single-pathway ResNet.
 
     `stage_blocks[i]` is the index in `blocks` of the stage we call `stage_names[i]` (a pool

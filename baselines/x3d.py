@@ -80,9 +80,7 @@ class Bottleneck(nn.Module):
         self.conv_a = nn.Conv3d(cin, inner, 1, bias=False)
         self.norm_a = nn.BatchNorm3d(inner)
         self.act_a = nn.ReLU()
-        self.conv_b = nn.Conv3d(
-            inner, inner, 3, (1, stride, stride), 1, groups=inner, bias=False
-        )
+        self.conv_b = nn.Conv3d(inner, inner, 3, (1, stride, stride), 1, groups=inner, bias=False)
         excite = (
             SqueezeExcitation(inner, round_width(inner, SE_RATIO), is_3d=True)
             if se
