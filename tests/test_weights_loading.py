@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import assert_one_line_error
 from torchvision.models import video as tvv
 
 from mtbench.registry import ModelConfigError, create_model, validate_model
-from tests.conftest import assert_one_line_error
 
 TORCHVISION = {"r3d-18": tvv.r3d_18, "mc3-18": tvv.mc3_18, "r2plus1d-18": tvv.r2plus1d_18}
 
@@ -107,3 +107,24 @@ def test_cli_profile_takes_weights_and_exits_2_on_a_misfit(tmp_path: Path, cli_i
     assert '"params_total": 3794274' in ok.stdout
     result = cli_inproc(*args, "--kw", f"weights={bad}")
     assert_one_line_error(result, "weights=", "missing 'blocks.0.conv.conv_t.weight'")
+
+
+def test_suite_validates_weights_like_any_keyword(tmp_path: Path) -> None:
+    from mtbench.suite.grid import load_suite
+
+    path = tmp_path / "X3D_XS.pyth"
+    torch.save({"model_state": create_model("x3d-xs").state_dict()}, path)
+    suite = tmp_path / "published.toml"
+    models = "".join(
+        f'[[models]]\nname = "{name}"\nweights = "{path}"\n' for name in ("x3d-xs", "x3d-l")
+    )
+    suite.write_text(
+        '[suite]\nname = "published"\n[defaults]\ninput = [1, 3, 4, 32, 32]\n'
+        'measure = ["params"]\n' + models
+    )
+    with pytest.raises(Exception, match=r"models\[1\]\.weights: .*does not fit: missing") as info:
+        load_suite(suite)
+    assert "\n" not in str(info.value)
+    suite.write_text(suite.read_text().replace("x3d-l", "x3d-s"))
+    _, cells = load_suite(suite)
+    assert [c.kwargs["weights"] for c in cells] == [str(path)] * 2
