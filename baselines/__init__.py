@@ -3,4 +3,14 @@
 Importing a module registers its models; `mtbench.registry` imports this package on first use.
 """
 
-from baselines import csn, i3d, resnet3d, slowfast, srtg, torchvision_video  # noqa: F401  (registration)
+from baselines import (  # noqa: F401  (registration)
+    csn,
+    i3d,
+    mfnet,
+    resnet3d,
+    slowfast,
+    srtg,
+    torchvision_video,
+    tsm,
+    x3d,
+)

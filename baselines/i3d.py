@@ -18,6 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from baselines.stages import ClassifierHead, SpatialConv, staged_resnet
+from baselines.weights import ptv_resnet_rules, with_weights
 from mtbench.registry import register_model
 
 
@@ -105,13 +106,19 @@ class InceptionI3d(nn.Module):
         return self.head(self.features(x))
 
 
+# PyTorchVideo's I3D_8x8_R50.pyth: blocks.2 is the parameter-free temporal pool after res2.
+PTV_I3D_R50 = ptv_resnet_rules((1, 3, 4, 5), ("res2", "res3", "res4", "res5"), "head.fc")
+
+
 @register_model("i3d", family="i3d")
+@with_weights()
 def i3d(num_classes: int = 400) -> nn.Module:
     """I3D (Carreira and Zisserman 2017): inflated Inception-v1; canonical input 64x224x224."""
     return InceptionI3d(num_classes)
 
 
 @register_model("i3d-r50", family="i3d")
+@with_weights(PTV_I3D_R50)
 def i3d_r50(num_classes: int = 400) -> nn.Module:
     """PySlowFast's I3D ResNet-50 (I3D_8x8_R50): inflated 3x1x1 conv_a; input 8x224x224."""
     return staged_resnet(

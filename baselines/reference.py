@@ -73,6 +73,21 @@ def load_reference(path: Path = REFERENCE_CSV) -> list[ReferenceRow]:
     ]
 
 
+# Every baseline family, in the order tables list them.
+BASELINE_FAMILIES = (
+    "r3d",
+    "r2plus1d",
+    "mc3",
+    "s3d",
+    "i3d",
+    "csn",
+    "slowfast",
+    "srtg",
+    "tsm",
+    "mfnet",
+    "x3d",
+)
+
 # The clip (T, H, W) each family was trained and published at: what "canonical input" means
 # in the zoo table and in the forward/backward check of `benchmarks/baselines_zoo.py`.
 CANONICAL_INPUT: dict[str, tuple[int, int, int]] = {
@@ -85,6 +100,14 @@ CANONICAL_INPUT: dict[str, tuple[int, int, int]] = {
     "csn": (32, 224, 224),
     "slowfast": (32, 224, 224),
     "srtg": (16, 224, 224),
+    "slow-r50": (8, 224, 224),
+    "tsm": (8, 224, 224),
+    "mfnet": (16, 224, 224),
+    # X3D: one network trained at four inputs (the published GFLOPs are at the larger test crop)
+    "x3d-xs": (4, 160, 160),
+    "x3d-s": (13, 160, 160),
+    "x3d-m": (16, 224, 224),
+    "x3d-l": (16, 312, 312),
 }
 
 

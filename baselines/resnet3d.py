@@ -33,7 +33,12 @@ from torchvision.models.video.resnet import (
 )
 
 from baselines.stages import Conv2Plus1DTemporalFirst, check_choice, staged_resnet
+from baselines.weights import ptv_resnet_rules, with_weights
 from mtbench.registry import register_model
+
+# PyTorchVideo's R(2+1)D-50 checkpoint -> definition "pytorchvideo"; torchvision's r3d_18 and
+# r2plus1d_18 state_dicts carry our names already (the builders are torchvision's).
+PTV_R2PLUS1D = ptv_resnet_rules((1, 2, 3, 4), ("res2", "res3", "res4", "res5"), "head.fc")
 
 LAYERS: dict[int, list[int]] = {
     18: [2, 2, 2, 2],
@@ -97,60 +102,70 @@ def build_r2plus1d(depth: int, num_classes: int, definition: str) -> nn.Module:
 
 
 @register_model("r3d-18", family="r3d")
+@with_weights()
 def r3d_18(num_classes: int = 400, definition: str = "torchvision") -> nn.Module:
     """R3D-18 (Tran et al. 2018); definition: torchvision | 3d-resnets (stem max-pool)."""
     return build_r3d(18, num_classes, definition)
 
 
 @register_model("r3d-34", family="r3d")
+@with_weights()
 def r3d_34(num_classes: int = 400, definition: str = "torchvision") -> nn.Module:
     """R3D-34 (basic blocks); definition: torchvision | 3d-resnets (stem max-pool)."""
     return build_r3d(34, num_classes, definition)
 
 
 @register_model("r3d-50", family="r3d")
+@with_weights()
 def r3d_50(num_classes: int = 400, definition: str = "torchvision") -> nn.Module:
     """R3D-50 (bottlenecks); definition: torchvision | 3d-resnets (stem max-pool)."""
     return build_r3d(50, num_classes, definition)
 
 
 @register_model("r3d-101", family="r3d")
+@with_weights()
 def r3d_101(num_classes: int = 400, definition: str = "torchvision") -> nn.Module:
     """R3D-101 (bottlenecks); definition: torchvision | 3d-resnets (stem max-pool)."""
     return build_r3d(101, num_classes, definition)
 
 
 @register_model("r3d-152", family="r3d")
+@with_weights()
 def r3d_152(num_classes: int = 400, definition: str = "torchvision") -> nn.Module:
     """R3D-152 (bottlenecks); definition: torchvision | 3d-resnets (stem max-pool)."""
     return build_r3d(152, num_classes, definition)
 
 
 @register_model("r2plus1d-18", family="r2plus1d")
+@with_weights(PTV_R2PLUS1D)
 def r2plus1d_18(num_classes: int = 400, definition: str = "torchvision") -> nn.Module:
     """R(2+1)D-18 (Tran et al. 2018): 3x3x3 factored into 1x3x3 then 3x1x1."""
     return build_r2plus1d(18, num_classes, definition)
 
 
 @register_model("r2plus1d-34", family="r2plus1d")
+@with_weights(PTV_R2PLUS1D)
 def r2plus1d_34(num_classes: int = 400, definition: str = "torchvision") -> nn.Module:
     """R(2+1)D-34 (basic blocks, torchvision's parameter-matched (2+1)D conv)."""
     return build_r2plus1d(34, num_classes, definition)
 
 
 @register_model("r2plus1d-50", family="r2plus1d")
+@with_weights(PTV_R2PLUS1D)
 def r2plus1d_50(num_classes: int = 400, definition: str = "torchvision") -> nn.Module:
     """R(2+1)D-50 (bottlenecks); definition: torchvision | pytorchvideo."""
     return build_r2plus1d(50, num_classes, definition)
 
 
 @register_model("r2plus1d-101", family="r2plus1d")
+@with_weights(PTV_R2PLUS1D)
 def r2plus1d_101(num_classes: int = 400, definition: str = "torchvision") -> nn.Module:
     """R(2+1)D-101 (bottlenecks); definition: torchvision | pytorchvideo."""
     return build_r2plus1d(101, num_classes, definition)
 
 
 @register_model("r2plus1d-152", family="r2plus1d")
+@with_weights(PTV_R2PLUS1D)
 def r2plus1d_152(num_classes: int = 400, definition: str = "torchvision") -> nn.Module:
     """R(2+1)D-152 (bottlenecks); definition: torchvision | pytorchvideo."""
     return build_r2plus1d(152, num_classes, definition)

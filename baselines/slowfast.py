@@ -12,7 +12,11 @@ heads: global average pool of each path, concatenated (2048 + 256) -> dropout 0.
 ```
 
 The published settings differ in alpha and the fusion kernel: "8x8" is alpha 4 with a 7x1x1
-fusion kernel, "4x16" alpha 8 with 5x1x1; both take 32 frames (slow path 8 or 4 frames).
+fusion kernel (5x1x1 for R101), "4x16" alpha 8 with 5x1x1; both take 32 frames (slow path 8
+or 4 frames).
+
+`slow-r50` is the slow pathway alone (PySlowFast's SLOW_8x8_R50): no fusions, so every stage is
+64 * 2^i wide; it takes the 8 frames the slow pathway would see.
 """
 
 from __future__ import annotations
@@ -21,11 +25,22 @@ import torch
 from torch import Tensor, nn
 from torchvision.models.video.resnet import Bottleneck
 
-from baselines.stages import STAGE_DEPTHS, SpatialConv, basic_stem, check_choice, make_stage
+from baselines.stages import (
+    STAGE_DEPTHS,
+    SpatialConv,
+    basic_stem,
+    check_choice,
+    make_stage,
+    staged_resnet,
+)
+from baselines.weights import PTV_SLOWFAST, ptv_resnet_rules, with_weights
 from mtbench.registry import register_model
 
 # setting -> (alpha, fusion kernel), from PySlowFast's SLOWFAST_{4x16,8x8}_R50 configs.
 SETTINGS: dict[str, tuple[int, int]] = {"4x16": (8, 5), "8x8": (4, 7)}
+# R101 fuses with 5x1x1 in both settings (PySlowFast's SLOWFAST_8x8_R101 config, PyTorchVideo's
+# slowfast_r101): 86 k fewer parameters than a 7x1x1 fusion.
+R101_FUSION_KERNEL = 5
 BETA_INV = 8  # the fast path is 8x thinner
 FUSION_RATIO = 2  # the lateral conv doubles the fast path's channels
 SLOW_TEMPORAL_KERNELS = (1, 1, 3, 3)  # res2..res5: no temporal conv early in the slow path
@@ -112,19 +127,42 @@ def build_slowfast(depth: int, num_classes: int, setting: str) -> SlowFast:
     """SlowFast-R`depth` in the published `setting` ("4x16" or "8x8")."""
     check_choice("setting", setting, tuple(SETTINGS))
     alpha, kernel = SETTINGS[setting]
+    if depth == 101:
+        kernel = R101_FUSION_KERNEL
     return SlowFast(depth, num_classes, alpha, kernel)
 
 
 @register_model("slowfast-r50", family="slowfast")
+@with_weights(PTV_SLOWFAST)
 def slowfast_r50(num_classes: int = 400, setting: str = "8x8") -> nn.Module:
     """SlowFast R50 (Feichtenhofer et al. 2019); setting 8x8 | 4x16; input 32x224x224."""
     return build_slowfast(50, num_classes, setting)
 
 
 @register_model("slowfast-r101", family="slowfast")
+@with_weights(PTV_SLOWFAST)
 def slowfast_r101(num_classes: int = 400, setting: str = "8x8") -> nn.Module:
     """SlowFast R101 (Feichtenhofer et al. 2019); setting 8x8 | 4x16; input 32x224x224."""
     return build_slowfast(101, num_classes, setting)
+
+
+# PyTorchVideo's SLOW_8x8_R50.pyth: blocks 1-4 are res2..res5, blocks.5 the head.
+PTV_SLOW = ptv_resnet_rules((1, 2, 3, 4), ("res2", "res3", "res4", "res5"), "head.fc")
+
+
+@register_model("slow-r50", family="slowfast")
+@with_weights(PTV_SLOW)
+def slow_r50(num_classes: int = 400) -> nn.Module:
+    """Slow R50 (Feichtenhofer et al. 2019, SLOW_8x8_R50): the slow pathway alone; 8x224x224."""
+    return staged_resnet(
+        50,
+        num_classes,
+        stem_temporal_kernel=1,
+        stem_pool=True,
+        temporal_kernels=[[k] for k in SLOW_TEMPORAL_KERNELS],
+        conv_builder=SpatialConv,
+        strides=[(1, 1, 1), (1, 2, 2), (1, 2, 2), (1, 2, 2)],
+    )
 
 
 __all__ = ["SETTINGS", "SlowFast", "build_slowfast"]

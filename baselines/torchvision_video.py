@@ -1,7 +1,8 @@
 """torchvision's video classifiers with no deeper family here, built by torchvision's own builders.
 
 r3d-18 and r2plus1d-18 live in `baselines.resnet3d` with their deeper siblings; they too are
-built by torchvision's builders under their default definition. No weights are loaded.
+built by torchvision's builders under their default definition, so torchvision's
+Kinetics-400 state_dicts load into all four unrenamed (`weights`).
 """
 
 from __future__ import annotations
@@ -9,16 +10,19 @@ from __future__ import annotations
 from torch import nn
 from torchvision.models import video as tvv
 
+from baselines.weights import with_weights
 from mtbench.registry import register_model
 
 
 @register_model("mc3-18", family="mc3")
+@with_weights()
 def mc3_18(num_classes: int = 400) -> nn.Module:
     """torchvision's MC3-18: 3D convs in the first stage, 2D (1x3x3) after."""
     return tvv.mc3_18(num_classes=num_classes)
 
 
 @register_model("s3d", family="s3d")
+@with_weights()
 def s3d(num_classes: int = 400) -> nn.Module:
     """torchvision's S3D (Xie et al. 2018): separable Inception; canonical input 16x224x224.
 

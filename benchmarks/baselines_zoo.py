@@ -16,11 +16,10 @@ import time
 
 import torch
 
-from baselines.reference import canonical_input, load_reference
+from baselines.reference import BASELINE_FAMILIES, canonical_input, load_reference
 from mtbench.measure.flops import count_flops
 from mtbench.registry import create_model, list_models, model_entry
 
-FAMILIES = ("r3d", "r2plus1d", "mc3", "s3d", "i3d", "csn", "slowfast", "srtg")
 COMMON = (1, 3, 16, 224, 224)
 
 
@@ -38,7 +37,7 @@ def main() -> None:
     references = {}
     for ref in load_reference():
         references.setdefault((ref.model, tuple(sorted(ref.kwargs.items()))), ref)
-    configs = [(name, ()) for family in FAMILIES for name in list_models(family)]
+    configs = [(name, ()) for family in BASELINE_FAMILIES for name in list_models(family)]
     configs += [key for key in references if key not in configs]
     if args.only:
         configs = [c for c in configs if c[0] in args.only]

@@ -1,8 +1,10 @@
 """GFLOPs against the published counts, for one representative per counting convention.
 
-Each count is a real forward pass at the reference input, so CI checks two rows: R3D-18
-(torchvision's exact `_ops`, norm not counted) and SlowFast R50 8x8 (PySlowFast's zoo,
-counted at 32x256x256 with BatchNorm as zero). `benchmarks/baselines_zoo.py` checks every row.
+Each count is a real forward pass at the reference input, so CI checks four rows: R3D-18
+(torchvision's exact `_ops`, norm not counted), SlowFast R50 8x8 (PySlowFast's zoo,
+counted at 32x256x256 with BatchNorm as zero), and Table 4's TSM and MF-Net (their papers).
+X3D's counts are checked against PyTorchVideo's builder in `test_baselines_x3d.py`.
+`benchmarks/baselines_zoo.py` checks every row.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from baselines.reference import GFLOPS_TOLERANCE, load_reference
 from mtbench.measure.flops import count_flops
 from mtbench.registry import create_model
 
-CI_ROWS = {"r3d-18", "slowfast-r50[setting=8x8]"}
+CI_ROWS = {"r3d-18", "slowfast-r50[setting=8x8]", "tsm-r50", "mfnet"}
 ROWS = [r for r in load_reference() if r.label in CI_ROWS]
 
 

@@ -12,16 +12,13 @@ import os
 import pytest
 import torch
 
+from baselines.reference import BASELINE_FAMILIES
 from mtbench.registry import create_model, list_models
 
-BASELINES = [
-    name
-    for family in ("r3d", "r2plus1d", "mc3", "s3d", "i3d", "csn", "slowfast", "srtg")
-    for name in list_models(family)
-]
+BASELINES = [name for family in BASELINE_FAMILIES for name in list_models(family)]
 NUM_CLASSES = 10
 # One model per code path (block type, conv maker, stem, definition); the rest only add blocks.
-CI_SUBSET = {"r3d-18", "s3d", "i3d", "ipcsn-50", "slowfast-r50"}
+CI_SUBSET = {"r3d-18", "s3d", "i3d", "ipcsn-50", "slowfast-r50", "tsm-r50", "mfnet", "x3d-xs"}
 FULL_ZOO = os.environ.get("MTBENCH_FULL_ZOO") == "1"
 
 

@@ -8,11 +8,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from baselines.reference import load_reference
+from baselines.reference import BASELINE_FAMILIES, load_reference
 from mtbench.registry import ModelConfigError, create_model, list_models, validate_model
 
 REFERENCE = load_reference()
-BASELINE_FAMILIES = ("r3d", "r2plus1d", "mc3", "s3d", "i3d", "csn", "slowfast", "srtg")
 BASELINES = [name for family in BASELINE_FAMILIES for name in list_models(family)]
 
 
@@ -32,6 +31,10 @@ def test_zoo_is_complete() -> None:
         "i3d-r50",
         "slowfast-r50",
         "slowfast-r101",
+        "slow-r50",
+        "tsm-r50",
+        "mfnet",
+        *(f"x3d-{size}" for size in ("xs", "s", "m", "l")),
         "mc3-18",
         "s3d",
     }

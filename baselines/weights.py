@@ -1,0 +1,199 @@
+"""Loading published checkpoints into the zoo's models: formats, key maps, one-line errors.
+
+A builder's `weights` keyword names a file; its format is detected from its contents:
+
+* PyTorchVideo / PySlowFast `.pyth`: a dict whose `model_state` holds the state_dict;
+* mtbench's own training checkpoints: a dict whose `model` holds the state_dict;
+* a bare state_dict (torchvision's `.pth` files, `torch.save(model.state_dict())`).
+
+A `module.` prefix (a model saved from inside DistributedDataParallel) is dropped. Each family
+states its key correspondence once, as ordered (pattern, replacement) rules from the source's
+names to ours; keys no rule matches pass unchanged, so a checkpoint saved from the mtbench model
+itself (or from torchvision's builder, which builds r3d-18, mc3-18, r2plus1d-18 and s3d here)
+loads as it is. Nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import re
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from mtbench.registry import ModelConfigError
+
+Replacement = str | Callable[[re.Match[str]], str]
+KeyRules = Sequence[tuple[str, Replacement]]
+
+STATE_DICT_KEYS = ("model_state", "model", "state_dict")  # PySlowFast/PyTorchVideo, mtbench, common
+
+# PyTorchVideo's `ResBlock` (branch1 shortcut, branch2 bottleneck) -> torchvision's `Bottleneck`
+# (conv1/conv2/conv3 as conv-BN pairs, `downsample` shortcut), which every staged ResNet here
+# reuses. The (2+1)D conv_b of R(2+1)D-50 is one Sequential in ours: conv_t, BN, ReLU, conv_xy.
+PTV_BOTTLENECK: KeyRules = (
+    (r"\.branch1_conv\.", ".downsample.0."),
+    (r"\.branch1_norm\.", ".downsample.1."),
+    (r"\.branch2\.conv_b\.conv_t\.", ".conv2.0.0."),
+    (r"\.branch2\.conv_b\.norm\.", ".conv2.0.1."),
+    (r"\.branch2\.conv_b\.conv_xy\.", ".conv2.0.3."),
+    (r"\.branch2\.conv_a\.", ".conv1.0."),
+    (r"\.branch2\.norm_a\.", ".conv1.1."),
+    (r"\.branch2\.conv_b\.", ".conv2.0."),
+    (r"\.branch2\.norm_b\.", ".conv2.1."),
+    (r"\.branch2\.conv_c\.", ".conv3.0."),
+    (r"\.branch2\.norm_c\.", ".conv3.1."),
+)
+PTV_STEM: KeyRules = ((r"^blocks\.0\.conv\.", "stem.0."), (r"^blocks\.0\.norm\.", "stem.1."))
+
+
+def ptv_resnet_rules(
+    stage_blocks: Sequence[int], stage_names: Sequence[str], head: str
+) -> KeyRules:
+    """PyTorchVideo `Net(blocks=[stem, stages..., (pool,) head])` -> a single-pathway ResNet.
+
+    `stage_blocks[i]` is the index in `blocks` of the stage we call `stage_names[i]` (a pool
+    block without parameters shifts the indices); the head's `proj` becomes `head`.
+    """
+    stages = [
+        (rf"^blocks\.{b}\.res_blocks\.", f"{name}.")
+        for b, name in zip(stage_blocks, stage_names, strict=True)
+    ]
+    return (*PTV_STEM, *stages, (r"^blocks\.\d+\.proj\.", f"{head}."), *PTV_BOTTLENECK)
+
+
+def _pathway(match: re.Match[str]) -> str:
+    path = ("slow", "fast")[int(match[2])]
+    return f"{path}_stages.{int(match[1]) - 1}."
+
+
+# PyTorchVideo's `create_slowfast`: blocks.0 = stems (pathway 0 slow, 1 fast) + fusion, blocks 1-4
+# = res2..res5 per pathway, fusion after blocks 0-3 (ours: fusions.0-3), blocks.6 = head.
+PTV_SLOWFAST: KeyRules = (
+    (r"^blocks\.0\.multipathway_blocks\.0\.conv\.", "slow_stem.0."),
+    (r"^blocks\.0\.multipathway_blocks\.0\.norm\.", "slow_stem.1."),
+    (r"^blocks\.0\.multipathway_blocks\.1\.conv\.", "fast_stem.0."),
+    (r"^blocks\.0\.multipathway_blocks\.1\.norm\.", "fast_stem.1."),
+    (r"^blocks\.(\d)\.multipathway_fusion\.conv_fast_to_slow\.", r"fusions.\1.conv."),
+    (r"^blocks\.(\d)\.multipathway_fusion\.norm\.", r"fusions.\1.bn."),
+    (r"^blocks\.([1-4])\.multipathway_blocks\.([01])\.res_blocks\.", _pathway),
+    (r"^blocks\.\d+\.proj\.", "fc."),
+    *PTV_BOTTLENECK,
+)
+
+
+def map_keys(state: dict[str, Tensor], rules: KeyRules) -> dict[str, Tensor]:
+    """Rename every key by applying each rule in order (a rule rewrites, later rules see it)."""
+    mapped = {}
+    for key, value in state.items():
+        for pattern, replacement in rules:
+            key = re.sub(pattern, replacement, key)
+        mapped[key] = value
+    return mapped
+
+
+def read_state_dict(path: str | Path) -> dict[str, Tensor]:
+    """The state_dict inside a checkpoint file of any supported format."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelConfigError(f"weights={str(path)!r}: no such file", key="weights")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises several types for a file it cannot read
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelConfigError(
+            f"weights={str(path)!r}: not a readable torch checkpoint ({reason})", key="weights"
+        ) from exc
+    if isinstance(checkpoint, dict):
+        for key in STATE_DICT_KEYS:
+            if isinstance(checkpoint.get(key), dict):
+                checkpoint = checkpoint[key]
+                break
+    if not isinstance(checkpoint, dict) or not all(
+        isinstance(v, Tensor) for v in checkpoint.values()
+    ):
+        raise ModelConfigError(
+            f"weights={str(path)!r}: no state_dict found (expected a state_dict, or a dict"
+            f" holding one under {' / '.join(STATE_DICT_KEYS)})",
+            key="weights",
+        )
+    return {k.removeprefix("module."): v for k, v in checkpoint.items()}
+
+
+def _first(keys: Sequence[str]) -> str:
+    if not keys:
+        return "none"
+    more = f" (and {len(keys) - 1} more)" if len(keys) > 1 else ""
+    return f"{keys[0]!r}{more}"
+
+
+def load_weights(model: nn.Module, path: str | Path, rules: KeyRules = ()) -> nn.Module:
+    """Load checkpoint `path` into `model` after mapping its keys by `rules`; strict.
+
+    A checkpoint that does not fit raises one line naming the first missing and the first
+    unexpected key (or the first shape that differs). On the meta device (validation, counts)
+    the fit is checked and no values are copied.
+    """
+    state = map_keys(read_state_dict(path), rules)
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    if missing or unexpected:
+        raise ModelConfigError(
+            f"weights={str(path)!r} does not fit: missing {_first(missing)},"
+            f" unexpected {_first(unexpected)}",
+            key="weights",
+        )
+    for key, value in own.items():
+        if value.shape != state[key].shape:
+            raise ModelConfigError(
+                f"weights={str(path)!r} does not fit: {key!r} has shape"
+                f" {tuple(state[key].shape)} in the checkpoint, {tuple(value.shape)} in the model"
+                " (is num_classes the checkpoint's?)",
+                key="weights",
+            )
+    if not any(t.is_meta for t in own.values()):
+        model.load_state_dict(state)
+    return model
+
+
+def with_weights(
+    rules: KeyRules = (),
+) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
+    """Decorator: the builder gains `weights` (a checkpoint path; default none) loaded by `rules`.
+
+    The signature shows `weights`, so the registry validates it like any other keyword.
+    """
+
+    def wrap(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+        @functools.wraps(builder)
+        def build(*args: Any, weights: str | None = None, **kwargs: Any) -> nn.Module:
+            model = builder(*args, **kwargs)
+            return model if weights is None else load_weights(model, weights, rules)
+
+        signature = inspect.signature(builder)
+        extra = inspect.Parameter(
+            "weights", inspect.Parameter.KEYWORD_ONLY, default=None, annotation="str | None"
+        )
+        build.__signature__ = signature.replace(  # type: ignore[attr-defined]
+            parameters=[*signature.parameters.values(), extra]
+        )
+        return build
+
+    return wrap
+
+
+__all__ = [
+    "PTV_BOTTLENECK",
+    "PTV_SLOWFAST",
+    "KeyRules",
+    "load_weights",
+    "map_keys",
+    "ptv_resnet_rules",
+    "read_state_dict",
+    "with_weights",
+]
