@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from mtbench.errors import UsageError
@@ -217,5 +218,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         app(args=argv, prog_name="mtbench")
     except (UsageError, ModelConfigError) as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        # escape: messages name TOML sections ("[data]"), which rich would read as markup
+        err_console.print(
+            f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+        )
         sys.exit(2)
