@@ -59,7 +59,9 @@ def test_measure_only_cell_keys_are_unchanged_by_the_workload_code(tmp_path):
 def test_a_changed_eval_view_is_a_new_cell(tmp_path):
     base = HEAD + "[[models]]\nname = 'r3d-18'\n"
     _, (a,) = load_suite(write(tmp_path, base))
-    _, (b,) = load_suite(write(tmp_path, base.replace("[[models]]", "[eval]\nclips = 2\n[[models]]")))
+    _, (b,) = load_suite(
+        write(tmp_path, base.replace("[[models]]", "[eval]\nclips = 2\n[[models]]"))
+    )
     assert a.key != b.key
 
 

@@ -46,7 +46,11 @@ def trained(tmp_path_factory):
 
     tmp = tmp_path_factory.mktemp("trained")
     suite = tmp / "suite.toml"
-    body = SUITE.format(workers=0).replace("clips = 2", "clips = 3").replace("epochs = 6", "epochs = 2")
+    body = (
+        SUITE.format(workers=0)
+        .replace("clips = 2", "clips = 3")
+        .replace("epochs = 6", "epochs = 2")
+    )
     suite.write_text(textwrap.dedent(body))
     threads = torch.get_num_threads()
     torch.set_num_threads(1)

@@ -1,0 +1,160 @@
+"""Training modes: multigrid shapes on the documented schedule, fine-tuning (new head, frozen
+parts), a NaN loss failing only its cell, and DDP through torchrun with 2 CPU processes."""
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import tiny_models  # noqa: F401  (registers test-tiny3d)
+import torch
+from test_train_resume import ENTRY, SUITE
+from torch import nn
+
+from mtbench.registry import register_model
+from mtbench.suite.store import read_records
+from mtbench.train.schedule import long_cycle
+
+SEEN: list[tuple[int, ...]] = []
+
+
+class ShapeRecorder(nn.Module):
+    def __init__(self, num_classes: int) -> None:
+        super().__init__()
+        self.net = tiny_models.tiny3d(num_classes)
+
+    def forward(self, x):
+        if self.training:
+            SEEN.append(tuple(x.shape))
+        return self.net(x)
+
+
+@register_model("test-shape-recorder", family="test")
+def shape_recorder(num_classes: int = 10) -> nn.Module:
+    """test-tiny3d that notes the shape of every training batch."""
+    return ShapeRecorder(num_classes)
+
+
+@register_model("test-nan", family="test")
+def nan_model(num_classes: int = 10) -> nn.Module:
+    """Its logits are NaN: training must stop with a one-line error."""
+    return _Nan(num_classes)
+
+
+class _Nan(nn.Module):
+    def __init__(self, num_classes: int) -> None:
+        super().__init__()
+        self.head = nn.Linear(3, num_classes)
+
+    def forward(self, x):
+        return self.head(x.mean(dim=(2, 3, 4))) * float("nan")
+
+
+def suite(tmp_path: Path, body: str, **replace: str) -> Path:
+    text = SUITE.format(workers=0)
+    for old, new in replace.items():
+        text = text.replace(old, new)
+    path = tmp_path / "s.toml"
+    path.write_text(textwrap.dedent(text.split("[[models]]")[0] + body))
+    return path
+
+
+def run_inproc(path: Path, out: Path) -> int:
+    from mtbench.cli import main
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        main(["run", str(path), "--output", str(out)])
+    except SystemExit as exc:
+        return exc.code or 0
+    finally:
+        torch.set_num_threads(threads)
+    return 0
+
+
+def test_multigrid_trains_on_the_documented_shapes(tmp_path):
+    body = "[[models]]\nname = 'test-shape-recorder'\n"
+    path = suite(tmp_path, body, **{"frames = 4": "frames = 8", "crop = 16": "crop = 32",
+                                     "resize = [18, 22]": "resize = [32, 36]",
+                                     "epochs = 6": "epochs = 4\nmultigrid = true",
+                                     "lr_steps = [4]": "lr_steps = []"})  # fmt: skip
+    SEEN.clear()
+    assert run_inproc(path, tmp_path / "out") == 0
+    (record,) = read_records(tmp_path / "out")
+    assert record["status"] == "ok", record["error"]
+    phases = long_cycle(record["workload"]["train"], 8, 32)
+    assert [(p.frames, p.crop, p.batch_size) for p in phases] == [
+        (2, 24, 32), (4, 24, 16), (4, 32, 8), (8, 32, 4)
+    ]  # fmt: skip
+    per_epoch = [48 // p.batch_size for p in phases]  # full batches of 48 training videos
+    expected = [
+        (p.batch_size, 3, p.frames, p.crop, p.crop)
+        for p, n in zip(phases, per_epoch, strict=True)
+        for _ in range(n)
+    ]
+    assert SEEN == expected
+
+
+def test_finetuning_replaces_the_head_and_leaves_frozen_parts_untrained(tmp_path):
+    base = suite(tmp_path, "[[models]]\nname = 'test-tiny3d'\n", **{"epochs = 6": "epochs = 1"})
+    assert run_inproc(base, tmp_path / "base") == 0
+    (source,) = (tmp_path / "base").glob("cells/*/last.pt")
+    pretrained = torch.load(source, weights_only=False)["model"]
+
+    body = (
+        f"[[models]]\nname = 'test-tiny3d'\ntrain.init_from = '{source}'\n"
+        "train.freeze = ['0', '1']\n"
+    )
+    tuned = suite(
+        tmp_path, body, **{"num_classes = 3": "num_classes = 4", "epochs = 6": "epochs = 1"}
+    )
+    assert run_inproc(tuned, tmp_path / "tuned") == 0
+    (record,) = read_records(tmp_path / "tuned")
+    assert record["status"] == "ok", record["error"]
+    (target,) = (tmp_path / "tuned").glob("cells/*/last.pt")
+    after = torch.load(target, weights_only=False)["model"]
+    assert after["10.weight"].shape == (4, 16)  # a new 4-class head
+    for key in ("0.weight", "1.weight", "1.bias", "1.running_mean", "1.running_var"):
+        assert torch.equal(after[key], pretrained[key]), key  # frozen, BN statistics too
+    assert not torch.equal(after["4.weight"], pretrained["4.weight"])  # trained from the init
+    assert record["params_trainable"] is not None
+
+
+def test_init_from_a_checkpoint_that_does_not_fit_fails_the_cell_in_one_line(tmp_path):
+    bad = tmp_path / "bad.pt"
+    torch.save({"model": {"conv.weight": torch.zeros(1)}}, bad)
+    body = f"[[models]]\nname = 'test-tiny3d'\ntrain.init_from = '{bad}'\n"
+    path = suite(tmp_path, body, **{"epochs = 6": "epochs = 1"})
+    assert run_inproc(path, tmp_path / "out") == 1
+    (record,) = read_records(tmp_path / "out")
+    assert record["status"] == "failed"
+    assert "does not fit the model: missing keys" in record["error"]
+
+
+def test_a_nan_loss_fails_its_cell_and_the_suite_goes_on(tmp_path):
+    body = "[[models]]\nname = 'test-nan'\n[[models]]\nname = 'test-tiny3d'\n"
+    path = suite(tmp_path, body, **{"epochs = 6": "epochs = 1"})
+    assert run_inproc(path, tmp_path / "out") == 1
+    nan, ok = read_records(tmp_path / "out")
+    assert nan["status"] == "failed" and nan["error"].startswith("TrainingError: loss is nan")
+    assert ok["status"] == "ok"
+
+
+def test_ddp_with_two_cpu_processes_writes_one_record_and_scores_every_video(tmp_path):
+    path = suite(
+        tmp_path,
+        "[[models]]\nname = 'test-tiny3d'\n",
+        **{"epochs = 6": "epochs = 2", "test_videos_per_class = 2": "test_videos_per_class = 3"},
+    )
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           ENTRY, "run", str(path), "--output", str(out)]  # fmt: skip
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (record,) = read_records(out)
+    assert record["status"] == "ok", record["error"]
+    assert record["world_size"] == 2
+    assert record["num_test_videos"] == record["num_test_scored"] == 9  # odd: no padding
+    (folder,) = out.glob("cells/*")
+    assert len((folder / "train_log.jsonl").read_text().splitlines()) == 2
