@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,8 +29,11 @@ COLUMNS = [
     "device", "dtype", "threads", "params_m", "gflops", "flops_rel_diff",
     "lat_fwd_ms", "lat_fwd_p10", "lat_fwd_p90",
     "lat_fwdbwd_ms", "lat_fwdbwd_p10", "lat_fwdbwd_p90",
-    "peak_mem_mb", "top1", "top5", "dataset", "status", "error",
+    "peak_mem_mb", "top1", "top5", "mean_class_acc", "dataset", "views", "seed", "seed_group",
+    "top1_std", "top5_std", "n_seeds", "train_curve", "status", "error",
 ]  # fmt: skip
+ACCURACY = ("top1", "top5")
+_SEED_IN_LABEL = re.compile(r"\s*train\.seed=\S+")
 
 
 @dataclass
@@ -44,7 +48,8 @@ class Store:
 
     @property
     def ok(self) -> pd.DataFrame:
-        return self.frame[self.frame["status"] == "ok"]
+        """Successful cells, those that differ only in their training seed as one row."""
+        return aggregate_seeds(self.frame[self.frame["status"] == "ok"])
 
     @property
     def failed(self) -> pd.DataFrame:
@@ -105,10 +110,53 @@ def record_row(record: dict[str, Any]) -> dict[str, Any]:
         "peak_mem_mb": _number(record.get("peak_mem_mb")),
         "top1": _number(record.get("top1")),
         "top5": _number(record.get("top5")),
+        "mean_class_acc": _number(record.get("mean_class_acc")),
         "dataset": record.get("dataset") or "",
+        "views": record.get("views") or "",
+        "seed": _number(record.get("seed")),
+        "seed_group": record.get("seed_group") or "",
+        "top1_std": math.nan,
+        "top5_std": math.nan,
+        "n_seeds": 1,
+        "train_curve": record.get("train_curve") or [],
         "status": record.get("status") or "unknown",
         "error": record.get("error") or "",
     }
+
+
+def aggregate_seeds(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows of one seed group (same configuration, other `train.seed`) as one row: figures
+    averaged, accuracy with its standard deviation over seeds and the number of seeds."""
+    groups = frame["seed_group"].where(frame["seed_group"] != "", frame["cell_key"])
+    if frame.empty or groups.is_unique:
+        return frame
+    rows = []
+    for _, group in frame.groupby(groups, sort=False):
+        row = group.iloc[0].copy()
+        if len(group) > 1:
+            for column in group.columns:
+                if pd.api.types.is_float_dtype(group[column]):
+                    row[column] = group[column].mean()
+            for metric in ACCURACY:
+                row[f"{metric}_std"] = group[metric].std(ddof=1)
+            row["n_seeds"] = len(group)
+            row["train_curve"] = _mean_curve(group["train_curve"].tolist())
+            row["seed"] = math.nan
+            row["label"] = _SEED_IN_LABEL.sub("", row["label"])
+        rows.append(row)
+    return pd.DataFrame(rows, columns=frame.columns).reset_index(drop=True)
+
+
+def _mean_curve(curves: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Per-epoch mean of the seeds' training curves, over the epochs they all have."""
+    epochs = min((len(c) for c in curves), default=0)
+    return [
+        {
+            key: sum(c[i][key] for c in curves) / len(curves)
+            for key in ("epoch", "loss", "train_top1")
+        }
+        for i in range(epochs)
+    ]
 
 
 def records_frame(records: list[dict[str, Any]]) -> pd.DataFrame:

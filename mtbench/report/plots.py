@@ -105,6 +105,11 @@ def _family_scatter(
             label=family,
             zorder=3,
         )
+        spread = part.get(f"{y}_std")
+        if spread is not None and spread.notna().any():
+            # mean over training seeds, with one standard deviation
+            ax.errorbar(part[x], part[y], yerr=spread, fmt="none", ecolor=colour,
+                        elinewidth=0.8, capsize=2, zorder=2)  # fmt: skip
         if f"paper_{x}" in part and f"paper_{y}" in part:
             paired = part.dropna(subset=[f"paper_{x}", f"paper_{y}"])
             psize = size[paired.index.map(part.index.get_loc)] if sizes is not None else 22.0
@@ -433,9 +438,34 @@ def complexity(frame: pd.DataFrame, compare: bool = False) -> Figure:
     return fig
 
 
+@styled
+def training(frame: pd.DataFrame, compare: bool = False) -> Figure:
+    """Training loss and training top-1 against epoch, one line per cell (seeds averaged)."""
+    rows = frame[frame["train_curve"].map(len) > 0]
+    if rows.empty:
+        raise PlotSkipped("no cell was trained")
+    fig, axes = figure(ncols=2)
+    colours = [PALETTE[i % len(PALETTE)] for i in range(len(rows))]
+    for (_, row), colour, i in zip(rows.iterrows(), colours, range(len(rows)), strict=True):
+        epochs = [p["epoch"] for p in row["train_curve"]]
+        style = {"color": colour, "ls": LINESTYLES[i % len(LINESTYLES)], "lw": 1.0,
+                 "marker": MARKERS[i % len(MARKERS)], "markersize": 3}  # fmt: skip
+        axes[0][0].plot(
+            epochs, [p["loss"] for p in row["train_curve"]], label=row["label"], **style
+        )
+        axes[0][1].plot(epochs, [p["train_top1"] for p in row["train_curve"]], **style)
+    axes[0][0].set_ylabel("Training loss")
+    axes[0][1].set_ylabel("Training top-1 (%)")
+    for ax in axes[0]:
+        ax.set_xlabel("Epoch")
+    _legend_below(fig, axes[0][0].get_legend_handles_labels()[0])
+    return fig
+
+
 PLOTS: dict[str, Callable[[pd.DataFrame, bool], Figure]] = {
     "accuracy-gflops": accuracy_vs_gflops,
     "accuracy-latency": accuracy_vs_latency,
+    "training": training,
     "latency": latency_bars,
     "ablation": ablation,
     "complexity": complexity,

@@ -11,7 +11,7 @@ import pandas as pd
 
 from mtbench.errors import UsageError
 from mtbench.report.choices import SORT_KEYS, TABLE_FORMATS
-from mtbench.report.frame import Store, measured_on
+from mtbench.report.frame import Store, aggregate_seeds, measured_on
 from mtbench.report.paper import with_paper
 
 GFLOPS_HEADER = "GFLOPs (1 MAC = 1 FLOP)"
@@ -56,7 +56,7 @@ def summary_table(
     (measured minus paper, relative to paper). Figures nobody has are left out. The rounding of
     each column for display is in `table.attrs["decimals"]`.
     """
-    ok = _ordered(frame[frame["status"] == "ok"], sort)
+    ok = _ordered(aggregate_seeds(frame[frame["status"] == "ok"]), sort)
     if compare:
         ok = with_paper(ok)
     table = pd.DataFrame(
@@ -72,6 +72,9 @@ def summary_table(
             continue
         table[header] = ok[column]
         decimals[header] = places
+        if f"{column}_std" in ok and (ok["n_seeds"] > 1).any():
+            table[f"{header} std"] = ok[f"{column}_std"]
+            table[f"{header} seeds"] = ok["n_seeds"]
         if has_paper:
             table[f"{short} paper"] = paper
             table[f"{short} Δ%"] = (ok[column] - paper) / paper * 100
@@ -83,11 +86,19 @@ def summary_table(
 
 
 def formatted(table: pd.DataFrame, missing: str = "–") -> pd.DataFrame:
-    """Every cell as text at its column's rounding; deltas carry a sign."""
+    """Every cell as text at its column's rounding; deltas carry a sign; a figure averaged
+    over seeds reads `mean ± std (n)`."""
     out = table.astype(object).copy()
     for header, places in table.attrs.get("decimals", {}).items():
         sign = "+" if header.endswith("Δ%") else ""
         out[header] = [missing if pd.isna(v) else f"{v:{sign}.{places}f}" for v in table[header]]
+        if f"{header} std" in table:
+            spread = zip(table[f"{header} std"], table[f"{header} seeds"], strict=True)
+            out[header] = [
+                text if n <= 1 or pd.isna(sd) else f"{text} ± {sd:.{places}f} ({n:g})"
+                for text, (sd, n) in zip(out[header], spread, strict=True)
+            ]
+            out = out.drop(columns=[f"{header} std", f"{header} seeds"])
     return out
 
 

@@ -82,7 +82,15 @@ def measure_cell(
     record.update(suite=spec.name, cell_key=key, label=cell.label)
     if cell.workload is not None:
         record["workload"] = cell.workload.config()
+        record["seed_group"] = seed_group(cell)
     return record
+
+
+def seed_group(cell: Cell) -> str:
+    """Cells that differ only in train.seed share this key: reports average over them."""
+    config = cell.config()
+    config["workload"]["train"] = {**config["workload"]["train"], "seed": None}
+    return cell_key(config)
 
 
 def view_cell_key(cell: Cell, views: dict[str, int]) -> str:

@@ -383,6 +383,9 @@ def train_and_evaluate(
         "num_test_videos": len(annotations.splits["test"]),
         "num_test_scored": metrics.videos,
         "final_train_loss": last_line.get("loss"),
+        "train_curve": [
+            {k: line[k] for k in ("epoch", "lr", "loss", "train_top1")} for line in log
+        ],
         "final_train_top1": last_line.get("train_top1"),
         "world_size": world.size,
         "checkpoint": str(ckpt_path.relative_to(store)),
