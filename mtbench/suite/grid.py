@@ -172,7 +172,7 @@ def _expand_model(
         kwargs = {k: combo[k] for k in kwarg_names}
         workload = _workload(spec, combo) if schema_ok else None
         if workload is not None and "num_classes" not in kwargs:
-            classes = dataset_classes(spec, where, workload)
+            classes = dataset_classes(spec, workload)
             if classes is None:
                 continue
             kwargs["num_classes"] = classes
@@ -198,7 +198,7 @@ def _expand_model(
         cells.append(Cell(len(cells), source, name, kwargs, shape, options, label, key, workload))
 
 
-def dataset_classes(spec: SuiteSpec, where: str, workload: Workload) -> int | None:
+def dataset_classes(spec: SuiteSpec, workload: Workload) -> int | None:
     """The class count of the cell's dataset (read once per data section), or None after
     recording why the annotations cannot be read (missing root, bad split file, ...)."""
     from mtbench.data import DataError, read_annotations
@@ -209,7 +209,9 @@ def dataset_classes(spec: SuiteSpec, where: str, workload: Workload) -> int | No
             spec.annotations[config] = read_annotations(config)
         except DataError as exc:
             spec.annotations[config] = None
-            spec.problem(f"{where}: data", str(exc))
+            line = f"{spec.path}: data: {exc}"
+            if line not in spec.problems:  # one line per problem, not per cell
+                spec.problems.append(line)
     annotations = spec.annotations[config]
     return None if annotations is None else len(annotations.classes)
 

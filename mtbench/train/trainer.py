@@ -9,7 +9,6 @@ suite continues each cell from its last checkpoint and ends with the same weight
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import time
 from collections.abc import Callable
@@ -41,11 +40,10 @@ from mtbench.train.distributed import (
 )
 from mtbench.train.evaluate import SCORES, VIEW_AVERAGE, run_views, score, write_reports
 from mtbench.train.finetune import freeze, hold_frozen, load_pretrained, trainable
+from mtbench.train.log import TrainLog
 from mtbench.train.progress import TrainProgress
 from mtbench.train.sampler import EpochBatchSampler
 from mtbench.train.schedule import LRSchedule, long_cycle, shape_at, short_cycle_shape
-
-TRAIN_LOG = "train_log.jsonl"
 
 # The paper's spelling of each dataset (Table 4), so records join its reference numbers.
 _DATASET_NAMES = {"ucf101": "UCF-101", "hmdb51": "HMDB-51"}
@@ -216,23 +214,6 @@ def _train_epoch(
     }
 
 
-def _append_log(path: Path, line: dict[str, Any]) -> None:
-    with open(path, "a", encoding="utf-8") as fh:
-        fh.write(json.dumps(line) + "\n")
-
-
-def _read_log(path: Path, upto_epoch: int) -> list[dict[str, Any]]:
-    """The log's lines up to the checkpoint's epoch; later ones came from a killed run."""
-    if not path.exists():
-        return []
-    lines = [json.loads(s) for s in path.read_text().splitlines() if s.strip()]
-    return [line for line in lines if line["epoch"] <= upto_epoch]
-
-
-def _rewrite_log(path: Path, lines: list[dict[str, Any]]) -> None:
-    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
-
-
 def _checkpoint_state(cell, setup: Setup, epoch: int, train_time: float) -> dict[str, Any]:
     rngs = gather_objects(rng_state())
     train, data = cell.workload.train, cell.workload.data
@@ -303,18 +284,12 @@ def train_and_evaluate(
             f"{ckpt_path}: training has not finished ({done} of {train['epochs']} epochs);"
             " run the suite first"
         )
-    log_path = folder / TRAIN_LOG
-    log = _read_log(log_path, done) if world.is_main else []
-    if world.is_main:
-        folder.mkdir(parents=True, exist_ok=True)
-        _rewrite_log(log_path, log)
+    train_log = TrainLog(folder, done, write=world.is_main)
     progress.start_training(train["epochs"], done)
     for epoch in range(done, train["epochs"]):
         line = _train_epoch(cell, setup, train_set, epoch, progress)
         train_time += line["seconds"]
-        if world.is_main:
-            _append_log(log_path, line)
-        log.append(line)
+        train_log.append(line)
         progress.end_epoch(line)
         last = epoch + 1 == train["epochs"]
         if last or (epoch + 1) % train["checkpoint_every"] == 0:
@@ -322,7 +297,8 @@ def train_and_evaluate(
             if world.is_main:
                 save_checkpoint(ckpt_path, state)
             barrier()
-    log = broadcast_object(log)
+    train_log.close()
+    log = broadcast_object(train_log.lines)
 
     test_set = build_dataset(
         config,
