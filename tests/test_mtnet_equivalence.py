@@ -28,13 +28,24 @@ CONFIGS: dict[str, tuple[str, dict]] = {
     "mtnet-32 r=1": ("mtnet-32", {"r": 1.0}),
     "mtnet-32 code": (
         "mtnet-32",
-        {"long_temporal": "keep", "stem_pool": "max", "lateral_pool": "avg",
-         "lateral_norm": "shared", "g": 2, "substream_norm": "group"},
+        {
+            "long_temporal": "keep",
+            "stem_pool": "max",
+            "lateral_pool": "avg",
+            "lateral_norm": "shared",
+            "g": 2,
+            "substream_norm": "group",
+        },
     ),
     "mtnet-32 select lstm": (
         "mtnet-32",
-        {"long_temporal": "select", "stem_temporal": "select", "sr_cell": "lstm",
-         "sr_gate": "sigmoid", "lateral_pool": "softpool"},
+        {
+            "long_temporal": "select",
+            "stem_temporal": "select",
+            "sr_cell": "lstm",
+            "sr_gate": "sigmoid",
+            "lateral_pool": "softpool",
+        },
     ),
 }
 
