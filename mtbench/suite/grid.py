@@ -53,7 +53,7 @@ def cell_config(
         "model": model,
         "kwargs": kwargs,
         "input_shape": input_shape,
-        "options": {**options.__dict__, "measure": sorted(options.measure)},
+        "options": {**options.key_options(), "measure": sorted(options.measure)},
     }
 
 
@@ -89,6 +89,10 @@ def _options(settings: dict[str, Any]) -> ProfileOptions:
         channels_last=settings["channels_last"],
         compile=settings["compile"],
         count_norm=settings["count_norm"],
+        cudnn_benchmark=settings["cudnn_benchmark"],
+        compile_mode=settings["compile_mode"],
+        cuda_graphs=settings["cuda_graphs"],
+        amp=settings["amp"],
     )
 
 
