@@ -66,12 +66,12 @@ def test_a_set_execution_option_reaches_the_cell_and_makes_a_new_key(tmp_path, s
     assert cell.key != plain.key
 
 
-def test_bad_compile_mode_in_a_suite_names_the_key_and_the_choices(tmp_path, cli):
+def test_bad_compile_mode_in_a_suite_names_the_key_and_the_choices(tmp_path, cli_inproc):
     path = tmp_path / "s.toml"
     path.write_text(
         '[suite]\nname = "s"\n[defaults]\ncompile_mode = "fast"\n[[models]]\nname = "r3d-18"\n'
     )
-    result = cli("run", str(path), "--output", str(tmp_path / "out"))
+    result = cli_inproc("run", str(path), "--output", str(tmp_path / "out"))
     assert_one_line_error(result, "defaults.compile_mode", "reduce-overhead", "max-autotune")
 
 
@@ -107,13 +107,13 @@ def test_cuda_graphs_on_a_cpu_machine_is_one_line_error(cli_inproc):
         )
 
 
-def test_cuda_graphs_cell_fails_with_one_line_reason_and_the_suite_goes_on(tmp_path, cli):
+def test_cuda_graphs_cell_fails_with_one_line_reason_and_the_suite_goes_on(tmp_path, cli_inproc):
     path = tmp_path / "s.toml"
     path.write_text(
         '[suite]\nname = "s"\n[defaults]\ninput = [1, 3, 2, 16, 16]\ncuda_graphs = true\n'
         'device = "cpu"\nmeasure = ["params"]\n[[models]]\nname = "r3d-18"\nnum_classes = 3\n'
     )
-    cli("run", str(path), "--output", str(tmp_path / "out"))
+    cli_inproc("run", str(path), "--output", str(tmp_path / "out"))
     (record,) = [json.loads(line) for line in (tmp_path / "out/results.jsonl").open()]
     assert record["status"] == "failed" and "needs device cuda" in record["error"]
     assert record["cuda_graphs"] is True and "\n" not in record["error"]
