@@ -219,3 +219,16 @@ def test_cuda_graph_recipe_warms_up_on_a_side_stream_captures_once_then_replays(
         "replay",
         "replay",
     ]
+
+
+def test_gpu_latency_suite_covers_models_modes_and_precisions():
+    spec, cells = load_suite(ROOT / "suites/gpu-latency.toml")
+    models = {(c.model, c.kwargs.get("g", 1)) for c in cells}
+    assert len(models) == 20 and ("mtnet-132", 8) in models and ("slowfast-r101", 1) in models
+    modes = {
+        (c.input_shape[0], c.options.compile, c.options.cuda_graphs, c.options.precision())
+        for c in cells
+    }
+    assert len(modes) == 16 and len(cells) == 20 * 16
+    assert {c.options.precision() for c in cells} == {"float32", "autocast"}
+    assert all(c.input_shape[1:] == [3, 16, 256, 256] and not c.options.problems() for c in cells)
