@@ -35,6 +35,7 @@ from torchvision.models.video.resnet import (
 )
 
 from baselines.resnet3d import LAYERS
+from mtbench.models.recurrent import LSTM, recurrent_outputs
 from mtbench.registry import ModelConfigError, register_model
 
 
@@ -58,11 +59,15 @@ def cycle_consistent(u: Tensor, v: Tensor) -> Tensor:
 
 
 class SqueezeRecursion(nn.Module):
-    """Frame-wise spatial pool -> 2-layer LSTM (hidden = channels) -> multiply features by it."""
+    """Frame-wise spatial pool -> 2-layer LSTM (hidden = channels) -> multiply features by it.
+
+    The LSTM is `mtbench.models.recurrent.LSTM`: `nn.LSTM`'s parameters and kernel, traced
+    whole by torch.compile, run in its weights' dtype and returning the features' dtype.
+    """
 
     def __init__(self, channels: int, gates: bool = False, gate_epoch: int = 0) -> None:
         super().__init__()
-        self.lstm = nn.LSTM(channels, channels, num_layers=2)
+        self.lstm = LSTM(channels, channels, num_layers=2)
         self.gates = gates
         self.gate_epoch = gate_epoch
         self.epoch = 0
@@ -72,7 +77,7 @@ class SqueezeRecursion(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         squeezed = x.mean(dim=(3, 4))  # (B, C, T)
-        recursed, _ = self.lstm(squeezed.permute(2, 0, 1))  # (T, B, C)
+        recursed = recurrent_outputs(self.lstm, squeezed.permute(2, 0, 1))  # (T, B, C)
         scale = recursed.permute(1, 2, 0)[..., None, None]  # (B, C, T, 1, 1)
         if not self.gates_active():
             return x * scale

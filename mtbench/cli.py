@@ -98,7 +98,7 @@ def _fmt_latency(stats: dict[str, Any] | None) -> str:
 
 def print_record(record: dict[str, Any]) -> None:
     """A profile record as a two-column table, with the FLOP disagreement flagged."""
-    from mtbench.measure.profile import FLOPS_WARN_REL_DIFF
+    from mtbench.measure.profile import FLOPS_WARN_REL_DIFF, execution_summary
 
     shape = "x".join(map(str, record["input_shape"]))
     table = Table(title=f"{record['model']} {record['model_kwargs'] or ''} @ {shape}")
@@ -117,6 +117,7 @@ def print_record(record: dict[str, Any]) -> None:
     table.add_row("latency fwd+bwd / clip", _fmt_latency(record["latency_fwdbwd_ms"]))
     if record["peak_mem_mb"] is not None:
         table.add_row("peak memory growth", f"{record['peak_mem_mb']:.1f} MiB")
+    table.add_row("execution", execution_summary(record))
     env = record["env"]
     table.add_row(
         "environment",
@@ -155,6 +156,18 @@ def profile(
     threads: Annotated[int | None, typer.Option(help="CPU threads (torch).")] = None,
     channels_last: Annotated[bool, typer.Option(help="channels_last_3d memory format.")] = False,
     compile: Annotated[bool, typer.Option(help="torch.compile the model first.")] = False,
+    compile_mode: Annotated[
+        str, typer.Option(help="With --compile: default | reduce-overhead | max-autotune")
+    ] = "default",
+    cuda_graphs: Annotated[
+        bool, typer.Option(help="CUDA only: capture each step once, time its graph replays.")
+    ] = False,
+    amp: Annotated[
+        bool, typer.Option(help="Autocast to --dtype (bfloat16 | float16), weights in float32.")
+    ] = False,
+    cudnn_benchmark: Annotated[
+        bool | None, typer.Option(help="cuDNN autotuning [default: on for CUDA].")
+    ] = None,
     count_norm: Annotated[
         bool, typer.Option(help="Count normalisation layers in GFLOPs (fvcore's default).")
     ] = True,
@@ -178,6 +191,10 @@ def profile(
         channels_last=channels_last,
         compile=compile,
         count_norm=count_norm,
+        cudnn_benchmark=cudnn_benchmark,
+        compile_mode=compile_mode,
+        cuda_graphs=cuda_graphs,
+        amp=amp,
     )
     problems = options.problems()
     if problems:

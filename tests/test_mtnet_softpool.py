@@ -71,7 +71,7 @@ def test_gradient_is_autograd_of_the_formula():
     torch.testing.assert_close(ours, ref, rtol=0, atol=1e-10)
 
 
-def test_float32_under_autocast():
+def test_input_dtype_under_autocast():
     torch.manual_seed(0)
     x = torch.randn(1, 2, 2, 4, 4) * 50
     with torch.autocast("cpu", dtype=torch.bfloat16):
@@ -79,7 +79,7 @@ def test_float32_under_autocast():
         low = soft_pool3d(x.bfloat16(), (1, 2, 2))
     assert out.dtype == torch.float32
     torch.testing.assert_close(out, reference(x.double(), (1, 2, 2)).float())
-    assert low.dtype == torch.bfloat16  # returned in the input's dtype, computed in float32
+    assert low.dtype == torch.bfloat16  # computed and returned in the input's dtype
     torch.testing.assert_close(
         low.float(), reference(x.bfloat16().double(), (1, 2, 2)).float(), rtol=1e-2, atol=0.5
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass
 
 import torch
@@ -102,25 +103,58 @@ def time_runs(
     return summarize(samples, clips_per_run)
 
 
-def forward_step(model: nn.Module, x: torch.Tensor) -> Callable[[], object]:
-    """Inference: eval mode under torch.inference_mode."""
+def _autocast(device: torch.device, dtype: torch.dtype | None) -> AbstractContextManager:
+    return nullcontext() if dtype is None else torch.autocast(device.type, dtype=dtype)
+
+
+def forward_step(
+    model: nn.Module, x: torch.Tensor, autocast: torch.dtype | None = None
+) -> Callable[[], object]:
+    """Inference: eval mode under torch.inference_mode, under autocast to `autocast` if set."""
 
     def run() -> object:
-        with torch.inference_mode():
+        with torch.inference_mode(), _autocast(x.device, autocast):
             return model(x)
 
     return run
 
 
-def forward_backward_step(model: nn.Module, x: torch.Tensor) -> Callable[[], object]:
-    """A training step without the optimizer: forward, a loss on the logits, backward."""
+def forward_backward_step(
+    model: nn.Module, x: torch.Tensor, autocast: torch.dtype | None = None
+) -> Callable[[], object]:
+    """A training step without the optimizer: forward, a loss on the logits, backward; the
+    forward under autocast to `autocast` if set (the loss in float32, as AMP training does)."""
     target = torch.zeros(x.shape[0], dtype=torch.long, device=x.device)
 
     def run() -> object:
         model.zero_grad(set_to_none=True)
-        logits = model(x)
+        with _autocast(x.device, autocast):
+            logits = model(x)
         loss = nn.functional.cross_entropy(logits.float(), target)
         loss.backward()
         return loss
 
     return run
+
+
+def cuda_graph_replay(run: Callable[[], object], warmup: int = 3) -> Callable[[], None]:
+    """Capture one call of `run` in a CUDA graph and return the graph's replay.
+
+    PyTorch's recipe: warm-up calls on a side stream first, so that lazy initialisation,
+    cuDNN autotuning and the allocator's growth happen outside the capture; then one call
+    captured under `torch.cuda.graph`. Each replay reruns the captured kernels on the same
+    memory: the step's input tensor is the static input, and a training step's `.grad`
+    tensors, set to None before its captured backward, are allocated from the graph's pool
+    and refilled by every replay. Host work (Python, dispatch, launches) is not replayed,
+    which is what graph timings leave out.
+    """
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for _ in range(warmup):
+            run()
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        run()
+    return graph.replay

@@ -7,15 +7,22 @@ for it, so the CLI, the suites, plots and tables all agree on what a figure mean
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
 from typing import Any
 
 import torch
 
 from mtbench.measure.environment import environment
 from mtbench.measure.flops import count_flops
-from mtbench.measure.latency import forward_backward_step, forward_step, time_runs, timer_for
+from mtbench.measure.latency import (
+    cuda_graph_replay,
+    forward_backward_step,
+    forward_step,
+    time_runs,
+    timer_for,
+)
 from mtbench.measure.memory import PeakMemory
 from mtbench.measure.params import count_params
 from mtbench.registry import create_model, model_entry
@@ -24,6 +31,10 @@ MEASURES = ("params", "flops", "latency_fwd", "latency_fwdbwd", "memory")
 RUNTIME_MEASURES = ("latency_fwd", "latency_fwdbwd", "memory")
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 DEVICES = ("auto", "cpu", "cuda")
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
+# Execution options added after suites had stores: left out of a cell's key while they hold
+# their default, so that those stores still resume.
+EXECUTION_OPTIONS = ("cudnn_benchmark", "compile_mode", "cuda_graphs", "amp")
 FLOPS_WARN_REL_DIFF = 0.05
 SEED = 0
 
@@ -41,6 +52,10 @@ class ProfileOptions:
     channels_last: bool = False
     compile: bool = False
     count_norm: bool = True
+    cudnn_benchmark: bool | None = None  # None: on for CUDA, as timm's benchmark does
+    compile_mode: str = "default"
+    cuda_graphs: bool = False
+    amp: bool = False
 
     def problems(self) -> list[tuple[str, str]]:
         """(key, message) for every invalid option; empty when all are valid."""
@@ -58,7 +73,45 @@ class ProfileOptions:
             out.append(("measure", f"{unknown or '[]'}: choose any of {', '.join(MEASURES)}"))
         if self.threads is not None and self.threads < 1:
             out.append(("threads", f"must be >= 1, got {self.threads}"))
+        if self.compile_mode not in COMPILE_MODES:
+            out.append(
+                ("compile_mode", f"{self.compile_mode!r} is not one of {', '.join(COMPILE_MODES)}")
+            )
+        elif self.compile_mode != "default" and not self.compile:
+            out.append(("compile_mode", f"{self.compile_mode!r} needs compile = true"))
+        if self.amp and self.dtype == "float32":
+            out.append(("amp", "needs dtype bfloat16 or float16 (autocast's low precision)"))
+        if self.cuda_graphs and self.device == "cpu":
+            out.append(("cuda_graphs", "needs device cuda: CUDA graphs replay GPU kernels"))
+        if self.cuda_graphs and self.compile and self.compile_mode == "reduce-overhead":
+            out.append(("cuda_graphs", "compile_mode 'reduce-overhead' already replays graphs"))
         return out
+
+    def key_options(self) -> dict[str, Any]:
+        """The options as a cell key hashes them: an execution option only when it is set."""
+        defaults = {f.name: f.default for f in fields(self) if f.name in EXECUTION_OPTIONS}
+        return {k: v for k, v in self.__dict__.items() if k not in defaults or v != defaults[k]}
+
+    def precision(self) -> str:
+        """What ran in low precision: `autocast` (float32 weights), `cast` (the whole model
+        in `dtype`) or `float32`."""
+        return "autocast" if self.amp else ("cast" if self.dtype != "float32" else "float32")
+
+
+def execution_summary(record: dict[str, Any]) -> str:
+    """How a record's model ran, in words: 'compiled (max-autotune), CUDA graph replay,
+    autocast bfloat16, cudnn benchmark'."""
+    parts = [
+        f"compiled ({record['compile_mode']})" if record["compile"] else "eager",
+        *(["CUDA graph replay"] if record["cuda_graphs"] else []),
+        {
+            "autocast": f"autocast {record['dtype']} (float32 weights)",
+            "cast": f"model cast to {record['dtype']}",
+            "float32": "float32",
+        }[record["precision"]],
+        *(["cudnn benchmark"] if record["cudnn_benchmark"] else []),
+    ]
+    return ", ".join(parts)
 
 
 def validate_input_shape(shape: Sequence[int]) -> list[int]:
@@ -106,6 +159,11 @@ def base_record(
         "device": options.device,
         "channels_last": options.channels_last,
         "compile": options.compile,
+        "compile_mode": options.compile_mode,
+        "cuda_graphs": options.cuda_graphs,
+        "amp": options.amp,
+        "precision": options.precision(),
+        "cudnn_benchmark": options.cudnn_benchmark,
         "count_norm": options.count_norm,
         "threads": options.threads or torch.get_num_threads(),
         "warmup": options.warmup,
@@ -135,19 +193,38 @@ def profile(
 ) -> dict[str, Any]:
     """Measure one configuration; raises on failure (callers record it as they see fit)."""
     shape = validate_input_shape(input_shape)
+    problems = options.problems()
+    if problems:
+        raise ValueError("; ".join(f"{key}: {message}" for key, message in problems))
     record = base_record(name, kwargs, shape, options)
     device = resolve_device(options.device)
     dtype = DTYPES[options.dtype]
     if dtype is torch.float16 and device.type == "cpu":
         raise ValueError("dtype float16 is not supported on cpu; use float32 or bfloat16")
-    threads_before = torch.get_num_threads()
-    if options.threads is not None:
-        torch.set_num_threads(options.threads)
-    try:
+    if options.cuda_graphs and device.type != "cuda":
+        raise ValueError(f"cuda_graphs needs a CUDA device; device {options.device!r} is cpu")
+    benchmark = (
+        device.type == "cuda" if options.cudnn_benchmark is None else options.cudnn_benchmark
+    )
+    record["cudnn_benchmark"] = benchmark
+    with _process_settings(options.threads, benchmark):
         return _profile(name, kwargs, shape, device, dtype, options, record, on_phase)
+
+
+@contextmanager
+def _process_settings(threads: int | None, cudnn_benchmark: bool) -> Iterator[None]:
+    """Thread count and cuDNN autotuning for one measurement, restored afterwards: a cell's
+    settings must not leak into the next cell of a suite."""
+    threads_before = torch.get_num_threads()
+    benchmark_before = torch.backends.cudnn.benchmark
+    if threads is not None:
+        torch.set_num_threads(threads)
+    torch.backends.cudnn.benchmark = cudnn_benchmark
+    try:
+        yield
     finally:
-        # A cell's thread count must not leak into the next cell of a suite.
         torch.set_num_threads(threads_before)
+        torch.backends.cudnn.benchmark = benchmark_before
 
 
 def _profile(
@@ -201,9 +278,14 @@ def _measure_runtime(
     on_phase: Callable[[str], None],
 ) -> None:
     memory_format = torch.channels_last_3d if options.channels_last else torch.preserve_format
-    model = model.to(device=device, dtype=dtype, memory_format=memory_format)
-    x = torch.randn(shape, device=device, dtype=dtype).to(memory_format=memory_format)
-    runner = torch.compile(model) if options.compile else model
+    # Autocast keeps weights and input in float32 and runs eligible ops in `dtype`; without
+    # it the whole model is cast.
+    stored = torch.float32 if options.amp else dtype
+    model = model.to(device=device, dtype=stored, memory_format=memory_format)
+    x = torch.randn(shape, device=device, dtype=stored).to(memory_format=memory_format)
+    mode = None if options.compile_mode == "default" else options.compile_mode
+    runner = torch.compile(model, mode=mode) if options.compile else model
+    autocast = dtype if options.amp else None
     timer = timer_for(device)
     steps = {
         "latency_fwd": (model.eval, forward_step),
@@ -214,8 +296,14 @@ def _measure_runtime(
             set_mode, make_step = steps[key]
             set_mode()
             on_phase(key)
+            step = make_step(runner, x, autocast)
+            if options.cuda_graphs:
+                try:
+                    step = cuda_graph_replay(step)
+                except Exception as exc:  # the cell fails with the reason, in one line
+                    raise RuntimeError(f"CUDA graph capture of {key}: {one_line(exc)}") from exc
             stats = time_runs(
-                make_step(runner, x),
+                step,
                 warmup=options.warmup if timed else 0,
                 repeats=options.repeats if timed else 1,
                 timer=timer,

@@ -132,8 +132,11 @@ class MTBlock(nn.Module):
             if branch is None:
                 merged.append(None)
             elif len(self.sr) > i:
-                # relu(SR(branch) + shortcut), the product and the sum in one kernel.
-                merged.append(F.relu_(torch.addcmul(skip, branch, self.sr[i](branch))))
+                # relu(SR(branch) + shortcut), the product and the sum in one kernel, its
+                # inputs in one dtype: CUDA autocast raises on a float16 gate (cuDNN's RNN)
+                # beside bfloat16 features. `.to` of the same dtype is free.
+                gate = self.sr[i](branch).to(branch.dtype)
+                merged.append(F.relu_(torch.addcmul(skip.to(branch.dtype), branch, gate)))
             else:
-                merged.append(F.relu_(branch + skip))
+                merged.append(F.relu_(branch + skip.to(branch.dtype)))
         return merged[0], merged[1]

@@ -59,7 +59,7 @@ def cell_config(
         "model": model,
         "kwargs": kwargs,
         "input_shape": input_shape,
-        "options": {**options.__dict__, "measure": sorted(options.measure)},
+        "options": {**options.key_options(), "measure": sorted(options.measure)},
     }
     # Measure-only cells keep the keys they had before training existed, so old stores resume.
     if workload is not None:
@@ -112,6 +112,10 @@ def _options(settings: dict[str, Any]) -> ProfileOptions:
         channels_last=settings["channels_last"],
         compile=settings["compile"],
         count_norm=settings["count_norm"],
+        cudnn_benchmark=settings["cudnn_benchmark"],
+        compile_mode=settings["compile_mode"],
+        cuda_graphs=settings["cuda_graphs"],
+        amp=settings["amp"],
     )
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import tomllib
 
-from mtbench.measure.profile import DEVICES, DTYPES, MEASURES
+from mtbench.measure.profile import COMPILE_MODES, DEVICES, DTYPES, MEASURES
 from mtbench.suite.fields import (
     Field,
     _boolean,
@@ -81,6 +81,10 @@ DEFAULT_FIELDS = {
     "channels_last": Field(_boolean, "channels_last_3d memory format", False),
     "compile": Field(_boolean, "torch.compile before timing", False),
     "count_norm": Field(_boolean, "count norm layers in GFLOPs", True),
+    "cudnn_benchmark": Field(_boolean, "cuDNN autotuning (default: on for CUDA)"),
+    "compile_mode": Field(_choice(COMPILE_MODES), "torch.compile mode (with compile)", "default"),
+    "cuda_graphs": Field(_boolean, "time by replaying a captured CUDA graph", False),
+    "amp": Field(_boolean, "autocast to `dtype` with float32 weights", False),
 }
 LIST_VALUED = {"input", "measure"}
 
