@@ -39,8 +39,11 @@ def test_dotted_overrides_expand_into_the_grid_and_label(tmp_path):
 
 
 def test_class_count_and_measured_clip_default_to_the_dataset(tmp_path):
-    path = write(tmp_path, HEAD + "[[models]]\nname = 'r3d-18'\n[[models]]\nname = 'r3d-18'\n"
-                 "num_classes = 7\n[[models]]\nname = 'r3d-18'\ninput = [1, 3, 4, 16, 16]\n")  # fmt: skip
+    models = (
+        "[[models]]\nname = 'r3d-18'\n[[models]]\nname = 'r3d-18'\nnum_classes = 7\n"
+        "[[models]]\nname = 'r3d-18'\ninput = [1, 3, 4, 16, 16]\n"
+    )
+    path = write(tmp_path, HEAD + models)
     _, cells = load_suite(path)
     assert cells[0].kwargs["num_classes"] == 5
     assert cells[0].input_shape == [1, 3, 8, 32, 32]

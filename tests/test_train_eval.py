@@ -24,7 +24,8 @@ def test_metrics_match_a_direct_computation():
     mean = probs.mean(axis=1)
     ranked = np.argsort(-mean, axis=1)
     assert m.top1 == pytest.approx(100 * np.mean(ranked[:, 0] == labels))
-    assert m.top5 == pytest.approx(100 * np.mean([lab in r[:5] for lab, r in zip(labels, ranked)]))
+    in_top5 = [lab in r[:5] for lab, r in zip(labels, ranked, strict=True)]
+    assert m.top5 == pytest.approx(100 * np.mean(in_top5))
     recalls = [np.mean(ranked[labels == c, 0] == c) for c in range(7) if (labels == c).any()]
     assert m.mean_class_acc == pytest.approx(100 * np.mean(recalls))
     assert m.confusion.sum() == 30 and np.trace(m.confusion) == np.sum(ranked[:, 0] == labels)

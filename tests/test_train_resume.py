@@ -90,7 +90,8 @@ def test_sigkill_after_a_checkpoint_then_rerun_gives_identical_weights(tmp_path,
     assert a["model"].keys() == b["model"].keys()
     for key in a["model"]:
         assert torch.equal(a["model"][key], b["model"][key]), key
-    for sa, sb in zip(a["optimizer"]["state"].values(), b["optimizer"]["state"].values()):
+    states = zip(a["optimizer"]["state"].values(), b["optimizer"]["state"].values(), strict=True)
+    for sa, sb in states:
         assert torch.equal(sa["momentum_buffer"], sb["momentum_buffer"])
     (ra,), (rb,) = read_records(tmp_path / "straight"), read_records(out)
     assert ra["top1"] == rb["top1"] and ra["final_train_loss"] == rb["final_train_loss"]

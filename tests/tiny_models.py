@@ -3,7 +3,7 @@
 
 from torch import nn
 
-from mtbench.registry import register_model, list_models
+from mtbench.registry import list_models, register_model
 
 if "test-tiny3d" not in list_models():
 

@@ -2,7 +2,8 @@
 
     [suite]      name, description, output
     [defaults]   how every cell is measured (device, input, batch_size, dtype, warmup,
-                 repeats, measure, threads, channels_last, compile, count_norm)
+                 repeats, measure, threads, channels_last, compile, compile_mode,
+                 cudnn_benchmark, cuda_graphs, amp, count_norm)
     [data]       a dataset: with it, every cell trains and evaluates (mtbench.suite.workload)
     [train]      how to train; [eval] how to evaluate (both need [data])
     [[models]]   name (or a list of names), optional label, model keyword arguments, and
