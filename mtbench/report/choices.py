@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from mtbench.errors import UsageError
 
-PLOT_NAMES = ("accuracy-gflops", "accuracy-latency", "latency", "ablation", "complexity")
+PLOT_NAMES = (
+    "accuracy-gflops", "accuracy-latency", "latency", "ablation", "complexity", "accuracy-duration",
+)  # fmt: skip
 PLOT_FORMATS = ("png", "svg", "pdf")
 TABLE_FORMATS = ("md", "latex", "csv")
 SORT_KEYS = ("model", "params", "gflops", "latency", "top1")

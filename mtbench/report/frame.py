@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,12 @@ from mtbench.suite.store import find_stores, latest_by_cell, read_records, store
 # (Table 4 reports every MTNet at r = 0.875, and g = 1 means no sub-streams). The report needs
 # them to place a cell on the ablation axes and to join it with the paper's rows.
 MTNET_DEFAULTS = {"r": 0.875, "g": 1}
+# `top1_by_duration` (multiduration test sets) flattened: one column per duration bucket.
+DURATION_BUCKETS = ("short", "medium", "long")
+DURATION_COLUMNS = [f"top1_{bucket}" for bucket in DURATION_BUCKETS]
+# A default label names a varied seed ("... train.seed=2"); cells that differ only in it share
+# a group, which plots aggregate as mean and spread over seeds.
+_SEED_IN_LABEL = re.compile(r"\s*\btrain\.seed=\d+")
 
 COLUMNS = [
     "suite", "cell_key", "label", "model", "family", "r", "g", "input", "batch_size",
@@ -29,6 +36,7 @@ COLUMNS = [
     "lat_fwd_ms", "lat_fwd_p10", "lat_fwd_p90",
     "lat_fwdbwd_ms", "lat_fwdbwd_p10", "lat_fwdbwd_p90",
     "peak_mem_mb", "top1", "top5", "dataset", "status", "error",
+    "seed", "group", *DURATION_COLUMNS,
 ]  # fmt: skip
 
 
@@ -80,10 +88,13 @@ def record_row(record: dict[str, Any]) -> dict[str, Any]:
     fwd = _latency(record, "latency_fwd_ms")
     fwdbwd = _latency(record, "latency_fwdbwd_ms")
     params = _number(record.get("params_total"))
+    by_duration = record.get("top1_by_duration")
+    by_duration = by_duration if isinstance(by_duration, dict) else {}
+    label = record.get("label") or record.get("model") or "?"
     return {
         "suite": record.get("suite") or "",
         "cell_key": record.get("cell_key") or "",
-        "label": record.get("label") or record.get("model") or "?",
+        "label": label,
         "model": record.get("model") or "",
         "family": family,
         "r": _number(kwargs.get("r", defaults.get("r"))),
@@ -108,6 +119,9 @@ def record_row(record: dict[str, Any]) -> dict[str, Any]:
         "dataset": record.get("dataset") or "",
         "status": record.get("status") or "unknown",
         "error": record.get("error") or "",
+        "seed": _number(record.get("seed")),
+        "group": _SEED_IN_LABEL.sub("", label),
+        **{f"top1_{b}": _number(by_duration.get(b)) for b in DURATION_BUCKETS},
     }
 
 
