@@ -80,8 +80,8 @@ def _rng(key: str, stream: int) -> np.random.Generator:
 
 def draw_duration(cfg: DataConfig, key: str) -> int:
     """The action's length in frames, log-uniform over the knobs' range (balanced buckets)."""
-    low, high = np.log(cfg.min_duration), np.log(cfg.max_duration + 1)
-    return min(int(np.exp(_rng(key, 0).uniform(low, high))), cfg.max_duration)
+    low, high = np.log(cfg.min_duration), np.log(cfg.max_duration)
+    return int(np.rint(np.exp(_rng(key, 0).uniform(low, high))))
 
 
 def bucket_edges(cfg: DataConfig) -> tuple[float, float]:
@@ -93,7 +93,7 @@ def bucket_edges(cfg: DataConfig) -> tuple[float, float]:
 
 def duration_bucket(cfg: DataConfig, duration: int) -> str:
     first, second = bucket_edges(cfg)
-    return BUCKETS[(duration >= first) + (duration >= second)]
+    return BUCKETS[int(duration >= first) + int(duration >= second)]
 
 
 def _texture(rng: np.random.Generator, h: int, w: int, low: int, high: int) -> np.ndarray:
