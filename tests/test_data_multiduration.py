@@ -213,3 +213,10 @@ def test_frames_alone_are_not_enough(one_thread):
     motion = _held_out_accuracy(_small_3d(4), train, test, 12)
     assert frame_only <= 0.65
     assert motion >= frame_only + 0.2
+
+
+def test_shipped_suite_validates(cli):
+    result = cli("run", "suites/multiduration.toml", "--dry-run", "--output", "/tmp/md-dry")
+    assert result.returncode == 0, result.stderr
+    assert "multiduration: 27 cells" in result.stdout
+    assert result.stdout.count("tsn-r18 ") == 3 and result.stdout.count("mtnet-32 r=1 g=8") == 3

@@ -438,9 +438,9 @@ def duration_summary(frame: pd.DataFrame) -> pd.DataFrame:
     rows = frame.dropna(subset=DURATION_COLUMNS, how="all")
     if rows.empty:
         raise PlotSkipped("no cell has top-1 by duration (top1_by_duration: multiduration data)")
-    long = rows.melt(id_vars=["group"], value_vars=DURATION_COLUMNS, value_name="top1")
+    long = rows[["group", *DURATION_COLUMNS]].melt(id_vars=["group"], value_name="acc")
     long["bucket"] = long["variable"].str.removeprefix("top1_")
-    stats = long.dropna(subset=["top1"]).groupby(["group", "bucket"], sort=False)["top1"]
+    stats = long.dropna(subset=["acc"]).groupby(["group", "bucket"], sort=False)["acc"]
     return stats.agg(["mean", "std", "count"]).fillna({"std": 0.0}).reset_index()
 
 
