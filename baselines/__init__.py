@@ -12,5 +12,6 @@ from baselines import (  # noqa: F401  (registration)
     srtg,
     torchvision_video,
     tsm,
+    tsn,
     x3d,
 )

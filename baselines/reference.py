@@ -84,6 +84,7 @@ BASELINE_FAMILIES = (
     "slowfast",
     "srtg",
     "tsm",
+    "tsn",
     "mfnet",
     "x3d",
 )
@@ -102,6 +103,7 @@ CANONICAL_INPUT: dict[str, tuple[int, int, int]] = {
     "srtg": (16, 224, 224),
     "slow-r50": (8, 224, 224),
     "tsm": (8, 224, 224),
+    "tsn": (8, 224, 224),
     "mfnet": (16, 224, 224),
     # X3D: one network trained at four inputs (the published GFLOPs are at the larger test crop)
     "x3d-xs": (4, 160, 160),

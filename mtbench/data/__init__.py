@@ -6,6 +6,7 @@ Nothing here knows about training; the trainer consumes `build_dataset` and `col
 """
 
 from mtbench.data import annotations as _layouts  # noqa: F401  (registers the file layouts)
+from mtbench.data import multiduration as _multiduration  # noqa: F401  (registers it)
 from mtbench.data import synthetic as _synthetic  # noqa: F401  (registers "synthetic")
 from mtbench.data.annotations import read_annotations
 from mtbench.data.config import DataConfig, DataError

@@ -20,8 +20,12 @@ from mtbench.errors import UsageError
 data_app = typer.Typer(no_args_is_help=True, help="Inspect and preview video datasets.")
 
 DatasetOpt = Annotated[
-    str, typer.Option("--dataset", help="ucf101 | hmdb51 | kinetics | frames | list | synthetic")
+    str,
+    typer.Option(
+        "--dataset", help="ucf101 | hmdb51 | kinetics | frames | list | synthetic | multiduration"
+    ),
 ]
+GENERATED = ("multiduration", "synthetic")
 RootOpt = Annotated[str, typer.Option("--root", help="Folder that holds the videos.")]
 AnnotationsOpt = Annotated[
     str, typer.Option("--annotations", help="Split files (file or folder); default: --root.")
@@ -143,6 +147,9 @@ def preview(
     interval: Annotated[int, typer.Option(help="Temporal stride.")] = 2,
     crop: Annotated[int, typer.Option(help="Crop size.")] = 112,
     seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
+    per_class: Annotated[
+        bool, typer.Option(help="One clip of each class (rows = classes) instead of --clips.")
+    ] = False,
 ) -> None:
     """A contact sheet of training clips after the transforms: what the model sees."""
     from mtbench.data import DataError, build_dataset
@@ -156,12 +163,64 @@ def preview(
         data = build_dataset(cfg, "train", train=True, seed=seed, annotations=found)
     except DataError as exc:
         raise UsageError(str(exc)) from exc
-    picks = [round(i * (len(data) - 1) / max(clips - 1, 1)) for i in range(min(clips, len(data)))]
+    if per_class:
+        firsts = {s.label: i for i, s in reversed(list(enumerate(data.samples)))}
+        picks = [firsts[label] for label in sorted(firsts)]
+    else:
+        picks = [
+            round(i * (len(data) - 1) / max(clips - 1, 1)) for i in range(min(clips, len(data)))
+        ]
     items = [data[i] for i in picks]
     contact_sheet(items, data.classes, cfg, out)
     typer.echo(f"wrote {out}")
     for path in data.skipped:
         typer.echo(f"unreadable, replaced: {path}", err=True)
+
+
+@data_app.command()
+def synth(
+    out: Annotated[Path, typer.Option("--out", help="Folder to write (videos/, annotations/).")],
+    kind: Annotated[str, typer.Option("--kind", help=" | ".join(GENERATED))] = "multiduration",
+    videos_per_class: Annotated[int, typer.Option(help="Training videos per class.")] = 16,
+    test_videos_per_class: Annotated[int, typer.Option(help="Test videos per class.")] = 4,
+    num_classes: Annotated[int, typer.Option(help="Classes (multiduration: 2..10).")] = 10,
+    frames: Annotated[int, typer.Option(help="Frames per video (multiduration: the clip).")] = 16,
+    height: Annotated[int, typer.Option(help="Frame height (even).")] = 64,
+    width: Annotated[int, typer.Option(help="Frame width (even).")] = 80,
+    min_duration: Annotated[int, typer.Option(help="Shortest action, frames.")] = 4,
+    max_duration: Annotated[int, typer.Option(help="Longest action, frames.")] = 16,
+    distractors: Annotated[int, typer.Option(help="Drifting distractor objects.")] = 2,
+    noise: Annotated[float, typer.Option(help="Pixel noise std, 0..255 levels.")] = 8.0,
+    fps: Annotated[int, typer.Option(help="Frame rate written to the mp4 files.")] = 25,
+) -> None:
+    """Write a generated dataset as mp4 files in UCF-101's layout, with official split files."""
+    from mtbench.data import DataConfig, DataError
+    from mtbench.data.export import write_ucf101
+
+    if kind not in GENERATED:
+        raise UsageError(f"--kind {kind!r}: choose from {', '.join(GENERATED)}")
+    try:
+        cfg = DataConfig(
+            kind,
+            frames=frames,
+            interval=1,
+            num_classes=num_classes,
+            videos_per_class=videos_per_class,
+            test_videos_per_class=test_videos_per_class,
+            source_frames=frames,
+            source_size=(height, width),
+            min_duration=min_duration,
+            max_duration=max_duration,
+            distractors=distractors,
+            noise=noise,
+        )
+        counts = write_ucf101(cfg, out, fps)
+    except DataError as exc:
+        raise UsageError(str(exc)) from exc
+    typer.echo(
+        f"wrote {counts['train']} training and {counts['test']} test videos to {out / 'videos'};"
+        f" splits in {out / 'annotations'}, durations in {out / 'durations.csv'}"
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -27,12 +27,17 @@ class DataConfig:
     workers: int = 2
     mean: tuple[float, float, float] = (0.45, 0.45, 0.45)
     std: tuple[float, float, float] = (0.225, 0.225, 0.225)
-    # synthetic only (file layouts ignore them):
+    # synthetic and multiduration only (file layouts ignore them):
     num_classes: int = 10
     videos_per_class: int = 16
     test_videos_per_class: int = 4
     source_frames: int = 64
     source_size: tuple[int, int] = (128, 171)  # H, W of each generated source video
+    # multiduration only: the action's length in frames, and what clutters the scene
+    min_duration: int = 4
+    max_duration: int = 16
+    distractors: int = 2  # smaller objects drifting at constant speed
+    noise: float = 8.0  # std of Gaussian pixel noise, in 0..255 levels
 
     def annotations_path(self) -> str:
         return self.annotations or self.root

@@ -33,7 +33,8 @@ def contact_sheet(
             ax.set_xticks([])
             ax.set_yticks([])
             ax.set_xlabel(f"t={frame}", fontsize=6)
-        row[0].set_ylabel(classes[item["label"]], fontsize=7)
+        duration = f"\n{int(item['duration'])} frames" if "duration" in item else ""
+        row[0].set_ylabel(classes[item["label"]] + duration, fontsize=7)
     fig.suptitle(f"{cfg.dataset}: {t} frames, interval {cfg.interval}, crop {cfg.crop}", fontsize=8)
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,8 @@ from __future__ import annotations
 from mtbench.errors import UsageError
 
 PLOT_NAMES = (
-    "accuracy-gflops", "accuracy-latency", "training", "latency", "ablation", "complexity",
+    "accuracy-gflops", "accuracy-latency", "accuracy-duration", "training", "latency",
+    "ablation", "complexity",
 )  # fmt: skip
 PLOT_FORMATS = ("png", "svg", "pdf")
 TABLE_FORMATS = ("md", "latex", "csv")

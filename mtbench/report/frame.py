@@ -23,6 +23,11 @@ from mtbench.suite.store import find_stores, latest_by_cell, read_records, store
 # (Table 4 reports every MTNet at r = 0.875, and g = 1 means no sub-streams). The report needs
 # them to place a cell on the ablation axes and to join it with the paper's rows.
 MTNET_DEFAULTS = {"r": 0.875, "g": 1}
+# `top1_by_duration` (multiduration test sets) flattened: one column per duration bucket.
+DURATION_BUCKETS = ("short", "medium", "long")
+DURATION_COLUMNS = [f"top1_{bucket}" for bucket in DURATION_BUCKETS]
+# A default label names a varied seed ("... train.seed=2"); rows aggregated over seeds drop it.
+_SEED_IN_LABEL = re.compile(r"\s*\btrain\.seed=\d+")
 
 COLUMNS = [
     "suite", "cell_key", "label", "model", "family", "r", "g", "input", "batch_size",
@@ -30,10 +35,10 @@ COLUMNS = [
     "lat_fwd_ms", "lat_fwd_p10", "lat_fwd_p90",
     "lat_fwdbwd_ms", "lat_fwdbwd_p10", "lat_fwdbwd_p90",
     "peak_mem_mb", "top1", "top5", "mean_class_acc", "dataset", "views", "seed", "seed_group",
-    "top1_std", "top5_std", "n_seeds", "train_curve", "status", "error",
+    *DURATION_COLUMNS, "top1_std", "top5_std", *(f"{c}_std" for c in DURATION_COLUMNS),
+    "n_seeds", "train_curve", "status", "error",
 ]  # fmt: skip
-ACCURACY = ("top1", "top5")
-_SEED_IN_LABEL = re.compile(r"\s*train\.seed=\S+")
+ACCURACY = ("top1", "top5", *DURATION_COLUMNS)
 
 
 @dataclass
@@ -85,10 +90,13 @@ def record_row(record: dict[str, Any]) -> dict[str, Any]:
     fwd = _latency(record, "latency_fwd_ms")
     fwdbwd = _latency(record, "latency_fwdbwd_ms")
     params = _number(record.get("params_total"))
+    by_duration = record.get("top1_by_duration")
+    by_duration = by_duration if isinstance(by_duration, dict) else {}
+    label = record.get("label") or record.get("model") or "?"
     return {
         "suite": record.get("suite") or "",
         "cell_key": record.get("cell_key") or "",
-        "label": record.get("label") or record.get("model") or "?",
+        "label": label,
         "model": record.get("model") or "",
         "family": family,
         "r": _number(kwargs.get("r", defaults.get("r"))),
@@ -115,12 +123,12 @@ def record_row(record: dict[str, Any]) -> dict[str, Any]:
         "views": record.get("views") or "",
         "seed": _number(record.get("seed")),
         "seed_group": record.get("seed_group") or "",
-        "top1_std": math.nan,
-        "top5_std": math.nan,
+        **{f"{metric}_std": math.nan for metric in ACCURACY},
         "n_seeds": 1,
         "train_curve": record.get("train_curve") or [],
         "status": record.get("status") or "unknown",
         "error": record.get("error") or "",
+        **{f"top1_{b}": _number(by_duration.get(b)) for b in DURATION_BUCKETS},
     }
 
 

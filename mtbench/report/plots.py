@@ -17,7 +17,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from mtbench.report.frame import workload
+from mtbench.report.frame import DURATION_BUCKETS, DURATION_COLUMNS, workload
 from mtbench.report.paper import paper_dataset, with_paper
 from mtbench.report.style import (
     COLUMN_WIDTH,
@@ -462,6 +462,59 @@ def training(frame: pd.DataFrame, compare: bool = False) -> Figure:
     return fig
 
 
+def duration_summary(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per configuration (seeds already averaged by the store) and bucket: mean, std and n."""
+    rows = frame.dropna(subset=DURATION_COLUMNS, how="all")
+    if rows.empty:
+        raise PlotSkipped("no cell has top-1 by duration (top1_by_duration: multiduration data)")
+    return pd.DataFrame(
+        [
+            {
+                "group": row["label"],
+                "bucket": column.removeprefix("top1_"),
+                "mean": row[column],
+                "std": 0.0 if pd.isna(row[f"{column}_std"]) else row[f"{column}_std"],
+                "count": row["n_seeds"],
+            }
+            for _, row in rows.iterrows()
+            for column in DURATION_COLUMNS
+            if pd.notna(row[column])
+        ]
+    )
+
+
+@styled
+def accuracy_by_duration(frame: pd.DataFrame, compare: bool = False) -> Figure:
+    """The multiduration study's plot: top-1 per duration bucket (short, medium, long), one
+    line per model configuration, mean over seeds with ±1 std error bars."""
+    summary = duration_summary(frame)
+    groups = list(dict.fromkeys(summary["group"]))
+    fig, axes = figure(height=2.6)
+    ax = axes[0][0]
+    x = np.arange(len(DURATION_BUCKETS))
+    offsets = np.linspace(-0.15, 0.15, len(groups)) if len(groups) > 1 else [0.0]
+    for k, (group, dx) in enumerate(zip(groups, offsets, strict=True)):
+        part = summary[summary["group"] == group].set_index("bucket").reindex(DURATION_BUCKETS)
+        seeds = int(part["count"].max())
+        ax.errorbar(
+            x + dx,
+            part["mean"],
+            yerr=part["std"],
+            color=PALETTE[k % len(PALETTE)],
+            marker=MARKERS[k % len(MARKERS)],
+            ls=LINESTYLES[(k // len(PALETTE)) % len(LINESTYLES)],
+            markersize=3.5,
+            lw=1.0,
+            capsize=2,
+            label=f"{group} (n={seeds})",
+        )
+    ax.set_xticks(x, DURATION_BUCKETS)
+    ax.set_xlabel("Action duration bucket")
+    ax.set_ylabel("Top-1 accuracy (%), mean ± std over seeds")
+    _legend_below(fig, ax.get_legend_handles_labels()[0])
+    return fig
+
+
 PLOTS: dict[str, Callable[[pd.DataFrame, bool], Figure]] = {
     "accuracy-gflops": accuracy_vs_gflops,
     "accuracy-latency": accuracy_vs_latency,
@@ -469,4 +522,5 @@ PLOTS: dict[str, Callable[[pd.DataFrame, bool], Figure]] = {
     "latency": latency_bars,
     "ablation": ablation,
     "complexity": complexity,
+    "accuracy-duration": accuracy_by_duration,
 }

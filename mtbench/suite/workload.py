@@ -22,7 +22,7 @@ from mtbench.suite.fields import (
     _positive_int,
 )
 
-DATASET_KINDS = ("ucf101", "hmdb51", "kinetics", "frames", "list", "synthetic")
+DATASET_KINDS = ("ucf101", "hmdb51", "kinetics", "frames", "list", "synthetic", "multiduration")
 SCHEDULES = ("step", "cosine")
 AMP_DTYPES = ("bfloat16", "float16")
 
@@ -90,11 +90,15 @@ DATA_FIELDS = {
     "workers": Field(_non_negative_int, "DataLoader worker processes", 2),
     "mean": Field(_triple, "normalisation mean (RGB, 0..1)", [0.45, 0.45, 0.45]),
     "std": Field(_triple, "normalisation std (RGB, 0..1)", [0.225, 0.225, 0.225]),
-    "num_classes": Field(_positive_int, "synthetic only: number of classes", 10),
-    "videos_per_class": Field(_positive_int, "synthetic only: training videos per class", 16),
-    "test_videos_per_class": Field(_positive_int, "synthetic only: test videos per class", 4),
+    "num_classes": Field(_positive_int, "generated data: number of classes", 10),
+    "videos_per_class": Field(_positive_int, "generated data: training videos per class", 16),
+    "test_videos_per_class": Field(_positive_int, "generated data: test videos per class", 4),
     "source_frames": Field(_positive_int, "synthetic only: frames per generated video", 64),
-    "source_size": Field(_pair, "synthetic only: [H, W] of a generated video", [128, 171]),
+    "source_size": Field(_pair, "generated data: [H, W] of a generated video", [128, 171]),
+    "min_duration": Field(_positive_int, "multiduration only: shortest action, frames", 4),
+    "max_duration": Field(_positive_int, "multiduration only: longest action, frames", 16),
+    "distractors": Field(_non_negative_int, "multiduration only: drifting distractors", 2),
+    "noise": Field(_number(0), "multiduration only: pixel noise std (0..255 levels)", 8.0),
 }
 
 TRAIN_FIELDS = {

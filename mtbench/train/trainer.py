@@ -12,7 +12,7 @@ import contextlib
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,14 @@ from mtbench.train.distributed import (
     current_world,
     gather_objects,
 )
-from mtbench.train.evaluate import SCORES, VIEW_AVERAGE, run_views, score, write_reports
+from mtbench.train.evaluate import (
+    SCORES,
+    VIEW_AVERAGE,
+    ViewScores,
+    run_views,
+    score,
+    write_reports,
+)
 from mtbench.train.finetune import freeze, hold_frozen, load_pretrained, trainable
 from mtbench.train.log import TrainLog
 from mtbench.train.progress import TrainProgress
@@ -368,9 +375,27 @@ def train_and_evaluate(
         "data_fingerprint": data_fingerprint(config, annotations, "test"),
         "train_data_fingerprint": data_fingerprint(config, annotations, "train"),
     }
+    record.update(top1_by_duration(views, config))
     if not math.isfinite(metrics.top1):
         raise TrainingError("top-1 is not a number: no test video was scored")
     return record
+
+
+def top1_by_duration(views: ViewScores, config) -> dict[str, Any]:
+    """{"top1_by_duration": {"short": %, "medium": %, "long": %}} when the test videos carry
+    their action's duration (multiduration); buckets come from the dataset's duration knobs,
+    so runs with the same knobs compare bucket for bucket. A bucket without videos is None."""
+    if "duration" not in views.extra:
+        return {}
+    from mtbench.data.multiduration import BUCKETS, duration_bucket
+
+    buckets = [duration_bucket(config, int(d)) for d in views.extra["duration"]]
+    top1: dict[str, float | None] = {}
+    for name in BUCKETS:
+        keep = torch.tensor([b == name for b in buckets], dtype=torch.bool)
+        part = replace(views, scores=views.scores[keep], labels=views.labels[keep])
+        top1[name] = score(part).top1 if keep.any() else None
+    return {"top1_by_duration": top1}
 
 
 def _device(cell, world) -> torch.device:
