@@ -35,6 +35,7 @@ from torchvision.models.video.resnet import (
 )
 
 from baselines.resnet3d import LAYERS
+from baselines.weights import with_weights
 from mtbench.models.recurrent import LSTM, recurrent_outputs
 from mtbench.registry import ModelConfigError, register_model
 
@@ -127,36 +128,42 @@ def build_srtg(depth: int, conv: str, num_classes: int, gates: bool, gate_epoch:
 
 
 @register_model("srtg-r3d-34", family="srtg")
+@with_weights()
 def srtg_r3d_34(num_classes: int = 400, gates: bool = False, gate_epoch: int = 0) -> nn.Module:
     """SRTG r3d-34 (Stergiou and Poppe 2020): LSTM squeeze-and-recursion after every block."""
     return build_srtg(34, "r3d", num_classes, gates, gate_epoch)
 
 
 @register_model("srtg-r3d-50", family="srtg")
+@with_weights()
 def srtg_r3d_50(num_classes: int = 400, gates: bool = False, gate_epoch: int = 0) -> nn.Module:
     """SRTG r3d-50: expansion-1 bottlenecks, LSTM squeeze-and-recursion after every block."""
     return build_srtg(50, "r3d", num_classes, gates, gate_epoch)
 
 
 @register_model("srtg-r3d-101", family="srtg")
+@with_weights()
 def srtg_r3d_101(num_classes: int = 400, gates: bool = False, gate_epoch: int = 0) -> nn.Module:
     """SRTG r3d-101: expansion-1 bottlenecks, LSTM squeeze-and-recursion after every block."""
     return build_srtg(101, "r3d", num_classes, gates, gate_epoch)
 
 
 @register_model("srtg-r2plus1d-34", family="srtg")
+@with_weights()
 def srtg_r2plus1d_34(num_classes: int = 400, gates: bool = False, gate_epoch: int = 0) -> nn.Module:
     """SRTG r(2+1)d-34: LSTM squeeze-and-recursion after every block."""
     return build_srtg(34, "r2plus1d", num_classes, gates, gate_epoch)
 
 
 @register_model("srtg-r2plus1d-50", family="srtg")
+@with_weights()
 def srtg_r2plus1d_50(num_classes: int = 400, gates: bool = False, gate_epoch: int = 0) -> nn.Module:
     """SRTG r(2+1)d-50: expansion-1 bottlenecks, LSTM squeeze-and-recursion after every block."""
     return build_srtg(50, "r2plus1d", num_classes, gates, gate_epoch)
 
 
 @register_model("srtg-r2plus1d-101", family="srtg")
+@with_weights()
 def srtg_r2plus1d_101(
     num_classes: int = 400, gates: bool = False, gate_epoch: int = 0
 ) -> nn.Module:

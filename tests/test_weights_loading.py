@@ -128,3 +128,23 @@ def test_suite_validates_weights_like_any_keyword(tmp_path: Path) -> None:
     suite.write_text(suite.read_text().replace("x3d-l", "x3d-s"))
     _, cells = load_suite(suite)
     assert [c.kwargs["weights"] for c in cells] == [str(path)] * 2
+
+
+def test_every_baseline_builder_takes_weights() -> None:
+    from baselines.reference import BASELINE_FAMILIES
+    from mtbench.registry import list_models, model_entry
+
+    names = [n for n in list_models() if model_entry(n).family in BASELINE_FAMILIES]
+    assert names and all("weights" in model_entry(n).kwargs for n in names)
+
+
+def test_srtg_loads_its_own_training_checkpoint(tmp_path: Path, one_thread) -> None:
+    torch.manual_seed(0)
+    trained = create_model("srtg-r3d-34", num_classes=5).eval()
+    path = tmp_path / "last.pt"
+    torch.save({"model": trained.state_dict()}, path)
+    torch.manual_seed(1)
+    loaded = create_model("srtg-r3d-34", num_classes=5, weights=str(path)).eval()
+    clip = torch.randn(1, 3, 4, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(loaded(clip), trained(clip))
