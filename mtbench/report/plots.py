@@ -518,9 +518,9 @@ def accuracy_by_duration(frame: pd.DataFrame, compare: bool = False) -> Figure:
 PLOTS: dict[str, Callable[[pd.DataFrame, bool], Figure]] = {
     "accuracy-gflops": accuracy_vs_gflops,
     "accuracy-latency": accuracy_vs_latency,
+    "accuracy-duration": accuracy_by_duration,
     "training": training,
     "latency": latency_bars,
     "ablation": ablation,
     "complexity": complexity,
-    "accuracy-duration": accuracy_by_duration,
 }
