@@ -67,6 +67,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
+        (folder / "videos").mkdir()
         write_folder(folder / "videos", args.videos, frames=64)
         sources = {
             "synthetic": f'dataset = "synthetic"\nnum_classes = 4\n'
