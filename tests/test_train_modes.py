@@ -1,9 +1,12 @@
 """Training modes: multigrid shapes on the documented schedule, fine-tuning (new head, frozen
 parts), a NaN loss failing only its cell, and DDP through torchrun with 2 CPU processes."""
 
+import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import tiny_models  # noqa: F401  (registers test-tiny3d)
@@ -158,3 +161,31 @@ def test_ddp_with_two_cpu_processes_writes_one_record_and_scores_every_video(tmp
     assert record["num_test_videos"] == record["num_test_scored"] == 9  # odd: no padding
     (folder,) = out.glob("cells/*")
     assert len((folder / "train_log.jsonl").read_text().splitlines()) == 2
+
+
+def test_ddp_resume_after_a_kill_matches_an_uninterrupted_ddp_run(tmp_path):
+    path = suite(tmp_path, "[[models]]\nname = 'test-tiny3d'\n")
+
+    def torchrun(out: Path) -> list[str]:
+        return [sys.executable, "-m", "torch.distributed.run", "--standalone",
+                "--nproc_per_node", "2", ENTRY, "run", str(path), "--output", str(out)]  # fmt: skip
+
+    straight = subprocess.run(torchrun(tmp_path / "a"), capture_output=True, text=True, timeout=300)
+    assert straight.returncode == 0, straight.stderr[-3000:]
+    out = tmp_path / "b"
+    proc = subprocess.Popen(torchrun(out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)  # fmt: skip
+    deadline = time.time() + 240
+    while not list(out.glob("cells/*/last.pt")) and time.time() < deadline:
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    (ckpt,) = out.glob("cells/*/last.pt")
+    assert 1 <= torch.load(ckpt, weights_only=False)["epoch"] < 6
+    resumed = subprocess.run(torchrun(out), capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    (a,) = (tmp_path / "a").glob("cells/*/last.pt")
+    wa, wb = torch.load(a, weights_only=False), torch.load(ckpt, weights_only=False)
+    assert len(wb["rng"]) == 2  # one RNG state per rank
+    for key in wa["model"]:
+        assert torch.equal(wa["model"][key], wb["model"][key]), key
