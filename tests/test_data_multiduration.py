@@ -1,9 +1,8 @@
 """Multi-duration clips: deterministic, balanced, durations over the knobs' range, buckets,
-files in UCF-101's layout that the ucf101 reader loads, and (MTBENCH_SLOW=1) the 2D reference
+files in UCF-101's layout that the ucf101 reader loads, and the 2D reference
 well below a 3D model on held-out videos."""
 
 import csv
-import os
 
 import numpy as np
 import pytest
@@ -194,7 +193,6 @@ def _held_out_accuracy(model: nn.Module, train: dict, test: dict, epochs: int) -
         return (model(test["video"][:, 0]).argmax(1) == test["label"]).float().mean().item()
 
 
-@pytest.mark.skipif(os.environ.get("MTBENCH_SLOW") != "1", reason="minutes of CPU: MTBENCH_SLOW=1")
 def test_frames_alone_are_not_enough(one_thread):
     """Two time-reversal pairs: TSN-R18 (frames without order) can at best tell the pair (50%);
     a small 3D CNN sees the motion. Held-out videos, same data and optimiser for both."""
