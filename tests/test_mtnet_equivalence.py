@@ -1,15 +1,16 @@
 """MTNet's outputs equal those of the implementation before the speed work (issue 11).
 
-`fixtures/mtnet_reference.pt` holds logits computed by the MTNet code of commit d780715,
-before any change to its arithmetic, for the configurations below. Weights are set by
-parameter name (not by creation order), so a module that is built in a different order but
-keeps its state_dict keys gets the same weights. Regenerate only from that commit:
-`python tests/test_mtnet_equivalence.py`.
+`fixtures/mtnet_reference.json` holds float64 logits (exact in JSON) computed by the MTNet
+code of commit d780715, before any change to its arithmetic, for the configurations below.
+Weights are set by parameter name (not by creation order), so a module that is built in a
+different order but keeps its state_dict keys gets the same weights. Regenerate only from
+that commit: `python tests/test_mtnet_equivalence.py`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ from mtbench.registry import create_model
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-REFERENCE = Path(__file__).parent / "fixtures" / "mtnet_reference.pt"
+REFERENCE = Path(__file__).parent / "fixtures" / "mtnet_reference.json"
 SHAPE = (2, 3, 6, 40, 40)
 CONFIGS: dict[str, tuple[str, dict]] = {
     "mtnet-32": ("mtnet-32", {}),
@@ -78,12 +79,14 @@ def outputs(label: str) -> dict[str, torch.Tensor]:
 
 @pytest.mark.parametrize("label", list(CONFIGS))
 def test_outputs_equal_the_pre_change_implementation(label):
-    expected = torch.load(REFERENCE)[label]
+    expected = json.loads(REFERENCE.read_text())[label]
     got = outputs(label)
     for mode in ("eval", "train"):
-        torch.testing.assert_close(got[mode], expected[mode], rtol=1e-9, atol=1e-9)
+        reference = torch.tensor(expected[mode], dtype=torch.float64)
+        torch.testing.assert_close(got[mode], reference, rtol=1e-9, atol=1e-9)
 
 
 if __name__ == "__main__":
     torch.set_num_threads(1)
-    torch.save({label: outputs(label) for label in CONFIGS}, REFERENCE)
+    logits = {label: {k: v.tolist() for k, v in outputs(label).items()} for label in CONFIGS}
+    REFERENCE.write_text(json.dumps(logits, indent=1) + "\n")
