@@ -22,15 +22,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import torch
 from torch import Tensor, nn
 
 from mtbench.registry import ModelConfigError
+from mtbench.train.checkpoint import STATE_DICT_KEYS, load_checkpoint, model_state
 
 Replacement = str | Callable[[re.Match[str]], str]
 KeyRules = Sequence[tuple[str, Replacement]]
 
-STATE_DICT_KEYS = ("model_state", "model", "state_dict")  # PySlowFast/PyTorchVideo, mtbench, common
 
 # PyTorchVideo's `ResBlock` (branch1 shortcut, branch2 bottleneck) -> torchvision's `Bottleneck`
 # (conv1/conv2/conv3 as conv-BN pairs, `downsample` shortcut), which every staged ResNet here
@@ -102,26 +101,20 @@ def read_state_dict(path: str | Path) -> dict[str, Tensor]:
     if not path.is_file():
         raise ModelConfigError(f"weights={str(path)!r}: no such file", key="weights")
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        checkpoint = load_checkpoint(path)
     except Exception as exc:  # torch raises several types for a file it cannot read
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelConfigError(
             f"weights={str(path)!r}: not a readable torch checkpoint ({reason})", key="weights"
         ) from exc
-    if isinstance(checkpoint, dict):
-        for key in STATE_DICT_KEYS:
-            if isinstance(checkpoint.get(key), dict):
-                checkpoint = checkpoint[key]
-                break
-    if not isinstance(checkpoint, dict) or not all(
-        isinstance(v, Tensor) for v in checkpoint.values()
-    ):
+    state = model_state(checkpoint)
+    if state is None:
         raise ModelConfigError(
             f"weights={str(path)!r}: no state_dict found (expected a state_dict, or a dict"
             f" holding one under {' / '.join(STATE_DICT_KEYS)})",
             key="weights",
         )
-    return {k.removeprefix("module."): v for k, v in checkpoint.items()}
+    return state
 
 
 def _first(keys: Sequence[str]) -> str:

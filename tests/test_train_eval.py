@@ -12,6 +12,7 @@ from conftest import assert_one_line_error
 from test_train_resume import SUITE
 
 from mtbench.suite.store import read_records
+from mtbench.train.checkpoint import model_state
 from mtbench.train.evaluate import ViewScores, score, select_views
 
 
@@ -124,3 +125,13 @@ def test_eval_before_training_fails_the_cell(trained, tmp_path, cli_inproc):
     assert "no checkpoint" in " ".join(result.stdout.split()) or "has not finished" in " ".join(
         result.stdout.split()
     )
+
+
+def test_a_training_checkpoint_loads_with_the_safe_loader(trained):
+    """`weights=` and `init_from` read checkpoints with weights_only=True: ours must pass it."""
+    _, out = trained
+    (path,) = out.glob("cells/*/last.pt")
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    fresh = tiny_models.tiny3d(num_classes=3)
+    assert model_state(checkpoint).keys() == fresh.state_dict().keys()
+    assert len(checkpoint["rng"]) == 1 and set(checkpoint["rng"][0]) >= {"torch", "numpy"}

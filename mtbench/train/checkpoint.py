@@ -1,5 +1,9 @@
 """Checkpoints: one dict holds everything a run needs to continue bit for bit (PySlowFast's
-utils/checkpoint.py), written atomically so a kill mid-write leaves the previous one intact."""
+utils/checkpoint.py), written atomically so a kill mid-write leaves the previous one intact.
+
+Everything in it is a tensor or a plain Python value (numpy's RNG state is stored as lists),
+so `torch.load(..., weights_only=True)` reads it: the safe loader also serves `weights=` and
+`init_from`, which take files from elsewhere."""
 
 from __future__ import annotations
 
@@ -12,13 +16,15 @@ import numpy as np
 import torch
 
 LAST = "last.pt"
+# Where a checkpoint keeps its state_dict: PySlowFast/PyTorchVideo, mtbench, common practice.
+STATE_DICT_KEYS = ("model_state", "model", "state_dict")
 
 
 def rng_state() -> dict[str, Any]:
     """Every random generator the training loop draws from, in this process."""
     state = {
         "torch": torch.get_rng_state(),
-        "numpy": np.random.get_state(),
+        "numpy": _numpy_state(),
         "python": random.getstate(),
     }
     if torch.cuda.is_available():
@@ -26,9 +32,15 @@ def rng_state() -> dict[str, Any]:
     return state
 
 
+def _numpy_state() -> list[Any]:
+    name, keys, position, has_gauss, cached = np.random.get_state()
+    return [name, keys.tolist(), position, has_gauss, cached]
+
+
 def set_rng_state(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
+    name, keys, position, has_gauss, cached = state["numpy"]
+    np.random.set_state((name, np.array(keys, dtype=np.uint32), position, has_gauss, cached))
     random.setstate(state["python"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
@@ -51,13 +63,19 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
-    """Our own checkpoints hold RNG states and configs, not only tensors."""
-    return torch.load(path, map_location="cpu", weights_only=False)
+    return torch.load(path, map_location="cpu", weights_only=True)
 
 
-def model_state(checkpoint: dict[str, Any]) -> dict[str, torch.Tensor]:
-    """The state_dict inside a checkpoint of ours, PySlowFast's (`model_state`) or a bare one."""
-    for key in ("model", "model_state", "state_dict"):
-        if isinstance(checkpoint.get(key), dict):
-            return checkpoint[key]
-    return checkpoint
+def model_state(checkpoint: Any) -> dict[str, torch.Tensor] | None:
+    """The state_dict inside a loaded checkpoint of any supported format (under one of
+    STATE_DICT_KEYS, or bare), without DDP's `module.` prefix; None when it holds none."""
+    if isinstance(checkpoint, dict):
+        for key in STATE_DICT_KEYS:
+            if isinstance(checkpoint.get(key), dict):
+                checkpoint = checkpoint[key]
+                break
+    if not isinstance(checkpoint, dict) or not all(
+        isinstance(v, torch.Tensor) for v in checkpoint.values()
+    ):
+        return None
+    return {k.removeprefix("module."): v for k, v in checkpoint.items()}

@@ -29,7 +29,12 @@ def load_pretrained(model: nn.Module, path: str | Path) -> list[str]:
     path = Path(path)
     if not path.is_file():
         raise FinetuneError(f"train.init_from: {path}: no such checkpoint")
-    state = model_state(load_checkpoint(path))
+    try:
+        state = model_state(load_checkpoint(path))
+    except Exception as exc:  # torch raises several types for a file it cannot read
+        raise FinetuneError(f"train.init_from: {path}: not a readable torch checkpoint") from exc
+    if state is None:
+        raise FinetuneError(f"train.init_from: {path}: no state_dict found in it")
     own = model.state_dict()
     head = classifier_name(model) + "."
     reinit = [
