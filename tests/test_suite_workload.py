@@ -111,3 +111,12 @@ def test_a_missing_dataset_root_or_annotations_is_one_line_exit_2(tmp_path, cli_
                  + "[[models]]\nname = 'r3d-18'\n")  # fmt: skip
     result = cli_inproc("run", str(path), "--dry-run")
     assert_one_line_error(result, str(path), needle)
+
+
+def test_data_is_checked_even_when_the_model_names_its_class_count(tmp_path, cli_inproc):
+    body = (
+        f"[suite]\nname='x'\n[data]\ndataset = 'ucf101'\nroot = '{tmp_path}/gone'\n"
+        f"annotations = '{tmp_path}'\n[[models]]\nname = 'r3d-18'\nnum_classes = 5\n"
+    )
+    path = write(tmp_path, body)
+    assert_one_line_error(cli_inproc("run", str(path), "--dry-run"), str(path), "gone")

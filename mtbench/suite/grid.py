@@ -175,11 +175,12 @@ def _expand_model(
     for combo in _expand_entry(entry):
         kwargs = {k: combo[k] for k in kwarg_names}
         workload = _workload(spec, combo) if schema_ok else None
-        if workload is not None and "num_classes" not in kwargs:
+        if workload is not None:
+            # Every training cell's data is read before anything runs, whatever num_classes.
             classes = dataset_classes(spec, workload)
             if classes is None:
                 continue
-            kwargs["num_classes"] = classes
+            kwargs.setdefault("num_classes", classes)
         if not schema_ok:
             _model_ok(spec, where, name, kwargs, reported)
             continue
@@ -207,7 +208,7 @@ def dataset_classes(spec: SuiteSpec, workload: Workload) -> int | None:
     recording why the annotations cannot be read (missing root, bad split file, ...)."""
     from mtbench.data import DataError, read_annotations
 
-    config = data_config(workload)
+    config = workload.data_config()
     if config not in spec.annotations:
         try:
             spec.annotations[config] = read_annotations(config)
@@ -218,16 +219,6 @@ def dataset_classes(spec: SuiteSpec, workload: Workload) -> int | None:
                 spec.problems.append(line)
     annotations = spec.annotations[config]
     return None if annotations is None else len(annotations.classes)
-
-
-def data_config(workload: Workload):
-    """The resolved [data] section as the data package's DataConfig."""
-    from mtbench.data import DataConfig
-
-    tuples = {k: tuple(v) if isinstance(v, list) else v for k, v in workload.data.items()}
-    if not isinstance(workload.data["resize"], list):
-        tuples["resize"] = (workload.data["resize"], workload.data["resize"])
-    return DataConfig(**tuples)
 
 
 def _model_ok(

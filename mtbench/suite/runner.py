@@ -65,7 +65,8 @@ def measure_cell(
     try:
         if cell.workload is not None:
             on_phase("train" if eval_views is None else "evaluate")
-            trained = train_and_evaluate(cell, spec.output, bars, eval_views)
+            known = spec.annotations.get(cell.workload.data_config())
+            trained = train_and_evaluate(cell, spec.output, bars, eval_views, known)
             if eval_views is not None:
                 key = view_cell_key(cell, eval_views)
         on_phase("measure")

@@ -168,3 +168,12 @@ class Workload:
 
     def config(self) -> dict[str, Any]:
         return {"data": self.data, "train": self.train, "eval": self.eval}
+
+    def data_config(self):
+        """The resolved [data] section as the data package's (hashable) DataConfig."""
+        from mtbench.data import DataConfig  # decoding libraries load only when a suite trains
+
+        tuples = {k: tuple(v) if isinstance(v, list) else v for k, v in self.data.items()}
+        if not isinstance(self.data["resize"], list):
+            tuples["resize"] = (self.data["resize"], self.data["resize"])
+        return DataConfig(**tuples)
