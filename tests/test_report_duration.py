@@ -8,6 +8,7 @@ from matplotlib.container import ErrorbarContainer
 
 from mtbench.report.frame import load_store
 from mtbench.report.plots import PlotSkipped, accuracy_by_duration, duration_summary
+from mtbench.report.tables import formatted, summary_table
 
 
 def _record(label, seed, short, medium, long):
@@ -47,3 +48,15 @@ def test_skipped_without_durations(tmp_path):
     (tmp_path / "results.jsonl").write_text(json.dumps(record) + "\n")
     with pytest.raises(PlotSkipped, match="top1_by_duration"):
         accuracy_by_duration(load_store(tmp_path).ok)
+
+
+def test_table_has_a_column_per_bucket_with_spread(tmp_path):
+    records = [_record("mtnet-32", 0, 40.0, 60.0, 80.0), _record("mtnet-32", 1, 50.0, 70.0, 90.0)]
+    (tmp_path / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    text = formatted(summary_table(load_store(tmp_path).frame))
+    row = text.iloc[0]
+    assert row["Top-1 short (%)"] == f"45.0 ± {np.std([40, 50], ddof=1):.1f} (2)"
+    assert row["Top-1 long (%)"] == f"85.0 ± {np.std([80, 90], ddof=1):.1f} (2)"
+    plain = {"suite": "md", "cell_key": "a", "label": "r3d-18", "status": "ok", "top1": 50.0}
+    (tmp_path / "results.jsonl").write_text(json.dumps(plain) + "\n")
+    assert "Top-1 short (%)" not in summary_table(load_store(tmp_path).frame)

@@ -489,7 +489,7 @@ def accuracy_by_duration(frame: pd.DataFrame, compare: bool = False) -> Figure:
     line per model configuration, mean over seeds with ±1 std error bars."""
     summary = duration_summary(frame)
     groups = list(dict.fromkeys(summary["group"]))
-    fig, axes = figure(height=2.6)
+    fig, axes = figure(height=3.4)
     ax = axes[0][0]
     x = np.arange(len(DURATION_BUCKETS))
     offsets = np.linspace(-0.15, 0.15, len(groups)) if len(groups) > 1 else [0.0]
@@ -510,7 +510,7 @@ def accuracy_by_duration(frame: pd.DataFrame, compare: bool = False) -> Figure:
         )
     ax.set_xticks(x, DURATION_BUCKETS)
     ax.set_xlabel("Action duration bucket")
-    ax.set_ylabel("Top-1 accuracy (%), mean ± std over seeds")
+    ax.set_ylabel("Top-1 (%), mean ± std over seeds")
     _legend_below(fig, ax.get_legend_handles_labels()[0])
     return fig
 

@@ -24,6 +24,10 @@ FIGURES = [
     ("lat_fwdbwd_ms", "Latency F+B (ms)", "F+B", 2),
     ("top1", "Top-1 (%)", "Top-1", 3),
     ("top5", "Top-5 (%)", "Top-5", 3),
+    # Multiduration test sets: top-1 per action-duration bucket (columns only when present).
+    ("top1_short", "Top-1 short (%)", "short", 1),
+    ("top1_medium", "Top-1 medium (%)", "medium", 1),
+    ("top1_long", "Top-1 long (%)", "long", 1),
 ]
 DELTA_DECIMALS = 1
 TEXT_COLUMNS = ("Family", "Model", "Input (T×H×W)", "Dataset", "Suite")
@@ -66,7 +70,7 @@ def summary_table(
         table["Dataset"] = ok["dataset"]
     decimals: dict[str, int] = {}
     for column, header, short, places in FIGURES:
-        paper = ok[f"paper_{column}"] if compare else None
+        paper = ok.get(f"paper_{column}") if compare else None  # None: the paper has no such figure
         has_paper = paper is not None and paper.notna().any()
         if not (ok[column].notna().any() or has_paper):
             continue
