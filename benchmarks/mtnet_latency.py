@@ -7,7 +7,12 @@ step without optimizer (train-mode BN, loss = sum of logits), whose work is take
 forwards. Models are timed in turn inside each repeat, so that load from other processes on
 a shared machine falls on all of them alike; medians with p10 / p90 over the repeats.
 
+`--compile LABEL[,LABEL]` adds `torch.compile` (default mode) of those models as rows of
+their own, timed in turn with the eager ones (compilation happens in the warm-up), so that
+"compiled is not slower than eager" is judged within one run on a shared machine.
+
 Run: python benchmarks/mtnet_latency.py [--threads N] [--repeats N] [--profile MODEL]
+         [--compile "mtnet-32 g=1"]
 """
 
 from __future__ import annotations
@@ -81,6 +86,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--profile", metavar="LABEL", help="profile one model's forward")
+    parser.add_argument("--compile", metavar="LABELS", default="", help="also time these compiled")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     torch.set_num_threads(args.threads)
@@ -92,6 +98,9 @@ def main() -> None:
         return
 
     gmacs = {label: count_flops(m, INPUT).gflops for label, m in models.items()}
+    for label in filter(None, args.compile.split(",")):
+        models[f"{label} compiled"] = torch.compile(models[label])
+        gmacs[f"{label} compiled"] = gmacs[label]
     times: dict[tuple[str, str], list[float]] = {}
     for mode, make in (("forward", forward_step), ("fwd+bwd", train_step)):
         steps = {label: make(m, x) for label, m in models.items()}

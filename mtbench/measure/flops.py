@@ -4,7 +4,7 @@ Convention, as in the paper and the action-recognition literature: one fused mul
 is one FLOP (fvcore's unit; ptflops calls the same quantity MACs). Convolutions, linear
 layers and matrix products carry the count; recurrent cells are counted as the matrix
 products they are; reductions that add (average pooling, sum, mean) cost one FLOP per
-element they read (fvcore's own rule for adaptive pooling), so SoftPool's two window sums
+element they read (fvcore's own rule for adaptive pooling), so SoftPool's window sum
 and the squeeze of a recurrent cell are counted; an interpolation (lerp) is one
 multiply-add per output; max pooling costs nothing (it compares, it does not multiply-add);
 normalisation layers are
