@@ -103,7 +103,9 @@ def time_runs(
     return summarize(samples, clips_per_run)
 
 
-def _autocast(device: torch.device, dtype: torch.dtype | None) -> AbstractContextManager:
+def autocast_to(device: torch.device, dtype: torch.dtype | None) -> AbstractContextManager:
+    """Autocast to `dtype` on `device`; no autocast when `dtype` is None. Timing and training
+    enter mixed precision the same way."""
     return nullcontext() if dtype is None else torch.autocast(device.type, dtype=dtype)
 
 
@@ -113,7 +115,7 @@ def forward_step(
     """Inference: eval mode under torch.inference_mode, under autocast to `autocast` if set."""
 
     def run() -> object:
-        with torch.inference_mode(), _autocast(x.device, autocast):
+        with torch.inference_mode(), autocast_to(x.device, autocast):
             return model(x)
 
     return run
@@ -128,7 +130,7 @@ def forward_backward_step(
 
     def run() -> object:
         model.zero_grad(set_to_none=True)
-        with _autocast(x.device, autocast):
+        with autocast_to(x.device, autocast):
             logits = model(x)
         loss = nn.functional.cross_entropy(logits.float(), target)
         loss.backward()

@@ -9,9 +9,11 @@ suite continues each cell from its last checkpoint and ends with the same weight
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,7 @@ from mtbench.data import (
     data_fingerprint,
     read_annotations,
 )
+from mtbench.measure.latency import autocast_to
 from mtbench.measure.profile import resolve_device
 from mtbench.registry import create_model
 from mtbench.train.checkpoint import (
@@ -90,11 +93,11 @@ class Setup:
     autocast: Callable[[], contextlib.AbstractContextManager]
 
 
-def _autocast(train: dict[str, Any], device: torch.device) -> Callable:
+def _amp_dtype(train: dict[str, Any], device: torch.device) -> torch.dtype | None:
+    """Autocast's dtype, None without AMP; CPU autocast runs bfloat16 only."""
     if not train["amp"]:
-        return contextlib.nullcontext
-    dtype = torch.bfloat16 if device.type == "cpu" else getattr(torch, train["amp_dtype"])
-    return lambda: torch.autocast(device.type, dtype=dtype)
+        return None
+    return torch.bfloat16 if device.type == "cpu" else getattr(torch, train["amp_dtype"])
 
 
 def _setup(cell, num_classes_kw: dict[str, Any], device: torch.device) -> Setup:
@@ -126,7 +129,7 @@ def _setup(cell, num_classes_kw: dict[str, Any], device: torch.device) -> Setup:
         torch.amp.GradScaler(device.type, enabled=use_scaler),
         frozen,
         device,
-        _autocast(train, device),
+        partial(autocast_to, device, _amp_dtype(train, device)),
     )
 
 
@@ -191,8 +194,9 @@ def _train_epoch(
         with setup.autocast():
             logits = setup.net(video)
             loss = criterion(logits.float(), label)
-        if not torch.isfinite(loss):
-            raise TrainingError(f"loss is {loss.item()} at epoch {epoch + 1}, step {step + 1}")
+        value = loss.item()  # one device sync per step, shared by the check, sum and progress
+        if not math.isfinite(value):
+            raise TrainingError(f"loss is {value} at epoch {epoch + 1}, step {step + 1}")
         setup.optimizer.zero_grad(set_to_none=True)
         setup.scaler.scale(loss).backward()
         if train["clip_grad"] > 0:
@@ -201,11 +205,11 @@ def _train_epoch(
         setup.scaler.step(setup.optimizer)
         setup.scaler.update()
         n = len(label)
-        loss_sum += loss.item() * n
+        loss_sum += value * n
         correct += (logits.argmax(dim=1) == label).sum().item()
         clips += n
         skipped.extend(batch["skipped"])
-        progress.step(loss.item(), lr, clips / (time.perf_counter() - start))
+        progress.step(value, lr, clips / (time.perf_counter() - start))
         tick = time.perf_counter()
     seconds = time.perf_counter() - start
     loss_sum, correct, clips, wait_sum, seconds_sum = all_reduce_sum(
