@@ -7,6 +7,7 @@ import csv
 import numpy as np
 import pytest
 import torch
+from held_out import fit_epoch, held_out_top1
 from torch import nn
 
 from mtbench.data import DataConfig, DataError, build_dataset, collate, read_annotations
@@ -180,17 +181,8 @@ def _held_out_accuracy(model: nn.Module, train: dict, test: dict, epochs: int) -
     torch.manual_seed(0)
     optimiser = torch.optim.Adam(model.parameters(), lr=2e-3)
     for _ in range(epochs):
-        model.train()
-        order = torch.randperm(len(train["label"]))
-        for i in range(0, len(order), 16):
-            batch = order[i : i + 16]
-            loss = nn.functional.cross_entropy(model(train["video"][batch]), train["label"][batch])
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-    model.eval()
-    with torch.no_grad():
-        return (model(test["video"][:, 0]).argmax(1) == test["label"]).float().mean().item()
+        fit_epoch(model, optimiser, train)
+    return held_out_top1(model, test)
 
 
 def test_frames_alone_are_not_enough(one_thread):
