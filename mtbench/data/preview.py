@@ -14,18 +14,14 @@ def contact_sheet(
     items: list[dict[str, Any]], classes: list[str], cfg: DataConfig, out: Path, columns: int = 8
 ) -> None:
     """Undo the normalisation and draw up to `columns` evenly spaced frames per clip."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: the global backend stays as it is
 
     mean = torch.tensor(cfg.mean).view(3, 1, 1, 1)
     std = torch.tensor(cfg.std).view(3, 1, 1, 1)
     t = items[0]["video"].shape[1]
     shown = sorted({round(i * (t - 1) / max(columns - 1, 1)) for i in range(min(columns, t))})
-    fig, axes = plt.subplots(
-        len(items), len(shown), figsize=(1.3 * len(shown), 1.45 * len(items)), squeeze=False
-    )
+    fig = Figure(figsize=(1.3 * len(shown), 1.45 * len(items)))
+    axes = fig.subplots(len(items), len(shown), squeeze=False)
     for row, item in zip(axes, items, strict=True):
         video = (item["video"] * std + mean).clamp(0, 1)
         for ax, frame in zip(row, shown, strict=True):
@@ -39,4 +35,3 @@ def contact_sheet(
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)
-    plt.close(fig)

@@ -171,11 +171,8 @@ _BATCH_KEYS = {"video", "label", "index", "skipped", "missing"}
 
 def write_reports(folder: Path, metrics: Metrics, classes: list[str], tag: str = "") -> None:
     """per_class.csv and confusion.csv/.png beside the checkpoint (tag: e.g. '-1x1')."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import pandas as pd
+    from matplotlib.figure import Figure  # no pyplot: the global backend stays as it is
 
     folder.mkdir(parents=True, exist_ok=True)
     totals = metrics.confusion.sum(axis=1)
@@ -186,7 +183,8 @@ def write_reports(folder: Path, metrics: Metrics, classes: list[str], tag: str =
         folder / f"confusion{tag}.csv"
     )
     size = min(12.0, 2.0 + 0.12 * len(classes))
-    fig, ax = plt.subplots(figsize=(size, size), dpi=150)
+    fig = Figure(figsize=(size, size), dpi=150)
+    ax = fig.subplots()
     with np.errstate(invalid="ignore", divide="ignore"):
         rates = metrics.confusion / np.maximum(totals[:, None], 1)
     ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
@@ -198,4 +196,3 @@ def write_reports(folder: Path, metrics: Metrics, classes: list[str], tag: str =
         ax.set_yticks(range(len(classes)), classes, fontsize=6)
     fig.tight_layout()
     fig.savefig(folder / f"confusion{tag}.png")
-    plt.close(fig)
