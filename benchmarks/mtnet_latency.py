@@ -7,12 +7,16 @@ step without optimizer (train-mode BN, loss = sum of logits), whose work is take
 forwards. Models are timed in turn inside each repeat, so that load from other processes on
 a shared machine falls on all of them alike; medians with p10 / p90 over the repeats.
 
+`--models LABEL[,LABEL]` times only those (default: r3d-18 and MTNet-32/64, g = 1 and 8).
 `--compile LABEL[,LABEL]` adds `torch.compile` (default mode) of those models as rows of
 their own, timed in turn with the eager ones (compilation happens in the warm-up), so that
 "compiled is not slower than eager" is judged within one run on a shared machine.
+`--convs` adds, per model, a forward row that runs only its convolutions, on the inputs
+they saw in a forward pass: the model's speed if everything else (norms, activations,
+pooling, recurrent cells, Python) cost nothing.
 
 Run: python benchmarks/mtnet_latency.py [--threads N] [--repeats N] [--profile MODEL]
-         [--compile "mtnet-32 g=1"]
+         [--models "r3d-18,mtnet-48 g=1"] [--compile "mtnet-32 g=1"] [--convs]
 """
 
 from __future__ import annotations
@@ -38,7 +42,13 @@ MODELS: dict[str, tuple[str, dict[str, object]]] = {
     "mtnet-32 g=8": ("mtnet-32", {"r": 0.875, "g": 8}),
     "mtnet-64 g=1": ("mtnet-64", {"r": 0.875, "g": 1}),
     "mtnet-64 g=8": ("mtnet-64", {"r": 0.875, "g": 8}),
+    "mtnet-48 g=1": ("mtnet-48", {"r": 0.875, "g": 1}),
+    "mtnet-132 g=1": ("mtnet-132", {"r": 0.875, "g": 1}),
+    "mtnet-132 g=8": ("mtnet-132", {"r": 0.875, "g": 8}),
+    "mtnet-200 g=1": ("mtnet-200", {"r": 0.875, "g": 1}),
+    "mtnet-32 g=1 no SR": ("mtnet-32", {"r": 0.875, "g": 1, "sr_cell": "none"}),
 }
+DEFAULT_MODELS = "r3d-18,mtnet-32 g=1,mtnet-32 g=8,mtnet-64 g=1,mtnet-64 g=8"
 
 
 def forward_step(model: nn.Module, x: torch.Tensor) -> Callable[[], None]:
@@ -54,6 +64,28 @@ def train_step(model: nn.Module, x: torch.Tensor) -> Callable[[], None]:
         model.train()
         model.zero_grad(set_to_none=True)
         model(x).sum().backward()
+
+    return step
+
+
+def convs_step(model: nn.Module, x: torch.Tensor) -> Callable[[], None]:
+    """The model's convolutions alone, each on a copy of the input it saw in a forward."""
+    calls: list[tuple[nn.Module, torch.Tensor]] = []
+
+    def record(module: nn.Module, inputs: tuple[torch.Tensor, ...], _: object) -> None:
+        calls.append((module, inputs[0].clone()))
+
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv3d | nn.Conv2d)]
+    hooks = [m.register_forward_hook(record) for m in convs]
+    with torch.inference_mode():
+        model.eval()(x)
+    for hook in hooks:
+        hook.remove()
+
+    def step() -> None:
+        with torch.inference_mode():
+            for module, inputs in calls:
+                module(inputs)
 
     return step
 
@@ -86,13 +118,21 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--profile", metavar="LABEL", help="profile one model's forward")
+    parser.add_argument("--models", metavar="LABELS", default=DEFAULT_MODELS, help="time these")
     parser.add_argument("--compile", metavar="LABELS", default="", help="also time these compiled")
+    parser.add_argument("--convs", action="store_true", help="also time each model's convs alone")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     x = torch.randn(INPUT)
-    models = {label: create_model(name, **kw) for label, (name, kw) in MODELS.items()}
+    labels = args.models.split(",")
+    if args.profile:
+        labels = [args.profile]
+    unknown = sorted(set(labels) - set(MODELS))
+    if unknown:
+        parser.error(f"unknown model {', '.join(unknown)}; choose from {', '.join(MODELS)}")
+    models = {label: create_model(MODELS[label][0], **MODELS[label][1]) for label in labels}
     if args.profile:
         profile(models[args.profile], x, 30)
         return
@@ -101,9 +141,13 @@ def main() -> None:
     for label in filter(None, args.compile.split(",")):
         models[f"{label} compiled"] = torch.compile(models[label])
         gmacs[f"{label} compiled"] = gmacs[label]
+    convs = {f"{label} convs": convs_step(models[label], x) for label in labels if args.convs}
+    gmacs.update({f"{label} convs": gmacs[label] for label in labels if args.convs})
     times: dict[tuple[str, str], list[float]] = {}
     for mode, make in (("forward", forward_step), ("fwd+bwd", train_step)):
         steps = {label: make(m, x) for label, m in models.items()}
+        if mode == "forward":
+            steps.update(convs)
         for _ in range(args.warmup):
             for step in steps.values():
                 step()
@@ -123,16 +167,23 @@ def main() -> None:
     )
     print("|---|---|---|---|---|---|")
     achieved: dict[str, float] = {}
-    for label in models:
+    for label in [*models, *convs]:
         cells = []
         for mode, work in (("forward", 1), ("fwd+bwd", 3)):
+            if (label, mode) not in times:
+                cells.append("- | -")
+                continue
             med, p10, p90 = quantiles(times[(label, mode)])
             rate = 2 * work * gmacs[label] / med
             achieved.setdefault(label, rate)
             cells.append(f"{med * 1e3:.0f} ({p10 * 1e3:.0f}-{p90 * 1e3:.0f}) | {rate:.1f}")
         print(f"| {label} | {gmacs[label]:.2f} | {' | '.join(cells)} |")
-    ratio = achieved["mtnet-32 g=1"] / achieved["r3d-18"]
-    print(f"\nMTNet-32 forward achieved GFLOP/s / R3D-18's: {ratio:.0%} (target >= 60%)")
+    if "r3d-18" in achieved:
+        print()
+        for label in achieved:
+            if label.startswith("mtnet-32 g=1"):
+                ratio = achieved[label] / achieved["r3d-18"]
+                print(f"{label} forward achieved GFLOP/s / R3D-18's: {ratio:.0%} (target >= 60%)")
 
 
 if __name__ == "__main__":
