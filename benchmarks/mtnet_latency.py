@@ -126,19 +126,20 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     x = torch.randn(INPUT)
-    labels = args.models.split(",")
-    if args.profile:
-        labels = [args.profile]
+    labels = [args.profile] if args.profile else args.models.split(",")
+    compiled = list(filter(None, args.compile.split(",")))
     unknown = sorted(set(labels) - set(MODELS))
     if unknown:
         parser.error(f"unknown model {', '.join(unknown)}; choose from {', '.join(MODELS)}")
+    if not set(compiled) <= set(labels):
+        parser.error(f"--compile {args.compile!r}: each must also be in --models {args.models!r}")
     models = {label: create_model(MODELS[label][0], **MODELS[label][1]) for label in labels}
     if args.profile:
         profile(models[args.profile], x, 30)
         return
 
     gmacs = {label: count_flops(m, INPUT).gflops for label, m in models.items()}
-    for label in filter(None, args.compile.split(",")):
+    for label in compiled:
         models[f"{label} compiled"] = torch.compile(models[label])
         gmacs[f"{label} compiled"] = gmacs[label]
     convs = {f"{label} convs": convs_step(models[label], x) for label in labels if args.convs}
