@@ -142,8 +142,10 @@ def main() -> None:
     for label in compiled:
         models[f"{label} compiled"] = torch.compile(models[label])
         gmacs[f"{label} compiled"] = gmacs[label]
-    convs = {f"{label} convs": convs_step(models[label], x) for label in labels if args.convs}
-    gmacs.update({f"{label} convs": gmacs[label] for label in labels if args.convs})
+    convs: dict[str, Callable[[], None]] = {}
+    for label in labels if args.convs else []:
+        convs[f"{label} convs"] = convs_step(models[label], x)
+        gmacs[f"{label} convs"] = gmacs[label]
     times: dict[tuple[str, str], list[float]] = {}
     for mode, make in (("forward", forward_step), ("fwd+bwd", train_step)):
         steps = {label: make(m, x) for label, m in models.items()}
