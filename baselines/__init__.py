@@ -5,6 +5,7 @@ Importing a module registers its models; `mtbench.registry` imports this package
 
 from baselines import (  # noqa: F401  (registration)
     csn,
+    hf_video,
     i3d,
     mfnet,
     resnet3d,

@@ -4,7 +4,9 @@ A builder's `weights` keyword names a file; its format is detected from its cont
 
 * PyTorchVideo / PySlowFast `.pyth`: a dict whose `model_state` holds the state_dict;
 * mtbench's own training checkpoints: a dict whose `model` holds the state_dict;
-* a bare state_dict (torchvision's `.pth` files, `torch.save(model.state_dict())`).
+* a bare state_dict (torchvision's `.pth` files, `torch.save(model.state_dict())`);
+* a folder written by Hugging Face's `save_pretrained` (`model.safetensors` or
+  `pytorch_model.bin`).
 
 A `module.` prefix (a model saved from inside DistributedDataParallel) is dropped. Each family
 states its key correspondence once, as ordered (pattern, replacement) rules from the source's
@@ -95,11 +97,32 @@ def map_keys(state: dict[str, Tensor], rules: KeyRules) -> dict[str, Tensor]:
     return mapped
 
 
+PRETRAINED_FILES = ("model.safetensors", "pytorch_model.bin")
+
+
+def _pretrained_file(folder: Path) -> Path:
+    """The weights file in a `save_pretrained` folder."""
+    for name in PRETRAINED_FILES:
+        if (folder / name).is_file():
+            return folder / name
+    raise ModelConfigError(
+        f"weights={str(folder)!r}: a folder without {' or '.join(PRETRAINED_FILES)}"
+        " (expected one written by save_pretrained)",
+        key="weights",
+    )
+
+
 def read_state_dict(path: str | Path) -> dict[str, Tensor]:
     """The state_dict inside a checkpoint file of any supported format."""
     path = Path(path)
+    if path.is_dir():
+        path = _pretrained_file(path)
     if not path.is_file():
         raise ModelConfigError(f"weights={str(path)!r}: no such file", key="weights")
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        return load_file(path)
     try:
         checkpoint = load_checkpoint(path)
     except Exception as exc:  # torch raises several types for a file it cannot read

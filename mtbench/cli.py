@@ -12,8 +12,15 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from mtbench.cli_options import Imports, import_cli_models
 from mtbench.errors import UsageError
-from mtbench.registry import ModelConfigError, check_model_kwargs, list_models, model_entry
+from mtbench.registry import (
+    ModelConfigError,
+    check_input,
+    check_model_kwargs,
+    list_models,
+    model_entry,
+)
 
 # Deprecation notices from torch's JIT, which fvcore's tracer uses, are not the user's concern.
 warnings.filterwarnings("ignore", message=r".*torch\.jit.*", category=FutureWarning)
@@ -22,6 +29,8 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    # Help is plain text: rich markup would swallow "[data]" and "[suite]" in docstrings.
+    rich_markup_mode=None,
     help="Benchmark and ablate video action-recognition networks. "
     "GFLOPs count one multiply-add as one FLOP.",
 )
@@ -68,22 +77,33 @@ def parse_kwargs(items: list[str]) -> dict[str, Any]:
 def models(
     family: Annotated[str | None, typer.Option(help="Only this family.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    imports: Imports = None,
 ) -> None:
-    """List every registered model, its family and its keyword arguments."""
+    """List every registered model, its family, origin and keyword arguments."""
+    import_cli_models(imports)
     names = list_models(family)
     if not names:
         raise UsageError(f"no models in family {family!r}")
     entries = [model_entry(n) for n in names]
     if as_json:
-        rows = [{"name": e.name, "family": e.family, "kwargs": e.kwargs} for e in entries]
+        rows = [
+            {
+                "name": e.name,
+                "family": e.family,
+                "origin": e.origin,
+                "source": e.source,
+                "kwargs": e.kwargs,
+            }
+            for e in entries
+        ]
         print(json.dumps(rows, indent=2, default=str))
         return
     table = Table(title=f"{len(entries)} registered models")
-    for col in ("name", "family", "keyword arguments (defaults)", "about"):
+    for col in ("name", "family", "origin", "keyword arguments (defaults)", "about"):
         table.add_column(col, overflow="fold")
     for e in entries:
         kwargs = ", ".join(f"{k}={v!r}" for k, v in e.kwargs.items())
-        table.add_row(e.name, e.family, kwargs, e.doc)
+        table.add_row(e.name, e.family, e.origin, escape(kwargs), escape(e.doc))
     console.print(table)
 
 
@@ -141,7 +161,12 @@ def print_record(record: dict[str, Any]) -> None:
 
 @app.command()
 def profile(
-    name: Annotated[str, typer.Argument(help="Registered model name (see `mtbench models`).")],
+    name: Annotated[
+        str,
+        typer.Argument(
+            help="Registered model name (see `mtbench models`), module:callable or hub:DIR:ENTRY."
+        ),
+    ],
     input: Annotated[str, typer.Option("--input", "-i", help="BxCxTxHxW clip.")] = "1x3x16x112x112",
     kw: Annotated[
         list[str] | None, typer.Option("--kw", "-k", help="Model keyword argument KEY=VALUE.")
@@ -174,11 +199,13 @@ def profile(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the result record as JSON.")
     ] = False,
+    imports: Imports = None,
 ) -> None:
     """Measure params, GFLOPs (two counters), latency and memory of one model."""
     from mtbench.measure.profile import ProfileOptions, one_line
     from mtbench.measure.profile import profile as run_profile
 
+    import_cli_models(imports)
     shape = parse_input_shape(input)
     kwargs = parse_kwargs(kw or [])
     options = ProfileOptions(
@@ -200,6 +227,8 @@ def profile(
     if problems:
         raise UsageError("; ".join(f"--{k.replace('_', '-')}: {msg}" for k, msg in problems))
     check_model_kwargs(name, kwargs)
+    if (why := check_input(name, kwargs, shape)) is not None:
+        raise UsageError(why)
     try:
         with err_console.status(f"profiling {name}") as status:
             record = run_profile(

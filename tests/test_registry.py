@@ -66,7 +66,7 @@ def test_builder_errors_carry_the_model_name_and_key():
 
 
 def test_builder_must_take_num_classes():
-    with pytest.raises(TypeError):
+    with pytest.raises(ModelConfigError, match="must take num_classes"):
 
         @register_model("test-no-classes", family="test")
         def bad(width: int = 8) -> nn.Module:

@@ -9,6 +9,10 @@ and the squeeze of a recurrent cell are counted; an interpolation (lerp) is one
 multiply-add per output; max pooling costs nothing (it compares, it does not multiply-add);
 normalisation layers are
 counted as fvcore counts them unless `count_norm=False` (how PySlowFast's zoo reports).
+Attention is its two batched products, Q K^T and (softmax) V, one multiply-add per
+product term, whichever kernel runs it: a fused `scaled_dot_product_attention` (flash,
+memory-efficient, cuDNN or CPU kernel) counts what its explicit matmuls would, and the
+softmax and scaling stay free like every elementwise operator.
 Elementwise activations, additions and products are free by the same convention; any
 other operator the trace meets is reported in `skipped_ops`, never silently dropped.
 
@@ -48,7 +52,7 @@ ZERO_COST_OPS = frozenset(
         "lt le ne logical_and logical_or logical_not sign round ceil avg_pool3d_backward "
         "unflatten movedim swapaxes numpy_T mT is_nonzero item new_ones stack "
         "max_pool1d max_pool2d max_pool3d max_pool3d_with_indices adaptive_max_pool3d "
-        "all any argmin"
+        "all any argmin tensor_split"
     ).split()
 )
 
@@ -123,6 +127,17 @@ def _cdist_jit(inputs: list[Any], outputs: list[Any]) -> int:
     return math.prod(batch) * pairs * get_shape(inputs[1])[-2] * features
 
 
+def _attention_macs(query: Sequence[int], key: Sequence[int], value: Sequence[int]) -> int:
+    """(..., L, E) queries against (..., S, E) keys and (..., S, Ev) values: L x S x E for
+    Q K^T plus L x S x Ev for the weighted sum of values, per batch and head."""
+    *batch, length, embed = query
+    return math.prod(batch) * length * key[-2] * (embed + value[-1])
+
+
+def _attention_jit(inputs: list[Any], outputs: list[Any]) -> int:
+    return _attention_macs(*(get_shape(v) for v in inputs[:3]))
+
+
 def _zero(inputs: list[Any], outputs: list[Any]) -> int:
     return 0
 
@@ -139,6 +154,7 @@ FVCORE_HANDLES: dict[str, Callable[[list[Any], list[Any]], int]] = {
     "aten::sum": _reads_input_jit,
     "aten::mean": _reads_input_jit,
     "aten::lerp": _per_output_jit,
+    "aten::scaled_dot_product_attention": _attention_jit,
 }
 
 
@@ -164,6 +180,10 @@ def _mkldnn_rnn_layer_aten(args: tuple[Any, ...], outs: tuple[Any, ...]) -> int:
     inputs, w_ih, w_hh = args[0], args[1], args[2]
     steps_x_batch = _numel(inputs) // inputs.shape[-1]
     return steps_x_batch * (_numel(w_ih) + _numel(w_hh))
+
+
+def _attention_aten(args: tuple[Any, ...], outs: tuple[Any, ...]) -> int:
+    return _attention_macs(args[0].shape, args[1].shape, args[2].shape)
 
 
 def _cdist_aten(args: tuple[Any, ...], outs: tuple[Any, ...]) -> int:
@@ -195,6 +215,19 @@ PTFLOPS_REDUCTION_HOOKS = {
     aten.mkldnn_rnn_layer: _mkldnn_rnn_layer_aten,
     aten._cdist_forward: _cdist_aten,
     aten._euclidean_dist: _cdist_aten,
+    # The fused attention kernels that scaled_dot_product_attention dispatches to; its math
+    # fallback reaches the counter as the matmuls it is made of.
+    **{
+        getattr(aten, op): _attention_aten
+        for op in (
+            "_scaled_dot_product_flash_attention_for_cpu",
+            "_scaled_dot_product_flash_attention",
+            "_scaled_dot_product_efficient_attention",
+            "_scaled_dot_product_cudnn_attention",
+            "_scaled_dot_product_fused_attention_overrideable",
+        )
+        if hasattr(aten, op)
+    },
 }
 # fvcore: eval-mode batch norm 2 per element with affine (1 without); group / layer norm 5
 # with affine (4 without); instance norm as fvcore's norm_flop_counter(1).

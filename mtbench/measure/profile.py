@@ -146,12 +146,14 @@ def base_record(
 ) -> dict[str, Any]:
     """The record's every key, figures unset: what a failed cell stores."""
     try:
-        family = model_entry(name).family
+        entry = model_entry(name)
+        family, provenance = entry.family, entry.provenance()
     except ValueError:
-        family = None
+        family = provenance = None
     return {
         "model": name,
         "family": family,
+        "provenance": provenance,
         "model_kwargs": dict(kwargs),
         "input_shape": list(input_shape),
         "batch_size": input_shape[0] if input_shape else None,

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from mtbench.cli_options import Imports, import_cli_models
 from mtbench.errors import UsageError
 from mtbench.measure.profile import FLOPS_WARN_REL_DIFF
 from mtbench.suite.grid import Cell, load_suite, shard
@@ -69,9 +70,12 @@ def run(
     output: Annotated[
         Path | None, typer.Option(help="Output folder (default: the suite's, reports/<name>).")
     ] = None,
+    imports: Imports = None,
 ) -> None:
     """Measure every cell of a suite, training and evaluating it first when the suite has
-    [data]; results go to <output>/results.jsonl. Under torchrun, every process trains."""
+    a [data] section; results go to <output>/results.jsonl. Under torchrun, every process
+    trains."""
+    import_cli_models(imports)
     spec, cells = load_cells(suite)
     if output is not None:
         spec.output = output
@@ -132,9 +136,11 @@ def evaluate(
     clips: Annotated[int | None, typer.Option(help="K temporal clips per video.")] = None,
     crops: Annotated[int | None, typer.Option(help="Spatial crops per clip: 1 or 3.")] = None,
     force: Annotated[bool, typer.Option(help="Evaluate cells that already have a record.")] = False,
+    imports: Imports = None,
 ) -> None:
     """Evaluate the suite's trained checkpoints again, without training; other views get
     records of their own."""
+    import_cli_models(imports)
     spec, cells = load_cells(suite)
     if output is not None:
         spec.output = output

@@ -24,6 +24,11 @@ def _string(v: Any) -> str | None:
     return None if isinstance(v, str) and v.strip() else f"expected a non-empty string, got {v!r}"
 
 
+def _strings(v: Any) -> str | None:
+    ok = isinstance(v, list) and all(isinstance(s, str) and s.strip() for s in v)
+    return None if ok else f"expected a list of non-empty strings, got {v!r}"
+
+
 def _positive_int(v: Any) -> str | None:
     return None if _is_int(v) and v >= 1 else f"expected an integer >= 1, got {v!r}"
 

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from mtbench.measure.profile import ProfileOptions
-from mtbench.registry import ModelConfigError, check_model_kwargs, validate_model
+from mtbench.model_sources import import_models, resolving_from
+from mtbench.registry import ModelConfigError, check_input, check_model_kwargs, validate_model
 from mtbench.suite.schema import (
     DEFAULT_FIELDS,
     MODEL_FIELDS,
@@ -194,6 +195,11 @@ def _expand_model(
         options = _options(settings)
         if not _model_ok(spec, where, name, kwargs, reported):
             continue
+        if (why := check_input(name, kwargs, shape)) is not None:
+            if (where, why) not in reported:
+                reported.add((where, why))
+                spec.problem(where, why)
+            continue
         label = _label(spec, where, entry, name, combo, label_keys, reported)
         key = cell_key(cell_config(name, kwargs, shape, options, workload))
         if key in seen:
@@ -259,9 +265,18 @@ def _label(
 
 
 def load_suite(path: str | Path) -> tuple[SuiteSpec, list[Cell]]:
-    """Parse, type-check and expand a suite file; SuiteError lists every problem at once."""
+    """Parse, type-check and expand a suite file; SuiteError lists every problem at once.
+
+    The suite's `imports` are imported first, so the models they register are validated
+    like built-ins; relative paths in them and in model names are read from the suite's folder.
+    """
     spec = parse_suite(path, raise_problems=False)
-    return spec, expand(spec)
+    with resolving_from(spec.path.parent):
+        try:
+            import_models(spec.imports, f"{spec.path}: suite.imports")
+        except ModelConfigError as exc:
+            raise SuiteError([*spec.problems, str(exc)]) from exc
+        return spec, expand(spec)
 
 
 def shard(cells: list[Cell], index: int, count: int) -> list[Cell]:

@@ -14,6 +14,7 @@ import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -30,12 +31,13 @@ from rich.progress import (
 from rich.table import Table
 
 from mtbench.measure.profile import base_record, now_iso, one_line, profile
+from mtbench.registry import model_entry
 from mtbench.suite.grid import Cell, cell_config, cell_key
 from mtbench.suite.schema import SuiteSpec
 from mtbench.suite.store import append_record, latest_by_cell, read_records
 from mtbench.train.distributed import current_world
 from mtbench.train.progress import TrainProgress
-from mtbench.train.trainer import train_and_evaluate
+from mtbench.train.trainer import cell_folder, train_and_evaluate
 
 SUITE_COPY = "suite.toml"
 
@@ -134,13 +136,20 @@ def run_suite(
         copy = spec.output / SUITE_COPY
         if not copy.exists() or not copy.samefile(spec.path):
             shutil.copyfile(spec.path, copy)
-    done = {
-        key
-        for key, record in latest_by_cell(read_records(spec.output)).items()
-        if record.get("status") == "ok"
-    }
+    latest = latest_by_cell(read_records(spec.output))
+    done = {key for key, record in latest.items() if record.get("status") == "ok"}
     summary = RunSummary(cells)
-    summary.skipped = [c for c in cells if _key(c, eval_views) in done and not force]
+    changed = [c for c in cells if c.key in done and measured_with_other_code(latest[c.key])]
+    if changed and world.is_main:
+        console.print(other_code_line(changed, latest, eval_views is None))
+    if eval_views is None:
+        for cell in changed:
+            done.discard(cell.key)
+            set_aside(spec.output, cell, latest[cell.key])
+    not_evaluated = changed if eval_views is not None else []
+    summary.skipped = [
+        c for c in cells if (_key(c, eval_views) in done and not force) or c in not_evaluated
+    ]
     todo = [c for c in cells if c not in summary.skipped]
     columns = (
         SpinnerColumn(),
@@ -177,6 +186,47 @@ def run_suite(
             progress.advance(bar)
         progress.update(current, description="done", visible=False)
     return summary
+
+
+def measured_with_other_code(record: dict[str, Any]) -> bool:
+    """A record of a model from outside mtbench whose code (file hash or package version)
+    is no longer the code registered now. Built-ins are versioned by the git commit in `env`."""
+    then = record.get("provenance")
+    if not then or then.get("origin") == "built-in":
+        return False
+    try:
+        now = model_entry(record["model"]).provenance()
+    except ValueError:
+        return True
+    return (then.get("sha256"), then.get("version")) != (now["sha256"], now["version"])
+
+
+def other_code_line(cells: list[Cell], latest: dict[str, dict[str, Any]], rerun: bool) -> str:
+    models = sorted({c.model for c in cells})
+    labels = ", ".join(c.label for c in cells)
+    what = (
+        "measuring them again (their old cell folders kept as cells/<key>.other-code-*)"
+        if rerun
+        else "not evaluated: retrain them with `mtbench run` first"
+    )
+    return (
+        f"[yellow]{len(cells)} cells were measured with other code of"
+        f" {', '.join(models)} ({labels}): {what}"
+    )
+
+
+def set_aside(store: Path, cell: Cell, record: dict[str, Any]) -> None:
+    """Keep a changed model's training files under another name: nothing is lost, and the
+    new code starts from scratch instead of resuming weights the old code trained."""
+    folder = cell_folder(store, cell.key)
+    if folder.exists():
+        sha = (record.get("provenance") or {}).get("sha256") or "unknown"
+        target = folder.with_name(f"{folder.name}.other-code-{sha[:8]}")
+        n = 1
+        while target.exists():
+            n += 1
+            target = folder.with_name(f"{folder.name}.other-code-{sha[:8]}-{n}")
+        folder.rename(target)
 
 
 def _key(cell: Cell, eval_views: dict[str, int] | None) -> str:

@@ -1,6 +1,7 @@
 """The suite file: TOML sections, their keys, and validation that reports every problem.
 
-    [suite]      name, description, output
+    [suite]      name, description, output, imports (modules or .py files that register
+                 models, imported before the models are validated)
     [defaults]   how every cell is measured (device, input, batch_size, dtype, warmup,
                  repeats, measure, threads, channels_last, compile, compile_mode,
                  cudnn_benchmark, cuda_graphs, amp, count_norm)
@@ -32,6 +33,7 @@ from mtbench.suite.fields import (
     _non_negative_int,
     _positive_int,
     _string,
+    _strings,
 )
 from mtbench.suite.workload import (
     WORKLOAD_LIST_VALUED,
@@ -66,6 +68,9 @@ SUITE_FIELDS = {
     "name": Field(_string, "suite name; results go to reports/<name> unless `output` is set"),
     "description": Field(_string, "one line on what the suite answers", ""),
     "output": Field(_string, "output folder (default reports/<name>)"),
+    "imports": Field(
+        _strings, "modules or .py files (relative to the suite) that register models", []
+    ),
 }
 
 # Each is also a per-model override; `input` and `measure` hold lists, so their grid form
@@ -112,6 +117,7 @@ class SuiteSpec:
     output: Path
     defaults: dict[str, Any]
     models: list[dict[str, Any]]
+    imports: list[str]
     problems: list[str] = field(default_factory=list)
     # [data], [train], [eval] as written (keys checked), or None for a measure-only suite.
     workload: dict[str, dict[str, Any]] | None = None
@@ -158,7 +164,7 @@ def parse_suite(path: str | Path, raise_problems: bool = True) -> SuiteSpec:
     `raise_problems` is false (then they wait in `spec.problems` for the grid's checks)."""
     path = Path(path)
     data = load_toml(path)
-    spec = SuiteSpec(path, "", "", Path(), {}, [])
+    spec = SuiteSpec(path, "", "", Path(), {}, [], [])
     for section in data:
         if section not in SECTIONS:
             spec.problem(
@@ -177,6 +183,8 @@ def parse_suite(path: str | Path, raise_problems: bool = True) -> SuiteSpec:
     spec.name = str(suite.get("name", path.stem))
     spec.description = str(suite.get("description", ""))
     spec.output = Path(suite.get("output") or Path("reports") / spec.name)
+    imports = suite.get("imports", [])
+    spec.imports = list(imports) if _strings(imports) is None else []
 
     defaults = data.get("defaults", {})
     if not isinstance(defaults, dict):
