@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
-from baselines.weights import with_weights
+from baselines.weights import load_weights
 from mtbench.adapters import Adapter
 from mtbench.registry import ModelConfigError, register_model
 
@@ -67,9 +69,15 @@ def _transformers() -> Any:
 
 
 def build_hf_video(
-    family: str, num_classes: int, attn_implementation: str, **config: Any
+    family: str,
+    num_classes: int,
+    attn_implementation: str,
+    weights: str | None = None,
+    **config: Any,
 ) -> nn.Module:
-    """The `family` classifier of transformers from a config with these fields."""
+    """The `family` classifier of transformers from a config with these fields; `weights` is
+    a `save_pretrained` folder (read by transformers, key conversions included) or a file that
+    every baseline reads (an mtbench checkpoint, a state_dict)."""
     config_name, model_name, attention = ARCHITECTURES[family]
     if attn_implementation not in attention:
         raise ModelConfigError(
@@ -88,7 +96,44 @@ def build_hf_video(
         )
     hf_config = getattr(transformers, config_name)(num_labels=num_classes, **config)
     hf_config._attn_implementation = attn_implementation
-    return getattr(transformers, model_name)(hf_config)
+    model_class = getattr(transformers, model_name)
+    if weights is not None and Path(weights).is_dir():
+        return _from_pretrained(model_class, hf_config, Path(weights))
+    model = model_class(hf_config)
+    return model if weights is None else load_weights(model, weights)
+
+
+PRETRAINED_FILES = ("model.safetensors", "pytorch_model.bin")
+
+
+def _from_pretrained(model_class: Any, config: Any, folder: Path) -> nn.Module:
+    """Load a `save_pretrained` folder into exactly this config, or say in one line why not."""
+    if not any((folder / name).is_file() for name in PRETRAINED_FILES):
+        raise ModelConfigError(
+            f"weights={str(folder)!r}: a folder without {' or '.join(PRETRAINED_FILES)}"
+            " (expected one written by save_pretrained)",
+            key="weights",
+        )
+    if torch.empty(0).is_meta:  # validation on the meta device: the fit is checked when built
+        return model_class(config)
+    try:
+        model, info = model_class.from_pretrained(folder, config=config, output_loading_info=True)
+    except (RuntimeError, ValueError, OSError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelConfigError(f"weights={str(folder)!r} does not fit: {reason}") from exc
+    problems = {k: sorted(info.get(k) or []) for k in ("missing_keys", "unexpected_keys")}
+    problems["mismatched_keys"] = sorted(str(k[0]) for k in info.get("mismatched_keys") or [])
+    if any(problems.values()):
+        parts = [f"{k.split('_')[0]} {_first(v)}" for k, v in problems.items() if v]
+        raise ModelConfigError(
+            f"weights={str(folder)!r} does not fit: {', '.join(parts)}", key="weights"
+        )
+    return model
+
+
+def _first(keys: list[str]) -> str:
+    more = f" (and {len(keys) - 1} more)" if len(keys) > 1 else ""
+    return f"{keys[0]!r}{more}"
 
 
 def _clip_check(defaults: dict[str, Any]) -> Callable[[dict[str, Any], list[int]], str | None]:
@@ -121,6 +166,7 @@ def _preset(name: str, family: str, defaults: dict[str, Any]) -> Callable[..., n
             "num_classes": 400,
             **defaults,
             "attn_implementation": ARCHITECTURES[family][2][0],
+            "weights": None,
         }.items()
     ]
     signature = inspect.Signature(params)
@@ -133,7 +179,7 @@ def _preset(name: str, family: str, defaults: dict[str, Any]) -> Callable[..., n
     register = register_model(
         name, family=family, adapter=HF_ADAPTER, input_check=_clip_check(defaults)
     )
-    return register(with_weights()(builder))
+    return register(builder)
 
 
 for _name, (_family, _defaults) in PRESETS.items():

@@ -87,6 +87,11 @@ BASELINE_FAMILIES = (
     "tsn",
     "mfnet",
     "x3d",
+    "mvit",
+    "swin3d",
+    "videomae",
+    "timesformer",
+    "vivit",
 )
 
 # The clip (T, H, W) each family was trained and published at: what "canonical input" means
@@ -110,6 +115,12 @@ CANONICAL_INPUT: dict[str, tuple[int, int, int]] = {
     "x3d-s": (13, 160, 160),
     "x3d-m": (16, 224, 224),
     "x3d-l": (16, 312, 312),
+    # Transformers: their position tables fix the clip (MViT, Hugging Face's models)
+    "mvit": (16, 224, 224),
+    "swin3d": (16, 224, 224),
+    "videomae": (16, 224, 224),
+    "timesformer": (8, 224, 224),
+    "vivit": (32, 224, 224),
 }
 
 

@@ -250,7 +250,8 @@ def check_input(name: str, kwargs: dict[str, Any], input_shape: list[int]) -> st
     """
     entry = model_entry(name)
     if entry.input_check is not None:
-        return entry.input_check(kwargs, list(input_shape))
+        why = entry.input_check(kwargs, list(input_shape))
+        return None if why is None else f"{name} {why}"
     if entry.origin == "built-in":
         return None
     try:

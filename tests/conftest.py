@@ -8,7 +8,7 @@ import pytest
 os.environ["COLUMNS"] = "200"
 
 
-def run_cli(*args: str, cwd=None, timeout: float = 300) -> subprocess.CompletedProcess:
+def run_cli(*args: str, cwd=None, timeout: float = 300, env=None) -> subprocess.CompletedProcess:
     """The real `mtbench` entry point in a subprocess: exit codes and stderr as a user sees them."""
     return subprocess.run(
         [sys.executable, "-m", "mtbench", *args],
@@ -16,6 +16,7 @@ def run_cli(*args: str, cwd=None, timeout: float = 300) -> subprocess.CompletedP
         text=True,
         cwd=cwd,
         timeout=timeout,
+        env=env,
     )
 
 
