@@ -18,7 +18,7 @@ import torch
 
 from baselines.reference import BASELINE_FAMILIES, canonical_input, load_reference
 from mtbench.measure.flops import count_flops
-from mtbench.registry import create_model, list_models, model_entry
+from mtbench.registry import check_input, create_model, list_models, model_entry
 
 COMMON = (1, 3, 16, 224, 224)
 
@@ -55,7 +55,9 @@ def main() -> None:
         num_classes = ref.num_classes if ref else 400
         model = create_model(name, num_classes=num_classes, **kwargs).eval()
         params = sum(p.numel() for p in model.parameters())
-        g224 = None if args.skip_224 else count_flops(model, COMMON).gflops
+        # A fixed-clip model (MViT, Hugging Face's) is counted at 16x224x224 only if it fits.
+        fits = check_input(name, kwargs, list(COMMON)) is None
+        g224 = None if args.skip_224 or not fits else count_flops(model, COMMON).gflops
         g_ref = rel = None
         shape, norm = None, ""
         if ref is not None and ref.gflops is not None:
