@@ -15,7 +15,13 @@ from mtbench.measure.profile import FLOPS_WARN_REL_DIFF
 from mtbench.suite.grid import Cell, load_suite, shard
 from mtbench.suite.runner import SUITE_COPY, records_table, run_suite, view_cell_key
 from mtbench.suite.schema import SuiteError, SuiteSpec
-from mtbench.suite.store import find_stores, latest_by_cell, read_records, write_records
+from mtbench.suite.store import (
+    find_stores,
+    is_store,
+    latest_by_cell,
+    read_records,
+    write_records,
+)
 from mtbench.train.distributed import init_from_env, shutdown
 from mtbench.train.schedule import long_cycle, short_cycle_shape
 
@@ -71,7 +77,7 @@ def run(
     ] = None,
 ) -> None:
     """Measure every cell of a suite, training and evaluating it first when the suite has
-    [data]; results go to <output>/results.jsonl. Under torchrun, every process trains."""
+    [data]; results go to the store in <output>. Under torchrun, every process trains."""
     spec, cells = load_cells(suite)
     if output is not None:
         spec.output = output
@@ -106,7 +112,7 @@ def _run_and_report(
     console.print(records_table(records, f"{spec.name}: {len(records)} of {len(cells)} cells"))
     console.print(
         f"ran {len(summary.ran)}, skipped {len(summary.skipped)} already measured,"
-        f" failed {len(summary.failed)}; results in {spec.output / 'results.jsonl'}"
+        f" failed {len(summary.failed)}; results in {spec.output}"
     )
     for record in records:
         rel = record.get("flops_rel_diff")
@@ -183,7 +189,7 @@ def show(
     """Print a result store as a table."""
     stores = find_stores(folder)
     if not stores:
-        raise UsageError(f"{folder}: no results.jsonl found under it")
+        raise UsageError(f"{folder}: no results.jsonl or results.d/ found under it")
     for store in stores:
         records = list(latest_by_cell(read_records(store)).values())
         console.print(records_table(records, f"{store}: {len(records)} cells"))
@@ -208,9 +214,9 @@ def merge(
     ] = None,
 ) -> None:
     """Combine result stores, keeping one record per cell_key."""
-    missing = [str(f) for f in folders if not (f / "results.jsonl").exists()]
+    missing = [str(f) for f in folders if not is_store(f)]
     if missing:
-        raise UsageError(f"no results.jsonl in: {', '.join(missing)}")
+        raise UsageError(f"no results.jsonl or results.d/ in: {', '.join(missing)}")
     merged: dict[str, dict[str, Any]] = {}
     total = 0
     for folder in folders:
