@@ -1,7 +1,8 @@
-"""`mtbench run`, `show` and `merge`: the suite commands of the CLI."""
+"""`mtbench run`, `show`, `merge` and `status`: the suite commands of the CLI."""
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 from pathlib import Path
 from typing import Annotated, Any
@@ -11,6 +12,8 @@ from rich.console import Console
 from rich.table import Table
 
 from mtbench.errors import UsageError
+from mtbench.launch.settings import launcher_settings
+from mtbench.launch.status import status
 from mtbench.measure.profile import FLOPS_WARN_REL_DIFF
 from mtbench.suite.grid import Cell, load_suite, shard
 from mtbench.suite.runner import SUITE_COPY, records_table, run_suite, view_cell_key
@@ -19,6 +22,7 @@ from mtbench.suite.store import (
     find_stores,
     is_store,
     latest_by_cell,
+    ok_keys,
     read_records,
     write_records,
 )
@@ -75,24 +79,46 @@ def run(
     output: Annotated[
         Path | None, typer.Option(help="Output folder (default: the suite's, reports/<name>).")
     ] = None,
+    launcher: Annotated[
+        str | None,
+        typer.Option(
+            help="Where cells run: local or slurm (default: the suite's launcher.name, or local)."
+        ),
+    ] = None,
+    launcher_opt: Annotated[
+        list[str] | None,
+        typer.Option(help="Set a launcher key for this run, KEY=VALUE (repeatable)."),
+    ] = None,
 ) -> None:
     """Measure every cell of a suite, training and evaluating it first when the suite has
-    [data]; results go to the store in <output>. Under torchrun, every process trains."""
+    [data]; results go to the store in <output>. Under torchrun, every process trains;
+    with --launcher slurm, the cells still to do are submitted as SLURM job arrays."""
     spec, cells = load_cells(suite)
     if output is not None:
         spec.output = output
     if shard_spec is not None:
         cells = shard(cells, *parse_shard(shard_spec))
-    done = {
-        k for k, r in latest_by_cell(read_records(spec.output)).items() if r.get("status") == "ok"
-    }
+    done = ok_keys(spec.output)
     if dry_run:
         title = f"{spec.name}: {len(cells)} cells -> {spec.output}"
         console.print(dry_run_table(cells, done, title))
         for table in multigrid_tables(cells):
             console.print(table)
         return
+    settings = launcher_settings(spec.launcher, launcher, launcher_opt or [])
+    if settings.name == "slurm":
+        slurm_launcher().submit(spec, cells, settings, force=force, console=console)
+        return
     _run_and_report(spec, cells, force=force)
+
+
+def slurm_launcher():
+    """The SLURM launcher module, which needs submitit (the optional `slurm` extra)."""
+    if importlib.util.find_spec("submitit") is None:
+        raise UsageError("--launcher slurm needs submitit: pip install 'mtbench[slurm]'")
+    from mtbench.launch import slurm
+
+    return slurm
 
 
 def _run_and_report(
@@ -237,3 +263,4 @@ def register(app: typer.Typer) -> None:
     app.command(name="eval")(evaluate)
     app.command()(show)
     app.command()(merge)
+    app.command()(status)

@@ -32,7 +32,7 @@ from rich.table import Table
 from mtbench.measure.profile import base_record, now_iso, one_line, profile
 from mtbench.suite.grid import Cell, cell_config, cell_key
 from mtbench.suite.schema import SuiteSpec
-from mtbench.suite.store import append_record, latest_by_cell, read_records
+from mtbench.suite.store import append_record, ok_keys
 from mtbench.train.distributed import current_world
 from mtbench.train.progress import TrainProgress
 from mtbench.train.trainer import train_and_evaluate
@@ -87,6 +87,16 @@ def measure_cell(
     return record
 
 
+def run_cell(spec: SuiteSpec, cell: Cell, **measure_options: Any) -> dict[str, Any]:
+    """The one-cell function: measure the cell (`measure_cell`'s options) and store its
+    record, rank 0 writing. The local loop and every SLURM task call this, so a cell runs
+    and records the same anywhere."""
+    record = measure_cell(spec, cell, **measure_options)
+    if current_world().is_main:
+        append_record(spec.output, record)
+    return record
+
+
 def seed_group(cell: Cell) -> str:
     """Cells that differ only in train.seed share this key: reports average over them."""
     config = cell.config()
@@ -98,6 +108,15 @@ def view_cell_key(cell: Cell, views: dict[str, int]) -> str:
     """The key of the same cell evaluated with other views: its own record, same rules."""
     workload = replace(cell.workload, eval={**cell.workload.eval, **views})
     return cell_key(cell_config(cell.model, cell.kwargs, cell.input_shape, cell.options, workload))
+
+
+def copy_suite(spec: SuiteSpec) -> None:
+    """The suite beside its store, so the store says what it measured (and status can list
+    the cells not started)."""
+    spec.output.mkdir(parents=True, exist_ok=True)
+    copy = spec.output / SUITE_COPY
+    if not copy.exists() or not copy.samefile(spec.path):
+        shutil.copyfile(spec.path, copy)
 
 
 @contextmanager
@@ -130,15 +149,8 @@ def run_suite(
     console = console or Console()
     world = current_world()
     if world.is_main:
-        spec.output.mkdir(parents=True, exist_ok=True)
-        copy = spec.output / SUITE_COPY
-        if not copy.exists() or not copy.samefile(spec.path):
-            shutil.copyfile(spec.path, copy)
-    done = {
-        key
-        for key, record in latest_by_cell(read_records(spec.output)).items()
-        if record.get("status") == "ok"
-    }
+        copy_suite(spec)
+    done = ok_keys(spec.output)
     summary = RunSummary(cells)
     summary.skipped = [c for c in cells if _key(c, eval_views) in done and not force]
     todo = [c for c in cells if c not in summary.skipped]
@@ -168,9 +180,9 @@ def run_suite(
                 progress.update(current, description=f"{title}: {phase}")
 
             on_phase("start")
-            record = measure_cell(spec, cell, on_phase, progress, eval_views)
-            if world.is_main:
-                append_record(spec.output, record)
+            record = run_cell(
+                spec, cell, on_phase=on_phase, progress=progress, eval_views=eval_views
+            )
             summary.ran.append(cell)
             if record["status"] != "ok":
                 summary.failed.append((cell, record["error"]))

@@ -165,6 +165,12 @@ def latest_by_cell(records: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any
     return latest
 
 
+def ok_keys(folder: str | os.PathLike[str]) -> set[str]:
+    """Cells whose latest record is ok: the ones a run skips."""
+    latest = latest_by_cell(read_records(folder))
+    return {key for key, record in latest.items() if record.get("status") == "ok"}
+
+
 def find_stores(root: str | os.PathLike[str]) -> list[Path]:
     """Folders under `root` (itself included) that hold a store, sorted."""
     root = Path(root)
