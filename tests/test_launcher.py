@@ -164,3 +164,30 @@ def test_no_sbatch_on_path_or_no_submitit_is_one_line(tmp_path, cli_inproc, monk
 )
 def test_time_limits_read_as_slurm_writes_them(value, minutes):
     assert time_minutes(value) == minutes
+
+
+def test_a_ddp_rank_gets_torchruns_variables_from_slurms(monkeypatch):
+    slurm = {
+        "SUBMITIT_EXECUTOR": "slurm",
+        "SLURM_JOB_ID": "77",
+        "SLURM_NTASKS": "8",
+        "SLURM_JOB_NUM_NODES": "2",
+        "SLURM_NODEID": "1",
+        "SLURM_PROCID": "5",
+        "SLURM_LOCALID": "1",
+        "SLURM_JOB_NODELIST": "gpu[03-04]",
+    }
+    for key, value in slurm.items():
+        monkeypatch.setenv(key, value)
+    for key in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR"):
+        monkeypatch.setenv(key, "")  # restored (removed) after the test, like the others
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("MASTER_PORT", "29512")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1,2,3")
+    from mtbench.launch.slurm import export_torch_env
+
+    export_torch_env()
+    torchrun = {k: os.environ[k] for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR")}
+    assert torchrun == {"RANK": "5", "WORLD_SIZE": "8", "LOCAL_RANK": "1", "MASTER_ADDR": "gpu03"}
+    assert os.environ["LOCAL_WORLD_SIZE"] == "4" and os.environ["MASTER_PORT"] == "29512"
+    assert os.environ["CUDA_VISIBLE_DEVICES"] == "0,1,2,3"  # rank 1 takes cuda:1 of these

@@ -52,13 +52,8 @@ class CellTask(submitit.helpers.Checkpointable):
         sys.path[:0] = [p for p in self.sys_path if p not in sys.path]
         for module in self.modules:
             importlib.import_module(module)
-        env = submitit.JobEnvironment()
-        if env.num_tasks > 1:
-            # torchrun's variables from SLURM's; one GPU per rank through LOCAL_RANK, as
-            # init_from_env does under torchrun (SLURM already limits the visible GPUs).
-            submitit.helpers.TorchDistributedEnvironment().export(
-                set_cuda_visible_devices=False, overwrite=True
-            )
+        if submitit.JobEnvironment().num_tasks > 1:
+            export_torch_env()
         timeout = max((c.workload.train["timeout"] for c in self.cells if c.workload), default=600)
         init_from_env(timeout)
         try:
@@ -69,6 +64,15 @@ class CellTask(submitit.helpers.Checkpointable):
         finally:
             shutdown()
         return self.finished
+
+
+def export_torch_env() -> None:
+    """torchrun's variables (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT) from
+    SLURM's, for `init_from_env`; each rank picks its GPU by LOCAL_RANK as under torchrun
+    (SLURM already limits the visible GPUs to the job's)."""
+    submitit.helpers.TorchDistributedEnvironment().export(
+        set_cuda_visible_devices=False, overwrite=True
+    )
 
 
 @dataclass
