@@ -26,7 +26,7 @@ echo $((n + 1)) > "$FAKE_SLURM/next"
 echo "Submitted batch job $n"
 """,
     "srun": "exit 0\n",
-    "squeue": 'cat "$FAKE_SLURM/squeue" 2>/dev/null; exit 0\n',
+    "squeue": '[ -f "$FAKE_SLURM/squeue-down" ] && exit 1; cat "$FAKE_SLURM/squeue" 2>/dev/null\n',
     "sacct": 'echo "Slurm accounting storage is disabled" >&2; exit 1\n',
     "scancel": 'echo "$@" >> "$FAKE_SLURM/scancel"\n',
 }
@@ -73,6 +73,12 @@ def test_measure_cells_pack_into_one_array_and_a_rerun_submits_nothing_queued(
     jobs = {k: s["job_id"] for k, s in submissions(out).items()}
     _, cells = load_suite(path)
     assert [jobs[c.key] for c in cells] == ["42_0", "42_0", "42_1"]
+
+    # squeue not answering: nothing is submitted rather than a cell twice
+    (fake_slurm / "squeue-down").touch()
+    assert_one_line_error(cli_inproc("run", str(path)), "squeue did not answer")
+    (fake_slurm / "squeue-down").unlink()
+    assert len(scripts(fake_slurm)) == 1
 
     # queued: a re-run submits nothing
     (fake_slurm / "squeue").write_text("42_0|RUNNING\n42_1|PENDING\n")

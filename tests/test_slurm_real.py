@@ -264,4 +264,10 @@ def test_a_suite_through_slurm_requeues_a_signalled_training_cell_and_stores_eac
     after = {k: s["job_id"] for k, s in submissions(measured).items()}
     changed = [k for k in after if after[k] != before[k]]
     assert changed == [by_model[("test-exploding", None)]["cell_key"]]  # only the failed cell
+
+    bad = mtbench("run", "measure.toml", "--output", str(tmp_path / "bad"), "--launcher",
+                  "slurm", "--launcher-opt", "partition=nope", cwd=tmp_path)  # fmt: skip
+    errors = [line for line in bad.stderr.splitlines() if "error" in line]
+    assert bad.returncode == 2 and len(errors) == 1 and "Invalid partition" in errors[0]
+    assert "Traceback" not in bad.stderr and submissions(tmp_path / "bad") == {}
     assert time.monotonic() - start < 300

@@ -173,7 +173,13 @@ def submit(
     copy_suite(spec)
     done = set() if force else ok_keys(spec.output)
     submitted = submissions(spec.output)
-    states = queued_states({s["job_id"] for s in submitted.values()}) or {}
+    states = queued_states({s["job_id"] for s in submitted.values()})
+    if states is None and submitted:
+        raise UsageError(
+            "squeue did not answer, so which submitted cells are still queued is unknown;"
+            " nothing submitted (run the command again when SLURM answers)"
+        )
+    states = states or {}
     active = {k for k, s in submitted.items() if is_active(states.get(s["job_id"]))}
     todo = [c for c in cells if c.key not in done and c.key not in active]
     skipped = len(cells) - len(todo)
