@@ -107,12 +107,9 @@ def add_entry(entry: ModelEntry) -> ModelEntry:
     """Register `entry`; a name taken by other code is an error naming both origins."""
     old = _REGISTRY.get(entry.name)
     if old is not None and old.builder is not entry.builder:
-        same_code = (old.origin, old.source, old.builder.__qualname__) == (
-            entry.origin,
-            entry.source,
-            entry.builder.__qualname__,
-        )
-        if not same_code:  # the same module imported again replaces its own entry
+        # The same file imported again (by path and by module name, or reloaded) replaces its
+        # own entry; other code under a taken name is refused.
+        if _code_of(old.builder) != _code_of(entry.builder):
             raise ModelConfigError(
                 f"model {entry.name!r} is registered twice: by {describe_origin(old)}"
                 f" and by {describe_origin(entry)}",
@@ -125,6 +122,16 @@ def add_entry(entry: ModelEntry) -> ModelEntry:
         )
     _REGISTRY[entry.name] = entry
     return entry
+
+
+def _code_of(builder: Callable[..., nn.Module]) -> tuple[str | None, str]:
+    """Which function a builder is: its source file (resolved) and qualified name."""
+    function = inspect.unwrap(builder)
+    try:
+        file = inspect.getsourcefile(function)
+    except TypeError:
+        file = None
+    return (str(Path(file).resolve()) if file else None, function.__qualname__)
 
 
 def describe_origin(entry: ModelEntry) -> str:

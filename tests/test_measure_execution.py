@@ -16,6 +16,7 @@ from mtbench.measure import latency
 from mtbench.measure import profile as profile_module
 from mtbench.measure.profile import ProfileOptions, profile
 from mtbench.suite.grid import load_suite
+from mtbench.suite.store import read_records
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -114,7 +115,7 @@ def test_cuda_graphs_cell_fails_with_one_line_reason_and_the_suite_goes_on(tmp_p
         'device = "cpu"\nmeasure = ["params"]\n[[models]]\nname = "r3d-18"\nnum_classes = 3\n'
     )
     cli_inproc("run", str(path), "--output", str(tmp_path / "out"))
-    (record,) = [json.loads(line) for line in (tmp_path / "out/results.jsonl").open()]
+    (record,) = read_records(tmp_path / "out")
     assert record["status"] == "failed" and "needs device cuda" in record["error"]
     assert record["cuda_graphs"] is True and "\n" not in record["error"]
 

@@ -14,7 +14,13 @@ from mtbench.registry import register_model
 from mtbench.suite.grid import expand
 from mtbench.suite.runner import run_suite
 from mtbench.suite.schema import parse_suite
-from mtbench.suite.store import append_record, read_records, store_path
+from mtbench.suite.store import (
+    WRITERS_DIR,
+    append_record,
+    read_records,
+    store_files,
+    writer_file,
+)
 
 
 class Exploding(nn.Module):
@@ -100,8 +106,8 @@ def test_resume_skips_ok_cells_retries_failed_and_force_reruns_all(tmp_path):
 
 def test_a_torn_last_line_is_ignored_and_never_corrupts_earlier_records(tmp_path):
     append_record(tmp_path, {"cell_key": "a", "status": "ok"})
-    with open(store_path(tmp_path), "a") as fh:
-        fh.write('{"cell_key": "b", "sta')  # a run killed mid-write
+    with open(writer_file(tmp_path / WRITERS_DIR), "a") as fh:
+        fh.write('{"cell_key": "b", "sta')  # a write torn mid-line
     assert read_records(tmp_path) == [{"cell_key": "a", "status": "ok"}]
     append_record(tmp_path, {"cell_key": "c", "status": "ok"})
     assert [r["cell_key"] for r in read_records(tmp_path)] == ["a", "c"]
@@ -110,7 +116,7 @@ def test_a_torn_last_line_is_ignored_and_never_corrupts_earlier_records(tmp_path
 def _wait_for_records(store, count: int, proc, timeout: float = 240) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if store.exists() and store.read_text().count("\n") >= count:
+        if len(read_records(store)) >= count:
             return
         assert proc.poll() is None, proc.communicate()
         time.sleep(0.05)
@@ -123,7 +129,7 @@ def test_sigkill_mid_suite_then_rerun_leaves_exactly_one_ok_record_per_cell(tmp_
         '[[models]]\nname = "r3d-18"\nnum_classes = [2, 3, 4, 5]\n',
         measure='["params", "latency_fwd"]',
     )
-    store = tmp_path / "out" / "results.jsonl"
+    store = tmp_path / "out"
     cmd = [sys.executable, "-m", "mtbench", "run", str(path)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _wait_for_records(store, 1, proc)
@@ -146,7 +152,7 @@ def test_ctrl_c_stops_after_the_current_cell(tmp_path):
         '[[models]]\nname = "r3d-18"\nnum_classes = [2, 3, 4, 5, 6, 7]\n',
         measure='["params", "latency_fwd"]',
     )
-    store = tmp_path / "out" / "results.jsonl"
+    store = tmp_path / "out"
     cmd = [sys.executable, "-m", "mtbench", "run", str(path)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     _wait_for_records(store, 1, proc)
@@ -173,7 +179,7 @@ def test_dry_run_lists_cells_and_measures_nothing(tmp_path, cli_inproc):
     result = cli_inproc("run", str(path), "--dry-run")
     assert result.returncode == 0
     assert "3 cells" in result.stdout
-    assert not (tmp_path / "out" / "results.jsonl").exists()
+    assert not read_records(tmp_path / "out")
 
 
 def test_shard_and_merge_reassemble_the_suite(tmp_path, cli_inproc):
@@ -225,5 +231,6 @@ def test_records_are_valid_json_lines(tmp_path):
     path = suite_file(tmp_path, '[[models]]\nname = "test-tiny"\n')
     spec = parse_suite(path)
     run_suite(spec, expand(spec))
-    for line in store_path(spec.output).read_text().splitlines():
-        assert json.loads(line)["status"] == "ok"
+    for path in store_files(spec.output):
+        for line in path.read_text().splitlines():
+            assert json.loads(line)["status"] == "ok"

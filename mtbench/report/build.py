@@ -33,7 +33,7 @@ class PlotOutcome:
 def stores_under(root: Path) -> list[Store]:
     stores = load_stores(root)
     if not stores:
-        raise UsageError(f"no result store (results.jsonl) under {root}")
+        raise UsageError(f"no result store (results.jsonl or results.d/) under {root}")
     return stores
 
 

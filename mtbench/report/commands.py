@@ -70,7 +70,7 @@ def plot(
         if store.unreadable_lines:
             typer.echo(
                 f"{store.suite}: skipped {store.unreadable_lines} unreadable line(s) "
-                "(torn or corrupt) in results.jsonl",
+                "(torn or corrupt) in its store",
                 err=True,
             )
     typer.echo(f"wrote {index}")

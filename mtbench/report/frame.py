@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from mtbench.suite.store import find_stores, latest_by_cell, read_records, store_path
+from mtbench.suite.store import find_stores, latest_by_cell, read_store
 
 # Where a record leaves r or g out, the MTNet builder's defaults apply; these are the paper's
 # (Table 4 reports every MTNet at r = 0.875, and g = 1 means no sub-streams). The report needs
@@ -173,12 +173,6 @@ def records_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def _unreadable_lines(folder: Path, readable: int) -> int:
-    """Lines the store reader had to skip (a torn last line, a corrupt line)."""
-    with open(store_path(folder), encoding="utf-8", errors="replace") as fh:
-        return sum(1 for line in fh if line.strip()) - readable
-
-
 def _distinct_envs(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     seen: dict[str, dict[str, Any]] = {}
     for record in records:
@@ -189,7 +183,8 @@ def _distinct_envs(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def load_store(folder: Path) -> Store:
-    records = read_records(folder)
+    contents = read_store(folder)
+    records = contents.records
     frame = records_frame(records)
     named = frame["suite"][frame["suite"] != ""]
     suite = str(named.iloc[0]) if len(named) else folder.name
@@ -198,7 +193,7 @@ def load_store(folder: Path) -> Store:
         suite=suite,
         frame=frame,
         envs=_distinct_envs(list(latest_by_cell(records).values())),
-        unreadable_lines=_unreadable_lines(folder, len(records)),
+        unreadable_lines=contents.unreadable,
     )
 
 

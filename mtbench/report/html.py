@@ -93,7 +93,7 @@ def _section(store: Store, outcomes: list[PlotOutcome], compare: bool) -> str:
     mine = [o for o in outcomes if o.suite == store.suite]
     skipped = [f"{o.kind}: {o.skipped}" for o in mine if o.skipped]
     unreadable = (
-        [f"{store.unreadable_lines} unreadable line(s) in results.jsonl (torn or corrupt)"]
+        [f"{store.unreadable_lines} unreadable line(s) in the store (torn or corrupt)"]
         if store.unreadable_lines
         else []
     )

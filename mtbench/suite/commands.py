@@ -1,7 +1,8 @@
-"""`mtbench run`, `show` and `merge`: the suite commands of the CLI."""
+"""`mtbench run`, `show`, `merge` and `status`: the suite commands of the CLI."""
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 from pathlib import Path
 from typing import Annotated, Any
@@ -12,11 +13,20 @@ from rich.table import Table
 
 from mtbench.cli_options import Imports, import_cli_models
 from mtbench.errors import UsageError
+from mtbench.launch.settings import launcher_settings
+from mtbench.launch.status import status
 from mtbench.measure.profile import FLOPS_WARN_REL_DIFF
 from mtbench.suite.grid import Cell, load_suite, shard
 from mtbench.suite.runner import SUITE_COPY, records_table, run_suite, view_cell_key
 from mtbench.suite.schema import SuiteError, SuiteSpec
-from mtbench.suite.store import find_stores, latest_by_cell, read_records, write_records
+from mtbench.suite.store import (
+    find_stores,
+    is_store,
+    latest_by_cell,
+    ok_keys,
+    read_records,
+    write_records,
+)
 from mtbench.train.distributed import init_from_env, shutdown
 from mtbench.train.schedule import long_cycle, short_cycle_shape
 
@@ -70,27 +80,48 @@ def run(
     output: Annotated[
         Path | None, typer.Option(help="Output folder (default: the suite's, reports/<name>).")
     ] = None,
+    launcher: Annotated[
+        str | None,
+        typer.Option(
+            help="Where cells run: local or slurm (default: the suite's launcher.name, or local)."
+        ),
+    ] = None,
+    launcher_opt: Annotated[
+        list[str] | None,
+        typer.Option(help="Set a launcher key for this run, KEY=VALUE (repeatable)."),
+    ] = None,
     imports: Imports = None,
 ) -> None:
     """Measure every cell of a suite, training and evaluating it first when the suite has
-    a [data] section; results go to <output>/results.jsonl. Under torchrun, every process
-    trains."""
+    a [data] section; results go to the store in <output>. Under torchrun, every process
+    trains; with --launcher slurm, the cells still to do are submitted as SLURM job arrays."""
     import_cli_models(imports)
     spec, cells = load_cells(suite)
     if output is not None:
         spec.output = output
     if shard_spec is not None:
         cells = shard(cells, *parse_shard(shard_spec))
-    done = {
-        k for k, r in latest_by_cell(read_records(spec.output)).items() if r.get("status") == "ok"
-    }
+    done = ok_keys(spec.output)
     if dry_run:
         title = f"{spec.name}: {len(cells)} cells -> {spec.output}"
         console.print(dry_run_table(cells, done, title))
         for table in multigrid_tables(cells):
             console.print(table)
         return
+    settings = launcher_settings(spec.launcher, launcher, launcher_opt or [])
+    if settings.name == "slurm":
+        slurm_launcher().submit(spec, cells, settings, force=force, console=console)
+        return
     _run_and_report(spec, cells, force=force)
+
+
+def slurm_launcher():
+    """The SLURM launcher module, which needs submitit (the optional `slurm` extra)."""
+    if importlib.util.find_spec("submitit") is None:
+        raise UsageError("--launcher slurm needs submitit: pip install 'mtbench[slurm]'")
+    from mtbench.launch import slurm
+
+    return slurm
 
 
 def _run_and_report(
@@ -110,7 +141,7 @@ def _run_and_report(
     console.print(records_table(records, f"{spec.name}: {len(records)} of {len(cells)} cells"))
     console.print(
         f"ran {len(summary.ran)}, skipped {len(summary.skipped)} already measured,"
-        f" failed {len(summary.failed)}; results in {spec.output / 'results.jsonl'}"
+        f" failed {len(summary.failed)}; results in {spec.output}"
     )
     for record in records:
         rel = record.get("flops_rel_diff")
@@ -189,7 +220,7 @@ def show(
     """Print a result store as a table."""
     stores = find_stores(folder)
     if not stores:
-        raise UsageError(f"{folder}: no results.jsonl found under it")
+        raise UsageError(f"{folder}: no results.jsonl or results.d/ found under it")
     for store in stores:
         records = list(latest_by_cell(read_records(store)).values())
         console.print(records_table(records, f"{store}: {len(records)} cells"))
@@ -214,9 +245,9 @@ def merge(
     ] = None,
 ) -> None:
     """Combine result stores, keeping one record per cell_key."""
-    missing = [str(f) for f in folders if not (f / "results.jsonl").exists()]
+    missing = [str(f) for f in folders if not is_store(f)]
     if missing:
-        raise UsageError(f"no results.jsonl in: {', '.join(missing)}")
+        raise UsageError(f"no results.jsonl or results.d/ in: {', '.join(missing)}")
     merged: dict[str, dict[str, Any]] = {}
     total = 0
     for folder in folders:
@@ -237,3 +268,4 @@ def register(app: typer.Typer) -> None:
     app.command(name="eval")(evaluate)
     app.command()(show)
     app.command()(merge)
+    app.command()(status)

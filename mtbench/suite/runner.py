@@ -89,6 +89,16 @@ def measure_cell(
     return record
 
 
+def run_cell(spec: SuiteSpec, cell: Cell, **measure_options: Any) -> dict[str, Any]:
+    """The one-cell function: measure the cell (`measure_cell`'s options) and store its
+    record, rank 0 writing. The local loop and every SLURM task call this, so a cell runs
+    and records the same anywhere."""
+    record = measure_cell(spec, cell, **measure_options)
+    if current_world().is_main:
+        append_record(spec.output, record)
+    return record
+
+
 def seed_group(cell: Cell) -> str:
     """Cells that differ only in train.seed share this key: reports average over them."""
     config = cell.config()
@@ -100,6 +110,15 @@ def view_cell_key(cell: Cell, views: dict[str, int]) -> str:
     """The key of the same cell evaluated with other views: its own record, same rules."""
     workload = replace(cell.workload, eval={**cell.workload.eval, **views})
     return cell_key(cell_config(cell.model, cell.kwargs, cell.input_shape, cell.options, workload))
+
+
+def copy_suite(spec: SuiteSpec) -> None:
+    """The suite beside its store, so the store says what it measured (and status can list
+    the cells not started)."""
+    spec.output.mkdir(parents=True, exist_ok=True)
+    copy = spec.output / SUITE_COPY
+    if not copy.exists() or not copy.samefile(spec.path):
+        shutil.copyfile(spec.path, copy)
 
 
 @contextmanager
@@ -132,23 +151,13 @@ def run_suite(
     console = console or Console()
     world = current_world()
     if world.is_main:
-        spec.output.mkdir(parents=True, exist_ok=True)
-        copy = spec.output / SUITE_COPY
-        if not copy.exists() or not copy.samefile(spec.path):
-            shutil.copyfile(spec.path, copy)
-    latest = latest_by_cell(read_records(spec.output))
-    done = {key for key, record in latest.items() if record.get("status") == "ok"}
+        copy_suite(spec)
     summary = RunSummary(cells)
-    changed = [c for c in cells if c.key in done and measured_with_other_code(latest[c.key])]
-    if changed and world.is_main:
-        console.print(other_code_line(changed, latest, eval_views is None))
-    if eval_views is None:
-        for cell in changed:
-            done.discard(cell.key)
-            set_aside(spec.output, cell, latest[cell.key])
-    not_evaluated = changed if eval_views is not None else []
+    done, changed = current_ok_keys(spec, cells, console, rerun=eval_views is None)
     summary.skipped = [
-        c for c in cells if (_key(c, eval_views) in done and not force) or c in not_evaluated
+        c
+        for c in cells
+        if (_key(c, eval_views) in done and not force) or (eval_views is not None and c in changed)
     ]
     todo = [c for c in cells if c not in summary.skipped]
     columns = (
@@ -177,15 +186,34 @@ def run_suite(
                 progress.update(current, description=f"{title}: {phase}")
 
             on_phase("start")
-            record = measure_cell(spec, cell, on_phase, progress, eval_views)
-            if world.is_main:
-                append_record(spec.output, record)
+            record = run_cell(
+                spec, cell, on_phase=on_phase, progress=progress, eval_views=eval_views
+            )
             summary.ran.append(cell)
             if record["status"] != "ok":
                 summary.failed.append((cell, record["error"]))
             progress.advance(bar)
         progress.update(current, description="done", visible=False)
     return summary
+
+
+def current_ok_keys(
+    spec: SuiteSpec, cells: list[Cell], console: Console, *, rerun: bool = True
+) -> tuple[set[str], list[Cell]]:
+    """Keys of the cells whose latest record is ok and was measured with the code registered
+    now, and the cells measured with other code. Those are named in one line; with `rerun`
+    their training folders are set aside so that they train again from scratch."""
+    latest = latest_by_cell(read_records(spec.output))
+    done = {key for key, record in latest.items() if record.get("status") == "ok"}
+    changed = [c for c in cells if c.key in done and measured_with_other_code(latest[c.key])]
+    main = current_world().is_main
+    if changed and main:
+        console.print(other_code_line(changed, rerun))
+    for cell in changed if rerun else []:
+        done.discard(cell.key)
+        if main:
+            set_aside(spec.output, cell, latest[cell.key])
+    return done, changed
 
 
 def measured_with_other_code(record: dict[str, Any]) -> bool:
@@ -201,7 +229,7 @@ def measured_with_other_code(record: dict[str, Any]) -> bool:
     return (then.get("sha256"), then.get("version")) != (now["sha256"], now["version"])
 
 
-def other_code_line(cells: list[Cell], latest: dict[str, dict[str, Any]], rerun: bool) -> str:
+def other_code_line(cells: list[Cell], rerun: bool) -> str:
     models = sorted({c.model for c in cells})
     labels = ", ".join(c.label for c in cells)
     what = (

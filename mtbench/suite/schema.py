@@ -7,6 +7,7 @@
                  cudnn_benchmark, cuda_graphs, amp, count_norm)
     [data]       a dataset: with it, every cell trains and evaluates (mtbench.suite.workload)
     [train]      how to train; [eval] how to evaluate (both need [data])
+    [launcher]   where cells run, and their SLURM resources (mtbench.launch.settings)
     [[models]]   name (or a list of names), optional label, model keyword arguments, and
                  per-model overrides of any [defaults] key or any workload key as a dotted key
                  (`train.seed = [0, 1]`); a list value expands into a grid
@@ -24,6 +25,7 @@ from typing import Any
 
 import tomllib
 
+from mtbench.launch.settings import LAUNCHER_FIELDS
 from mtbench.measure.profile import COMPILE_MODES, DEVICES, DTYPES, MEASURES
 from mtbench.suite.fields import (
     Field,
@@ -99,7 +101,7 @@ MODEL_FIELDS = {
     "label": Field(_string, "name in plots and tables; may use {kwarg} placeholders"),
 }
 
-SECTIONS = ("suite", "defaults", "data", "train", "eval", "models")
+SECTIONS = ("suite", "defaults", "data", "train", "eval", "launcher", "models")
 
 
 def did_you_mean(word: str, choices: list[str]) -> str:
@@ -124,6 +126,7 @@ class SuiteSpec:
     input_set: bool = False  # [defaults] names `input`; else a training suite measures its clip
     # Annotations read while expanding, per DataConfig (None where reading failed).
     annotations: dict[Any, Any] = field(default_factory=dict)
+    launcher: dict[str, Any] = field(default_factory=dict)  # [launcher] as written (checked)
 
     def problem(self, key: str, message: str) -> None:
         self.problems.append(f"{self.path}: {key}: {message}")
@@ -195,6 +198,13 @@ def parse_suite(path: str | Path, raise_problems: bool = True) -> SuiteSpec:
     spec.input_set = "input" in defaults
 
     _parse_workload(spec, data)
+
+    launcher = data.get("launcher", {})
+    if not isinstance(launcher, dict):
+        spec.problem("[launcher]", "expected a table")
+        launcher = {}
+    _check_table(spec, "launcher", launcher, LAUNCHER_FIELDS)
+    spec.launcher = launcher
 
     models = data.get("models")
     if not isinstance(models, list) or not models:

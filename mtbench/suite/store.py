@@ -1,54 +1,146 @@
-"""The result store: one `results.jsonl` per suite folder, one JSON record per line.
+"""The result store: a suite folder's JSON records, one per line, many writers at once.
 
-Records are appended with write + flush + fsync, one line at a time, so a run killed
-mid-write leaves at most one torn last line; readers skip it and everything before it
-stays intact. When a cell is measured again, the latest record for its `cell_key` wins.
+Every writing process appends to a file of its own, `results.d/<start>-<host>-<pid>-<id>.jsonl`,
+so no two writers ever share a file and nothing rests on `O_APPEND` being atomic, which NFS
+and Lustre, where cluster stores live, do not promise. Stores written before this layout
+(and `mtbench merge`'s output) are one `results.jsonl`; readers take it first, then the
+writers' files in the order the writers started. When a cell is measured again, the latest
+record for its `cell_key` wins.
+
+Records are appended with write + fsync, one line at a time, so a writer killed mid-write
+leaves at most one torn last line in its own file; readers skip it and everything else stays
+intact.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
+import re
+import socket
+import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 STORE_FILE = "results.jsonl"
+WRITERS_DIR = "results.d"
+
+# One file name per (process, folder): a forked or requeued process gets a new one.
+_writer_files: dict[tuple[int, Path], Path] = {}
+
+
+@dataclass
+class StoreContents:
+    records: list[dict[str, Any]]
+    unreadable: int  # lines skipped: a torn last line, a corrupt line
 
 
 def store_path(folder: str | os.PathLike[str]) -> Path:
+    """The single-file store of old layouts and of `mtbench merge`."""
     return Path(folder) / STORE_FILE
 
 
-def append_record(folder: str | os.PathLike[str], record: dict[str, Any]) -> None:
-    """Append one record durably; a torn line left by an earlier kill is closed off first.
+def store_files(folder: str | os.PathLike[str]) -> list[Path]:
+    """The store's files in read order: results.jsonl, then each writer's by start time."""
+    folder = Path(folder)
+    files = [store_path(folder)] if store_path(folder).is_file() else []
+    return files + sorted((folder / WRITERS_DIR).glob("*.jsonl"))
 
-    One O_APPEND write per record, so shards appending to one store never interleave lines.
-    """
-    path = store_path(folder)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    line = (json.dumps(record, sort_keys=True, allow_nan=False) + "\n").encode()
-    if path.exists() and path.stat().st_size and not _ends_with_newline(path):
-        line = b"\n" + line
+
+def is_store(folder: str | os.PathLike[str]) -> bool:
+    return bool(store_files(folder))
+
+
+def writer_file(directory: Path) -> Path:
+    """This process's own file in `directory`, named so that names sort by start time."""
+    key = (os.getpid(), directory.resolve())
+    if key not in _writer_files:
+        start = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        host = re.sub(r"[^A-Za-z0-9.-]", "_", socket.gethostname()) or "host"
+        name = f"{start}-{host}-{os.getpid()}-{uuid.uuid4().hex[:8]}.jsonl"
+        _writer_files[key] = directory / name
+    return _writer_files[key]
+
+
+def append_line(directory: Path, record: dict[str, Any]) -> None:
+    """Append one record durably to this process's own file in `directory`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = writer_file(directory)
+    new = not path.exists()
+    data = (json.dumps(record, sort_keys=True, allow_nan=False) + "\n").encode()
+    if not new and path.stat().st_size and not _ends_with_newline(path):
+        data = b"\n" + data  # close off a line torn by a failed write
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
-        os.write(fd, line)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
         os.fsync(fd)
     finally:
         os.close(fd)
+    if new:  # the file's name must survive a crash as well as its content
+        _fsync_dir(directory)
+
+
+def append_record(folder: str | os.PathLike[str], record: dict[str, Any]) -> None:
+    append_line(Path(folder) / WRITERS_DIR, record)
+
+
+def read_lines(files: Iterable[Path]) -> StoreContents:
+    """Every complete record of `files`, in order; torn or unparsable lines are counted."""
+    records: list[dict[str, Any]] = []
+    unreadable = 0
+    for path in files:
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:  # compacted away by `mtbench merge` since it was listed
+            continue
+        for line in text.splitlines(keepends=True):
+            record = None
+            if line.endswith("\n"):
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError:
+                    pass
+            if isinstance(record, dict):
+                records.append(record)
+            elif line.strip():
+                unreadable += 1
+    return StoreContents(records, unreadable)
+
+
+def read_store(folder: str | os.PathLike[str]) -> StoreContents:
+    """The one reader of a store: every record of every file, and how many lines it skipped."""
+    return read_lines(store_files(folder))
+
+
+def read_records(folder: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """Every complete record, oldest first; torn or unparsable lines are skipped."""
+    return read_store(folder).records
 
 
 def write_records(folder: str | os.PathLike[str], records: Iterable[dict[str, Any]]) -> None:
-    """Replace the store with `records` atomically (write a temporary file, fsync, rename)."""
+    """Replace the store with `records`: results.jsonl atomically (temporary file, fsync,
+    rename), then the writers' files it replaces. A writer's file that grew meanwhile is
+    kept, so a record appended during the rewrite is not lost."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    replaced = {p: p.stat().st_size for p in store_files(folder) if p != store_path(folder)}
     path = store_path(folder)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".jsonl.tmp")
+    tmp = path.with_suffix(f".jsonl.{uuid.uuid4().hex[:8]}.tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
         for record in records:
             fh.write(json.dumps(record, sort_keys=True, allow_nan=False) + "\n")
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+    for writer, size in replaced.items():
+        if writer.stat().st_size == size:
+            writer.unlink()
+    _fsync_dir(folder)
 
 
 def _ends_with_newline(path: Path) -> bool:
@@ -57,23 +149,12 @@ def _ends_with_newline(path: Path) -> bool:
         return fh.read(1) == b"\n"
 
 
-def read_records(folder: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """Every complete record in file order; torn or unparsable lines are skipped."""
-    path = store_path(folder)
-    if not path.exists():
-        return []
-    records = []
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        for line in fh:
-            if not line.endswith("\n"):
-                break
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(record, dict):
-                records.append(record)
-    return records
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def latest_by_cell(records: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -84,9 +165,17 @@ def latest_by_cell(records: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any
     return latest
 
 
+def ok_keys(folder: str | os.PathLike[str]) -> set[str]:
+    """Cells whose latest record is ok: the ones a run skips."""
+    latest = latest_by_cell(read_records(folder))
+    return {key for key, record in latest.items() if record.get("status") == "ok"}
+
+
 def find_stores(root: str | os.PathLike[str]) -> list[Path]:
-    """Folders under `root` (itself included) that hold a results.jsonl, sorted."""
+    """Folders under `root` (itself included) that hold a store, sorted."""
     root = Path(root)
     if not root.is_dir():
         return []
-    return sorted(p.parent for p in root.rglob(STORE_FILE))
+    found = {p.parent for p in root.rglob(STORE_FILE)}
+    found |= {p.parent.parent for p in root.rglob(f"{WRITERS_DIR}/*.jsonl")}
+    return sorted(found)
