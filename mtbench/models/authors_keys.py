@@ -18,12 +18,15 @@ block the depth does not have keeps its name and is reported as unexpected).
 conv_short / conv_long / norm_short / norm_long keep their names.
 
 SRTG (`network/srtg_resnet.py`): the Squeeze and Recursion sits inside each residual block
-(`layerS.I.sar.lstm`); ours wraps the block as `layerS.I.0` with the cell as `layerS.I.1`:
+(`layerS.I.sar.lstm`); ours wraps the block as `layerS.I.0` with the cell as `layerS.I.1`;
+and their 3x3x3 conv (`Conv3DSimple`) is a Sequential around the conv, torchvision's is the
+conv, so r3d's block convs carry one more `.0`:
 
     layerS.I.sar.lstm -> layerS.I.1.lstm;   layerS.I.<anything else> -> layerS.I.0.<same>
+    r3d: <block>.conv1.0.0.weight / conv2.0.0.weight -> <block>.conv1.0.weight / conv2.0.weight
 
-Without cells (what their `get_symbol` builds for `srtg_*` names) the blocks are not wrapped
-and every name is torchvision's, unchanged.
+Without cells (what their `get_symbol` builds for `srtg_*` names) the blocks are not wrapped,
+and the other names are torchvision's.
 """
 
 from __future__ import annotations
@@ -74,11 +77,26 @@ def mtnet_authors_names(layers: Sequence[int]) -> Rules:
     return ((r"^blocks\.(\d+)\.", block), *inverse)
 
 
-SRTG_CELLS: Rules = (
+_SRTG_CELLS: Rules = (
     (r"^(layer[1-4]\.\d+)\.sar\.lstm\.", r"\1.1.lstm."),
     (r"^(layer[1-4]\.\d+)\.(?!\d+\.)", r"\1.0."),
 )
-SRTG_AUTHORS_NAMES: Rules = (
-    (r"^(layer[1-4]\.\d+)\.1\.lstm\.", r"\1.sar.lstm."),
-    (r"^(layer[1-4]\.\d+)\.0\.", r"\1."),
-)
+# Their Conv3DSimple is a Sequential holding the conv, torchvision's is the conv itself.
+_R3D_CONVS: Rules = ((r"\.(conv[12])\.0\.0\.weight$", r".\1.0.weight"),)
+
+
+def srtg_rules(conv: str, recursion: bool) -> Rules:
+    """The authors' SRTG names -> ours, for conv "r3d" or "r2plus1d", with or without cells."""
+    return (*(_R3D_CONVS if conv == "r3d" else ()), *(_SRTG_CELLS if recursion else ()))
+
+
+def srtg_authors_names(conv: str, depth: int, recursion: bool) -> Rules:
+    """The inverse of `srtg_rules` (basic blocks below depth 50 wrap both convs, bottlenecks
+    only the middle one)."""
+    cells = (
+        (r"^(layer[1-4]\.\d+)\.1\.lstm\.", r"\1.sar.lstm."),
+        (r"^(layer[1-4]\.\d+)\.0\.", r"\1."),
+    )
+    wrapped = "conv[12]" if depth < 50 else "conv2"
+    convs = ((rf"\.({wrapped})\.0\.weight$", r".\1.0.0.weight"),)
+    return (*(cells if recursion else ()), *(convs if conv == "r3d" else ()))
