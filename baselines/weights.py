@@ -87,14 +87,16 @@ PTV_SLOWFAST: KeyRules = (
 )
 
 
+def map_key(key: str, rules: KeyRules) -> str:
+    """One key renamed by applying each rule in order (a rule rewrites, later rules see it)."""
+    for pattern, replacement in rules:
+        key = re.sub(pattern, replacement, key)
+    return key
+
+
 def map_keys(state: dict[str, Tensor], rules: KeyRules) -> dict[str, Tensor]:
-    """Rename every key by applying each rule in order (a rule rewrites, later rules see it)."""
-    mapped = {}
-    for key, value in state.items():
-        for pattern, replacement in rules:
-            key = re.sub(pattern, replacement, key)
-        mapped[key] = value
-    return mapped
+    """Every key of `state` renamed by `map_key`."""
+    return {map_key(key, rules): value for key, value in state.items()}
 
 
 PRETRAINED_FILES = ("model.safetensors", "pytorch_model.bin")
@@ -148,16 +150,24 @@ def _first(keys: Sequence[str]) -> str:
 
 
 def load_weights(model: nn.Module, path: str | Path, rules: KeyRules = ()) -> nn.Module:
-    """Load checkpoint `path` into `model` after mapping its keys by `rules`; strict.
+    """Load checkpoint `path` into `model` after mapping its keys by `rules`; strict."""
+    return load_state(model, read_state_dict(path), path, rules)
 
-    A checkpoint that does not fit raises one line naming the first missing and the first
-    unexpected key (or the first shape that differs). On the meta device (validation, counts)
-    the fit is checked and no values are copied.
+
+def load_state(
+    model: nn.Module, checkpoint: dict[str, Tensor], path: str | Path, rules: KeyRules = ()
+) -> nn.Module:
+    """Load the state_dict read from `path` into `model` after mapping its keys by `rules`.
+
+    A state that does not fit raises one line naming the first missing key (ours) and the
+    first unexpected one (as the file spells it), and how many more, or the first shape that
+    differs. On the meta device (validation, counts) the fit is checked and nothing copied.
     """
-    state = map_keys(read_state_dict(path), rules)
+    origin = {map_key(key, rules): key for key in checkpoint}
+    state = {key: checkpoint[source] for key, source in origin.items()}
     own = model.state_dict()
     missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
+    unexpected = [source for k, source in origin.items() if k not in own]
     if missing or unexpected:
         raise ModelConfigError(
             f"weights={str(path)!r} does not fit: missing {_first(missing)},"
@@ -207,7 +217,9 @@ __all__ = [
     "PTV_BOTTLENECK",
     "PTV_SLOWFAST",
     "KeyRules",
+    "load_state",
     "load_weights",
+    "map_key",
     "map_keys",
     "ptv_resnet_rules",
     "read_state_dict",

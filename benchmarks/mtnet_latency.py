@@ -11,11 +11,14 @@ a shared machine falls on all of them alike; medians with p10 / p90 over the rep
 `--compile LABEL[,LABEL]` adds `torch.compile` (default mode) of those models as rows of
 their own, timed in turn with the eager ones (compilation happens in the warm-up), so that
 "compiled is not slower than eager" is judged within one run on a shared machine.
+`--size N` sets H = W (default 112); the authors' networks (`mtnet-s/m/l`, variant
+"authors-2021") beside the paper-default ones at their clip size:
+`--size 256 --models "mtnet-48 g=1,mtnet-s,mtnet-64 g=1,mtnet-m"`.
 `--convs` adds, per model, a forward row that runs only its convolutions, on the inputs
 they saw in a forward pass: the model's speed if everything else (norms, activations,
 pooling, recurrent cells, Python) cost nothing.
 
-Run: python benchmarks/mtnet_latency.py [--threads N] [--repeats N] [--profile MODEL]
+Run: python benchmarks/mtnet_latency.py [--threads N] [--repeats N] [--size N] [--profile MODEL]
          [--models "r3d-18,mtnet-48 g=1"] [--compile "mtnet-32 g=1"] [--convs]
 """
 
@@ -35,7 +38,7 @@ from torch import nn
 from mtbench.measure.flops import count_flops
 from mtbench.registry import create_model
 
-INPUT = (1, 3, 16, 112, 112)
+FRAMES = 16
 MODELS: dict[str, tuple[str, dict[str, object]]] = {
     "r3d-18": ("r3d-18", {}),
     "mtnet-32 g=1": ("mtnet-32", {"r": 0.875, "g": 1}),
@@ -47,6 +50,10 @@ MODELS: dict[str, tuple[str, dict[str, object]]] = {
     "mtnet-132 g=8": ("mtnet-132", {"r": 0.875, "g": 8}),
     "mtnet-200 g=1": ("mtnet-200", {"r": 0.875, "g": 1}),
     "mtnet-32 g=1 no SR": ("mtnet-32", {"r": 0.875, "g": 1, "sr_cell": "none"}),
+    # The authors' released networks (variant "authors-2021", 200 classes), at their 256 x 256.
+    "mtnet-s": ("mtnet-s", {}),
+    "mtnet-m": ("mtnet-m", {}),
+    "mtnet-l": ("mtnet-l", {}),
 }
 DEFAULT_MODELS = "r3d-18,mtnet-32 g=1,mtnet-32 g=8,mtnet-64 g=1,mtnet-64 g=8"
 
@@ -121,11 +128,13 @@ def main() -> None:
     parser.add_argument("--models", metavar="LABELS", default=DEFAULT_MODELS, help="time these")
     parser.add_argument("--compile", metavar="LABELS", default="", help="also time these compiled")
     parser.add_argument("--convs", action="store_true", help="also time each model's convs alone")
+    parser.add_argument("--size", type=int, default=112, help="input height and width")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    x = torch.randn(INPUT)
+    shape = (1, 3, FRAMES, args.size, args.size)
+    x = torch.randn(shape)
     labels = [args.profile] if args.profile else args.models.split(",")
     compiled = list(filter(None, args.compile.split(",")))
     unknown = sorted(set(labels) - set(MODELS))
@@ -138,7 +147,7 @@ def main() -> None:
         profile(models[args.profile], x, 30)
         return
 
-    gmacs = {label: count_flops(m, INPUT).gflops for label, m in models.items()}
+    gmacs = {label: count_flops(m, shape).gflops for label, m in models.items()}
     for label in compiled:
         models[f"{label} compiled"] = torch.compile(models[label])
         gmacs[f"{label} compiled"] = gmacs[label]
@@ -160,7 +169,7 @@ def main() -> None:
 
     print(
         f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-        f"torch threads {args.threads}, torch {torch.__version__}, input {INPUT} float32, "
+        f"torch threads {args.threads}, torch {torch.__version__}, input {shape} float32, "
         f"{args.repeats} repeats after {args.warmup} warm-up, load average "
         f"{os.getloadavg()[0]:.1f}\n"
     )

@@ -24,7 +24,8 @@ def on_meta(name: str, **kwargs) -> torch.nn.Module:
 
 
 def test_registered_depths():
-    assert set(list_models("mtnet")) == {f"mtnet-{d}" for d in BLOCKS_PER_STAGE}
+    released = {"mtnet-s", "mtnet-m", "mtnet-l"}  # the authors' checkpoints (issue 19)
+    assert set(list_models("mtnet")) == {f"mtnet-{d}" for d in BLOCKS_PER_STAGE} | released
 
 
 @pytest.mark.parametrize(("depth", "g"), list(PAPER_TABLE3))

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mtbench.models.authors import AuthorsToLong, resize_to, small_long_identity
 from mtbench.models.mtconv import (
     LongTemporal,
     MTConv,
@@ -54,6 +55,8 @@ class MTBlock(nn.Module):
         long_temporal: how the laterals reach the long stream's frame count.
         sr_cell, sr_gate: the Squeeze-and-Recursion cell (`none` for no cell) and its gate.
         shared_lateral_norm: see `MTConv`.
+        authors: the authors' Jan 2021 resolution rules (`mtbench.models.authors`) for the
+            laterals and the shortcut, in place of `lateral_pool` and `long_temporal`.
     """
 
     def __init__(
@@ -71,8 +74,10 @@ class MTBlock(nn.Module):
         sr_cell: SRCell,
         sr_gate: SRGate,
         shared_lateral_norm: bool,
+        authors: bool = False,
     ) -> None:
         super().__init__()
+        self.authors = authors
         downsample = stride != 1 or in_channels != out_channels
         width = out_channels // groups
         pool_kind: PoolKind = (
@@ -96,7 +101,9 @@ class MTBlock(nn.Module):
                 stride=stride,
                 padding=tuple(k // 2 for k in kernel),  # type: ignore[arg-type]
                 groups=groups,
-                lateral=ToLongResolution(pool_kind, long_temporal) if lateral else None,
+                lateral=(AuthorsToLong() if authors else ToLongResolution(pool_kind, long_temporal))
+                if lateral
+                else None,
                 shared_lateral_norm=shared_lateral_norm,
             )
 
@@ -121,12 +128,21 @@ class MTBlock(nn.Module):
                     self.sr.append(SqueezeRecursion(channels, sr_cell, sr_gate))
 
     def forward(self, x: Streams) -> Streams:
-        identity = x if self.shortcut is None else self.shortcut(x)
+        identity = x
+        if self.shortcut is not None:
+            if self.authors and x[1] is not None:
+                identity = (x[0], small_long_identity(x[1]))
+            identity = self.shortcut(identity)
         out = x
         for i, conv in enumerate(self.convs):
             out = conv(out)
             if i < len(self.convs) - 1:
                 out = _relu_(out)
+        if self.authors:
+            identity = tuple(
+                s if s is None else resize_to(s, b.shape[2:])
+                for s, b in zip(identity, out, strict=True)
+            )
         merged = []
         for i, (branch, skip) in enumerate(zip(out, identity, strict=True)):
             if branch is None:

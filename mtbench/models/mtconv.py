@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from mtbench.models.authors import resize_to
 from mtbench.models.softpool import soft_pool3d, window_mean
 
 Streams = tuple[Tensor, Tensor | None]
@@ -157,7 +158,9 @@ class MTConv(nn.Module):
             return self.norm_short(short), None
         long = self.norm_long(self.conv_long(long))
         if self.conv_lateral is not None:
-            lateral = self.conv_lateral(self.lateral(short))
+            # Same size by construction in the paper-default model; the authors' floor-mode
+            # pooling can miss it, and they resize (mtbench.models.authors, rule 3).
+            lateral = resize_to(self.conv_lateral(self.lateral(short)), long.shape[2:])
             norm = self.norm_lateral if self.norm_lateral is not None else self.norm_long
             long = long + norm(lateral)
         return self.norm_short(short), long

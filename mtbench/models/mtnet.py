@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from baselines.weights import load_weights
+from mtbench.models.authors import AuthorsStemPool, AuthorsToLong
+from mtbench.models.authors_keys import mtnet_rules
 from mtbench.models.blocks import LateralPool, MTBlock
 from mtbench.models.mtconv import (
     LongTemporal,
@@ -40,6 +43,30 @@ StemPool = Literal["softpool", "max"]
 StemTemporal = Literal["keep", "select"]
 SubstreamNorm = Literal["batch", "group"]
 LateralNorm = Literal["separate", "shared"]
+Variant = Literal["paper", "authors-2021"]
+
+# The readings of the authors' Jan 2021 code (network/MTnet.py), which `variant="authors-2021"`
+# sets: their released mtnet_s/m/l have exactly these shapes, r = 0.875 and g = 1.
+AUTHORS_2021: dict[str, str] = {
+    "long_temporal": "select",
+    "stem_pool": "max",
+    "stem_temporal": "select",
+    "lateral_pool": "avg",
+    "lateral_norm": "shared",
+    "sr_cell": "gru",
+    "sr_gate": "raw",
+    "substream_norm": "group",
+}
+PAPER_DEFAULTS: dict[str, str] = {
+    "long_temporal": "pool",
+    "stem_pool": "softpool",
+    "stem_temporal": "keep",
+    "lateral_pool": "mixed",
+    "lateral_norm": "separate",
+    "sr_cell": "gru",
+    "sr_gate": "raw",
+    "substream_norm": "batch",
+}
 
 STEM_CHANNELS = 64
 STAGE_WIDTHS = (64, 128, 256, 512)
@@ -107,6 +134,14 @@ def _norm_makers(substream_norm: SubstreamNorm) -> tuple[NormMaker, NormMaker]:
     return batch, (group if substream_norm == "group" else batch)
 
 
+def _stem_pool(stem_pool: StemPool, authors: bool) -> nn.Module:
+    if authors:
+        return AuthorsStemPool()
+    if stem_pool == "softpool":
+        return SoftPool3d((1, 2, 2))
+    return nn.MaxPool3d((1, 3, 3), (1, 2, 2), (0, 1, 1))
+
+
 class MTNet(nn.Module):
     """Multi-Temporal Network on (B, 3, T, H, W) clips, any T >= 1 and H, W (odd included).
 
@@ -129,8 +164,10 @@ class MTNet(nn.Module):
         sr_cell: SRCell = "gru",
         sr_gate: SRGate = "raw",
         substream_norm: SubstreamNorm = "batch",
+        variant: Variant = "paper",
     ) -> None:
         super().__init__()
+        _check_choice("variant", variant, Variant)
         if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
             raise ModelConfigError(
                 f"num_classes must be a positive integer, got {num_classes!r}", key="num_classes"
@@ -156,19 +193,26 @@ class MTNet(nn.Module):
             ("substream_norm", substream_norm, SubstreamNorm),
         ):
             _check_choice(key, value, allowed)
+            if variant == "authors-2021" and value != AUTHORS_2021[key]:
+                raise ModelConfigError(
+                    f"variant='authors-2021' is the authors' code, which has"
+                    f" {key}={AUTHORS_2021[key]!r}; got {value!r}",
+                    key=key,
+                )
+        authors = variant == "authors-2021"
 
         self.stem = nn.Sequential(
             nn.Conv3d(3, STEM_CHANNELS, (3, 7, 7), (1, 2, 2), (1, 3, 3), bias=False),
             nn.BatchNorm3d(STEM_CHANNELS),
             nn.ReLU(inplace=True),
-            SoftPool3d((1, 2, 2))
-            if stem_pool == "softpool"
-            else nn.MaxPool3d((1, 3, 3), (1, 2, 2), (0, 1, 1)),
+            _stem_pool(stem_pool, authors),
         )
-        self.stem_select = stem_temporal == "select"
+        # The authors' stem pool selects its frames itself (mtbench.models.authors, rule 4).
+        self.stem_select = stem_temporal == "select" and not authors
         self.split = split_channels(STEM_CHANNELS, r)
         # The split's long stream: average pooling (the authors' code; the paper is silent).
-        self.to_long = ToLongResolution("avg", long_temporal) if self.split[1] else None
+        to_long = AuthorsToLong() if authors else ToLongResolution("avg", long_temporal)
+        self.to_long = to_long if self.split[1] else None
 
         norm, grouped_norm = _norm_makers(substream_norm)
         blocks, cin = [], STEM_CHANNELS
@@ -189,6 +233,7 @@ class MTNet(nn.Module):
                         sr_cell=sr_cell,
                         sr_gate=sr_gate,
                         shared_lateral_norm=lateral_norm == "shared",
+                        authors=authors,
                     )
                 )
                 cin = width
@@ -245,7 +290,24 @@ Keyword arguments (default = the paper's reading; the alternative is the authors
     sr_gate: 'raw' (paper and code: features times the GRU output, in (-1, 1)) | 'sigmoid'.
     substream_norm: 'batch' (eq. 2: BN everywhere) | 'group' (code: GroupNorm in the
         grouped MTConvs when g > 1).
+    variant: 'paper' | 'authors-2021' (every reading above as the authors' Jan 2021 code,
+        and its resolution rules, mtbench.models.authors: what their checkpoints compute).
+        Readings left at their default take the authors' value; another value is refused.
+    weights: a checkpoint to load: the authors' .pth ({'epoch', 'state_dict'}, `module.`
+        names, float16 tensors included), an mtbench checkpoint or a bare state_dict.
 """
+
+
+def _build(
+    layers: Sequence[int], variant: Variant, weights: str | None, **kwargs: Any
+) -> nn.Module:
+    """MTNet from the builders' keywords: the authors' variant takes their readings where
+    a keyword is at its paper default, then `weights` loads through the authors' key map."""
+    if variant == "authors-2021":
+        chosen = {k: v for k, v in kwargs.items() if PAPER_DEFAULTS.get(k) != v}
+        kwargs = {**kwargs, **AUTHORS_2021, **chosen}
+    model = MTNet(layers, variant=variant, **kwargs)
+    return model if weights is None else load_weights(model, weights, mtnet_rules(layers))
 
 
 def _register(depth: int) -> Callable[..., nn.Module]:
@@ -264,9 +326,13 @@ def _register(depth: int) -> Callable[..., nn.Module]:
         sr_cell: SRCell = "gru",
         sr_gate: SRGate = "raw",
         substream_norm: SubstreamNorm = "batch",
+        variant: Variant = "paper",
+        weights: str | None = None,
     ) -> nn.Module:
-        return MTNet(
+        return _build(
             layers,
+            variant,
+            weights,
             num_classes=num_classes,
             r=r,
             g=g,
@@ -287,8 +353,28 @@ def _register(depth: int) -> Callable[..., nn.Module]:
     return register_model(f"mtnet-{depth}", family="mtnet")(build)
 
 
+def _register_released(name: str, depth: int) -> Callable[..., nn.Module]:
+    """Register the authors' released network `name` (their `MTNet_s/m/l`): MTNet-`depth`
+    as their Jan 2021 code computes it, HACS's 200 classes, r = 0.875, g = 1."""
+    layers = BLOCKS_PER_STAGE[depth]
+
+    def build(num_classes: int = 200, weights: str | None = None) -> nn.Module:
+        return _build(layers, "authors-2021", weights, num_classes=num_classes)
+
+    build.__name__ = build.__qualname__ = name.replace("-", "_")
+    build.__doc__ = (
+        f"The authors' released {name.replace('-', '_')} (MTNet-{depth}, variant"
+        f" 'authors-2021', 200 HACS classes); `weights` reads their .pth as it is."
+    )
+    return register_model(name, family="mtnet")(build)
+
+
 mtnet_32 = _register(32)
 mtnet_48 = _register(48)
 mtnet_64 = _register(64)
 mtnet_132 = _register(132)
 mtnet_200 = _register(200)
+# The checkpoints the authors released (README, "Pre-trained weights"), trained on HACS.
+mtnet_s = _register_released("mtnet-s", 48)
+mtnet_m = _register_released("mtnet-m", 64)
+mtnet_l = _register_released("mtnet-l", 132)

@@ -1,0 +1,54 @@
+"""Table 5 from the authors' HACS checkpoints (issue 19): the fine-tuning suites validate
+(`--dry-run`) against generated UCF-101 / HMDB-51 trees, with the authors' clip and
+normalisation and the released networks at the datasets' class counts."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import tomllib
+from videos import write_hmdb51, write_ucf101
+
+SUITES = Path(__file__).parent.parent / "suites"
+
+
+@pytest.fixture(scope="module")
+def data_tree(tmp_path_factory):
+    """data/ as the suites expect it, every official split a copy of split 1."""
+    base = tmp_path_factory.mktemp("project")
+    data = base / "data"
+    _, ucf = write_ucf101(data)
+    _, hmdb = write_hmdb51(data)
+    for n in (2, 3):
+        for kind in ("train", "test"):
+            shutil.copy(ucf / f"{kind}list01.txt", ucf / f"{kind}list0{n}.txt")
+        for split1 in hmdb.glob("*_test_split1.txt"):
+            shutil.copy(split1, split1.with_name(split1.name.replace("split1", f"split{n}")))
+    return base
+
+
+@pytest.mark.parametrize("suite", ["ucf101-from-hacs.toml", "hmdb51-from-hacs.toml"])
+def test_from_hacs_suite_validates_against_its_layout(data_tree, suite):
+    cmd = [sys.executable, "-m", "mtbench", "run", str(SUITES / suite), "--dry-run"]
+    result = subprocess.run(cmd, cwd=data_tree, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "9 cells" in result.stdout  # mtnet-s/m/l x 3 splits
+    for name in ("mtnet-s", "mtnet-m", "mtnet-l"):
+        assert name in result.stdout
+
+
+@pytest.mark.parametrize("suite", ["ucf101-from-hacs.toml", "hmdb51-from-hacs.toml"])
+def test_from_hacs_suite_has_the_authors_preprocessing(suite):
+    data = tomllib.loads((SUITES / suite).read_text())["data"]
+    # network/config.py: mean (124, 117, 104) / 255, std 1 / (0.0167 x 255); 16 x 256 x 256
+    # at interval 2 after resizing the short side to 294 (data/iterator_factory.py).
+    assert data["mean"] == pytest.approx([124 / 255, 117 / 255, 104 / 255], abs=5e-6)
+    assert data["std"] == pytest.approx([1 / (0.0167 * 255)] * 3, abs=5e-6)
+    assert (data["frames"], data["interval"], data["crop"], data["resize"]) == (
+        16,
+        2,
+        256,
+        [294, 294],
+    )
