@@ -38,7 +38,9 @@ def stores_under(root: Path) -> list[Store]:
 
 
 def _slug(name: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in name) or "suite"
+    """'substreams [machine 1/2]' -> 'substreams-machine-1-2': a file name, one dash per gap."""
+    dashed = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in name)
+    return "-".join(part for part in dashed.split("-") if part) or "suite"
 
 
 def plot_store(
@@ -75,16 +77,18 @@ def build_plots(
     formats: list[str] | None = None,
     compare: bool = False,
 ) -> tuple[list[Store], list[PlotOutcome], Path]:
-    """Plot every store under `root` into `root/plots/` and write `root/index.html`."""
+    """Plot every store under `root` into `root/plots/` and write `root/index.html`. A store
+    made on several machines is plotted once per machine."""
     stores = stores_under(root)
+    parts = [part for store in stores for part in store.by_machine()]
     out_dir = root / "plots"
     out_dir.mkdir(parents=True, exist_ok=True)
     outcomes = [
         outcome
-        for store in stores
+        for store in parts
         for outcome in plot_store(
             store, out_dir, kinds or list(PLOT_NAMES), formats or list(DEFAULT_FORMATS), compare
         )
     ]
-    index = write_index(root / "index.html", stores, outcomes, compare)
+    index = write_index(root / "index.html", parts, outcomes, compare)
     return stores, outcomes, index

@@ -22,7 +22,12 @@ if TYPE_CHECKING:
 ENV_KEYS = (
     "device_name",
     "cpu",
+    "cpu_capability",
+    "onednn_max_cpu_isa",
     "threads",
+    "gpu",
+    "cuda",
+    "cudnn",
     "torch",
     "torchvision",
     "mtbench",
@@ -131,8 +136,8 @@ def write_index(
 <style>{CSS}</style></head><body>
 <h1>mtbench report</h1>
 <p class="note">Generated {now} from {escape(str(path.parent))}. Params in millions; GFLOPs per
-clip, one multiply-add = one FLOP; latency per clip in ms, median over repeats (plots show
-p10–p90).{paper}</p>
+clip, one multiply-add = one FLOP; latency per clip in ms, median over repeats (plots show its
+95% bootstrap interval where the records kept raw repeats).{paper}</p>
 <p>{toc}</p>
 {body}
 </body></html>

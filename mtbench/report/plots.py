@@ -17,6 +17,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from mtbench.report.compare import median_interval, seed_interval
 from mtbench.report.frame import DURATION_BUCKETS, DURATION_COLUMNS, workload
 from mtbench.report.paper import paper_dataset, with_paper
 from mtbench.report.style import (
@@ -107,8 +108,9 @@ def _family_scatter(
         )
         spread = part.get(f"{y}_std")
         if spread is not None and spread.notna().any():
-            # mean over training seeds, with one standard deviation
-            ax.errorbar(part[x], part[y], yerr=spread, fmt="none", ecolor=colour,
+            # mean over training seeds, with its 95% Student-t interval (as `mtbench compare`)
+            half = [seed_interval(sd, n) for sd, n in zip(spread, part["n_seeds"], strict=True)]
+            ax.errorbar(part[x], part[y], yerr=half, fmt="none", ecolor=colour,
                         elinewidth=0.8, capsize=2, zorder=2)  # fmt: skip
         if f"paper_{x}" in part and f"paper_{y}" in part:
             paired = part.dropna(subset=[f"paper_{x}", f"paper_{y}"])
@@ -269,10 +271,16 @@ def accuracy_vs_latency(frame: pd.DataFrame, compare: bool = False) -> Figure:
 
 
 def _spread(rows: pd.DataFrame, stem: str) -> np.ndarray:
-    """p10-p90 as error-bar lengths below and above the median; 0 where unknown."""
-    low = (rows[f"{stem}_ms"] - rows[f"{stem}_p10"]).fillna(0).clip(lower=0)
-    high = (rows[f"{stem}_p90"] - rows[f"{stem}_ms"]).fillna(0).clip(lower=0)
-    return np.vstack([low.to_numpy(), high.to_numpy()])
+    """The 95% bootstrap interval of each median (the one `mtbench compare` puts on ratios)
+    as error-bar lengths below and above it; 0 where the record kept no raw repeats."""
+    bars = np.zeros((2, len(rows)))
+    for i, (median, samples) in enumerate(
+        zip(rows[f"{stem}_ms"], rows[f"{stem}_samples"], strict=True)
+    ):
+        interval = median_interval(samples) if pd.notna(median) else None
+        if interval is not None:
+            bars[:, i] = max(median - interval[0], 0.0), max(interval[1] - median, 0.0)
+    return bars
 
 
 @styled
@@ -328,7 +336,9 @@ def latency_bars(frame: pd.DataFrame, compare: bool = False) -> Figure:
         )
     ax.set_yticks(y, rows["label"])
     ax.grid(axis="y", visible=False)
-    ax.set_xlabel("Latency per clip (ms): median, p10–p90")
+    unknown = int((rows["lat_fwd_samples"].map(len) < 2).sum())
+    note = f"; none for {unknown} without raw repeats" if unknown else ""
+    ax.set_xlabel(f"Latency per clip (ms): median, 95% bootstrap interval{note}")
     fig.suptitle(_workload_title(rows), fontsize=7.5)
     handles, labels = ax.get_legend_handles_labels()
     order = ["forward (F)", "forward + backward (B)", "paper (its own hardware)"]

@@ -11,7 +11,7 @@ import pandas as pd
 
 from mtbench.errors import UsageError
 from mtbench.report.choices import SORT_KEYS, TABLE_FORMATS
-from mtbench.report.frame import Store, aggregate_seeds, measured_on
+from mtbench.report.frame import Store, aggregate_seeds, machines_note, measured_on
 from mtbench.report.paper import with_paper
 
 GFLOPS_HEADER = "GFLOPs (1 MAC = 1 FLOP)"
@@ -157,23 +157,32 @@ def render(stores: list[Store], fmt: str, compare: bool = False, sort: str | Non
         raise UsageError(f"unknown --format {fmt!r}; choose one of: {', '.join(TABLE_FORMATS)}")
     if fmt == "csv":
         tables = [
-            summary_table(s.frame, compare, sort)
-            .assign(Suite=s.suite)
-            .pipe(lambda t: t[["Suite", *t.columns[:-1]]])
-            for s in stores
+            summary_table(part.frame, compare, sort)
+            .assign(Suite=store.suite, Machine=part.machines[0] if part.machines else "")
+            .pipe(lambda t: t[["Suite", "Machine", *t.columns[:-2]]])
+            for store in stores
+            for part in store.by_machine()
         ]
         return pd.concat(tables, ignore_index=True).to_csv(index=False)
     sections = []
-    for store in stores:
-        table = summary_table(store.frame, compare, sort)
-        where = f"measured on {measured_on(store)}"
-        failed = failed_lines(store)
-        if fmt == "md":
-            body = to_markdown(table) if len(table) else "_No successful cells._"
-            notes = "".join(f"\n- failed: {line}" for line in failed)
-            sections.append(f"### {store.suite}\n\n{where}\n\n{body}\n{notes}".rstrip())
-        else:
-            caption = f"{store.suite}: {where}."
-            notes = "".join(f"\n% failed: {line}" for line in failed)
-            sections.append(f"% suite {store.suite}\n{to_latex(table, caption)}{notes}")
+    for whole in stores:
+        note = machines_note(whole)
+        if note:
+            sections.append(f"### {whole.suite}\n\n{note}" if fmt == "md" else f"% {note}")
+        for store in whole.by_machine():
+            sections.append(_section(store, fmt, compare, sort))
     return "\n\n".join(sections) + "\n"
+
+
+def _section(store: Store, fmt: str, compare: bool, sort: str | None) -> str:
+    """One store (or one machine's part of it) as a Markdown or LaTeX section."""
+    table = summary_table(store.frame, compare, sort)
+    where = f"measured on {measured_on(store)}"
+    failed = failed_lines(store)
+    if fmt == "md":
+        body = to_markdown(table) if len(table) else "_No successful cells._"
+        notes = "".join(f"\n- failed: {line}" for line in failed)
+        return f"### {store.suite}\n\n{where}\n\n{body}\n{notes}".rstrip()
+    caption = f"{store.suite}: {where}."
+    notes = "".join(f"\n% failed: {line}" for line in failed)
+    return f"% suite {store.suite}\n{to_latex(table, caption)}{notes}"
