@@ -84,11 +84,17 @@ def test_accuracy_vs_gflops_plots_the_store(reports):
     assert "1 MAC = 1 FLOP" in g1.get_xlabel() and "HACS" in g1.get_ylabel()
 
 
-def test_compare_overlays_hollow_paper_points(reports):
-    fig = accuracy_vs_gflops(ok_frame(reports, "substreams"), compare=True)
+def test_paper_points_only_where_the_cell_was_measured_at_the_paper_input(reports):
+    frame = ok_frame(reports, "substreams")
+    fig = accuracy_vs_gflops(frame, compare=True)  # every cell at 16×112×112: no paper point
+    assert not [c for c in fig.axes[0].collections if c.get_facecolors().size == 0]
+    row = frame.index[frame["label"] == "MTNet-64"][0]
+    frame.at[row, "input"] = "16×256×256"
+    frame.at[row, "kwargs"] = {"num_classes": 700}
+    fig = accuracy_vs_gflops(frame, compare=True)
     hollow = [c for c in fig.axes[0].collections if c.get_facecolors().size == 0]
     points = sorted(map(tuple, np.concatenate([c.get_offsets() for c in hollow])))
-    assert points == [(35.1, 76.368), (64.53, 85.625)]
+    assert points == [(64.53, 85.625)]
 
 
 def test_latency_bars_and_spread(reports):

@@ -30,7 +30,8 @@ DURATION_COLUMNS = [f"top1_{bucket}" for bucket in DURATION_BUCKETS]
 _SEED_IN_LABEL = re.compile(r"\s*\btrain\.seed=\d+")
 
 COLUMNS = [
-    "suite", "cell_key", "label", "model", "family", "r", "g", "input", "batch_size",
+    "suite", "cell_key", "label", "model", "family", "kwargs", "count_norm", "r", "g", "input",
+    "batch_size",
     "device", "dtype", "threads", "mode", "machine", "params_m", "gflops", "flops_rel_diff",
     "lat_fwd_ms", "lat_fwd_p10", "lat_fwd_p90",
     "lat_fwdbwd_ms", "lat_fwdbwd_p10", "lat_fwdbwd_p90", "lat_fwd_samples", "lat_fwdbwd_samples",
@@ -169,6 +170,8 @@ def record_row(record: dict[str, Any]) -> dict[str, Any]:
         "label": label,
         "model": record.get("model") or "",
         "family": family,
+        "kwargs": kwargs,
+        "count_norm": record.get("count_norm", True),
         "r": _number(kwargs.get("r", defaults.get("r"))),
         "g": _number(kwargs.get("g", defaults.get("g"))),
         "input": input_text(record.get("input_shape")),

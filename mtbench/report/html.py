@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mtbench.report.frame import Store, measured_on
+from mtbench.report.paper import PaperCounts
 from mtbench.report.tables import failed_lines, formatted, summary_table
 
 if TYPE_CHECKING:
@@ -77,6 +78,13 @@ def _list(title: str, items: list[str]) -> str:
     return f'<h3 class="warn">{escape(title)}</h3><ul>{lis}</ul>'
 
 
+def _notes(notes: list[str]) -> str:
+    """What each paper column was matched on, under the table."""
+    if not notes:
+        return ""
+    return '<ul class="note">' + "".join(f"<li>{escape(n)}</li>" for n in notes) + "</ul>"
+
+
 def _figure(outcome: PlotOutcome) -> str:
     assert outcome.png is not None
     data = base64.b64encode(outcome.png).decode()
@@ -89,7 +97,7 @@ def _figure(outcome: PlotOutcome) -> str:
 
 
 def _section(store: Store, outcomes: list[PlotOutcome], compare: bool) -> str:
-    table = summary_table(store.frame, compare)
+    table = summary_table(store.frame, compare, counts=PaperCounts(store.folder))
     table_html = (
         f'<div class="scroll">{formatted(table).to_html(index=False, border=0)}</div>'
         if len(table)
@@ -108,6 +116,7 @@ def _section(store: Store, outcomes: list[PlotOutcome], compare: bool) -> str:
 <p class="note">{escape(str(store.folder))}: {len(store.ok)} ok, {len(store.failed)} failed.
 Measured on {escape(measured_on(store))}.</p>
 {table_html}
+{_notes(table.attrs.get("notes", []))}
 {_list("Failed cells", failed_lines(store))}
 {_list("Skipped plots", skipped)}
 {_list("Store problems", unreadable)}
@@ -124,8 +133,9 @@ def write_index(
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     toc = " · ".join(f'<a href="#{escape(s.suite)}">{escape(s.suite)}</a>' for s in stores)
     paper = (
-        " Paper columns: Stergiou &amp; Poppe, MTNet paper, Tables 2-4 (latency on the"
-        " paper's own hardware)."
+        " Paper columns: Stergiou &amp; Poppe, MTNet paper, Tables 2-4, with a delta only"
+        " where the conditions match (input, class count, device kind, dataset): the notes"
+        " under each table say what was matched."
         if compare
         else ""
     )

@@ -19,7 +19,7 @@ from matplotlib.lines import Line2D
 
 from mtbench.report.compare import median_interval, seed_interval
 from mtbench.report.frame import DURATION_BUCKETS, DURATION_COLUMNS, workload
-from mtbench.report.paper import paper_dataset, with_paper
+from mtbench.report.paper import matched_paper, paper_dataset
 from mtbench.report.style import (
     COLUMN_WIDTH,
     LINESTYLES,
@@ -57,7 +57,7 @@ def _rows_with(frame: pd.DataFrame, columns: list[str], reason: str) -> pd.DataF
 
 
 def _prepared(frame: pd.DataFrame, compare: bool) -> pd.DataFrame:
-    return with_paper(frame) if compare else frame
+    return matched_paper(frame) if compare else frame
 
 
 def _areas(params: pd.Series, largest: float) -> np.ndarray:
@@ -112,8 +112,12 @@ def _family_scatter(
             half = [seed_interval(sd, n) for sd, n in zip(spread, part["n_seeds"], strict=True)]
             ax.errorbar(part[x], part[y], yerr=half, fmt="none", ecolor=colour,
                         elinewidth=0.8, capsize=2, zorder=2)  # fmt: skip
-        if f"paper_{x}" in part and f"paper_{y}" in part:
-            paired = part.dropna(subset=[f"paper_{x}", f"paper_{y}"])
+        paired = (
+            part.dropna(subset=[f"paper_{x}", f"paper_{y}"])
+            if f"paper_{x}" in part and f"paper_{y}" in part
+            else part.iloc[:0]
+        )
+        if len(paired):
             psize = size[paired.index.map(part.index.get_loc)] if sizes is not None else 22.0
             ax.scatter(
                 paired[f"paper_{x}"],
@@ -254,7 +258,7 @@ def accuracy_vs_latency(frame: pd.DataFrame, compare: bool = False) -> Figure:
         ax.set_ylabel(_accuracy_label(dataset))
         ax.margins(0.15)
     shown = bool(_paper_obstacles(rows, "lat_fwd_ms", "top1"))
-    note = "; paper latency on its own hardware" if shown else ""
+    note = "; paper: Table 3 on a GPU, input not stated" if shown else ""
     fig.suptitle(_workload_title(rows, note), fontsize=7.5)
     _legend(fig, styles, rows["family"], [], shown)
     fig.canvas.draw()  # final layout before labels are placed
@@ -322,7 +326,7 @@ def latency_bars(frame: pd.DataFrame, compare: bool = False) -> Figure:
             edgecolors="black",
             linewidths=0.8,
             zorder=3,
-            label="paper (its own hardware)",
+            label="paper (Table 3, GPU)",
         )
         ax.scatter(
             rows["paper_lat_fwdbwd_ms"],
@@ -341,7 +345,7 @@ def latency_bars(frame: pd.DataFrame, compare: bool = False) -> Figure:
     ax.set_xlabel(f"Latency per clip (ms): median, 95% bootstrap interval{note}")
     fig.suptitle(_workload_title(rows), fontsize=7.5)
     handles, labels = ax.get_legend_handles_labels()
-    order = ["forward (F)", "forward + backward (B)", "paper (its own hardware)"]
+    order = ["forward (F)", "forward + backward (B)", "paper (Table 3, GPU)"]
     _legend_below(fig, [handles[labels.index(name)] for name in order if name in labels])
     return fig
 
