@@ -25,7 +25,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from mtbench.errors import UsageError
 
@@ -99,6 +98,8 @@ def seed_interval(sd: float, n: float) -> float:
     deviation `sd`; 0 (no bar) for one seed or an unknown spread."""
     if n < 2 or pd.isna(sd):
         return 0.0
+    from scipy import stats  # a second to import: only when an interval is asked for
+
     return float(stats.t.ppf((1 + LEVEL) / 2, n - 1)) * sd / math.sqrt(n)
 
 
@@ -121,6 +122,8 @@ def seed_difference(cell: dict[int, float], base: dict[int, float]) -> Estimate:
         how = f"Welch, {len(a)} and {len(b)} seeds"
     else:
         return Estimate(value, null=0.0, how=f"{UNAVAILABLE}: {len(a)} and {len(b)} seeds")
+    from scipy import stats
+
     half = float(stats.t.ppf((1 + LEVEL) / 2, df)) * se
     return Estimate(value, value - half, value + half, null=0.0, se=se, how=how)
 
