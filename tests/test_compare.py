@@ -207,3 +207,13 @@ def test_bad_compare_input_is_one_line_exit_2(store, cli_inproc, args, needle):
     result = cli_inproc("compare", str(store), *args)
     assert result.returncode == 2 and needle in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_across_machines_prefers_the_baseline_of_the_cells_own_machine(store, cli):
+    records = read_records(store)
+    twin = {**next(r for r in records if r["label"] == BASE), "cell_key": "twin"}
+    twin["env"] = {**twin["env"], "cpu": "Intel Xeon Platinum 8375C"}
+    write_records(store, [*records, twin])
+    result = cli("compare", store.parent, "--baseline", BASE, "--across-machines")
+    assert result.exit_code == 0, result.output
+    assert " vs " not in result.output  # every cell found a baseline on its own machine

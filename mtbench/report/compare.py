@@ -32,7 +32,8 @@ LEVEL = 0.95
 RESAMPLES = 4000
 SEED = 0  # the bootstrap's generator: the same store prints the same intervals every time
 
-# Conditions two cells must share to be compared; accuracy adds ACCURACY_CONDITIONS.
+# Conditions two cells must share to be compared (machine first: `--across-machines` drops
+# it); accuracy adds ACCURACY_CONDITIONS.
 CONDITIONS = ("machine", "device", "input", "batch_size", "dtype", "mode", "threads")
 ACCURACY_CONDITIONS = ("dataset", "views")
 NOT_RESOLVED = "n.r."
@@ -155,10 +156,9 @@ def compare(frame: pd.DataFrame, baseline: str, across_machines: bool = False) -
     if not is_base.any():
         names = ", ".join(dict.fromkeys(frame["label"]))
         raise UsageError(f"--baseline {baseline!r}: no such cell (labels: {names})")
-    conditions = [c for c in CONDITIONS if not (across_machines and c == "machine")]
     bases: dict[tuple, pd.Series] = {}
     for _, row in frame[is_base].iterrows():
-        key = _key(row, conditions)
+        key = _key(row, CONDITIONS)
         if key in bases:
             raise UsageError(
                 f"--baseline {baseline!r} names more than one cell under the same conditions "
@@ -167,8 +167,11 @@ def compare(frame: pd.DataFrame, baseline: str, across_machines: bool = False) -
         bases[key] = row
     machines_with_base = {row["machine"] for row in bases.values()}
     rows, unmatched = [], []
+    elsewhere_bases = {_key(row, CONDITIONS[1:]): row for row in reversed(list(bases.values()))}
     for _, cell in frame[~is_base].iterrows():
-        base = bases.get(_key(cell, conditions))
+        base = bases.get(_key(cell, CONDITIONS))
+        if base is None and across_machines:  # the same conditions on another machine
+            base = elsewhere_bases.get(_key(cell, CONDITIONS[1:]))
         if base is None:
             elsewhere = cell["machine"] not in machines_with_base
             why = (
