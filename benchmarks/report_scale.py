@@ -19,7 +19,9 @@ import argparse
 import cProfile
 import hashlib
 import io
+import os
 import pstats
+import resource
 import shutil
 import subprocess
 import sys
@@ -68,10 +70,15 @@ def build_store(folder: Path, cells: int, raw: bool) -> None:
     write_records(folder, records)
 
 
-def _seconds(*args: str) -> float:
+def _seconds(*args: str) -> tuple[float, float]:
+    """Wall and CPU (user + system) seconds of one `mtbench` command. On a shared machine the
+    wall time grows with the other users' load; the CPU time much less."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "mtbench", *args], check=True, capture_output=True)
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def profile_plot(folder: Path) -> str:
@@ -95,17 +102,21 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [int(n) for n in args.cells.split(",")]
     table = Table(title="`mtbench plot` (png + svg) and `mtbench table` on stores of N cells")
-    for col in ("cells", "plot (s)", "plot ms/cell", "table (s)", "table ms/cell"):
+    columns = ("cells", "plot wall (s)", "plot CPU (s)", "plot ms/cell", "table wall (s)",
+               "table CPU (s)", "load avg")  # fmt: skip
+    for col in columns:
         table.add_column(col, justify="right")
     for n in sizes:
         folder = args.out / f"cells-{n}"
         shutil.rmtree(folder, ignore_errors=True)
         build_store(folder / "store", n, raw=not args.no_raw)
-        plot = _seconds("plot", str(folder))
-        tab = _seconds("table", str(folder))
+        plot, plot_cpu = _seconds("plot", str(folder))
+        tab, tab_cpu = _seconds("table", str(folder))
+        load = f"{os.getloadavg()[0]:.1f}"
         table.add_row(
-            str(n), f"{plot:.1f}", f"{plot / n * 1e3:.1f}", f"{tab:.1f}", f"{tab / n * 1e3:.1f}"
-        )
+            str(n), f"{plot:.1f}", f"{plot_cpu:.1f}", f"{plot / n * 1e3:.1f}", f"{tab:.1f}",
+            f"{tab_cpu:.1f}", load,
+        )  # fmt: skip
     Console().print(table)
     if args.profile:
         print(profile_plot(args.out / f"cells-{sizes[-1]}"))
