@@ -112,4 +112,17 @@ def test_join_on_configuration_and_dataset():
     assert first["paper_top1"] == 84.642
     assert first["paper_lat_fwdbwd_ms"] == 97.83
     assert pd.isna(second["paper_params_m"])  # Table 3 has only r = 0.875
-    assert third[[c for c in joined.columns if c.startswith("paper_")]].isna().all()
+    numbers = [c for c in joined.columns if c.startswith("paper_") and not c.endswith("_at")]
+    assert third[numbers].isna().all()
+    # Without a counter, nothing at the paper's input is known; latency is on the paper's GPU.
+    assert pd.isna(first["matched_gflops"]) and pd.isna(first["matched_lat_fwd_ms"])
+    assert first["paper_lat_fwd_ms_at"] == "Table 3, GPU"
+
+
+def test_every_paper_number_carries_its_conditions():
+    ref = reference()
+    table3 = ref[ref["source"] == "Table 3"]
+    assert (table3[table3["metric"] == "gflops"]["input"] == "16x256x256").all()
+    assert (table3[table3["metric"].str.startswith("latency")]["device"] == "GPU").all()
+    assert (table3[table3["metric"] == "params_m"]["classes"] == "700").all()
+    assert (ref[ref["source"] == "Table 4"]["input"] != "").all()

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from mtbench.errors import UsageError
 from mtbench.report.build import build_plots
 from mtbench.report.commands import register
+from mtbench.report.compare import median_interval
 from mtbench.report.frame import load_stores
 from mtbench.report.plots import (
     PlotSkipped,
@@ -83,11 +84,17 @@ def test_accuracy_vs_gflops_plots_the_store(reports):
     assert "1 MAC = 1 FLOP" in g1.get_xlabel() and "HACS" in g1.get_ylabel()
 
 
-def test_compare_overlays_hollow_paper_points(reports):
-    fig = accuracy_vs_gflops(ok_frame(reports, "substreams"), compare=True)
+def test_paper_points_only_where_the_cell_was_measured_at_the_paper_input(reports):
+    frame = ok_frame(reports, "substreams")
+    fig = accuracy_vs_gflops(frame, compare=True)  # every cell at 16×112×112: no paper point
+    assert not [c for c in fig.axes[0].collections if c.get_facecolors().size == 0]
+    row = frame.index[frame["label"] == "MTNet-64"][0]
+    frame.at[row, "input"] = "16×256×256"
+    frame.at[row, "kwargs"] = {"num_classes": 700}
+    fig = accuracy_vs_gflops(frame, compare=True)
     hollow = [c for c in fig.axes[0].collections if c.get_facecolors().size == 0]
     points = sorted(map(tuple, np.concatenate([c.get_offsets() for c in hollow])))
-    assert points == [(35.1, 76.368), (64.53, 85.625)]
+    assert points == [(64.53, 85.625)]
 
 
 def test_latency_bars_and_spread(reports):
@@ -97,14 +104,28 @@ def test_latency_bars_and_spread(reports):
     forward, fwdbwd = [c for c in ax.containers if isinstance(c, BarContainer)]
     assert list(forward.datavalues) == [95.2, 88.1, 120.3, 61.7]
     assert list(fwdbwd.datavalues) == [290.4, 270.9, 370.0, 205.5]
-    # p10-p90 as error bars: R3D-18 forward p10 92.34, p90 99.96 around the median 95.2.
+    # These records predate raw repeats: no interval is drawn (zero-length bars), and the axis
+    # says so instead of passing p10-p90 off as one.
     bar = forward.patches[0]
     assert bar.get_width() == 95.2
     errors = [c for c in ax.containers if isinstance(c, ErrorbarContainer)][0]
     segment = errors.lines[2][0].get_segments()[0]
-    assert [p[0] for p in segment] == pytest.approx([92.34, 99.96])
+    assert [p[0] for p in segment] == pytest.approx([95.2, 95.2])
+    assert "none for 4 without raw repeats" in ax.get_xlabel()
     assert [t.get_text() for t in ax.get_yticklabels()] == ["R3D-18", "MC3-18", "R(2+1)D-18", "S3D"]
     assert "cpu" in fig.get_suptitle() and "16×112×112" in fig.get_suptitle()
+
+
+def test_latency_error_bars_are_the_bootstrap_interval_of_the_median(reports):
+    frame = ok_frame(reports, "baselines")
+    samples = (93.0, 94.5, 95.2, 96.0, 99.0, 95.0)
+    frame.at[0, "lat_fwd_samples"] = samples
+    fig = latency_bars(frame)
+    ax = fig.axes[0]
+    errors = [c for c in ax.containers if isinstance(c, ErrorbarContainer)][0]
+    segment = errors.lines[2][0].get_segments()[0]
+    assert [p[0] for p in segment] == pytest.approx(list(median_interval(samples)))
+    assert "none for 3 without raw repeats" in ax.get_xlabel()
 
 
 def test_ablation_lines_per_depth_and_g(reports):

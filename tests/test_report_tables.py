@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from mtbench.errors import UsageError
 from mtbench.report.commands import register
 from mtbench.report.frame import load_stores
+from mtbench.report.paper import PaperCounts
 from mtbench.report.tables import GFLOPS_HEADER, render, summary_table
 
 FIXTURES = Path(__file__).parent / "fixtures" / "report"
@@ -86,15 +87,58 @@ def test_sort_within_family(reports):
     assert table["Family"].tolist()[-1] == "r3d"
 
 
-def test_compare_adds_paper_and_delta(reports):
-    table = summary_table(substreams(reports).frame, compare=True)
+class FakeCounter:
+    """Stands in for counting a model again (minutes at 16x256x256 on this CPU): records
+    what it was asked and answers with numbers the test knows."""
+
+    def __init__(self):
+        self.asked = []
+
+    def __call__(self, model, kwargs, dims, count_norm):
+        self.asked.append((model, kwargs, dims))
+        return 44.2, {"mtnet-64": 59.0, "mtnet-32": 34.4}.get(model, 9.1)
+
+
+def test_compare_on_a_cpu_112_store_shows_no_delta_against_256_or_gpu_figures(reports, monkeypatch):
+    counter = FakeCounter()
+    monkeypatch.setattr("mtbench.report.paper.count_at", counter)
+    store = substreams(reports)
+    table = summary_table(store.frame, compare=True, counts=PaperCounts(store.folder))
     row = table[table["Model"] == "MTNet-64"].iloc[0]
-    assert row["Params paper"] == 43.02
-    assert row["Params Δ%"] == pytest.approx((42.87 - 43.02) / 43.02 * 100)
+    # GFLOPs: counted again at the paper's input, and only that count meets the paper's number.
+    assert ("mtnet-64", {"r": 0.875, "g": 1, "num_classes": 700}, (16, 256, 256)) in [
+        (m, {"r": 0.875, "g": 1, **k}, d) for m, k, d in counter.asked
+    ]
+    assert row["GFLOPs (1 MAC = 1 FLOP)"] == 63.98  # the cell's own, at 16×112×112
+    assert row["GFLOPs at 16×256×256, 700 classes"] == 59.0
+    assert row["GFLOPs Δ%"] == pytest.approx((59.0 - 64.53) / 64.53 * 100)
+    assert row["Params Δ%"] == pytest.approx((44.2 - 43.02) / 43.02 * 100)
+    # Latency: the paper's F and B are GPU figures; the cells ran on cpu: no delta at all.
+    assert row["F paper"] == 53.17 and "F Δ%" not in table and "F+B Δ%" not in table
     assert row["Top-1 paper"] == 85.625
     assert pd.isna(table[table["Model"] == "R3D-18"].iloc[0]["Params paper"])
-    text = render([substreams(reports)], "md", compare=True)
-    assert "-0.3" in text  # params delta at one decimal
+    notes = " ".join(table.attrs["notes"])
+    assert "counted again at the paper's input (Table 3, 16×256×256" in notes
+    assert "the cells ran at 16×112×112" in notes and "no delta" in notes
+    text = render([store], "md", compare=True)
+    assert "+2.7" in text and "-8.6" in text  # params and GFLOPs deltas at one decimal
+    # The counts are kept beside the store: a second table counts nothing again.
+    asked = len(counter.asked)
+    render([substreams(reports)], "md", compare=True)
+    assert len(counter.asked) == asked
+
+
+def test_a_cell_at_the_paper_input_on_a_gpu_gets_every_delta(reports, monkeypatch):
+    monkeypatch.setattr("mtbench.report.paper.count_at", FakeCounter())
+    frame = substreams(reports).frame
+    row = frame.index[frame["label"] == "MTNet-64"][0]
+    frame.at[row, "input"] = "16×256×256"
+    frame.at[row, "kwargs"] = {"num_classes": 700}
+    frame.at[row, "device"] = "cuda"
+    table = summary_table(frame, compare=True)
+    got = table[table["Model"] == "MTNet-64"].iloc[0]
+    assert got["GFLOPs Δ%"] == pytest.approx((63.98 - 64.53) / 64.53 * 100)  # its own count
+    assert got["F Δ%"] == pytest.approx((66.25 - 53.17) / 53.17 * 100)
 
 
 def test_measure_only_store_has_no_accuracy_columns(reports):

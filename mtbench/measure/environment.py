@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import platform
 import subprocess
 from pathlib import Path
@@ -48,7 +49,44 @@ def device_name(device: torch.device) -> str:
     return cpu_model()
 
 
+def cpu_isa() -> dict[str, str]:
+    """The instruction sets the CPU kernels dispatch to: ATen's vectorised kernels
+    (`ATEN_CPU_CAPABILITY` caps them) and oneDNN's convolutions, which use the best ISA the
+    CPU has unless `ONEDNN_MAX_CPU_ISA` (or its old name `DNNL_MAX_CPU_ISA`) caps it. Two
+    records with different values ran different kernels, so rounding differs."""
+    onednn = os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA")
+    return {
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "onednn_max_cpu_isa": onednn.upper() if onednn else "default",
+        "onednn": _onednn_version() if torch.backends.mkldnn.is_available() else "",
+    }
+
+
+@functools.cache
+def _onednn_version() -> str:
+    """'v3.12.0' from torch's build configuration, or '' where it is not named."""
+    for line in torch.__config__.show().splitlines():
+        if "MKL-DNN" in line or "oneDNN" in line:
+            words = [w for w in line.split() if w.startswith("v") and w[1:2].isdigit()]
+            if words:
+                return words[0]
+    return ""
+
+
+def gpu(device: torch.device) -> dict[str, Any]:
+    """GPU, CUDA and cuDNN versions for a CUDA record; None for each on CPU."""
+    if device.type != "cuda":
+        return {"gpu": None, "cuda": None, "cudnn": None}
+    cudnn = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
+    return {
+        "gpu": torch.cuda.get_device_name(device),
+        "cuda": torch.version.cuda,
+        "cudnn": cudnn,
+    }
+
+
 def environment(device: torch.device) -> dict[str, Any]:
+    """Everything that decides which kernels ran, and the software versions around them."""
     return {
         "torch": torch.__version__,
         "torchvision": torchvision.__version__,
@@ -58,6 +96,7 @@ def environment(device: torch.device) -> dict[str, Any]:
         "device_name": device_name(device),
         "cpu": cpu_model(),
         "threads": torch.get_num_threads(),
-        "cuda": torch.version.cuda if device.type == "cuda" else None,
+        **cpu_isa(),
+        **gpu(device),
         "git_commit": git_commit(),
     }

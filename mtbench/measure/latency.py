@@ -19,16 +19,21 @@ from torch import nn
 
 @dataclass(frozen=True)
 class LatencyStats:
-    """Per-clip milliseconds over `repeats` timed runs."""
+    """Per-clip milliseconds over `repeats` timed runs. `samples` keeps every run's per-clip
+    time in the order it was timed, so a report can put a bootstrap interval on a median or on
+    a ratio of two medians instead of trusting p10/p90 alone."""
 
     median: float
     p10: float
     p90: float
     cv: float
     repeats: int
+    samples: tuple[float, ...] = ()
 
-    def as_dict(self) -> dict[str, float | int]:
-        return asdict(self)
+    def as_dict(self) -> dict[str, float | int | list[float]]:
+        out = asdict(self)
+        out["samples"] = list(self.samples)
+        return out
 
 
 def _percentile(sorted_values: Sequence[float], q: float) -> float:
@@ -43,7 +48,8 @@ def summarize(samples_ms: Sequence[float], clips_per_run: int = 1) -> LatencySta
     """Median, p10, p90 and coefficient of variation (population std / mean), per clip."""
     if not samples_ms:
         raise ValueError("no timed runs to summarise")
-    per_clip = sorted(s / clips_per_run for s in samples_ms)
+    in_order = tuple(s / clips_per_run for s in samples_ms)
+    per_clip = sorted(in_order)
     mean = statistics.fmean(per_clip)
     cv = statistics.pstdev(per_clip) / mean if mean > 0 else 0.0
     return LatencyStats(
@@ -52,6 +58,7 @@ def summarize(samples_ms: Sequence[float], clips_per_run: int = 1) -> LatencySta
         p90=_percentile(per_clip, 0.90),
         cv=cv,
         repeats=len(per_clip),
+        samples=in_order,
     )
 
 

@@ -10,6 +10,8 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
+from matplotlib.figure import Figure
+
 from mtbench.errors import UsageError
 from mtbench.report.choices import PLOT_NAMES
 from mtbench.report.frame import Store, load_stores
@@ -38,7 +40,9 @@ def stores_under(root: Path) -> list[Store]:
 
 
 def _slug(name: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in name) or "suite"
+    """'substreams [machine 1/2]' -> 'substreams-machine-1-2': a file name, one dash per gap."""
+    dashed = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in name)
+    return "-".join(part for part in dashed.split("-") if part) or "suite"
 
 
 def plot_store(
@@ -51,22 +55,32 @@ def plot_store(
             outcomes.append(PlotOutcome(store.suite, kind, [], skipped="no successful cells"))
             continue
         try:
-            fig = PLOTS[kind](ok, compare)
+            drawn = PLOTS[kind](ok, compare)
         except PlotSkipped as skip:
             outcomes.append(PlotOutcome(store.suite, kind, [], skipped=str(skip)))
             continue
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png")  # always: index.html embeds the PNG
-        paths = []
-        for fmt in formats:
-            path = out_dir / f"{_slug(store.suite)}-{kind}.{fmt}"
-            if fmt == "png":
-                path.write_bytes(buffer.getvalue())
-            else:
-                fig.savefig(path, format=fmt)
-            paths.append(path)
-        outcomes.append(PlotOutcome(store.suite, kind, paths, png=buffer.getvalue()))
+        pages = drawn if isinstance(drawn, list) else [("", drawn)]
+        for page, fig in pages:
+            name = f"{kind}-{_slug(page)}" if page else kind
+            outcomes.append(_save(fig, out_dir, store.suite, name, formats))
     return outcomes
+
+
+def _save(fig: Figure, out_dir: Path, suite: str, kind: str, formats: list[str]) -> PlotOutcome:
+    """`<suite>-<kind>.<format>` for each format; the PNG bytes kept for index.html in any
+    case."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")  # always: index.html embeds the PNG
+    fig.set_layout_engine("none")  # laid out once by that save; the other formats reuse it
+    paths = []
+    for fmt in formats:
+        path = out_dir / f"{_slug(suite)}-{kind}.{fmt}"
+        if fmt == "png":
+            path.write_bytes(buffer.getvalue())
+        else:
+            fig.savefig(path, format=fmt)
+        paths.append(path)
+    return PlotOutcome(suite, kind, paths, png=buffer.getvalue())
 
 
 def build_plots(
@@ -75,16 +89,18 @@ def build_plots(
     formats: list[str] | None = None,
     compare: bool = False,
 ) -> tuple[list[Store], list[PlotOutcome], Path]:
-    """Plot every store under `root` into `root/plots/` and write `root/index.html`."""
+    """Plot every store under `root` into `root/plots/` and write `root/index.html`. A store
+    made on several machines is plotted once per machine."""
     stores = stores_under(root)
+    parts = [part for store in stores for part in store.by_machine()]
     out_dir = root / "plots"
     out_dir.mkdir(parents=True, exist_ok=True)
     outcomes = [
         outcome
-        for store in stores
+        for store in parts
         for outcome in plot_store(
             store, out_dir, kinds or list(PLOT_NAMES), formats or list(DEFAULT_FORMATS), compare
         )
     ]
-    index = write_index(root / "index.html", stores, outcomes, compare)
+    index = write_index(root / "index.html", parts, outcomes, compare)
     return stores, outcomes, index

@@ -53,6 +53,7 @@ def plot(
 ) -> None:
     """Draw the paper's figures from result stores into FOLDER/plots/, and FOLDER/index.html."""
     from mtbench.report.build import build_plots
+    from mtbench.report.frame import machines_note
     from mtbench.report.tables import failed_lines
 
     kinds = parse_choices(only, PLOT_NAMES, "plot")
@@ -65,6 +66,8 @@ def plot(
         else:
             typer.echo(f"wrote {', '.join(str(p) for p in outcome.paths)}")
     for store in stores:
+        if machines_note(store):
+            typer.echo(machines_note(store))
         for line in failed_lines(store):
             typer.echo(f"failed cell in {store.suite}: {line}", err=True)
         if store.unreadable_lines:
@@ -90,6 +93,13 @@ def table(
         str | None,
         typer.Option("--sort", help=f"Order within each family by: {', '.join(SORT_KEYS)}."),
     ] = None,
+    baseline: Annotated[
+        str | None,
+        typer.Option("--baseline", help="Also compare every cell with this one (md only)."),
+    ] = None,
+    across_machines: Annotated[
+        bool, typer.Option("--across-machines", help="With --baseline: compare across machines.")
+    ] = False,
 ) -> None:
     """Print the stores as tables (params, GFLOPs, latency F/B, accuracy), grouped by family."""
     from mtbench.report.build import stores_under
@@ -98,15 +108,50 @@ def table(
     with_paper = _compare(compare)
     if fmt not in TABLE_FORMATS:
         raise UsageError(f"unknown --format {fmt!r}; choose one of: {', '.join(TABLE_FORMATS)}")
+    if baseline is not None and fmt != "md":
+        raise UsageError(f"--baseline goes with --format md; for {fmt}, use mtbench compare")
     stores = stores_under(folder)
     typer.echo(render(stores, fmt, with_paper, sort), nl=False)
+    if baseline is not None:
+        typer.echo("\n" + _comparison_text(stores, baseline, across_machines, "md"), nl=False)
     if fmt == "csv":  # Markdown and LaTeX list failed cells under each table; CSV cannot
         for store in stores:
             for line in failed_lines(store):
                 typer.echo(f"failed cell in {store.suite} (not in the table): {line}", err=True)
 
 
+def _comparison_text(stores: list, baseline: str, across_machines: bool, fmt: str) -> str:
+    import pandas as pd
+
+    from mtbench.report.compare import compare as compare_cells
+    from mtbench.report.compare import render_comparison
+
+    cells = pd.concat([store.ok for store in stores], ignore_index=True)
+    return render_comparison(compare_cells(cells, baseline, across_machines), fmt)
+
+
+def compare(
+    folder: Annotated[Path, typer.Argument(help="A results folder: every store under it.")],
+    baseline: Annotated[
+        str, typer.Option("--baseline", help="The cell (label, or registry name) to compare with.")
+    ],
+    fmt: Annotated[str, typer.Option("--format", help="md or csv.")] = "md",
+    across_machines: Annotated[
+        bool,
+        typer.Option("--across-machines", help="Compare with a baseline measured elsewhere too."),
+    ] = False,
+) -> None:
+    """Every cell against the baseline cell under the same conditions: latency ratios with 95%
+    bootstrap intervals, GFLOPs and params ratios, top-1 differences over seeds."""
+    from mtbench.report.build import stores_under
+
+    if fmt not in ("md", "csv"):
+        raise UsageError(f"unknown --format {fmt!r}; choose one of: md, csv")
+    typer.echo(_comparison_text(stores_under(folder), baseline, across_machines, fmt), nl=False)
+
+
 def register(app: typer.Typer) -> None:
-    """Add `plot` and `table` to the mtbench Typer app."""
+    """Add `plot`, `table` and `compare` to the mtbench Typer app."""
     app.command("plot")(plot)
     app.command("table")(table)
+    app.command("compare")(compare)

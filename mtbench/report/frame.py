@@ -30,13 +30,14 @@ DURATION_COLUMNS = [f"top1_{bucket}" for bucket in DURATION_BUCKETS]
 _SEED_IN_LABEL = re.compile(r"\s*\btrain\.seed=\d+")
 
 COLUMNS = [
-    "suite", "cell_key", "label", "model", "family", "r", "g", "input", "batch_size",
-    "device", "dtype", "threads", "params_m", "gflops", "flops_rel_diff",
+    "suite", "cell_key", "label", "model", "family", "kwargs", "count_norm", "r", "g", "input",
+    "batch_size",
+    "device", "dtype", "threads", "mode", "machine", "params_m", "gflops", "flops_rel_diff",
     "lat_fwd_ms", "lat_fwd_p10", "lat_fwd_p90",
-    "lat_fwdbwd_ms", "lat_fwdbwd_p10", "lat_fwdbwd_p90",
+    "lat_fwdbwd_ms", "lat_fwdbwd_p10", "lat_fwdbwd_p90", "lat_fwd_samples", "lat_fwdbwd_samples",
     "peak_mem_mb", "top1", "top5", "mean_class_acc", "dataset", "views", "seed", "seed_group",
     *DURATION_COLUMNS, "top1_std", "top5_std", *(f"{c}_std" for c in DURATION_COLUMNS),
-    "n_seeds", "train_curve", "status", "error",
+    "n_seeds", "top1_by_seed", "train_curve", "status", "error",
 ]  # fmt: skip
 ACCURACY = ("top1", "top5", *DURATION_COLUMNS)
 
@@ -60,6 +61,28 @@ class Store:
     def failed(self) -> pd.DataFrame:
         return self.frame[self.frame["status"] != "ok"]
 
+    @property
+    def machines(self) -> list[str]:
+        """The machine keys of the store's cells, in order of first appearance."""
+        return list(dict.fromkeys(self.frame["machine"]))
+
+    def by_machine(self) -> list[Store]:
+        """The store itself when one machine made it, else one part per machine (suite name
+        `<suite> [machine i/n]`): latencies of two machines never share a column."""
+        machines = self.machines
+        if len(machines) <= 1:
+            return [self]
+        return [
+            Store(
+                folder=self.folder,
+                suite=f"{self.suite} [machine {i}/{len(machines)}]",
+                frame=self.frame[self.frame["machine"] == machine].reset_index(drop=True),
+                envs=[e for e in self.envs if machine_key(e) == machine],
+                unreadable_lines=self.unreadable_lines,
+            )
+            for i, machine in enumerate(machines, 1)
+        ]
+
 
 def _number(value: Any) -> float:
     """A figure from a record as float, NaN for null or anything non-numeric."""
@@ -68,11 +91,59 @@ def _number(value: Any) -> float:
     return float(value)
 
 
-def _latency(record: dict[str, Any], key: str) -> tuple[float, float, float]:
+def _latency(record: dict[str, Any], key: str) -> tuple[float, float, float, tuple[float, ...]]:
+    """Median, p10, p90 and the raw per-repeat times; records written before the raw times
+    were kept have none (an empty tuple), and no interval is made up for them."""
     stats = record.get(key) or {}
     if not isinstance(stats, dict):
-        return math.nan, math.nan, math.nan
-    return _number(stats.get("median")), _number(stats.get("p10")), _number(stats.get("p90"))
+        return math.nan, math.nan, math.nan, ()
+    samples = stats.get("samples")
+    raw = tuple(float(v) for v in samples) if isinstance(samples, list) else ()
+    return (
+        _number(stats.get("median")),
+        _number(stats.get("p10")),
+        _number(stats.get("p90")),
+        raw,
+    )
+
+
+# The env fields that decide which kernels computed a number: the processor and the ISA its
+# kernels dispatch to, the GPU with its CUDA and cuDNN, and the torch build that holds the
+# kernels. Latencies (and the rounding of a training run) are comparable only within one key.
+# The thread count is a setting of each cell, matched as a condition of its own.
+MACHINE_FIELDS = ("cpu", "cpu_capability", "onednn_max_cpu_isa", "gpu", "cuda", "cudnn", "torch")
+
+
+def machine_key(env: Any) -> str:
+    """A short readable name of the machine a record ran on, built from `MACHINE_FIELDS`;
+    fields an old record lacks are left out, so its key is coarser, never invented."""
+    if not isinstance(env, dict):
+        return "machine not recorded"
+    parts = []
+    for name in MACHINE_FIELDS:
+        value = env.get(name)
+        if value in (None, "", "default"):
+            continue
+        if name == "onednn_max_cpu_isa":
+            value = f"oneDNN ≤ {value}"
+        elif name in ("cuda", "cudnn", "torch"):
+            value = f"{name} {value}"
+        parts.append(str(value))
+    return ", ".join(parts) or "machine not recorded"
+
+
+def _mode(record: dict[str, Any]) -> str:
+    """How the model ran, the execution options a latency depends on: 'eager', 'compiled
+    (default), cuda graphs, autocast bfloat16, channels-last'."""
+    parts = [f"compiled ({record.get('compile_mode') or 'default'})" if record.get("compile")
+             else "eager"]  # fmt: skip
+    if record.get("cuda_graphs"):
+        parts.append("cuda graphs")
+    if record.get("amp"):
+        parts.append(f"autocast {record.get('dtype')}")
+    if record.get("channels_last"):
+        parts.append("channels-last")
+    return ", ".join(parts)
 
 
 def input_text(shape: Any) -> str:
@@ -99,6 +170,8 @@ def record_row(record: dict[str, Any]) -> dict[str, Any]:
         "label": label,
         "model": record.get("model") or "",
         "family": family,
+        "kwargs": kwargs,
+        "count_norm": record.get("count_norm", True),
         "r": _number(kwargs.get("r", defaults.get("r"))),
         "g": _number(kwargs.get("g", defaults.get("g"))),
         "input": input_text(record.get("input_shape")),
@@ -106,6 +179,8 @@ def record_row(record: dict[str, Any]) -> dict[str, Any]:
         "device": record.get("device") or "",
         "dtype": record.get("dtype") or "",
         "threads": _number(record.get("threads")),
+        "mode": _mode(record),
+        "machine": machine_key(record.get("env")),
         "params_m": params / 1e6,
         "gflops": _number(record.get("gflops")),
         "flops_rel_diff": _number(record.get("flops_rel_diff")),
@@ -115,6 +190,8 @@ def record_row(record: dict[str, Any]) -> dict[str, Any]:
         "lat_fwdbwd_ms": fwdbwd[0],
         "lat_fwdbwd_p10": fwdbwd[1],
         "lat_fwdbwd_p90": fwdbwd[2],
+        "lat_fwd_samples": fwd[3],
+        "lat_fwdbwd_samples": fwdbwd[3],
         "peak_mem_mb": _number(record.get("peak_mem_mb")),
         "top1": _number(record.get("top1")),
         "top5": _number(record.get("top5")),
@@ -125,6 +202,7 @@ def record_row(record: dict[str, Any]) -> dict[str, Any]:
         "seed_group": record.get("seed_group") or "",
         **{f"{metric}_std": math.nan for metric in ACCURACY},
         "n_seeds": 1,
+        "top1_by_seed": _by_seed(record),
         "train_curve": record.get("train_curve") or [],
         "status": record.get("status") or "unknown",
         "error": record.get("error") or "",
@@ -132,10 +210,17 @@ def record_row(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _by_seed(record: dict[str, Any]) -> dict[int, float]:
+    """{seed: top-1} of a trained cell, so differences over seeds can be paired by seed."""
+    seed, top1 = _number(record.get("seed")), _number(record.get("top1"))
+    return {} if math.isnan(seed) or math.isnan(top1) else {int(seed): top1}
+
+
 def aggregate_seeds(frame: pd.DataFrame) -> pd.DataFrame:
     """Rows of one seed group (same configuration, other `train.seed`) as one row: figures
     averaged, accuracy with its standard deviation over seeds and the number of seeds."""
     groups = frame["seed_group"].where(frame["seed_group"] != "", frame["cell_key"])
+    groups = groups + " @ " + frame["machine"]  # seeds run on two machines stay apart
     if frame.empty or groups.is_unique:
         return frame
     rows = []
@@ -148,6 +233,9 @@ def aggregate_seeds(frame: pd.DataFrame) -> pd.DataFrame:
             for metric in ACCURACY:
                 row[f"{metric}_std"] = group[metric].std(ddof=1)
             row["n_seeds"] = len(group)
+            row["top1_by_seed"] = {k: v for d in group["top1_by_seed"] for k, v in d.items()}
+            for stem in ("lat_fwd", "lat_fwdbwd"):  # repeats of one configuration, pooled
+                row[f"{stem}_samples"] = sum(group[f"{stem}_samples"], ())
             row["train_curve"] = _mean_curve(group["train_curve"].tolist())
             row["seed"] = math.nan
             row["label"] = _SEED_IN_LABEL.sub("", row["label"])
@@ -207,18 +295,23 @@ def _distinct(values: pd.Series) -> str:
 
 
 def measured_on(store: Store) -> str:
-    """One line naming the machine and software the store was measured with."""
+    """One line naming the machine (its key: processor, ISA, GPU, kernel libraries), threads
+    and software the store was measured with."""
     parts = []
     for env in store.envs:
-        device = env.get("device_name") or "?"
-        if env.get("cpu") and env.get("cpu") != device:
-            device += f" ({env['cpu']}, {env.get('threads', '?')} threads)"
-        versions = ", ".join(
-            f"{k} {env[k]}" for k in ("torch", "torchvision", "mtbench") if env.get(k)
-        )
+        threads = f", {env['threads']} threads" if env.get("threads") else ""
+        versions = ", ".join(f"{k} {env[k]}" for k in ("torchvision", "mtbench") if env.get(k))
         commit = f", commit {env['git_commit']}" if env.get("git_commit") else ""
-        parts.append(f"{device}; {versions}{commit}")
-    return " | ".join(parts) or "environment not recorded"
+        parts.append(f"{machine_key(env)}{threads}; {versions}{commit}")
+    return " | ".join(dict.fromkeys(parts)) or "environment not recorded"
+
+
+def machines_note(store: Store) -> str:
+    """'' for a store from one machine; else the line saying how many it holds."""
+    n = len(store.machines)
+    if n <= 1:
+        return ""
+    return f"{store.suite} holds cells from {n} machines: one table and one set of plots each."
 
 
 def workload(frame: pd.DataFrame) -> str:

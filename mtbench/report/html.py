@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mtbench.report.frame import Store, measured_on
+from mtbench.report.paper import PaperCounts
 from mtbench.report.tables import failed_lines, formatted, summary_table
 
 if TYPE_CHECKING:
@@ -22,7 +23,12 @@ if TYPE_CHECKING:
 ENV_KEYS = (
     "device_name",
     "cpu",
+    "cpu_capability",
+    "onednn_max_cpu_isa",
     "threads",
+    "gpu",
+    "cuda",
+    "cudnn",
     "torch",
     "torchvision",
     "mtbench",
@@ -46,7 +52,46 @@ td:nth-child(-n+3), th:nth-child(-n+3) { text-align: left; }
 figure { margin: 0; } figcaption { color: #555; font-size: 12px; }
 img { max-width: 100%; height: auto; border: 1px solid #eee; }
 .warn { color: #8a4b00; }
+table.cells th { cursor: pointer; user-select: none; }
+table.cells th[data-dir="asc"]::after { content: " ▲"; }
+table.cells th[data-dir="desc"]::after { content: " ▼"; }
+input.find { font: inherit; padding: 2px 6px; width: 22em; }
 """
+
+# Sort a cell table by any column (click its header; numbers by value, '–' last) and keep only
+# the rows that contain the text typed in the box above it: a store of thousands of cells,
+# whose plots label only a few points, still lets a reader find any cell by name.
+SCRIPT = """
+document.querySelectorAll("table.cells").forEach((table) => {
+  const body = table.tBodies[0];
+  table.querySelectorAll("thead th").forEach((th, col) => th.addEventListener("click", () => {
+    const dir = th.dataset.dir === "asc" ? "desc" : "asc";
+    table.querySelectorAll("thead th").forEach((h) => delete h.dataset.dir);
+    th.dataset.dir = dir;
+    const key = (row) => row.cells[col].textContent.trim();
+    const num = (text) => parseFloat(text.replace("−", "-"));
+    const rows = [...body.rows].sort((a, b) => {
+      const x = key(a), y = key(b), nx = num(x), ny = num(y);
+      if (isNaN(nx) !== isNaN(ny)) return isNaN(nx) ? 1 : -1;
+      const order = isNaN(nx) ? x.localeCompare(y) : nx - ny;
+      return dir === "asc" ? order : -order;
+    });
+    rows.forEach((row) => body.appendChild(row));
+  }));
+  const box = document.getElementById(table.dataset.find);
+  box.addEventListener("input", () => {
+    const text = box.value.toLowerCase();
+    [...body.rows].forEach((row) => {
+      row.hidden = !row.textContent.toLowerCase().includes(text);
+    });
+  });
+});
+"""
+
+
+def _anchor(suite: str) -> str:
+    """An id for a suite's section: 'substreams [machine 1/2]' -> 'substreams-machine-1-2'."""
+    return "-".join("".join(c if c.isalnum() else " " for c in suite).split()) or "suite"
 
 
 def _png_width(png: bytes) -> int:
@@ -72,6 +117,13 @@ def _list(title: str, items: list[str]) -> str:
     return f'<h3 class="warn">{escape(title)}</h3><ul>{lis}</ul>'
 
 
+def _notes(notes: list[str]) -> str:
+    """What each paper column was matched on, under the table."""
+    if not notes:
+        return ""
+    return '<ul class="note">' + "".join(f"<li>{escape(n)}</li>" for n in notes) + "</ul>"
+
+
 def _figure(outcome: PlotOutcome) -> str:
     assert outcome.png is not None
     data = base64.b64encode(outcome.png).decode()
@@ -84,9 +136,16 @@ def _figure(outcome: PlotOutcome) -> str:
 
 
 def _section(store: Store, outcomes: list[PlotOutcome], compare: bool) -> str:
-    table = summary_table(store.frame, compare)
+    table = summary_table(store.frame, compare, counts=PaperCounts(store.folder))
+    find = f"find-{_anchor(store.suite)}"
+    cells = formatted(table).to_html(index=False, border=0, classes="cells")
+    cells = cells.replace(
+        '<table class="dataframe cells">', f'<table class="cells" data-find="{find}">', 1
+    )
     table_html = (
-        f'<div class="scroll">{formatted(table).to_html(index=False, border=0)}</div>'
+        f'<p><input class="find" id="{find}" type="search" placeholder="find a cell: '
+        f'model, input, any figure" aria-label="find a cell"> {len(table)} cells; click a '
+        f'column header to sort.</p><div class="scroll">{cells}</div>'
         if len(table)
         else '<p class="note">No successful cells.</p>'
     )
@@ -99,10 +158,11 @@ def _section(store: Store, outcomes: list[PlotOutcome], compare: bool) -> str:
     )
     figures = "".join(_figure(o) for o in mine if o.png)
     return f"""
-<h2 id="{escape(store.suite)}">{escape(store.suite)}</h2>
+<h2 id="{_anchor(store.suite)}">{escape(store.suite)}</h2>
 <p class="note">{escape(str(store.folder))}: {len(store.ok)} ok, {len(store.failed)} failed.
 Measured on {escape(measured_on(store))}.</p>
 {table_html}
+{_notes(table.attrs.get("notes", []))}
 {_list("Failed cells", failed_lines(store))}
 {_list("Skipped plots", skipped)}
 {_list("Store problems", unreadable)}
@@ -117,10 +177,11 @@ def write_index(
 ) -> Path:
     """Write the page and return its path."""
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    toc = " · ".join(f'<a href="#{escape(s.suite)}">{escape(s.suite)}</a>' for s in stores)
+    toc = " · ".join(f'<a href="#{_anchor(s.suite)}">{escape(s.suite)}</a>' for s in stores)
     paper = (
-        " Paper columns: Stergiou &amp; Poppe, MTNet paper, Tables 2-4 (latency on the"
-        " paper's own hardware)."
+        " Paper columns: Stergiou &amp; Poppe, MTNet paper, Tables 2-4, with a delta only"
+        " where the conditions match (input, class count, device kind, dataset): the notes"
+        " under each table say what was matched."
         if compare
         else ""
     )
@@ -131,10 +192,11 @@ def write_index(
 <style>{CSS}</style></head><body>
 <h1>mtbench report</h1>
 <p class="note">Generated {now} from {escape(str(path.parent))}. Params in millions; GFLOPs per
-clip, one multiply-add = one FLOP; latency per clip in ms, median over repeats (plots show
-p10–p90).{paper}</p>
+clip, one multiply-add = one FLOP; latency per clip in ms, median over repeats (plots show its
+95% bootstrap interval where the records kept raw repeats).{paper}</p>
 <p>{toc}</p>
 {body}
+<script>{SCRIPT}</script>
 </body></html>
 """,
         encoding="utf-8",

@@ -17,15 +17,18 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from mtbench.report.compare import median_interval, seed_interval
 from mtbench.report.frame import DURATION_BUCKETS, DURATION_COLUMNS, workload
-from mtbench.report.paper import paper_dataset, with_paper
+from mtbench.report.paper import matched_paper, paper_dataset
 from mtbench.report.style import (
     COLUMN_WIDTH,
     LINESTYLES,
     MARKERS,
+    MAX_LABELS,
     PALETTE,
     family_styles,
     figure,
+    labels_to_draw,
     place_labels,
     styled,
 )
@@ -56,7 +59,7 @@ def _rows_with(frame: pd.DataFrame, columns: list[str], reason: str) -> pd.DataF
 
 
 def _prepared(frame: pd.DataFrame, compare: bool) -> pd.DataFrame:
-    return with_paper(frame) if compare else frame
+    return matched_paper(frame) if compare else frame
 
 
 def _areas(params: pd.Series, largest: float) -> np.ndarray:
@@ -107,11 +110,16 @@ def _family_scatter(
         )
         spread = part.get(f"{y}_std")
         if spread is not None and spread.notna().any():
-            # mean over training seeds, with one standard deviation
-            ax.errorbar(part[x], part[y], yerr=spread, fmt="none", ecolor=colour,
+            # mean over training seeds, with its 95% Student-t interval (as `mtbench compare`)
+            half = [seed_interval(sd, n) for sd, n in zip(spread, part["n_seeds"], strict=True)]
+            ax.errorbar(part[x], part[y], yerr=half, fmt="none", ecolor=colour,
                         elinewidth=0.8, capsize=2, zorder=2)  # fmt: skip
-        if f"paper_{x}" in part and f"paper_{y}" in part:
-            paired = part.dropna(subset=[f"paper_{x}", f"paper_{y}"])
+        paired = (
+            part.dropna(subset=[f"paper_{x}", f"paper_{y}"])
+            if f"paper_{x}" in part and f"paper_{y}" in part
+            else part.iloc[:0]
+        )
+        if len(paired):
             psize = size[paired.index.map(part.index.get_loc)] if sizes is not None else 22.0
             ax.scatter(
                 paired[f"paper_{x}"],
@@ -146,6 +154,25 @@ def _paper_obstacles(rows: pd.DataFrame, x: str, y: str) -> list[tuple[float, fl
         )
         for t in (0.25, 0.5, 0.75, 1.0)
     ]
+
+
+def _label(
+    ax: Axes, panel: pd.DataFrame, x: str, y: str, maximize_y: bool, areas: np.ndarray | None = None
+) -> None:
+    """Text labels for the points a reader can read them on (see `labels_to_draw`); every
+    marker, labelled or not, is kept clear of."""
+    chosen = labels_to_draw(panel[x], panel[y], panel["family"] != "mtnet", maximize_y)
+    place_labels(
+        ax, panel[x], panel[y], panel["label"], areas, _paper_obstacles(panel, x, y), chosen
+    )
+
+
+def _few_labels_handle(points_per_panel: float) -> list[Line2D]:
+    """A legend line saying which points carry labels, when not all of them do."""
+    if points_per_panel <= MAX_LABELS:
+        return []
+    text = "labelled: Pareto front and baselines; every cell in index.html"
+    return [Line2D([], [], ls="", marker="", label=text)]
 
 
 def _legend_below(fig: Figure, handles: list) -> None:
@@ -215,7 +242,8 @@ def accuracy_vs_gflops(frame: pd.DataFrame, compare: bool = False) -> Figure:
                 ax.set_ylabel(_accuracy_label(dataset))
             ax.margins(0.15)
     shown = bool(_paper_obstacles(rows, "gflops", "top1"))
-    _legend(fig, styles, rows["family"], _size_handles(largest), shown)
+    extra = _size_handles(largest) + _few_labels_handle(len(rows) / len(datasets) / len(panels))
+    _legend(fig, styles, rows["family"], extra, shown)
     fig.canvas.draw()  # final layout before labels are placed
     for i, dataset in enumerate(datasets):
         for j, g in enumerate(panels):
@@ -223,14 +251,7 @@ def accuracy_vs_gflops(frame: pd.DataFrame, compare: bool = False) -> Figure:
             if g is not None:
                 panel = panel[(panel["g"] == g) | panel["g"].isna()]
             areas = _areas(panel["params_m"], largest)
-            place_labels(
-                axes[i][j],
-                panel["gflops"],
-                panel["top1"],
-                panel["label"],
-                areas,
-                _paper_obstacles(panel, "gflops", "top1"),
-            )
+            _label(axes[i][j], panel, "gflops", "top1", True, areas)
     return fig
 
 
@@ -252,37 +273,38 @@ def accuracy_vs_latency(frame: pd.DataFrame, compare: bool = False) -> Figure:
         ax.set_ylabel(_accuracy_label(dataset))
         ax.margins(0.15)
     shown = bool(_paper_obstacles(rows, "lat_fwd_ms", "top1"))
-    note = "; paper latency on its own hardware" if shown else ""
+    note = "; paper: Table 3 on a GPU, input not stated" if shown else ""
     fig.suptitle(_workload_title(rows, note), fontsize=7.5)
-    _legend(fig, styles, rows["family"], [], shown)
+    _legend(fig, styles, rows["family"], _few_labels_handle(len(rows) / len(datasets)), shown)
     fig.canvas.draw()  # final layout before labels are placed
     for ax, dataset in zip(axes[0], datasets, strict=True):
-        panel = rows[rows["dataset"] == dataset]
-        place_labels(
-            ax,
-            panel["lat_fwd_ms"],
-            panel["top1"],
-            panel["label"],
-            obstacles=_paper_obstacles(panel, "lat_fwd_ms", "top1"),
-        )
+        _label(ax, rows[rows["dataset"] == dataset], "lat_fwd_ms", "top1", True)
     return fig
 
 
 def _spread(rows: pd.DataFrame, stem: str) -> np.ndarray:
-    """p10-p90 as error-bar lengths below and above the median; 0 where unknown."""
-    low = (rows[f"{stem}_ms"] - rows[f"{stem}_p10"]).fillna(0).clip(lower=0)
-    high = (rows[f"{stem}_p90"] - rows[f"{stem}_ms"]).fillna(0).clip(lower=0)
-    return np.vstack([low.to_numpy(), high.to_numpy()])
+    """The 95% bootstrap interval of each median (the one `mtbench compare` puts on ratios)
+    as error-bar lengths below and above it; 0 where the record kept no raw repeats."""
+    bars = np.zeros((2, len(rows)))
+    for i, (median, samples) in enumerate(
+        zip(rows[f"{stem}_ms"], rows[f"{stem}_samples"], strict=True)
+    ):
+        interval = median_interval(samples) if pd.notna(median) else None
+        if interval is not None:
+            bars[:, i] = max(median - interval[0], 0.0), max(interval[1] - median, 0.0)
+    return bars
 
 
 @styled
-def latency_bars(frame: pd.DataFrame, compare: bool = False) -> Figure:
+def latency_bars(frame: pd.DataFrame, compare: bool = False, part: str = "") -> Figure:
     """Table 3's F and B columns as bars per model: forward and forward+backward medians, with
-    the p10-p90 spread as error bars."""
+    the 95% bootstrap interval of each median as error bars. `part` names the page of a
+    split chart in its title."""
     frame = _prepared(frame, compare)
     rows = _rows_with(frame, ["lat_fwd_ms"], "no cell has a forward latency")
     n = len(rows)
-    fig, axes = figure(height=max(2.0, 0.9 + 0.28 * n))
+    # 0.28 in per model, packed closer beyond 28 models so that MAX_BARS fit on a page
+    fig, axes = figure(height=max(2.0, 0.9 + min(0.28 * n, PAGE_BARS_HEIGHT)))
     ax = axes[0][0]
     y = np.arange(n)[::-1].astype(float)
     height = 0.38
@@ -314,7 +336,7 @@ def latency_bars(frame: pd.DataFrame, compare: bool = False) -> Figure:
             edgecolors="black",
             linewidths=0.8,
             zorder=3,
-            label="paper (its own hardware)",
+            label="paper (Table 3, GPU)",
         )
         ax.scatter(
             rows["paper_lat_fwdbwd_ms"],
@@ -328,12 +350,39 @@ def latency_bars(frame: pd.DataFrame, compare: bool = False) -> Figure:
         )
     ax.set_yticks(y, rows["label"])
     ax.grid(axis="y", visible=False)
-    ax.set_xlabel("Latency per clip (ms): median, p10–p90")
-    fig.suptitle(_workload_title(rows), fontsize=7.5)
+    unknown = int((rows["lat_fwd_samples"].map(len) < 2).sum())
+    note = f"; none for {unknown} without raw repeats" if unknown else ""
+    ax.set_xlabel(f"Latency per clip (ms): median, 95% bootstrap interval{note}")
+    title = _workload_title(rows)
+    fig.suptitle(f"{part}\n{title}" if part else title, fontsize=7.5)
     handles, labels = ax.get_legend_handles_labels()
-    order = ["forward (F)", "forward + backward (B)", "paper (its own hardware)"]
+    order = ["forward (F)", "forward + backward (B)", "paper (Table 3, GPU)"]
     _legend_below(fig, [handles[labels.index(name)] for name in order if name in labels])
     return fig
+
+
+MAX_BARS = 50  # models per latency page: 0.16 in each, 8.9 in in all, within a page
+PAGE_BARS_HEIGHT = 8.0  # inches of bars at most
+
+
+def latency_pages(frame: pd.DataFrame, compare: bool = False) -> Figure | list[tuple[str, Figure]]:
+    """`latency_bars`, split when a store has more models than a page holds: one page per
+    family, execution mode, dtype and batch, each cut into pages of at most `MAX_BARS`
+    models. Returns the one figure, or (name, figure) per page."""
+    rows = _rows_with(frame, ["lat_fwd_ms"], "no cell has a forward latency")
+    if len(rows) <= MAX_BARS:
+        return latency_bars(rows, compare)
+    pages = []
+    batch = rows["batch_size"].map(lambda b: f"batch {b:g}" if b == b else "batch ?")
+    keys = [rows["family"], rows["mode"], rows["dtype"], batch]
+    for (family, mode, dtype, size), group in rows.groupby(keys, sort=False):
+        count = -(-len(group) // MAX_BARS)
+        for k in range(count):
+            chunk = group.iloc[k * MAX_BARS : (k + 1) * MAX_BARS]
+            page = f" ({k + 1} of {count})" if count > 1 else ""
+            name = f"{family}, {mode}, {dtype}, {size}{page}"
+            pages.append((name, latency_bars(chunk, compare, part=name)))
+    return pages
 
 
 ABLATION_METRICS = [
@@ -431,10 +480,10 @@ def complexity(frame: pd.DataFrame, compare: bool = False) -> Figure:
     if not timed.empty:
         axes[0][-1].set_title(_workload_title(timed), fontsize=7.5)
     shown = any(_paper_obstacles(part, x, y) for x, y, _, _, part in panels)
-    _legend(fig, styles, rows["family"], [], shown)
+    _legend(fig, styles, rows["family"], _few_labels_handle(len(rows)), shown)
     fig.canvas.draw()  # final layout before labels are placed
     for ax, (x, y, _, _, part) in zip(axes[0], panels, strict=True):
-        place_labels(ax, part[x], part[y], part["label"], obstacles=_paper_obstacles(part, x, y))
+        _label(ax, part, x, y, False)
     return fig
 
 
@@ -515,12 +564,12 @@ def accuracy_by_duration(frame: pd.DataFrame, compare: bool = False) -> Figure:
     return fig
 
 
-PLOTS: dict[str, Callable[[pd.DataFrame, bool], Figure]] = {
+PLOTS: dict[str, Callable[[pd.DataFrame, bool], Figure | list[tuple[str, Figure]]]] = {
     "accuracy-gflops": accuracy_vs_gflops,
     "accuracy-latency": accuracy_vs_latency,
     "accuracy-duration": accuracy_by_duration,
     "training": training,
-    "latency": latency_bars,
+    "latency": latency_pages,
     "ablation": ablation,
     "complexity": complexity,
 }

@@ -85,13 +85,18 @@ def family_styles(families: Iterable[str]) -> dict[str, tuple[str, str]]:
     }
 
 
-def _overlap_area(box: Bbox, boxes: Sequence[Bbox]) -> float:
-    area = 0.0
-    for other in boxes:
-        w = min(box.x1, other.x1) - max(box.x0, other.x0)
-        h = min(box.y1, other.y1) - max(box.y0, other.y0)
-        area += max(w, 0.0) * max(h, 0.0)
-    return area
+def _overlap_area(box: Bbox, boxes: np.ndarray) -> float:
+    """Total area `box` shares with `boxes` (rows of x0, y0, x1, y1), in one numpy pass: a
+    store of thousands of cells has thousands of markers to keep clear of."""
+    if not len(boxes):
+        return 0.0
+    w = np.minimum(box.x1, boxes[:, 2]) - np.maximum(box.x0, boxes[:, 0])
+    h = np.minimum(box.y1, boxes[:, 3]) - np.maximum(box.y0, boxes[:, 1])
+    return float((np.clip(w, 0, None) * np.clip(h, 0, None)).sum())
+
+
+def _corners(boxes: Sequence[Bbox]) -> np.ndarray:
+    return np.array([[b.x0, b.y0, b.x1, b.y1] for b in boxes]).reshape(-1, 4)
 
 
 # Directions tried in turn for each label (right, left, up, down, then diagonals), at growing
@@ -109,9 +114,11 @@ def place_labels(
     texts: Sequence[str],
     areas: Sequence[float] | None = None,
     obstacles: Sequence[tuple[float, float]] = (),
+    chosen: Sequence[bool] | None = None,
 ) -> None:
-    """Label each point at the first candidate position whose text box stays inside the axes and
-    hits no marker and no earlier label; if none is free, at the least crowded one.
+    """Label each point (each `chosen` one; the others stay markers to keep clear of) at the
+    first candidate position whose text box stays inside the axes and hits no marker and no
+    earlier label; if none is free, at the least crowded one.
 
     `areas` are the marker areas in pt² (scatter's `s`), so labels clear large markers;
     `obstacles` are further data points to keep clear of (paper markers, links to them).
@@ -138,12 +145,16 @@ def place_labels(
     else:
         markers_extra = []
     placed: list[Bbox] = []
+    fixed = _corners(markers)
+    extra = _corners(markers_extra)
     for i, text in enumerate(texts):
+        if chosen is not None and not chosen[i]:
+            continue
         probe = ax.text(0, 0, text, fontsize=LABEL_SIZE)
         extent = probe.get_window_extent(renderer)
         probe.remove()
         w, h = extent.width, extent.height
-        others = markers[:i] + markers[i + 1 :] + markers_extra + placed
+        others = np.concatenate([fixed[:i], fixed[i + 1 :], extra, _corners(placed)])
         best: tuple[float, tuple[float, float], Bbox] | None = None
         for distance in _DISTANCES:
             for dx, dy in _DIRECTIONS:
@@ -191,3 +202,38 @@ def place_labels(
         )
         label.set_in_layout(False)
         placed.append(box)
+
+
+MAX_LABELS = 14  # per panel: more labels than this on a column-wide panel cannot be read
+
+
+def pareto_front(xs: np.ndarray, ys: np.ndarray, maximize_y: bool) -> np.ndarray:
+    """Mask of the points no other point beats: lower x and better y (higher if
+    `maximize_y`, else lower), the cells a reader compares first."""
+    order = np.lexsort((-ys if maximize_y else ys, xs))
+    mask = np.zeros(len(xs), dtype=bool)
+    best = -np.inf if maximize_y else np.inf
+    for i in order:
+        if (ys[i] > best) if maximize_y else (ys[i] < best):
+            mask[i] = True
+            best = ys[i]
+    return mask
+
+
+def labels_to_draw(
+    xs: Sequence[float], ys: Sequence[float], baseline: Sequence[bool], maximize_y: bool
+) -> np.ndarray:
+    """Which points get a text label: all of them in a small plot; else the Pareto front and
+    the baseline cells, up to `MAX_LABELS` (front first, by x). The others are told apart by
+    colour and marker, and found by name in index.html's table."""
+    x, y = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
+    if len(x) <= MAX_LABELS:
+        return np.ones(len(x), dtype=bool)
+    front = pareto_front(x, y, maximize_y)
+    ranked = [
+        *np.flatnonzero(front)[np.argsort(x[front])],
+        *np.flatnonzero(np.asarray(baseline) & ~front),
+    ]
+    mask = np.zeros(len(x), dtype=bool)
+    mask[ranked[:MAX_LABELS]] = True
+    return mask

@@ -7,12 +7,13 @@ Failed cells are not rows: they are listed under the table with their error.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from mtbench.errors import UsageError
 from mtbench.report.choices import SORT_KEYS, TABLE_FORMATS
-from mtbench.report.frame import Store, aggregate_seeds, measured_on
-from mtbench.report.paper import with_paper
+from mtbench.report.frame import Store, aggregate_seeds, machines_note, measured_on
+from mtbench.report.paper import PaperCounts, with_paper
 
 GFLOPS_HEADER = "GFLOPs (1 MAC = 1 FLOP)"
 
@@ -52,23 +53,30 @@ def _ordered(frame: pd.DataFrame, sort: str | None) -> pd.DataFrame:
 
 
 def summary_table(
-    frame: pd.DataFrame, compare: bool = False, sort: str | None = None
+    frame: pd.DataFrame,
+    compare: bool = False,
+    sort: str | None = None,
+    counts: PaperCounts | None = None,
 ) -> pd.DataFrame:
     """Successful cells as display columns with full-precision numbers.
 
-    With `compare`, each figure the paper also reports gets `<name> paper` and `<name> Δ%`
-    (measured minus paper, relative to paper). Figures nobody has are left out. The rounding of
-    each column for display is in `table.attrs["decimals"]`.
+    With `compare`, each figure the paper also reports gets `<name> paper` and, where our
+    figure can be had under the paper's conditions, `<name> Δ%` (ours minus paper, relative to
+    paper). Params and GFLOPs are counted again by `counts` at the paper's class count and input
+    (`<name> at ...` columns); latency has a delta only on the paper's kind of device. What was
+    matched is in `table.attrs["notes"]`. Figures nobody has are left out. The rounding of each
+    column for display is in `table.attrs["decimals"]`.
     """
     ok = _ordered(aggregate_seeds(frame[frame["status"] == "ok"]), sort)
     if compare:
-        ok = with_paper(ok)
+        ok = with_paper(ok, counts or PaperCounts())
     table = pd.DataFrame(
         {"Family": ok["family"], "Model": ok["label"], "Input (T×H×W)": ok["input"]}
     )
     if (ok["dataset"] != "").any():
         table["Dataset"] = ok["dataset"]
     decimals: dict[str, int] = {}
+    notes: list[str] = []
     for column, header, short, places in FIGURES:
         paper = ok.get(f"paper_{column}") if compare else None  # None: the paper has no such figure
         has_paper = paper is not None and paper.notna().any()
@@ -80,13 +88,53 @@ def summary_table(
             table[f"{header} std"] = ok[f"{column}_std"]
             table[f"{header} seeds"] = ok["n_seeds"]
         if has_paper:
+            ours = ok[f"matched_{column}"]
+            at = _paper_conditions(ok, column)
+            known = paper.notna()
+            recounted = column in ("params_m", "gflops") and not np.allclose(
+                ours[known], ok.loc[known, column], equal_nan=True
+            )
+            if recounted:
+                where = at.split(", ", 1)[1] if ", " in at else "the paper's conditions"
+                table[f"{short} at {where}"] = ours
+                decimals[f"{short} at {where}"] = places
             table[f"{short} paper"] = paper
-            table[f"{short} Δ%"] = (ok[column] - paper) / paper * 100
             decimals[f"{short} paper"] = places
-            decimals[f"{short} Δ%"] = DELTA_DECIMALS
+            if ours.notna().any():
+                table[f"{short} Δ%"] = (ours - paper) / paper * 100
+                decimals[f"{short} Δ%"] = DELTA_DECIMALS
+            notes.append(_note(ok, column, short, at, recounted, ours.notna().any()))
     table = table.reset_index(drop=True)
     table.attrs["decimals"] = decimals
+    table.attrs["notes"] = notes
     return table
+
+
+def _paper_conditions(ok: pd.DataFrame, column: str) -> str:
+    """The paper's conditions for `column` across the rows it has ('Table 3, 16×256×256')."""
+    return "; ".join(v for v in dict.fromkeys(ok[f"paper_{column}_at"]) if v)
+
+
+def _note(
+    ok: pd.DataFrame, column: str, short: str, at: str, recounted: bool, matched: bool
+) -> str:
+    """One footnote: what a paper column was matched on, or why it has no delta."""
+    inputs = ", ".join(dict.fromkeys(ok["input"]))
+    if column == "gflops":
+        how = f"our models counted again at the paper's input ({at}); the cells ran at {inputs}"
+        return f"{short}: {how if recounted else f'cells measured at the paper input ({at})'}."
+    if column == "params_m":
+        how = f"our models rebuilt with the paper's class count ({at})"
+        return f"{short}: {how if recounted else f'same class count as the paper ({at})'}."
+    if column in ("lat_fwd_ms", "lat_fwdbwd_ms"):
+        devices = ", ".join(dict.fromkeys(ok["device"]))
+        if matched:
+            return f"{short}: delta only for cells on the paper's kind of device ({at})."
+        return (
+            f"{short} paper ({at}; input not stated) is shown for reference: the cells ran on "
+            f"{devices}, so there is no delta."
+        )
+    return f"{short}: against the paper on the same dataset ({at})."
 
 
 def formatted(table: pd.DataFrame, missing: str = "–") -> pd.DataFrame:
@@ -157,23 +205,33 @@ def render(stores: list[Store], fmt: str, compare: bool = False, sort: str | Non
         raise UsageError(f"unknown --format {fmt!r}; choose one of: {', '.join(TABLE_FORMATS)}")
     if fmt == "csv":
         tables = [
-            summary_table(s.frame, compare, sort)
-            .assign(Suite=s.suite)
-            .pipe(lambda t: t[["Suite", *t.columns[:-1]]])
-            for s in stores
+            summary_table(part.frame, compare, sort, PaperCounts(store.folder))
+            .assign(Suite=store.suite, Machine=part.machines[0] if part.machines else "")
+            .pipe(lambda t: t[["Suite", "Machine", *t.columns[:-2]]])
+            for store in stores
+            for part in store.by_machine()
         ]
         return pd.concat(tables, ignore_index=True).to_csv(index=False)
     sections = []
-    for store in stores:
-        table = summary_table(store.frame, compare, sort)
-        where = f"measured on {measured_on(store)}"
-        failed = failed_lines(store)
-        if fmt == "md":
-            body = to_markdown(table) if len(table) else "_No successful cells._"
-            notes = "".join(f"\n- failed: {line}" for line in failed)
-            sections.append(f"### {store.suite}\n\n{where}\n\n{body}\n{notes}".rstrip())
-        else:
-            caption = f"{store.suite}: {where}."
-            notes = "".join(f"\n% failed: {line}" for line in failed)
-            sections.append(f"% suite {store.suite}\n{to_latex(table, caption)}{notes}")
+    for whole in stores:
+        note = machines_note(whole)
+        if note:
+            sections.append(f"### {whole.suite}\n\n{note}" if fmt == "md" else f"% {note}")
+        for store in whole.by_machine():
+            sections.append(_section(store, fmt, compare, sort))
     return "\n\n".join(sections) + "\n"
+
+
+def _section(store: Store, fmt: str, compare: bool, sort: str | None) -> str:
+    """One store (or one machine's part of it) as a Markdown or LaTeX section."""
+    table = summary_table(store.frame, compare, sort, PaperCounts(store.folder))
+    where = f"measured on {measured_on(store)}"
+    failed = failed_lines(store)
+    paper = [f"paper: {note}" for note in table.attrs.get("notes", [])]
+    if fmt == "md":
+        body = to_markdown(table) if len(table) else "_No successful cells._"
+        notes = "".join(f"\n- {line}" for line in [*paper, *(f"failed: {f}" for f in failed)])
+        return f"### {store.suite}\n\n{where}\n\n{body}\n{notes}".rstrip()
+    caption = f"{store.suite}: {where}."
+    notes = "".join(f"\n% {line}" for line in [*paper, *(f"failed: {f}" for f in failed)])
+    return f"% suite {store.suite}\n{to_latex(table, caption)}{notes}"

@@ -1,0 +1,302 @@
+"""Every cell against a baseline cell measured under the same conditions, each difference with
+its uncertainty.
+
+A cell is compared only with a baseline cell of the same machine (see `frame.machine_key`),
+device, input, batch, dtype, execution mode and thread count; accuracy also needs the same
+dataset and views. What the records allow decides the uncertainty:
+
+- latency: the ratio of the two medians, with a 95% percentile-bootstrap interval that resamples
+  each cell's raw per-repeat times (records written before those were kept: "unavailable");
+- GFLOPs and params: exact counts, so their ratios carry no uncertainty;
+- top-1: the difference of the means over training seeds, with its standard error and a 95%
+  Student-t interval: paired by seed when both cells ran the same seeds (the seed fixes the
+  initialisation and the data order, which both cells then share), Welch's otherwise; one seed
+  on either side gives no interval.
+
+An interval that contains 1 (ratios) or 0 (differences) is marked not resolved: the data
+cannot tell the two cells apart.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from mtbench.errors import UsageError
+
+LEVEL = 0.95
+RESAMPLES = 4000
+SEED = 0  # the bootstrap's generator: the same store prints the same intervals every time
+
+# Conditions two cells must share to be compared (machine first: `--across-machines` drops
+# it); accuracy adds ACCURACY_CONDITIONS.
+CONDITIONS = ("machine", "device", "input", "batch_size", "dtype", "mode", "threads")
+ACCURACY_CONDITIONS = ("dataset", "views")
+NOT_RESOLVED = "n.r."
+UNAVAILABLE = "unavailable"
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A ratio or difference with its 95% interval (NaN bounds: no interval possible)."""
+
+    value: float
+    low: float = math.nan
+    high: float = math.nan
+    null: float = 1.0  # the value meaning "no difference": 1 for a ratio, 0 for a difference
+    se: float = math.nan
+    how: str = ""
+
+    @property
+    def has_interval(self) -> bool:
+        return not (math.isnan(self.low) or math.isnan(self.high))
+
+    @property
+    def resolved(self) -> bool | None:
+        """True when the interval excludes the null value, None when there is no interval."""
+        if not self.has_interval:
+            return None
+        return not (self.low <= self.null <= self.high)
+
+
+def bootstrap_median(samples: Sequence[float], rng: np.random.Generator) -> np.ndarray:
+    """Medians of `RESAMPLES` resamples (with replacement) of `samples`."""
+    data = np.asarray(samples, dtype=float)
+    picks = rng.integers(0, len(data), size=(RESAMPLES, len(data)))
+    return np.median(data[picks], axis=1)
+
+
+def median_interval(samples: Sequence[float]) -> tuple[float, float] | None:
+    """95% percentile-bootstrap interval of one cell's median latency; None without at least
+    two raw repeats."""
+    if len(samples) < 2:
+        return None
+    medians = bootstrap_median(samples, np.random.default_rng(SEED))
+    low, high = np.quantile(medians, [(1 - LEVEL) / 2, (1 + LEVEL) / 2])
+    return float(low), float(high)
+
+
+def latency_ratio(
+    cell: Sequence[float], base: Sequence[float], median: float, base_median: float
+) -> Estimate:
+    """median(cell) / median(base), with the bootstrap interval of that ratio: both sets of
+    repeats resampled independently (the two cells were timed in separate runs)."""
+    value = median / base_median if base_median else math.nan
+    if len(cell) < 2 or len(base) < 2:
+        return Estimate(value, how=UNAVAILABLE)
+    rng = np.random.default_rng(SEED)
+    ratios = bootstrap_median(cell, rng) / bootstrap_median(base, rng)
+    low, high = np.quantile(ratios, [(1 - LEVEL) / 2, (1 + LEVEL) / 2])
+    return Estimate(value, float(low), float(high), how="bootstrap")
+
+
+def seed_interval(sd: float, n: float) -> float:
+    """Half-width of the 95% Student-t interval of a mean over `n` seeds with standard
+    deviation `sd`; 0 (no bar) for one seed or an unknown spread."""
+    if n < 2 or pd.isna(sd):
+        return 0.0
+    from scipy import stats  # a second to import: only when an interval is asked for
+
+    return float(stats.t.ppf((1 + LEVEL) / 2, n - 1)) * sd / math.sqrt(n)
+
+
+def seed_difference(cell: dict[int, float], base: dict[int, float]) -> Estimate:
+    """mean(cell) - mean(base) over seeds, in accuracy points, with SE and 95% t-interval."""
+    if not cell or not base:
+        return Estimate(math.nan, null=0.0, how=UNAVAILABLE)
+    a, b = np.array(list(cell.values())), np.array(list(base.values()))
+    value = float(a.mean() - b.mean())
+    if set(cell) == set(base) and len(cell) >= 2:
+        seeds = sorted(cell)
+        diffs = np.array([cell[s] - base[s] for s in seeds])
+        se = float(diffs.std(ddof=1) / math.sqrt(len(diffs)))
+        df = len(diffs) - 1
+        how = f"paired, {len(diffs)} seeds"
+    elif len(a) >= 2 and len(b) >= 2:
+        va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+        se = float(math.sqrt(va + vb))
+        df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1)) if se else 1.0
+        how = f"Welch, {len(a)} and {len(b)} seeds"
+    else:
+        return Estimate(value, null=0.0, how=f"{UNAVAILABLE}: {len(a)} and {len(b)} seeds")
+    from scipy import stats
+
+    half = float(stats.t.ppf((1 + LEVEL) / 2, df)) * se
+    return Estimate(value, value - half, value + half, null=0.0, se=se, how=how)
+
+
+def _is_baseline(frame: pd.DataFrame, baseline: str) -> pd.Series:
+    """Rows whose label is `baseline`, or failing that whose registry name is."""
+    by_label = frame["label"] == baseline
+    return by_label if by_label.any() else frame["model"] == baseline
+
+
+def _key(row: pd.Series, columns: Sequence[str]) -> tuple:
+    return tuple("" if pd.isna(row[c]) else row[c] for c in columns)
+
+
+@dataclass
+class Comparison:
+    """The rows of `compare` and the cells that found no baseline, with the reason."""
+
+    rows: list[dict]
+    unmatched: list[str]
+    baseline: str
+
+
+def compare(frame: pd.DataFrame, baseline: str, across_machines: bool = False) -> Comparison:
+    """Each successful cell (seeds already aggregated) against the baseline cell under the same
+    conditions. A cell whose only baseline ran on another machine is listed as unmatched,
+    unless `across_machines`."""
+    is_base = _is_baseline(frame, baseline)
+    if not is_base.any():
+        names = ", ".join(dict.fromkeys(frame["label"]))
+        raise UsageError(f"--baseline {baseline!r}: no such cell (labels: {names})")
+    bases: dict[tuple, pd.Series] = {}
+    for _, row in frame[is_base].iterrows():
+        key = _key(row, CONDITIONS)
+        if key in bases:
+            raise UsageError(
+                f"--baseline {baseline!r} names more than one cell under the same conditions "
+                f"({bases[key]['label']}, {row['label']}); give one cell's label"
+            )
+        bases[key] = row
+    machines_with_base = {row["machine"] for row in bases.values()}
+    rows, unmatched = [], []
+    elsewhere_bases = {_key(row, CONDITIONS[1:]): row for row in reversed(list(bases.values()))}
+    for _, cell in frame[~is_base].iterrows():
+        base = bases.get(_key(cell, CONDITIONS))
+        if base is None and across_machines:  # the same conditions on another machine
+            base = elsewhere_bases.get(_key(cell, CONDITIONS[1:]))
+        if base is None:
+            elsewhere = cell["machine"] not in machines_with_base
+            why = (
+                f"the baseline ran on another machine, not {cell['machine']} "
+                "(--across-machines compares anyway)"
+                if elsewhere and not across_machines
+                else "no baseline cell under the same conditions"
+            )
+            unmatched.append(f"{cell['label']} ({cell['input']}, {cell['device']}): {why}")
+            continue
+        rows.append(_row(cell, base))
+    return Comparison(rows, unmatched, baseline)
+
+
+def _top1_by_seed(row: pd.Series) -> dict[int, float]:
+    """The cell's top-1 per seed; a trained cell whose record names no seed counts as one."""
+    if row["top1_by_seed"]:
+        return row["top1_by_seed"]
+    return {} if pd.isna(row["top1"]) else {-1: row["top1"]}
+
+
+def _row(cell: pd.Series, base: pd.Series) -> dict:
+    same_data = _key(cell, ACCURACY_CONDITIONS) == _key(base, ACCURACY_CONDITIONS)
+    return {
+        "cell": cell["label"],
+        "baseline": base["label"],
+        "machine": cell["machine"]
+        if cell["machine"] == base["machine"]
+        else f"{cell['machine']} vs {base['machine']}",  # fmt: skip
+        "conditions": f"{cell['device']}, {cell['input']}, batch {cell['batch_size']:g}, "
+        f"{cell['dtype']}, {cell['mode']}, {cell['threads']:g} threads",
+        "lat_fwd": latency_ratio(
+            cell["lat_fwd_samples"], base["lat_fwd_samples"], cell["lat_fwd_ms"], base["lat_fwd_ms"]
+        ),  # fmt: skip
+        "lat_fwdbwd": latency_ratio(
+            cell["lat_fwdbwd_samples"],
+            base["lat_fwdbwd_samples"],
+            cell["lat_fwdbwd_ms"],
+            base["lat_fwdbwd_ms"],
+        ),  # fmt: skip
+        "gflops": Estimate(cell["gflops"] / base["gflops"], how="exact"),
+        "params": Estimate(cell["params_m"] / base["params_m"], how="exact"),
+        "top1": seed_difference(_top1_by_seed(cell), _top1_by_seed(base))
+        if same_data or cell[["top1"]].isna().any() or base[["top1"]].isna().any()
+        else Estimate(math.nan, null=0.0, how="other dataset"),
+    }
+
+
+def _ratio_text(estimate: Estimate, places: int = 2) -> str:
+    if math.isnan(estimate.value):
+        return "–"
+    text = f"{estimate.value:.{places}f}"
+    if estimate.how == "exact":
+        return text
+    if not estimate.has_interval:
+        return f"{text} [{UNAVAILABLE}]"
+    return f"{text} [{estimate.low:.{places}f}, {estimate.high:.{places}f}]" + (
+        "" if estimate.resolved else f" {NOT_RESOLVED}"
+    )
+
+
+def _difference_text(estimate: Estimate) -> str:
+    if math.isnan(estimate.value):
+        return "–" if estimate.how != "other dataset" else "– (other dataset)"
+    text = f"{estimate.value:+.2f}"
+    if not estimate.has_interval:
+        return f"{text} [{estimate.how}]"
+    flag = "" if estimate.resolved else f" {NOT_RESOLVED}"
+    return (
+        f"{text} ± {estimate.se:.2f} [{estimate.low:+.2f}, {estimate.high:+.2f}]{flag} "
+        f"({estimate.how})"
+    )
+
+
+HEADERS = {
+    "cell": "Cell",
+    "conditions": "Conditions",
+    "lat_fwd": "Latency F ratio [95% CI]",
+    "lat_fwdbwd": "Latency F+B ratio [95% CI]",
+    "gflops": "GFLOPs ratio",
+    "params": "Params ratio",
+    "top1": "Top-1 Δ (points) ± SE [95% CI]",
+}
+
+
+def comparison_table(comparison: Comparison) -> pd.DataFrame:
+    """The rows as text, one column per figure; columns that no row has are left out."""
+    texts = []
+    for row in comparison.rows:
+        texts.append({
+            "cell": row["cell"],
+            "machine": row["machine"],
+            "conditions": row["conditions"],
+            **{k: _ratio_text(row[k]) for k in ("lat_fwd", "lat_fwdbwd", "gflops", "params")},
+            "top1": _difference_text(row["top1"]),
+        })  # fmt: skip
+    table = pd.DataFrame(texts, columns=["machine", *HEADERS])
+    keep = [c for c in table.columns if c in ("cell", "machine", "conditions")
+            or (table[c] != "–").any()]  # fmt: skip
+    return table[keep]
+
+
+FOOTNOTE = (
+    "Ratios are cell / baseline (below 1: faster or smaller); latency intervals are 95% "
+    "percentile-bootstrap intervals over each cell's raw repeats ([unavailable]: a record "
+    "written before raw repeats were kept). GFLOPs and params are exact counts. Top-1 Δ is "
+    "cell minus baseline over training seeds (paired by seed where both ran the same seeds, "
+    f"else Welch), 95% Student-t interval. {NOT_RESOLVED}: not resolved, the interval contains "
+    "1 (ratio) or 0 (difference)."
+)
+
+
+def render_comparison(comparison: Comparison, fmt: str = "md") -> str:
+    """Markdown (a section per machine, footnotes, unmatched cells) or CSV (one table)."""
+    table = comparison_table(comparison)
+    if fmt == "csv":
+        return table.rename(columns=HEADERS | {"machine": "Machine"}).to_csv(index=False)
+    sections = []
+    for machine, part in table.groupby("machine", sort=False):
+        body = part.drop(columns="machine").rename(columns=HEADERS)
+        sections.append(
+            f"### against {comparison.baseline} on {machine}\n\n"
+            + body.to_markdown(index=False, disable_numparse=True)
+        )
+    if not sections:
+        sections.append(f"### against {comparison.baseline}\n\n_No cell could be compared._")
+    notes = [FOOTNOTE, *(f"not compared: {line}" for line in comparison.unmatched)]
+    return "\n\n".join(sections) + "\n\n" + "\n".join(f"- {n}" for n in notes) + "\n"
