@@ -52,3 +52,54 @@ def test_from_hacs_suite_has_the_authors_preprocessing(suite):
         256,
         [294, 294],
     )
+
+
+def test_hacs_eval_suite_validates_and_evaluates_without_training(tmp_path):
+    """The released checkpoints' evaluation: Kinetics-style CSV, epochs = 0, weights= files."""
+    import torch
+    from videos import KINETICS_CLASSES, write_kinetics
+
+    from mtbench.registry import create_model
+
+    root, csv = write_kinetics(tmp_path / "data")
+    root.rename(tmp_path / "data" / "hacs")
+    csv.rename(tmp_path / "data" / "hacs.csv")
+    classes = len(KINETICS_CLASSES)
+    (tmp_path / "checkpoints").mkdir()
+    for size in ("s", "m", "l"):
+        with torch.device("meta"):
+            model = create_model(f"mtnet-{size}", num_classes=classes)
+        state = {
+            k: torch.zeros(v.shape, dtype=torch.float16) for k, v in model.state_dict().items()
+        }
+        torch.save(
+            {"epoch": 1, "state_dict": state}, tmp_path / "checkpoints" / f"mtnet_{size}.pth"
+        )
+    cmd = [sys.executable, "-m", "mtbench", "run", str(SUITES / "hacs-eval.toml"), "--dry-run"]
+    result = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "3 cells" in result.stdout
+    data = tomllib.loads((SUITES / "hacs-eval.toml").read_text())
+    assert data["train"]["epochs"] == 0 and data["data"]["dataset"] == "kinetics"
+
+
+def test_zero_epochs_evaluate_the_model_as_built(tmp_path):
+    """`train.epochs = 0`: no training step, no checkpoint, the built model evaluated."""
+    import textwrap
+
+    import tiny_models  # noqa: F401  (registers test-tiny3d)
+    from test_train_resume import SUITE
+
+    from mtbench.cli import main
+    from mtbench.suite.store import read_records
+
+    suite = tmp_path / "s.toml"
+    suite.write_text(textwrap.dedent(SUITE.format(workers=0)).replace("epochs = 6", "epochs = 0"))
+    try:
+        main(["run", str(suite), "--output", str(tmp_path / "out")])
+    except SystemExit as exc:
+        assert exc.code in (0, None)
+    (record,) = read_records(tmp_path / "out")
+    assert record["status"] == "ok", record["error"]
+    assert record["train_curve"] == [] and record["checkpoint"] is None
+    assert record["num_test_scored"] == 6 and record["epochs"] == 0

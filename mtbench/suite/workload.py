@@ -102,7 +102,11 @@ DATA_FIELDS = {
 }
 
 TRAIN_FIELDS = {
-    "epochs": Field(_positive_int, "training epochs", 40),
+    "epochs": Field(
+        _non_negative_int,
+        "training epochs (0: evaluate the model as built, e.g. from weights=)",
+        40,
+    ),
     "batch_size": Field(_positive_int, "clips per step (per process under DDP)", 16),
     "lr": Field(_number(0, open_low=True), "base learning rate (SGD)", 0.1),
     "momentum": Field(_number(0, 1), "SGD momentum", 0.9),

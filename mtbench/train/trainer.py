@@ -383,7 +383,7 @@ def train_and_evaluate(
         ],
         "final_train_top1": last_line.get("train_top1"),
         "world_size": world.size,
-        "checkpoint": str(ckpt_path.relative_to(store)),
+        "checkpoint": str(ckpt_path.relative_to(store)) if ckpt_path.exists() else None,
         "data_fingerprint": data_fingerprint(config, annotations, "test"),
         "train_data_fingerprint": data_fingerprint(config, annotations, "train"),
     }
