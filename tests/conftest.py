@@ -20,6 +20,20 @@ def run_cli(*args: str, cwd=None, timeout: float = 300, env=None) -> subprocess.
     )
 
 
+def run_one_cell(suite, out) -> dict:
+    """`mtbench run SUITE --output OUT` in this process for a one-cell suite: its record."""
+    from mtbench.cli import main
+    from mtbench.suite.store import read_records
+
+    try:
+        main(["run", str(suite), "--output", str(out)])
+    except SystemExit as exc:
+        assert exc.code in (0, None), exc.code
+    (record,) = read_records(out)
+    assert record["status"] == "ok", record["error"]
+    return record
+
+
 @pytest.fixture(scope="module")
 def one_thread():
     """Tiny tensors: one thread is faster, and immune to other processes on a busy machine

@@ -88,18 +88,11 @@ def test_zero_epochs_evaluate_the_model_as_built(tmp_path):
     import textwrap
 
     import tiny_models  # noqa: F401  (registers test-tiny3d)
+    from conftest import run_one_cell
     from test_train_resume import SUITE
-
-    from mtbench.cli import main
-    from mtbench.suite.store import read_records
 
     suite = tmp_path / "s.toml"
     suite.write_text(textwrap.dedent(SUITE.format(workers=0)).replace("epochs = 6", "epochs = 0"))
-    try:
-        main(["run", str(suite), "--output", str(tmp_path / "out")])
-    except SystemExit as exc:
-        assert exc.code in (0, None)
-    (record,) = read_records(tmp_path / "out")
-    assert record["status"] == "ok", record["error"]
+    record = run_one_cell(suite, tmp_path / "out")
     assert record["train_curve"] == [] and record["checkpoint"] is None
     assert record["num_test_scored"] == 6 and record["epochs"] == 0

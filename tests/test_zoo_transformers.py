@@ -11,7 +11,6 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from mtbench.measure.flops import count_flops
 from mtbench.registry import create_model, list_models
-from mtbench.suite.store import read_records
 
 TINY_VIT = {
     "num_frames": 4,
@@ -131,7 +130,7 @@ def test_hugging_face_weights_load_from_a_save_pretrained_folder(tmp_path):
 
 
 def test_a_tiny_videomae_trains_and_evaluates_in_a_suite(tmp_path):
-    from mtbench.cli import main
+    from conftest import run_one_cell
 
     kwargs = "\n".join(f"{k} = {v}" for k, v in TINY_VIT.items() if k != "num_classes")
     suite = tmp_path / "vit.toml"
@@ -140,12 +139,7 @@ def test_a_tiny_videomae_trains_and_evaluates_in_a_suite(tmp_path):
         "batch_size = 4\nlr", "batch_size = 12\nlr"
     )
     suite.write_text(body + kwargs + "\n")
-    try:
-        main(["run", str(suite), "--output", str(tmp_path / "out")])
-    except SystemExit as exc:
-        assert exc.code in (0, None)
-    (record,) = read_records(tmp_path / "out")
-    assert record["status"] == "ok", record["error"]
+    record = run_one_cell(suite, tmp_path / "out")
     assert len(record["train_curve"]) == 1 and record["num_test_scored"] == 6
     assert record["final_train_loss"] > 0
     assert record["top1"] is not None and record["flops_skipped_ops"] == []
