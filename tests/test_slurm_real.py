@@ -35,7 +35,9 @@ ENTRY = (
     " from mtbench.cli import main; main(sys.argv[1:])"
 )
 DAEMONS = ("munged", "slurmctld", "slurmd")
-EPOCHS = 8
+# About half a second an epoch on an idle core: 30 leave the signal seconds to arrive mid-run
+# (with 8, an idle machine finished training before scancel's signal reached the task).
+EPOCHS = 30
 
 
 def _free_port() -> int:
