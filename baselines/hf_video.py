@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from baselines.weights import load_weights
+from baselines.weights import first_keys, load_weights
 from mtbench.adapters import Adapter
 from mtbench.registry import ModelConfigError, register_model
 
@@ -124,16 +124,11 @@ def _from_pretrained(model_class: Any, config: Any, folder: Path) -> nn.Module:
     problems = {k: sorted(info.get(k) or []) for k in ("missing_keys", "unexpected_keys")}
     problems["mismatched_keys"] = sorted(str(k[0]) for k in info.get("mismatched_keys") or [])
     if any(problems.values()):
-        parts = [f"{k.split('_')[0]} {_first(v)}" for k, v in problems.items() if v]
+        parts = [f"{k.split('_')[0]} {first_keys(v)}" for k, v in problems.items() if v]
         raise ModelConfigError(
             f"weights={str(folder)!r} does not fit: {', '.join(parts)}", key="weights"
         )
     return model
-
-
-def _first(keys: list[str]) -> str:
-    more = f" (and {len(keys) - 1} more)" if len(keys) > 1 else ""
-    return f"{keys[0]!r}{more}"
 
 
 def _clip_check(defaults: dict[str, Any]) -> Callable[[dict[str, Any], list[int]], str | None]:

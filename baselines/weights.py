@@ -142,7 +142,7 @@ def read_state_dict(path: str | Path) -> dict[str, Tensor]:
     return state
 
 
-def _first(keys: Sequence[str]) -> str:
+def first_keys(keys: Sequence[str]) -> str:
     if not keys:
         return "none"
     more = f" (and {len(keys) - 1} more)" if len(keys) > 1 else ""
@@ -170,8 +170,8 @@ def load_state(
     unexpected = [source for k, source in origin.items() if k not in own]
     if missing or unexpected:
         raise ModelConfigError(
-            f"weights={str(path)!r} does not fit: missing {_first(missing)},"
-            f" unexpected {_first(unexpected)}",
+            f"weights={str(path)!r} does not fit: missing {first_keys(missing)},"
+            f" unexpected {first_keys(unexpected)}",
             key="weights",
         )
     for key, value in own.items():

@@ -39,6 +39,7 @@ from mtbench.registry import (
     ModelEntry,
     add_entry,
     builder_kwargs,
+    did_you_mean,
     registering_from,
 )
 
@@ -182,7 +183,7 @@ def _attribute(module: ModuleType, path: str, name: str) -> Any:
     for part in path.split("."):
         if not hasattr(obj, part):
             public = [a for a in dir(obj) if not a.startswith("_")]
-            close = _close(part, public)
+            close = did_you_mean(part, public)
             raise ModelConfigError(
                 f"model {name!r}: {getattr(obj, '__name__', module.__name__)!r} has no"
                 f" attribute {part!r}{close}",
@@ -190,13 +191,6 @@ def _attribute(module: ModuleType, path: str, name: str) -> Any:
             )
         obj = getattr(obj, part)
     return obj
-
-
-def _close(word: str, choices: list[str]) -> str:
-    import difflib
-
-    match = difflib.get_close_matches(word, choices, n=1)
-    return f" (did you mean {match[0]!r}?)" if match else ""
 
 
 def _entry(
@@ -255,7 +249,7 @@ def _resolve_hub(name: str) -> ModelEntry:
     entries = sorted(n for n, f in vars(module).items() if callable(f) and not n.startswith("_"))
     if entry not in entries:
         raise ModelConfigError(
-            f"model {name!r}: {hubconf} has no entry {entry!r}{_close(entry, entries)};"
+            f"model {name!r}: {hubconf} has no entry {entry!r}{did_you_mean(entry, entries)};"
             f" entries: {', '.join(entries) or 'none'}",
             key="name",
         )

@@ -191,7 +191,8 @@ def list_models(family: str | None = None) -> list[str]:
     return sorted(n for n, e in _REGISTRY.items() if family is None or e.family == family)
 
 
-def _suggest(word: str, choices: list[str]) -> str:
+def did_you_mean(word: str, choices: list[str]) -> str:
+    """The closest choice as a suffix, " (did you mean 'r3d-18'?)", or "" if none is close."""
     close = difflib.get_close_matches(word, choices, n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
@@ -206,7 +207,7 @@ def model_entry(name: str) -> ModelEntry:
     if name not in _REGISTRY:
         names = sorted(_REGISTRY)
         raise ModelConfigError(
-            f"unknown model {name!r}{_suggest(name, names)}; choose one of: {', '.join(names)}"
+            f"unknown model {name!r}{did_you_mean(name, names)}; choose one of: {', '.join(names)}"
             " (or name a builder as module:callable or hub:DIR:ENTRY)",
             key="name",
         )
@@ -220,7 +221,7 @@ def check_model_kwargs(name: str, kwargs: dict[str, Any]) -> ModelEntry:
         if key not in entry.kwargs:
             valid = ", ".join(entry.kwargs)
             raise ModelConfigError(
-                f"{name}: unknown keyword argument {key!r}{_suggest(key, list(entry.kwargs))};"
+                f"{name}: unknown keyword argument {key!r}{did_you_mean(key, list(entry.kwargs))};"
                 f" valid: {valid}",
                 key=key,
             )

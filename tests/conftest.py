@@ -1,4 +1,5 @@
 import os
+import shutil
 import subprocess
 import sys
 
@@ -75,3 +76,21 @@ def assert_one_line_error(result: subprocess.CompletedProcess, *needles: str) ->
     assert len(lines) == 1, result.stderr
     for needle in needles:
         assert needle in lines[0], lines[0]
+
+
+@pytest.fixture(scope="module")
+def data_tree(tmp_path_factory):
+    """data/ as the shipped suites expect it, with every official split (copies of split 1)."""
+    from videos import write_hmdb51, write_kinetics, write_ucf101
+
+    base = tmp_path_factory.mktemp("project")
+    data = base / "data"
+    _, ucf = write_ucf101(data)
+    _, hmdb = write_hmdb51(data)
+    write_kinetics(data)
+    for n in (2, 3):
+        for kind in ("train", "test"):
+            shutil.copy(ucf / f"{kind}list01.txt", ucf / f"{kind}list0{n}.txt")
+        for split1 in hmdb.glob("*_test_split1.txt"):
+            shutil.copy(split1, split1.with_name(split1.name.replace("split1", f"split{n}")))
+    return base

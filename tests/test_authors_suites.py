@@ -2,31 +2,14 @@
 (`--dry-run`) against generated UCF-101 / HMDB-51 trees, with the authors' clip and
 normalisation and the released networks at the datasets' class counts."""
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import tomllib
-from videos import write_hmdb51, write_ucf101
 
 SUITES = Path(__file__).parent.parent / "suites"
-
-
-@pytest.fixture(scope="module")
-def data_tree(tmp_path_factory):
-    """data/ as the suites expect it, every official split a copy of split 1."""
-    base = tmp_path_factory.mktemp("project")
-    data = base / "data"
-    _, ucf = write_ucf101(data)
-    _, hmdb = write_hmdb51(data)
-    for n in (2, 3):
-        for kind in ("train", "test"):
-            shutil.copy(ucf / f"{kind}list01.txt", ucf / f"{kind}list0{n}.txt")
-        for split1 in hmdb.glob("*_test_split1.txt"):
-            shutil.copy(split1, split1.with_name(split1.name.replace("split1", f"split{n}")))
-    return base
 
 
 @pytest.mark.parametrize("suite", ["ucf101-from-hacs.toml", "hmdb51-from-hacs.toml"])

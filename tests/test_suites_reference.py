@@ -1,30 +1,12 @@
 """The shipped training suites validate (`--dry-run`) against a tiny tree in their layouts."""
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from videos import write_hmdb51, write_kinetics, write_ucf101
 
 SUITES = Path(__file__).parent.parent / "suites"
-
-
-@pytest.fixture(scope="module")
-def data_tree(tmp_path_factory):
-    """data/ as the suites expect it, with every official split (copies of split 1)."""
-    base = tmp_path_factory.mktemp("project")
-    data = base / "data"
-    _, ucf = write_ucf101(data)
-    _, hmdb = write_hmdb51(data)
-    write_kinetics(data)
-    for n in (2, 3):
-        for kind in ("train", "test"):
-            shutil.copy(ucf / f"{kind}list01.txt", ucf / f"{kind}list0{n}.txt")
-        for split1 in hmdb.glob("*_test_split1.txt"):
-            shutil.copy(split1, split1.with_name(split1.name.replace("split1", f"split{n}")))
-    return base
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,6 @@ fixes a file in one pass.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ import tomllib
 
 from mtbench.launch.settings import LAUNCHER_FIELDS
 from mtbench.measure.profile import COMPILE_MODES, DEVICES, DTYPES, MEASURES
+from mtbench.registry import did_you_mean
 from mtbench.suite.fields import (
     Field,
     _boolean,
@@ -102,11 +102,6 @@ MODEL_FIELDS = {
 }
 
 SECTIONS = ("suite", "defaults", "data", "train", "eval", "launcher", "models")
-
-
-def did_you_mean(word: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 @dataclass
