@@ -31,7 +31,6 @@ from mtbench.adapters import Adapter, adapt
 # Modules whose import registers models; loaded on first use so that `list_models`
 # always sees the whole zoo, whichever module the caller imported first.
 _MODEL_MODULES = ("mtbench.models", "baselines")
-ORIGINS = ("built-in", "import", "entry point", "callable", "hub")
 
 
 class ModelConfigError(ValueError):
@@ -124,13 +123,18 @@ def add_entry(entry: ModelEntry) -> ModelEntry:
     return entry
 
 
+def _source_file(function: Callable[..., Any]) -> str | None:
+    """The file that defines `function` (None for a builtin or a dynamic one)."""
+    try:
+        return inspect.getsourcefile(function)
+    except TypeError:
+        return None
+
+
 def _code_of(builder: Callable[..., nn.Module]) -> tuple[str | None, str]:
     """Which function a builder is: its source file (resolved) and qualified name."""
     function = inspect.unwrap(builder)
-    try:
-        file = inspect.getsourcefile(function)
-    except TypeError:
-        file = None
+    file = _source_file(function)
     return (str(Path(file).resolve()) if file else None, function.__qualname__)
 
 
@@ -309,10 +313,7 @@ def _provenance(origin: str, source: str, builder: Callable[..., nn.Module]) -> 
 
     builder = inspect.unwrap(builder)
     module = getattr(builder, "__module__", None)
-    try:
-        file = inspect.getsourcefile(builder)
-    except TypeError:
-        file = None
+    file = _source_file(builder)
     sha = None
     if file and Path(file).is_file():
         sha = _file_hash(file, Path(file).stat().st_mtime_ns)
