@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from mtbench.errors import UsageError
+from mtbench.report.frame import threads_text
 
 LEVEL = 0.95
 RESAMPLES = 4000
@@ -202,7 +203,7 @@ def _row(cell: pd.Series, base: pd.Series) -> dict:
         if cell["machine"] == base["machine"]
         else f"{cell['machine']} vs {base['machine']}",  # fmt: skip
         "conditions": f"{cell['device']}, {cell['input']}, batch {cell['batch_size']:g}, "
-        f"{cell['dtype']}, {cell['mode']}, {cell['threads']:g} threads",
+        f"{cell['dtype']}, {cell['mode']}, {threads_text(cell['threads'])}",
         "lat_fwd": latency_ratio(
             cell["lat_fwd_samples"], base["lat_fwd_samples"], cell["lat_fwd_ms"], base["lat_fwd_ms"]
         ),  # fmt: skip

@@ -294,12 +294,16 @@ def _distinct(values: pd.Series) -> str:
     return ", ".join(str(v) for v in dict.fromkeys(values.dropna()) if v != "")
 
 
+def threads_text(threads: float) -> str:
+    return f"{threads:g} thread" + ("" if threads == 1 else "s")
+
+
 def measured_on(store: Store) -> str:
     """One line naming the machine (its key: processor, ISA, GPU, kernel libraries), threads
     and software the store was measured with."""
     parts = []
     for env in store.envs:
-        threads = f", {env['threads']} threads" if env.get("threads") else ""
+        threads = f", {threads_text(env['threads'])}" if env.get("threads") else ""
         versions = ", ".join(f"{k} {env[k]}" for k in ("torchvision", "mtbench") if env.get(k))
         commit = f", commit {env['git_commit']}" if env.get("git_commit") else ""
         parts.append(f"{machine_key(env)}{threads}; {versions}{commit}")
