@@ -11,6 +11,7 @@ import typer
 from scipy import stats
 from typer.testing import CliRunner
 
+from mtbench.measure.machine import machine_key
 from mtbench.measure.profile import ProfileOptions, profile
 from mtbench.report.commands import register
 from mtbench.report.compare import (
@@ -19,7 +20,7 @@ from mtbench.report.compare import (
     median_interval,
     seed_difference,
 )
-from mtbench.report.frame import load_stores, machine_key
+from mtbench.report.frame import load_stores
 from mtbench.report.tables import render
 from mtbench.suite.store import read_records, write_records
 
@@ -157,6 +158,21 @@ def test_a_store_of_two_machines_is_split_in_tables(store):
     assert "### substreams [machine 1/2]" in text and "### substreams [machine 2/2]" in text
     csv = render([whole], "csv")
     assert "Machine" in csv.splitlines()[0] and "Intel Xeon" in csv
+
+
+def test_merging_one_suite_run_on_two_machines_keeps_both_results(store, tmp_path, cli_inproc):
+    records = read_records(store)
+    elsewhere = tmp_path / "xeon" / "substreams"
+    other = {**records[0]["env"], "cpu": "Intel Xeon Platinum 8375C", "cpu_capability": "AVX2"}
+    write_records(elsewhere, [{**r, "env": other} for r in records])
+    merged = tmp_path / "merged"
+    result = cli_inproc("merge", str(store), str(elsewhere), "-o", str(merged))
+    assert result.returncode == 0, result.stderr
+    assert f"into {len(records)} cells on 2 machines ({2 * len(records)} results)" in result.stdout
+    (whole,) = load_stores(merged)
+    parts = whole.by_machine()
+    assert [len(part.frame) for part in parts] == [len(records), len(records)]
+    assert {machine_key(other)} == set(parts[1].frame["machine"])
 
 
 def test_compare_refuses_across_machines_unless_asked(store, cli):

@@ -1,9 +1,9 @@
 """Every cell against a baseline cell measured under the same conditions, each difference with
 its uncertainty.
 
-A cell is compared only with a baseline cell of the same machine (see `frame.machine_key`),
-device, input, batch, dtype, execution mode and thread count; accuracy also needs the same
-dataset and views. What the records allow decides the uncertainty:
+A cell is compared only with a baseline cell of the same machine (`measure.machine`), device,
+input, batch, dtype, execution mode and thread count; accuracy also needs the same dataset
+and views. What the records allow decides the uncertainty:
 
 - latency: the ratio of the two medians, with a 95% percentile-bootstrap interval that resamples
   each cell's raw per-repeat times (records written before those were kept: "unavailable");

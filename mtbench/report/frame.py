@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from mtbench.measure.machine import machine_key
 from mtbench.suite.store import find_stores, latest_by_cell, read_store
 
 # Where a record leaves r or g out, the MTNet builder's defaults apply; these are the paper's
@@ -105,31 +106,6 @@ def _latency(record: dict[str, Any], key: str) -> tuple[float, float, float, tup
         _number(stats.get("p90")),
         raw,
     )
-
-
-# The env fields that decide which kernels computed a number: the processor and the ISA its
-# kernels dispatch to, the GPU with its CUDA and cuDNN, and the torch build that holds the
-# kernels. Latencies (and the rounding of a training run) are comparable only within one key.
-# The thread count is a setting of each cell, matched as a condition of its own.
-MACHINE_FIELDS = ("cpu", "cpu_capability", "onednn_max_cpu_isa", "gpu", "cuda", "cudnn", "torch")
-
-
-def machine_key(env: Any) -> str:
-    """A short readable name of the machine a record ran on, built from `MACHINE_FIELDS`;
-    fields an old record lacks are left out, so its key is coarser, never invented."""
-    if not isinstance(env, dict):
-        return "machine not recorded"
-    parts = []
-    for name in MACHINE_FIELDS:
-        value = env.get(name)
-        if value in (None, "", "default"):
-            continue
-        if name == "onednn_max_cpu_isa":
-            value = f"oneDNN ≤ {value}"
-        elif name in ("cuda", "cudnn", "torch"):
-            value = f"{name} {value}"
-        parts.append(str(value))
-    return ", ".join(parts) or "machine not recorded"
 
 
 def _mode(record: dict[str, Any]) -> str:
@@ -256,8 +232,8 @@ def _mean_curve(curves: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
 
 
 def records_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
-    """The latest record of each cell as one row each, in the store's order."""
-    rows = [record_row(r) for r in latest_by_cell(records).values()]
+    """The latest record of each cell on each machine as one row each, in the store's order."""
+    rows = [record_row(r) for r in latest_by_cell(records, per_machine=True).values()]
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -280,7 +256,7 @@ def load_store(folder: Path) -> Store:
         folder=folder,
         suite=suite,
         frame=frame,
-        envs=_distinct_envs(list(latest_by_cell(records).values())),
+        envs=_distinct_envs(list(latest_by_cell(records, per_machine=True).values())),
         unreadable_lines=contents.unreadable,
     )
 

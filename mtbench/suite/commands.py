@@ -15,6 +15,7 @@ from mtbench.cli_options import Imports, import_cli_models
 from mtbench.errors import UsageError
 from mtbench.launch.settings import launcher_settings
 from mtbench.launch.status import status
+from mtbench.measure.machine import machine_key
 from mtbench.measure.profile import FLOPS_WARN_REL_DIFF
 from mtbench.suite.grid import Cell, load_suite, shard
 from mtbench.suite.runner import SUITE_COPY, records_table, run_suite, view_cell_key
@@ -244,14 +245,15 @@ def merge(
         Path | None, typer.Option("--output", "-o", help="Merged store (default: the first).")
     ] = None,
 ) -> None:
-    """Combine result stores, keeping one record per cell_key."""
+    """Combine result stores, keeping one record per cell_key and machine: the same cell
+    measured on two machines stays as two results, which tables and plots show apart."""
     missing = [str(f) for f in folders if not is_store(f)]
     if missing:
         raise UsageError(f"no results.jsonl or results.d/ in: {', '.join(missing)}")
     merged: dict[str, dict[str, Any]] = {}
     total = 0
     for folder in folders:
-        for key, record in latest_by_cell(read_records(folder)).items():
+        for key, record in latest_by_cell(read_records(folder), per_machine=True).items():
             total += 1
             merged[key] = _preferred(merged[key], record) if key in merged else record
     target = output or folders[0]
@@ -259,7 +261,10 @@ def merge(
     suite_copies = [f / SUITE_COPY for f in folders if (f / SUITE_COPY).exists()]
     if suite_copies and not (target / SUITE_COPY).exists():
         shutil.copyfile(suite_copies[0], target / SUITE_COPY)
-    console.print(f"merged {total} records from {len(folders)} stores into {len(merged)} cells")
+    cells = len({r.get("cell_key") for r in merged.values()})
+    machines = len({machine_key(r.get("env")) for r in merged.values()})
+    on = f" on {machines} machines ({len(merged)} results)" if machines > 1 else ""
+    console.print(f"merged {total} records from {len(folders)} stores into {cells} cells{on}")
     console.print(f"wrote {target / 'results.jsonl'}")
 
 

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mtbench.measure.machine import machine_key
+
 STORE_FILE = "results.jsonl"
 WRITERS_DIR = "results.d"
 
@@ -157,11 +159,18 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def latest_by_cell(records: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """The last record of each `cell_key`, in first-seen order (records without a key kept)."""
+def latest_by_cell(
+    records: Iterable[dict[str, Any]], per_machine: bool = False
+) -> dict[str, dict[str, Any]]:
+    """The last record of each `cell_key`, in first-seen order (records without a key kept).
+    `per_machine` keeps the last of each cell on each machine: one cell measured on two
+    machines is two results, not a record and its replacement."""
     latest: dict[str, dict[str, Any]] = {}
     for i, record in enumerate(records):
-        latest[record.get("cell_key") or f"#{i}"] = record
+        key = record.get("cell_key") or f"#{i}"
+        if per_machine:
+            key += f" @ {machine_key(record.get('env'))}"
+        latest[key] = record
     return latest
 
 
