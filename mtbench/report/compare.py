@@ -71,14 +71,26 @@ def bootstrap_median(samples: Sequence[float], rng: np.random.Generator) -> np.n
     return np.median(data[picks], axis=1)
 
 
+def percentile_interval(draws: np.ndarray) -> tuple[float, float]:
+    """The central `LEVEL` interval of bootstrap draws."""
+    low, high = np.quantile(draws, [(1 - LEVEL) / 2, (1 + LEVEL) / 2])
+    return float(low), float(high)
+
+
+def t_half_width(se: float, df: float) -> float:
+    """Half-width of the `LEVEL` Student-t interval for a standard error `se` and `df` degrees
+    of freedom."""
+    from scipy import stats  # a second to import: only when an interval is asked for
+
+    return float(stats.t.ppf((1 + LEVEL) / 2, df)) * se
+
+
 def median_interval(samples: Sequence[float]) -> tuple[float, float] | None:
     """95% percentile-bootstrap interval of one cell's median latency; None without at least
     two raw repeats."""
     if len(samples) < 2:
         return None
-    medians = bootstrap_median(samples, np.random.default_rng(SEED))
-    low, high = np.quantile(medians, [(1 - LEVEL) / 2, (1 + LEVEL) / 2])
-    return float(low), float(high)
+    return percentile_interval(bootstrap_median(samples, np.random.default_rng(SEED)))
 
 
 def latency_ratio(
@@ -90,9 +102,8 @@ def latency_ratio(
     if len(cell) < 2 or len(base) < 2:
         return Estimate(value, how=UNAVAILABLE)
     rng = np.random.default_rng(SEED)
-    ratios = bootstrap_median(cell, rng) / bootstrap_median(base, rng)
-    low, high = np.quantile(ratios, [(1 - LEVEL) / 2, (1 + LEVEL) / 2])
-    return Estimate(value, float(low), float(high), how="bootstrap")
+    low, high = percentile_interval(bootstrap_median(cell, rng) / bootstrap_median(base, rng))
+    return Estimate(value, low, high, how="bootstrap")
 
 
 def seed_interval(sd: float, n: float) -> float:
@@ -100,9 +111,7 @@ def seed_interval(sd: float, n: float) -> float:
     deviation `sd`; 0 (no bar) for one seed or an unknown spread."""
     if n < 2 or pd.isna(sd):
         return 0.0
-    from scipy import stats  # a second to import: only when an interval is asked for
-
-    return float(stats.t.ppf((1 + LEVEL) / 2, n - 1)) * sd / math.sqrt(n)
+    return t_half_width(sd / math.sqrt(n), n - 1)
 
 
 def seed_difference(cell: dict[int, float], base: dict[int, float]) -> Estimate:
@@ -124,9 +133,7 @@ def seed_difference(cell: dict[int, float], base: dict[int, float]) -> Estimate:
         how = f"Welch, {len(a)} and {len(b)} seeds"
     else:
         return Estimate(value, null=0.0, how=f"{UNAVAILABLE}: {len(a)} and {len(b)} seeds")
-    from scipy import stats
-
-    half = float(stats.t.ppf((1 + LEVEL) / 2, df)) * se
+    half = t_half_width(se, df)
     return Estimate(value, value - half, value + half, null=0.0, se=se, how=how)
 
 

@@ -34,7 +34,7 @@ from mtbench.measure.profile import base_record, now_iso, one_line, profile
 from mtbench.registry import model_entry
 from mtbench.suite.grid import Cell, cell_config, cell_key
 from mtbench.suite.schema import SuiteSpec
-from mtbench.suite.store import append_record, latest_by_cell, read_records
+from mtbench.suite.store import append_record, ok_records
 from mtbench.train.distributed import current_world
 from mtbench.train.progress import TrainProgress
 from mtbench.train.trainer import cell_folder, train_and_evaluate
@@ -203,8 +203,8 @@ def current_ok_keys(
     """Keys of the cells whose latest record is ok and was measured with the code registered
     now, and the cells measured with other code. Those are named in one line; with `rerun`
     their training folders are set aside so that they train again from scratch."""
-    latest = latest_by_cell(read_records(spec.output))
-    done = {key for key, record in latest.items() if record.get("status") == "ok"}
+    latest = ok_records(spec.output)
+    done = set(latest)
     changed = [c for c in cells if c.key in done and measured_with_other_code(latest[c.key])]
     main = current_world().is_main
     if changed and main:

@@ -174,10 +174,14 @@ def latest_by_cell(
     return latest
 
 
-def ok_keys(folder: str | os.PathLike[str]) -> set[str]:
-    """Cells whose latest record is ok: the ones a run skips."""
+def ok_records(folder: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
+    """The latest record of each cell whose latest record is ok: the cells a run skips."""
     latest = latest_by_cell(read_records(folder))
-    return {key for key, record in latest.items() if record.get("status") == "ok"}
+    return {key: record for key, record in latest.items() if record.get("status") == "ok"}
+
+
+def ok_keys(folder: str | os.PathLike[str]) -> set[str]:
+    return set(ok_records(folder))
 
 
 def find_stores(root: str | os.PathLike[str]) -> list[Path]:
