@@ -173,6 +173,8 @@ def test_merging_one_suite_run_on_two_machines_keeps_both_results(store, tmp_pat
     parts = whole.by_machine()
     assert [len(part.frame) for part in parts] == [len(records), len(records)]
     assert {machine_key(other)} == set(parts[1].frame["machine"])
+    shown = cli_inproc("show", str(merged))
+    assert f"{merged}: {2 * len(records)} cells" in shown.stdout.replace("\n", "")
 
 
 def test_compare_refuses_across_machines_unless_asked(store, cli):

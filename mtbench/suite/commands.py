@@ -223,7 +223,7 @@ def show(
     if not stores:
         raise UsageError(f"{folder}: no results.jsonl or results.d/ found under it")
     for store in stores:
-        records = list(latest_by_cell(read_records(store)).values())
+        records = list(latest_by_cell(read_records(store), per_machine=True).values())
         console.print(records_table(records, f"{store}: {len(records)} cells"))
         if csv:
             import pandas as pd
