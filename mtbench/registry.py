@@ -253,12 +253,15 @@ def create_model(name: str, **kwargs: Any) -> nn.Module:
     return adapt(model, entry.adapter)
 
 
-def check_input(name: str, kwargs: dict[str, Any], input_shape: list[int]) -> str | None:
+def check_input(
+    name: str, kwargs: dict[str, Any], input_shape: list[int], model: nn.Module | None = None
+) -> str | None:
     """Why `name` with `kwargs` cannot take a clip of `input_shape`, or None if it can.
 
     An entry's own check answers; a model from outside mtbench is run once on a meta clip
     (no memory, no arithmetic), so a forward that rejects the shape says so before any cell
-    runs. An operator without a meta kernel leaves the answer to the cell itself.
+    runs: `model`, that model already built on the meta device, or built here. An operator
+    without a meta kernel leaves the answer to the cell itself.
     """
     entry = model_entry(name)
     if entry.input_check is not None:
@@ -268,7 +271,7 @@ def check_input(name: str, kwargs: dict[str, Any], input_shape: list[int]) -> st
         return None
     try:
         with torch.device("meta"), torch.no_grad():
-            model = create_model(name, **kwargs).eval()
+            model = (model or create_model(name, **kwargs)).eval()
             out = model(torch.empty(list(input_shape)))
     except (ModelConfigError, NotImplementedError):
         return None
@@ -290,10 +293,10 @@ def _shape(shape: list[int]) -> str:
     return "x".join(map(str, shape))
 
 
-def validate_model(name: str, **kwargs: Any) -> None:
+def validate_model(name: str, **kwargs: Any) -> nn.Module:
     """Build on the meta device: the model's own validation runs, no memory is allocated."""
     with torch.device("meta"):
-        create_model(name, **kwargs)
+        return create_model(name, **kwargs)
 
 
 @functools.cache

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from torch import nn
+
 from mtbench.measure.profile import ProfileOptions
 from mtbench.model_sources import import_models, resolving_from
 from mtbench.registry import ModelConfigError, check_input, check_model_kwargs, validate_model
@@ -183,7 +185,7 @@ def _expand_model(
                 continue
             kwargs.setdefault("num_classes", classes)
         if not schema_ok:
-            _model_ok(spec, where, name, kwargs, reported)
+            _meta_model(spec, where, name, kwargs, reported)
             continue
         settings = {**spec.defaults, **{k: v for k, v in combo.items() if k in DEFAULT_FIELDS}}
         shape = list(settings["input"])
@@ -193,9 +195,10 @@ def _expand_model(
         if settings["batch_size"] is not None:
             shape[0] = settings["batch_size"]
         options = _options(settings)
-        if not _model_ok(spec, where, name, kwargs, reported):
+        model = _meta_model(spec, where, name, kwargs, reported)
+        if model is None:
             continue
-        if (why := check_input(name, kwargs, shape)) is not None:
+        if (why := check_input(name, kwargs, shape, model)) is not None:
             if (where, why) not in reported:
                 reported.add((where, why))
                 spec.problem(where, why)
@@ -227,20 +230,20 @@ def dataset_classes(spec: SuiteSpec, workload: Workload) -> int | None:
     return None if annotations is None else len(annotations.classes)
 
 
-def _model_ok(
+def _meta_model(
     spec: SuiteSpec, where: str, name: str, kwargs: dict[str, Any], reported: set[str]
-) -> bool:
-    """The model's own validation, run by building it on the meta device."""
+) -> nn.Module | None:
+    """The model built on the meta device, its own validation run; None after recording
+    why it cannot be built."""
     try:
-        validate_model(name, **kwargs)
+        return validate_model(name, **kwargs)
     except ModelConfigError as exc:
         line = f"{where}.{exc.key}" if exc.key else where
         message = exc.detail if exc.key else f"{name} {kwargs}: {exc.detail}"
         if (line, message) not in reported:
             reported.add((line, message))
             spec.problem(line, message)
-        return False
-    return True
+        return None
 
 
 def _label(
