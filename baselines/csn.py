@@ -18,8 +18,9 @@ from torchvision.models.video.resnet import Bottleneck, Conv3DSimple, VideoResNe
 
 from baselines.resnet3d import LAYERS
 from baselines.stages import basic_stem
-from baselines.weights import ptv_resnet_rules, with_weights
-from mtbench.registry import register_model
+from baselines.weights import ptv_resnet_rules
+from mtbench.entries import register_model
+from mtbench.weights import with_weights
 
 # PyTorchVideo's `create_csn` (CSN_32x2_R101.pyth) -> torchvision's VideoResNet names.
 PTV_CSN = ptv_resnet_rules((1, 2, 3, 4), ("layer1", "layer2", "layer3", "layer4"), "fc")

@@ -20,9 +20,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from baselines.weights import first_keys, load_weights
 from mtbench.adapters import Adapter
-from mtbench.registry import ModelConfigError, register_model
+from mtbench.entries import register_model
+from mtbench.errors import ModelConfigError
+from mtbench.weights import first_keys, load_weights
 
 INSTALL = "pip install 'mtbench[transformers]' (or pip install transformers)"
 HF_ADAPTER = Adapter(layout="BTCHW", logits="logits")

@@ -18,8 +18,9 @@ import torch
 from torch import Tensor, nn
 
 from baselines.stages import ClassifierHead, SpatialConv, staged_resnet
-from baselines.weights import ptv_resnet_rules, with_weights
-from mtbench.registry import register_model
+from baselines.weights import ptv_resnet_rules
+from mtbench.entries import register_model
+from mtbench.weights import with_weights
 
 
 class Unit3d(nn.Sequential):

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from baselines.weights import with_weights
-from mtbench.registry import register_model
+from mtbench.entries import register_model
+from mtbench.weights import with_weights
 
 FIBERS = 16
 STAGE_UNITS = (3, 4, 6, 3)

@@ -33,8 +33,9 @@ from torchvision.models.video.resnet import (
 )
 
 from baselines.stages import Conv2Plus1DTemporalFirst, check_choice, staged_resnet
-from baselines.weights import ptv_resnet_rules, with_weights
-from mtbench.registry import register_model
+from baselines.weights import ptv_resnet_rules
+from mtbench.entries import register_model
+from mtbench.weights import with_weights
 
 # PyTorchVideo's R(2+1)D-50 checkpoint -> definition "pytorchvideo"; torchvision's r3d_18 and
 # r2plus1d_18 state_dicts carry our names already (the builders are torchvision's).

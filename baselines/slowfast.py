@@ -33,8 +33,9 @@ from baselines.stages import (
     make_stage,
     staged_resnet,
 )
-from baselines.weights import PTV_SLOWFAST, ptv_resnet_rules, with_weights
-from mtbench.registry import register_model
+from baselines.weights import PTV_SLOWFAST, ptv_resnet_rules
+from mtbench.entries import register_model
+from mtbench.weights import with_weights
 
 # setting -> (alpha, fusion kernel), from PySlowFast's SLOWFAST_{4x16,8x8}_R50 configs.
 SETTINGS: dict[str, tuple[int, int]] = {"4x16": (8, 5), "8x8": (4, 7)}

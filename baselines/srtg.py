@@ -45,10 +45,11 @@ from torchvision.models.video.resnet import (
 )
 
 from baselines.resnet3d import LAYERS
-from baselines.weights import load_state, read_state_dict
+from mtbench.entries import register_model
+from mtbench.errors import ModelConfigError
 from mtbench.models.authors_keys import srtg_rules
 from mtbench.models.recurrent import LSTM, recurrent_outputs
-from mtbench.registry import ModelConfigError, register_model
+from mtbench.weights import load_state, read_state_dict
 
 StemPool = Literal["max", "none"]
 LABELS = {"r3d": "r3d", "r2plus1d": "r(2+1)d"}

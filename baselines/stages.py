@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from torch import Tensor, nn
 from torchvision.models.video.resnet import Bottleneck
 
-from mtbench.registry import ModelConfigError
+from mtbench.errors import ModelConfigError
 
 Stride3d = tuple[int, int, int]
 

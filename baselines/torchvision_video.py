@@ -15,8 +15,8 @@ from typing import Any
 from torch import nn
 from torchvision.models import video as tvv
 
-from baselines.weights import with_weights
-from mtbench.registry import register_model
+from mtbench.entries import register_model
+from mtbench.weights import with_weights
 
 
 @register_model("mc3-18", family="mc3")

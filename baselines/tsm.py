@@ -17,8 +17,8 @@ from torch import Tensor, nn
 from torchvision.models import resnet50
 from torchvision.models.resnet import Bottleneck
 
-from baselines.weights import with_weights
-from mtbench.registry import register_model
+from mtbench.entries import register_model
+from mtbench.weights import with_weights
 
 FOLD_DIV = 8  # 1/8 of the channels shift each way
 

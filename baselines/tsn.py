@@ -13,8 +13,8 @@ import torch
 from torch import nn
 from torchvision.models import resnet18
 
-from baselines.weights import with_weights
-from mtbench.registry import register_model
+from mtbench.entries import register_model
+from mtbench.weights import with_weights
 
 # torchvision's ResNet-18 keys (conv1, bn1, layer1..4, fc) -> ours (frames.*, fc).
 TORCHVISION_RESNET = ((r"^(?!fc\.)", "frames."),)

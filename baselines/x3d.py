@@ -28,8 +28,8 @@ import math
 from fvcore.nn.squeeze_excitation import SqueezeExcitation
 from torch import Tensor, nn
 
-from baselines.weights import with_weights
-from mtbench.registry import register_model
+from mtbench.entries import register_model
+from mtbench.weights import with_weights
 
 STEM_WIDTH = 12  # before the width factor: 24 channels
 STAGE_DEPTHS = (1, 2, 5, 3)  # before the depth factor

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import sys
 import warnings
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, get_type_hints
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from mtbench.checks import parse_value
 from mtbench.cli_options import Imports, import_cli_models
-from mtbench.errors import UsageError
+from mtbench.errors import UsageError, one_line
+from mtbench.options import Declared, declared_options, options_from, parse_input_shape
+from mtbench.record import execution_summary, read_record
 from mtbench.registry import (
     ModelConfigError,
     check_input,
@@ -36,31 +41,6 @@ app = typer.Typer(
 )
 console = Console()
 err_console = Console(stderr=True)
-
-
-def parse_input_shape(text: str) -> list[int]:
-    """'1x3x16x112x112' -> [1, 3, 16, 112, 112] (B, C, T, H, W)."""
-    parts = text.lower().replace(",", "x").split("x")
-    try:
-        shape = [int(p) for p in parts]
-    except ValueError:
-        shape = []
-    if len(shape) != 5 or any(s < 1 for s in shape) or shape[1] != 3:
-        raise UsageError(
-            f"--input {text!r}: expected BxCxTxHxW with 3 channels and positive sizes,"
-            " e.g. 1x3x16x112x112"
-        )
-    return shape
-
-
-def parse_value(text: str) -> Any:
-    """A keyword argument's value as TOML reads it (0.5, 8, true, "pool"); else the string."""
-    import tomllib
-
-    try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        return text
 
 
 def parse_kwargs(items: list[str]) -> dict[str, Any]:
@@ -116,10 +96,11 @@ def _fmt_latency(stats: dict[str, Any] | None) -> str:
     )
 
 
-def print_record(record: dict[str, Any]) -> None:
+def print_record(stored: dict[str, Any]) -> None:
     """A profile record as a two-column table, with the FLOP disagreement flagged."""
-    from mtbench.measure.profile import FLOPS_WARN_REL_DIFF, execution_summary
+    from mtbench.measure.profile import FLOPS_WARN_REL_DIFF
 
+    record = read_record(stored)
     shape = "x".join(map(str, record["input_shape"]))
     table = Table(title=f"{record['model']} {record['model_kwargs'] or ''} @ {shape}")
     table.add_column("measure")
@@ -159,7 +140,6 @@ def print_record(record: dict[str, Any]) -> None:
         )
 
 
-@app.command()
 def profile(
     name: Annotated[
         str,
@@ -171,58 +151,22 @@ def profile(
     kw: Annotated[
         list[str] | None, typer.Option("--kw", "-k", help="Model keyword argument KEY=VALUE.")
     ] = None,
-    device: Annotated[str, typer.Option(help="auto | cpu | cuda")] = "auto",
-    dtype: Annotated[str, typer.Option(help="float32 | bfloat16 | float16")] = "float32",
-    warmup: Annotated[int, typer.Option(help="Untimed runs before timing.")] = 3,
-    repeats: Annotated[int, typer.Option(help="Timed runs.")] = 10,
-    measure: Annotated[
-        str, typer.Option(help="Comma-separated: params,flops,latency_fwd,latency_fwdbwd,memory")
-    ] = "params,flops,latency_fwd,latency_fwdbwd,memory",
-    threads: Annotated[int | None, typer.Option(help="CPU threads (torch).")] = None,
-    channels_last: Annotated[bool, typer.Option(help="channels_last_3d memory format.")] = False,
-    compile: Annotated[bool, typer.Option(help="torch.compile the model first.")] = False,
-    compile_mode: Annotated[
-        str, typer.Option(help="With --compile: default | reduce-overhead | max-autotune")
-    ] = "default",
-    cuda_graphs: Annotated[
-        bool, typer.Option(help="CUDA only: capture each step once, time its graph replays.")
-    ] = False,
-    amp: Annotated[
-        bool, typer.Option(help="Autocast to --dtype (bfloat16 | float16), weights in float32.")
-    ] = False,
-    cudnn_benchmark: Annotated[
-        bool | None, typer.Option(help="cuDNN autotuning [default: on for CUDA].")
-    ] = None,
-    count_norm: Annotated[
-        bool, typer.Option(help="Count normalisation layers in GFLOPs (fvcore's default).")
-    ] = True,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the result record as JSON.")
     ] = False,
     imports: Imports = None,
+    **settings: Any,
 ) -> None:
     """Measure params, GFLOPs (two counters), latency and memory of one model."""
-    from mtbench.measure.profile import ProfileOptions, one_line
-    from mtbench.measure.profile import profile as run_profile
+    from mtbench.measure.profile import profile as measure
 
     import_cli_models(imports)
-    shape = parse_input_shape(input)
+    try:
+        shape = parse_input_shape(input)
+    except ValueError as exc:
+        raise UsageError(f"--input {input!r}: {exc}") from exc
     kwargs = parse_kwargs(kw or [])
-    options = ProfileOptions(
-        device=device,
-        dtype=dtype,
-        warmup=warmup,
-        repeats=repeats,
-        measure=tuple(m.strip() for m in measure.split(",") if m.strip()),
-        threads=threads,
-        channels_last=channels_last,
-        compile=compile,
-        count_norm=count_norm,
-        cudnn_benchmark=cudnn_benchmark,
-        compile_mode=compile_mode,
-        cuda_graphs=cuda_graphs,
-        amp=amp,
-    )
+    options = options_from(settings)
     problems = options.problems()
     if problems:
         raise UsageError("; ".join(f"--{k.replace('_', '-')}: {msg}" for k, msg in problems))
@@ -231,7 +175,7 @@ def profile(
         raise UsageError(why)
     try:
         with err_console.status(f"profiling {name}") as status:
-            record = run_profile(
+            record = measure(
                 name, kwargs, shape, options, on_phase=lambda p: status.update(f"{name}: {p}")
             )
     except ModelConfigError:
@@ -242,6 +186,43 @@ def profile(
         print(json.dumps(record, indent=2))
     else:
         print_record(record)
+
+
+# Typer reads a command's parameters from its signature: the run options' flags are added
+# to `profile` from their one declaration (mtbench.options), with its help and default.
+_CLI_TYPES = {"str": str, "int": int, "bool": bool, "int | None": int | None}
+
+
+def _option_flag(declared: Declared) -> inspect.Parameter:
+    if declared.type == "tuple[str, ...]":  # a list on the command line is comma-separated
+        kind, default = str, ",".join(declared.default)
+    else:
+        kind, default = _CLI_TYPES.get(declared.type, declared.type), declared.default
+    if declared.type == "bool | None":
+        kind = bool | None
+    return inspect.Parameter(
+        declared.name,
+        inspect.Parameter.KEYWORD_ONLY,
+        default=default,
+        annotation=Annotated[kind, typer.Option(help=declared.help)],
+    )
+
+
+def _with_option_flags(command: Callable[..., None]) -> Callable[..., None]:
+    """`command`, its `**settings` replaced by one flag per declared option."""
+    hints = get_type_hints(command, include_extras=True)
+    signature = inspect.signature(command)
+    own = [
+        p.replace(annotation=hints[p.name])
+        for p in signature.parameters.values()
+        if p.kind != p.VAR_KEYWORD
+    ]
+    flags = [_option_flag(d) for d in declared_options()]
+    command.__signature__ = signature.replace(parameters=[*own, *flags])  # type: ignore[attr-defined]
+    return command
+
+
+app.command()(_with_option_flags(profile))
 
 
 def _register_area_commands() -> None:

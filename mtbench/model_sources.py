@@ -34,20 +34,24 @@ from typing import Any
 
 from torch import nn
 
-from mtbench.registry import (
-    ModelConfigError,
+from mtbench.entries import (
     ModelEntry,
     add_entry,
     builder_kwargs,
-    did_you_mean,
+    entry_names,
     registering_from,
 )
+from mtbench.errors import ModelConfigError, did_you_mean
 
+# Packages whose import registers the built-in models, loaded on first use so that listing
+# always sees the whole zoo, whichever module the caller imported first.
+BUILTIN_MODULES = ("mtbench.models", "baselines")
 ENTRY_POINT_GROUP = "mtbench.models"
 AUTOLOAD_VARIABLE = "MTBENCH_PLUGINS_AUTOLOAD"
 HUBCONF = "hubconf.py"
 
 _base: list[Path] = []
+_sources_loaded = False
 _entry_points_loaded: set[str] = set()
 # Files imported by path: their module and the state of the file when it was imported.
 _file_modules: dict[Path, tuple[ModuleType, int]] = {}
@@ -127,12 +131,10 @@ def import_models(specs: list[str], named_by: str) -> list[str]:
     A failure is one line naming the import, `named_by` (the suite key or flag) and the
     import's own error.
     """
-    from mtbench.registry import _REGISTRY, list_models
-
-    list_models()  # built-ins first, so a plugin that reuses a name is caught
+    load_sources()  # built-ins first, so a plugin that reuses a name is caught
     new: list[str] = []
     for spec in specs:
-        before = set(_REGISTRY)
+        before = set(entry_names())
         try:
             if _is_file(spec):
                 path = _folder() / spec
@@ -147,8 +149,24 @@ def import_models(specs: list[str], named_by: str) -> list[str]:
             raise ModelConfigError(
                 f"{named_by}: cannot import {spec!r}: {_error_line(exc)}", key="imports"
             ) from exc
-        new.extend(sorted(set(_REGISTRY) - before))
+        new.extend(sorted(set(entry_names()) - before))
     return new
+
+
+def load_sources() -> None:
+    """The built-in models and the installed packages' entry points, once per process."""
+    global _sources_loaded
+    if _sources_loaded:
+        return
+    _sources_loaded = True
+    for module in BUILTIN_MODULES:
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            # A package of models not yet present is fine; a broken import inside one is not.
+            if exc.name != module:
+                raise
+    load_entry_points()
 
 
 def load_entry_points() -> None:

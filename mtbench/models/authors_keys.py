@@ -2,7 +2,7 @@
 
 Their `train/model.py` saves `{'epoch', 'state_dict'}` from inside DataParallel (a `module.`
 prefix, which the loader drops). Rules are ordered (pattern, replacement) pairs applied in
-turn (`baselines.weights.map_keys`); names no rule matches pass unchanged, so mtbench's own
+turn (`mtbench.weights.map_keys`); names no rule matches pass unchanged, so mtbench's own
 checkpoints load through the same map.
 
 MTNet (`network/MTnet.py`), per block `layerS.I` of stage S (1-4), block I:

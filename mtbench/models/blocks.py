@@ -15,6 +15,8 @@ output width; sub-streams divide it by g (the authors' `width = planes / groups`
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Literal
 
 import torch
@@ -39,6 +41,34 @@ LateralPool = Literal["mixed", "avg", "softpool"]
 def _relu_(x: Streams) -> Streams:
     short, long = x
     return F.relu_(short), None if long is None else F.relu_(long)
+
+
+def _mtconv(
+    cin: int,
+    cout: int,
+    kernel: tuple[int, int, int],
+    stride: int = 1,
+    groups: int = 1,
+    *,
+    r: float,
+    norms: tuple[NormMaker, NormMaker],
+    lateral: Callable[[], nn.Module] | None,
+    shared_lateral_norm: bool,
+) -> MTConv:
+    """One MTConv of a block, padded to keep its size; `norms` are (ungrouped, grouped) and
+    `lateral` makes the lateral's resolution change (None: no lateral, the shortcut's)."""
+    return MTConv(
+        cin,
+        cout,
+        kernel,
+        r=r,
+        norm=norms[1] if groups != 1 else norms[0],
+        stride=stride,
+        padding=tuple(k // 2 for k in kernel),  # type: ignore[arg-type]
+        groups=groups,
+        lateral=lateral() if lateral is not None else None,
+        shared_lateral_norm=shared_lateral_norm,
+    )
 
 
 class MTBlock(nn.Module):
@@ -84,29 +114,16 @@ class MTBlock(nn.Module):
             lateral_pool if lateral_pool != "mixed" else ("softpool" if downsample else "avg")
         )
 
-        def mtconv(
-            cin: int,
-            cout: int,
-            kernel: tuple[int, int, int],
-            stride: int = 1,
-            groups: int = 1,
-            lateral: bool = True,
-        ) -> MTConv:
-            return MTConv(
-                cin,
-                cout,
-                kernel,
-                r=r,
-                norm=grouped_norm if groups != 1 else norm,
-                stride=stride,
-                padding=tuple(k // 2 for k in kernel),  # type: ignore[arg-type]
-                groups=groups,
-                lateral=(AuthorsToLong() if authors else ToLongResolution(pool_kind, long_temporal))
-                if lateral
-                else None,
-                shared_lateral_norm=shared_lateral_norm,
-            )
+        def lateral() -> nn.Module:
+            return AuthorsToLong() if authors else ToLongResolution(pool_kind, long_temporal)
 
+        mtconv = partial(
+            _mtconv,
+            r=r,
+            norms=(norm, grouped_norm),
+            lateral=lateral,
+            shared_lateral_norm=shared_lateral_norm,
+        )
         last_kernel = (1, 1, 1) if downsample else (1, 3, 3)
         self.convs = nn.ModuleList(
             [
@@ -117,7 +134,7 @@ class MTBlock(nn.Module):
             ]
         )
         self.shortcut = (
-            mtconv(in_channels, out_channels, (1, 1, 1), stride=stride, lateral=False)
+            mtconv(in_channels, out_channels, (1, 1, 1), stride=stride, lateral=None)
             if downsample
             else None
         )

@@ -14,15 +14,19 @@ The streams stay a `(short, long)` pair from the split to the head. Depth counts
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 from collections.abc import Callable, Sequence
-from typing import Any, Literal, get_args
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any, Literal, get_args, get_type_hints
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from baselines.weights import load_weights
+from mtbench.entries import register_model
+from mtbench.errors import ModelConfigError
 from mtbench.models.authors import AuthorsStemPool, AuthorsToLong
 from mtbench.models.authors_keys import mtnet_rules
 from mtbench.models.blocks import LateralPool, MTBlock
@@ -37,7 +41,7 @@ from mtbench.models.mtconv import (
 )
 from mtbench.models.softpool import SoftPool3d
 from mtbench.models.sr import SRCell, SRGate
-from mtbench.registry import ModelConfigError, register_model
+from mtbench.weights import load_weights
 
 StemPool = Literal["softpool", "max"]
 StemTemporal = Literal["keep", "select"]
@@ -57,17 +61,6 @@ AUTHORS_2021: dict[str, str] = {
     "sr_gate": "raw",
     "substream_norm": "group",
 }
-PAPER_DEFAULTS: dict[str, str] = {
-    "long_temporal": "pool",
-    "stem_pool": "softpool",
-    "stem_temporal": "keep",
-    "lateral_pool": "mixed",
-    "lateral_norm": "separate",
-    "sr_cell": "gru",
-    "sr_gate": "raw",
-    "substream_norm": "batch",
-}
-
 STEM_CHANNELS = 64
 STAGE_WIDTHS = (64, 128, 256, 512)
 BLOCKS_PER_STAGE: dict[int, tuple[int, int, int, int]] = {
@@ -117,8 +110,76 @@ def _substream_problem(r: float, g: int) -> str | None:
     return None
 
 
-def _check_choice(key: str, value: object, allowed: object) -> None:
-    choices = get_args(allowed)
+@dataclass(frozen=True)
+class MTNetConfig:
+    """MTNet's hyper-parameters, declared once: `MTNet`, the registered builders' signatures
+    and the report's defaults all read them from here. Defaults are the paper's readings; the
+    builders' docstring (`_DOC`) says what each alternative is."""
+
+    num_classes: int = 400
+    r: float = 0.875
+    g: int = 1
+    long_temporal: LongTemporal = "pool"
+    stem_pool: StemPool = "softpool"
+    stem_temporal: StemTemporal = "keep"
+    lateral_pool: LateralPool = "mixed"
+    lateral_norm: LateralNorm = "separate"
+    sr_cell: SRCell = "gru"
+    sr_gate: SRGate = "raw"
+    substream_norm: SubstreamNorm = "batch"
+    variant: Variant = "paper"
+
+    def validate(self) -> None:
+        """Raise ModelConfigError, with the key, for the first value that cannot be built."""
+        choices = _choices()
+        _check_choice("variant", self.variant, choices["variant"])
+        n = self.num_classes
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ModelConfigError(
+                f"num_classes must be a positive integer, got {n!r}", key="num_classes"
+            )
+        r, g = self.r, self.g
+        if isinstance(r, bool) or not isinstance(r, int | float) or not 0.5 <= r <= 1:
+            raise ModelConfigError(f"r must be in [0.5, 1], got {r!r}", key="r")
+        if isinstance(g, bool) or not isinstance(g, int) or g < 1:
+            raise ModelConfigError(f"g must be a positive integer, got {g!r}", key="g")
+        if problem := _substream_problem(r, g):
+            allowed = [d for d in range(1, 65) if not _substream_problem(r, d)]
+            raise ModelConfigError(
+                f"{problem}; allowed g at r={r}: {', '.join(map(str, allowed))}", key="g"
+            )
+        for key in AUTHORS_2021:
+            value = getattr(self, key)
+            _check_choice(key, value, choices[key])
+            if self.variant == "authors-2021" and value != AUTHORS_2021[key]:
+                raise ModelConfigError(
+                    f"variant='authors-2021' is the authors' code, which has"
+                    f" {key}={AUTHORS_2021[key]!r}; got {value!r}",
+                    key=key,
+                )
+
+    def with_variant_readings(self) -> MTNetConfig:
+        """The authors' variant takes their readings where a reading is at its paper default."""
+        if self.variant != "authors-2021":
+            return self
+        chosen = {k: v for k, v in AUTHORS_2021.items() if getattr(self, k) == PAPER_DEFAULTS[k]}
+        return replace(self, **chosen)
+
+
+@functools.cache
+def _choices() -> dict[str, tuple[object, ...]]:
+    """Each hyper-parameter's allowed values, from its Literal annotation."""
+    hints = get_type_hints(MTNetConfig)
+    return {name: get_args(hint) for name, hint in hints.items() if get_args(hint)}
+
+
+# The paper's readings of what the authors' code reads otherwise.
+PAPER_DEFAULTS: dict[str, str] = {
+    f.name: f.default for f in fields(MTNetConfig) if f.name in AUTHORS_2021
+}
+
+
+def _check_choice(key: str, value: object, choices: tuple[object, ...]) -> None:
     if value not in choices:
         names = " | ".join(repr(c) for c in choices)
         raise ModelConfigError(f"{key} must be one of {names}, got {value!r}", key=key)
@@ -142,6 +203,33 @@ def _stem_pool(stem_pool: StemPool, authors: bool) -> nn.Module:
     return nn.MaxPool3d((1, 3, 3), (1, 2, 2), (0, 1, 1))
 
 
+def _stages(layers: Sequence[int], config: MTNetConfig) -> nn.Sequential:
+    """The four stages' MTBlocks, the first block of stages 2-4 downsampling."""
+    norm, grouped_norm = _norm_makers(config.substream_norm)
+    blocks, cin = [], STEM_CHANNELS
+    for stage, (width, repeats) in enumerate(zip(STAGE_WIDTHS, layers, strict=True)):
+        for i in range(repeats):
+            blocks.append(
+                MTBlock(
+                    cin,
+                    width,
+                    2 if stage > 0 and i == 0 else 1,
+                    r=config.r,
+                    groups=config.g,
+                    norm=norm,
+                    grouped_norm=grouped_norm,
+                    lateral_pool=config.lateral_pool,
+                    long_temporal=config.long_temporal,
+                    sr_cell=config.sr_cell,
+                    sr_gate=config.sr_gate,
+                    shared_lateral_norm=config.lateral_norm == "shared",
+                    authors=config.variant == "authors-2021",
+                )
+            )
+            cin = width
+    return nn.Sequential(*blocks)
+
+
 class MTNet(nn.Module):
     """Multi-Temporal Network on (B, 3, T, H, W) clips, any T >= 1 and H, W (odd included).
 
@@ -149,96 +237,27 @@ class MTNet(nn.Module):
     arguments (see `mtnet_64`) and are validated here, raising ModelConfigError with the key.
     """
 
-    def __init__(
-        self,
-        layers: Sequence[int],
-        *,
-        num_classes: int = 400,
-        r: float = 0.875,
-        g: int = 1,
-        long_temporal: LongTemporal = "pool",
-        stem_pool: StemPool = "softpool",
-        stem_temporal: StemTemporal = "keep",
-        lateral_pool: LateralPool = "mixed",
-        lateral_norm: LateralNorm = "separate",
-        sr_cell: SRCell = "gru",
-        sr_gate: SRGate = "raw",
-        substream_norm: SubstreamNorm = "batch",
-        variant: Variant = "paper",
-    ) -> None:
+    def __init__(self, layers: Sequence[int], **hyper: Any) -> None:
         super().__init__()
-        _check_choice("variant", variant, Variant)
-        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-            raise ModelConfigError(
-                f"num_classes must be a positive integer, got {num_classes!r}", key="num_classes"
-            )
-        if isinstance(r, bool) or not isinstance(r, int | float) or not 0.5 <= r <= 1:
-            raise ModelConfigError(f"r must be in [0.5, 1], got {r!r}", key="r")
-        if isinstance(g, bool) or not isinstance(g, int) or g < 1:
-            raise ModelConfigError(f"g must be a positive integer, got {g!r}", key="g")
-        problem = _substream_problem(r, g)
-        if problem:
-            allowed = [d for d in range(1, 65) if not _substream_problem(r, d)]
-            raise ModelConfigError(
-                f"{problem}; allowed g at r={r}: {', '.join(map(str, allowed))}", key="g"
-            )
-        for key, value, allowed in (
-            ("long_temporal", long_temporal, LongTemporal),
-            ("stem_pool", stem_pool, StemPool),
-            ("stem_temporal", stem_temporal, StemTemporal),
-            ("lateral_pool", lateral_pool, LateralPool),
-            ("lateral_norm", lateral_norm, LateralNorm),
-            ("sr_cell", sr_cell, SRCell),
-            ("sr_gate", sr_gate, SRGate),
-            ("substream_norm", substream_norm, SubstreamNorm),
-        ):
-            _check_choice(key, value, allowed)
-            if variant == "authors-2021" and value != AUTHORS_2021[key]:
-                raise ModelConfigError(
-                    f"variant='authors-2021' is the authors' code, which has"
-                    f" {key}={AUTHORS_2021[key]!r}; got {value!r}",
-                    key=key,
-                )
-        authors = variant == "authors-2021"
+        config = MTNetConfig(**hyper)
+        config.validate()
+        authors = config.variant == "authors-2021"
 
         self.stem = nn.Sequential(
             nn.Conv3d(3, STEM_CHANNELS, (3, 7, 7), (1, 2, 2), (1, 3, 3), bias=False),
             nn.BatchNorm3d(STEM_CHANNELS),
             nn.ReLU(inplace=True),
-            _stem_pool(stem_pool, authors),
+            _stem_pool(config.stem_pool, authors),
         )
         # The authors' stem pool selects its frames itself (mtbench.models.authors, rule 4).
-        self.stem_select = stem_temporal == "select" and not authors
-        self.split = split_channels(STEM_CHANNELS, r)
+        self.stem_select = config.stem_temporal == "select" and not authors
+        self.split = split_channels(STEM_CHANNELS, config.r)
         # The split's long stream: average pooling (the authors' code; the paper is silent).
-        to_long = AuthorsToLong() if authors else ToLongResolution("avg", long_temporal)
+        to_long = AuthorsToLong() if authors else ToLongResolution("avg", config.long_temporal)
         self.to_long = to_long if self.split[1] else None
 
-        norm, grouped_norm = _norm_makers(substream_norm)
-        blocks, cin = [], STEM_CHANNELS
-        for stage, (width, repeats) in enumerate(zip(STAGE_WIDTHS, layers, strict=True)):
-            for i in range(repeats):
-                stride = 2 if stage > 0 and i == 0 else 1
-                blocks.append(
-                    MTBlock(
-                        cin,
-                        width,
-                        stride,
-                        r=r,
-                        groups=g,
-                        norm=norm,
-                        grouped_norm=grouped_norm,
-                        lateral_pool=lateral_pool,
-                        long_temporal=long_temporal,
-                        sr_cell=sr_cell,
-                        sr_gate=sr_gate,
-                        shared_lateral_norm=lateral_norm == "shared",
-                        authors=authors,
-                    )
-                )
-                cin = width
-        self.blocks = nn.Sequential(*blocks)
-        self.fc = nn.Linear(cin, num_classes)
+        self.blocks = _stages(layers, config)
+        self.fc = nn.Linear(STAGE_WIDTHS[len(layers) - 1], config.num_classes)
         self._init_weights()
 
     def _init_weights(self) -> None:
@@ -298,54 +317,35 @@ Keyword arguments (default = the paper's reading; the alternative is the authors
 """
 
 
-def _build(
-    layers: Sequence[int], variant: Variant, weights: str | None, **kwargs: Any
-) -> nn.Module:
-    """MTNet from the builders' keywords: the authors' variant takes their readings where
-    a keyword is at its paper default, then `weights` loads through the authors' key map."""
-    if variant == "authors-2021":
-        chosen = {k: v for k, v in kwargs.items() if PAPER_DEFAULTS.get(k) != v}
-        kwargs = {**kwargs, **AUTHORS_2021, **chosen}
-    model = MTNet(layers, variant=variant, **kwargs)
+def _build(layers: Sequence[int], weights: str | None = None, **hyper: Any) -> nn.Module:
+    """MTNet from the builders' keywords (the authors' variant with their readings), then
+    `weights` loaded through the authors' key map."""
+    config = MTNetConfig(**hyper).with_variant_readings()
+    model = MTNet(layers, **asdict(config))
     return model if weights is None else load_weights(model, weights, mtnet_rules(layers))
+
+
+def _builder_signature() -> inspect.Signature:
+    """Every hyper-parameter of MTNetConfig as a keyword, and `weights`: what the registry
+    reads as the builders' keyword arguments."""
+    hints = get_type_hints(MTNetConfig)
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    params = [
+        inspect.Parameter(f.name, keyword, default=f.default, annotation=hints[f.name])
+        for f in fields(MTNetConfig)
+    ]
+    weights = inspect.Parameter("weights", keyword, default=None, annotation=str | None)
+    return inspect.Signature([*params, weights], return_annotation=nn.Module)
 
 
 def _register(depth: int) -> Callable[..., nn.Module]:
     """Register `mtnet-{depth}`: one signature for all depths, read by the registry."""
     layers = BLOCKS_PER_STAGE[depth]
 
-    def build(
-        num_classes: int = 400,
-        r: float = 0.875,
-        g: int = 1,
-        long_temporal: LongTemporal = "pool",
-        stem_pool: StemPool = "softpool",
-        stem_temporal: StemTemporal = "keep",
-        lateral_pool: LateralPool = "mixed",
-        lateral_norm: LateralNorm = "separate",
-        sr_cell: SRCell = "gru",
-        sr_gate: SRGate = "raw",
-        substream_norm: SubstreamNorm = "batch",
-        variant: Variant = "paper",
-        weights: str | None = None,
-    ) -> nn.Module:
-        return _build(
-            layers,
-            variant,
-            weights,
-            num_classes=num_classes,
-            r=r,
-            g=g,
-            long_temporal=long_temporal,
-            stem_pool=stem_pool,
-            stem_temporal=stem_temporal,
-            lateral_pool=lateral_pool,
-            lateral_norm=lateral_norm,
-            sr_cell=sr_cell,
-            sr_gate=sr_gate,
-            substream_norm=substream_norm,
-        )
+    def build(**kwargs: Any) -> nn.Module:
+        return _build(layers, **kwargs)
 
+    build.__signature__ = _builder_signature()  # type: ignore[attr-defined]
     build.__name__ = build.__qualname__ = f"mtnet_{depth}"
     build.__doc__ = (
         f"MTNet-{depth} (Stergiou and Poppe): short/long streams, blocks {list(layers)}.\n" + _DOC
@@ -359,7 +359,7 @@ def _register_released(name: str, depth: int) -> Callable[..., nn.Module]:
     layers = BLOCKS_PER_STAGE[depth]
 
     def build(num_classes: int = 200, weights: str | None = None) -> nn.Module:
-        return _build(layers, "authors-2021", weights, num_classes=num_classes)
+        return _build(layers, weights, num_classes=num_classes, variant="authors-2021")
 
     build.__name__ = build.__qualname__ = name.replace("-", "_")
     build.__doc__ = (

@@ -18,12 +18,13 @@ from typing import Any
 import pandas as pd
 
 from mtbench.measure.machine import machine_key
+from mtbench.models.mtnet import MTNetConfig
 from mtbench.suite.store import find_stores, latest_by_cell, read_store
 
-# Where a record leaves r or g out, the MTNet builder's defaults apply; these are the paper's
-# (Table 4 reports every MTNet at r = 0.875, and g = 1 means no sub-streams). The report needs
-# them to place a cell on the ablation axes and to join it with the paper's rows.
-MTNET_DEFAULTS = {"r": 0.875, "g": 1}
+# Where a record leaves r or g out, the MTNet builder's defaults apply (the paper's: Table 4
+# reports every MTNet at r = 0.875, and g = 1 means no sub-streams). The report needs them to
+# place a cell on the ablation axes and to join it with the paper's rows.
+MTNET_DEFAULTS = {"r": MTNetConfig.r, "g": MTNetConfig.g}
 # `top1_by_duration` (multiduration test sets) flattened: one column per duration bucket.
 DURATION_BUCKETS = ("short", "medium", "long")
 DURATION_COLUMNS = [f"top1_{bucket}" for bucket in DURATION_BUCKETS]

@@ -12,21 +12,21 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from torch import nn
 
-from mtbench.measure.profile import ProfileOptions
+from mtbench.errors import did_you_mean
 from mtbench.model_sources import import_models, resolving_from
+from mtbench.options import ProfileOptions, options_from
 from mtbench.registry import ModelConfigError, check_input, check_model_kwargs, validate_model
 from mtbench.suite.schema import (
     DEFAULT_FIELDS,
     MODEL_FIELDS,
     SuiteError,
     SuiteSpec,
-    did_you_mean,
     is_grid,
     parse_suite,
 )
@@ -104,89 +104,92 @@ def _expand_entry(entry: dict[str, Any]) -> list[dict[str, Any]]:
     return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*axes)]
 
 
-def _options(settings: dict[str, Any]) -> ProfileOptions:
-    return ProfileOptions(
-        device=settings["device"],
-        dtype=settings["dtype"],
-        warmup=settings["warmup"],
-        repeats=settings["repeats"],
-        measure=tuple(settings["measure"]),
-        threads=settings["threads"],
-        channels_last=settings["channels_last"],
-        compile=settings["compile"],
-        count_norm=settings["count_norm"],
-        cudnn_benchmark=settings["cudnn_benchmark"],
-        compile_mode=settings["compile_mode"],
-        cuda_graphs=settings["cuda_graphs"],
-        amp=settings["amp"],
-    )
-
-
 def expand(spec: SuiteSpec) -> list[Cell]:
     """Every cell of the suite; raises SuiteError with every problem, the schema's included.
 
     Models are checked even when the schema has problems, so one run reports them all;
     cells are only built from a schema without problems.
     """
-    schema_ok = not spec.problems
-    cells: list[Cell] = []
-    seen: dict[str, str] = {}
+    grid = _Grid(spec, schema_ok=not spec.problems)
     for i, entry in enumerate(spec.models):
         names = entry["name"] if isinstance(entry["name"], list) else [entry["name"]]
         for name in names:
-            _expand_model(spec, f"models[{i}]", i, name, entry, schema_ok, cells, seen)
+            grid.add_model(i, name, flatten_overrides(entry))
     if spec.problems:
         raise SuiteError(spec.problems)
-    return cells
+    return grid.cells
 
 
-def _expand_model(
-    spec: SuiteSpec,
-    where: str,
-    source: int,
-    name: str,
-    entry: dict[str, Any],
-    schema_ok: bool,
-    cells: list[Cell],
-    seen: dict[str, str],
-) -> None:
-    """Append the cells of one model of one [[models]] entry, or record its problems."""
-    entry = flatten_overrides(entry)
-    kwarg_names = [
-        k for k in entry if k not in MODEL_FIELDS and k not in DEFAULT_FIELDS and "." not in k
-    ]
-    try:
-        model_entry = check_model_kwargs(name, {})
-    except ModelConfigError as exc:
-        spec.problem(f"{where}.name", exc.detail)
-        return
-    bad = [k for k in kwarg_names if k not in model_entry.kwargs]
-    for key in bad:
-        valid = [*model_entry.kwargs, *DEFAULT_FIELDS, *MODEL_FIELDS]
-        spec.problem(
-            f"{where}.{key}",
-            f"{name} has no keyword argument {key!r}{did_you_mean(key, valid)};"
-            f" valid: {', '.join(model_entry.kwargs)}",
-        )
-    if bad:
-        return
-    # The default label names every keyword argument, and any option or workload key varied.
-    label_keys = [
-        k for k in entry if k in kwarg_names or (k not in MODEL_FIELDS and is_grid(k, entry[k]))
-    ]
-    reported: set[str] = set()
-    for combo in _expand_entry(entry):
-        kwargs = {k: combo[k] for k in kwarg_names}
-        workload = _workload(spec, combo) if schema_ok else None
-        if workload is not None:
-            # Every training cell's data is read before anything runs, whatever num_classes.
-            classes = dataset_classes(spec, workload)
-            if classes is None:
+@dataclass
+class _Grid:
+    """The cells expanded so far, and what was seen: duplicates and problems once each."""
+
+    spec: SuiteSpec
+    schema_ok: bool
+    cells: list[Cell] = field(default_factory=list)
+    seen: dict[str, str] = field(default_factory=dict)  # cell key -> where it came from
+    reported: set[tuple[str, str]] = field(default_factory=set)
+
+    def problem(self, where: str, message: str) -> None:
+        if (where, message) not in self.reported:
+            self.reported.add((where, message))
+            self.spec.problem(where, message)
+
+    def add_model(self, source: int, name: str, entry: dict[str, Any]) -> None:
+        """The cells of one model of one [[models]] entry, or its problems."""
+        where = f"models[{source}]"
+        kwarg_names = self._kwarg_names(where, name, entry)
+        if kwarg_names is None:
+            return
+        # The default label names every keyword argument, and any option or workload key varied.
+        label_keys = [
+            k for k in entry if k in kwarg_names or (k not in MODEL_FIELDS and is_grid(k, entry[k]))
+        ]
+        for combo in _expand_entry(entry):
+            kwargs = {k: combo[k] for k in kwarg_names}
+            workload = _workload(self.spec, combo) if self.schema_ok else None
+            if workload is not None:
+                # Every training cell's data is read before anything runs, whatever num_classes.
+                classes = dataset_classes(self.spec, workload)
+                if classes is None:
+                    continue
+                kwargs.setdefault("num_classes", classes)
+            model = _meta_model(self, where, name, kwargs)
+            if model is None or not self.schema_ok:
                 continue
-            kwargs.setdefault("num_classes", classes)
-        if not schema_ok:
-            _meta_model(spec, where, name, kwargs, reported)
-            continue
+            shape, options = self._settings(combo, workload)
+            if (why := check_input(name, kwargs, shape, model)) is not None:
+                self.problem(where, why)
+                continue
+            label = _label(self, where, entry, name, combo, label_keys)
+            self._add(Cell(len(self.cells), source, name, kwargs, shape, options, label, "",
+                           workload), where)  # fmt: skip
+
+    def _kwarg_names(self, where: str, name: str, entry: dict[str, Any]) -> list[str] | None:
+        """The entry's model keyword arguments, or None after recording the unknown ones."""
+        names = [k for k in entry if k not in MODEL_FIELDS and k not in DEFAULT_FIELDS]
+        names = [k for k in names if "." not in k]
+        try:
+            model_entry = check_model_kwargs(name, {})
+        except ModelConfigError as exc:
+            self.spec.problem(f"{where}.name", exc.detail)
+            return None
+        bad = [k for k in names if k not in model_entry.kwargs]
+        for key in bad:
+            valid = [*model_entry.kwargs, *DEFAULT_FIELDS, *MODEL_FIELDS]
+            self.spec.problem(
+                f"{where}.{key}",
+                f"{name} has no keyword argument {key!r}{did_you_mean(key, valid)};"
+                f" valid: {', '.join(model_entry.kwargs)}",
+            )
+        return None if bad else names
+
+    def _settings(
+        self, combo: dict[str, Any], workload: Workload | None
+    ) -> tuple[list[int], ProfileOptions]:
+        """The cell's clip shape and options: the suite's defaults, then the entry's values.
+        A training suite without an `input` measures its training clip."""
+        spec = self.spec
         settings = {**spec.defaults, **{k: v for k, v in combo.items() if k in DEFAULT_FIELDS}}
         shape = list(settings["input"])
         if workload is not None and "input" not in combo and not spec.input_set:
@@ -194,22 +197,18 @@ def _expand_model(
             shape = [1, 3, workload.data["frames"], crop, crop]
         if settings["batch_size"] is not None:
             shape[0] = settings["batch_size"]
-        options = _options(settings)
-        model = _meta_model(spec, where, name, kwargs, reported)
-        if model is None:
-            continue
-        if (why := check_input(name, kwargs, shape, model)) is not None:
-            if (where, why) not in reported:
-                reported.add((where, why))
-                spec.problem(where, why)
-            continue
-        label = _label(spec, where, entry, name, combo, label_keys, reported)
-        key = cell_key(cell_config(name, kwargs, shape, options, workload))
-        if key in seen:
-            spec.problem(where, f"duplicate cell {label!r}: same configuration as {seen[key]}")
-            continue
-        seen[key] = f"{where} ({label})"
-        cells.append(Cell(len(cells), source, name, kwargs, shape, options, label, key, workload))
+        return shape, options_from(settings)
+
+    def _add(self, cell: Cell, where: str) -> None:
+        key = cell_key(cell_config(cell.model, cell.kwargs, cell.input_shape, cell.options,
+                                   cell.workload))  # fmt: skip
+        if key in self.seen:
+            self.spec.problem(
+                where, f"duplicate cell {cell.label!r}: same configuration as {self.seen[key]}"
+            )
+            return
+        self.seen[key] = f"{where} ({cell.label})"
+        self.cells.append(replace(cell, key=key))
 
 
 def dataset_classes(spec: SuiteSpec, workload: Workload) -> int | None:
@@ -230,30 +229,24 @@ def dataset_classes(spec: SuiteSpec, workload: Workload) -> int | None:
     return None if annotations is None else len(annotations.classes)
 
 
-def _meta_model(
-    spec: SuiteSpec, where: str, name: str, kwargs: dict[str, Any], reported: set[str]
-) -> nn.Module | None:
+def _meta_model(grid: _Grid, where: str, name: str, kwargs: dict[str, Any]) -> nn.Module | None:
     """The model built on the meta device, its own validation run; None after recording
     why it cannot be built."""
     try:
         return validate_model(name, **kwargs)
     except ModelConfigError as exc:
         line = f"{where}.{exc.key}" if exc.key else where
-        message = exc.detail if exc.key else f"{name} {kwargs}: {exc.detail}"
-        if (line, message) not in reported:
-            reported.add((line, message))
-            spec.problem(line, message)
+        grid.problem(line, exc.detail if exc.key else f"{name} {kwargs}: {exc.detail}")
         return None
 
 
 def _label(
-    spec: SuiteSpec,
+    grid: _Grid,
     where: str,
     entry: dict[str, Any],
     name: str,
     combo: dict[str, Any],
     label_keys: list[str],
-    reported: set,
 ) -> str:
     template = entry.get("label")
     if template is None:
@@ -261,9 +254,7 @@ def _label(
     try:
         return template.format(name=name, **{k: _format_value(v) for k, v in combo.items()})
     except (KeyError, IndexError, ValueError) as exc:
-        if ("label", str(exc)) not in reported:
-            reported.add(("label", str(exc)))
-            spec.problem(f"{where}.label", f"placeholder {exc} is not a key of this entry")
+        grid.problem(f"{where}.label", f"placeholder {exc} is not a key of this entry")
         return template
 
 

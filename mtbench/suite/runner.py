@@ -30,14 +30,16 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from mtbench.measure.profile import base_record, now_iso, one_line, profile
+from mtbench.errors import one_line
+from mtbench.measure.profile import now_iso, profile, unmeasured_record
+from mtbench.record import CellPart, Record, is_trained, read_record, with_cell
 from mtbench.registry import model_entry
 from mtbench.suite.grid import Cell, cell_config, cell_key
 from mtbench.suite.schema import SuiteSpec
 from mtbench.suite.store import append_record, ok_records
 from mtbench.train.distributed import current_world
 from mtbench.train.progress import TrainProgress
-from mtbench.train.trainer import cell_folder, train_and_evaluate
+from mtbench.train.trainer import TrainedCell, cell_folder, train_and_evaluate
 
 SUITE_COPY = "suite.toml"
 
@@ -51,49 +53,49 @@ class RunSummary:
     interrupted: bool = False
 
 
-def measure_cell(
+def execute_cell(
     spec: SuiteSpec,
     cell: Cell,
     on_phase=lambda phase: None,
     progress: Progress | None = None,
     eval_views: dict[str, int] | None = None,
-) -> dict[str, Any]:
-    """The cell's record: the profile record plus suite, cell_key and label, and for a
-    training cell what training and evaluation measured; never raises. With `eval_views`
-    the cell's trained checkpoint is only evaluated again, with those views."""
-    trained: dict[str, Any] = {}
-    key = cell.key
+) -> Record:
+    """The cell's record: for a training cell, train and evaluate it, then measure the network
+    that was trained (the cell's one build); for a measure-only cell, measure it. Never raises:
+    any failure is the cell's result. With `eval_views` the cell's trained checkpoint is only
+    evaluated again, with those views, under its own key."""
+    trained: TrainedCell | None = None
+    key = cell.key if eval_views is None else view_cell_key(cell, eval_views)
     bars = TrainProgress(progress, cell.label)
     try:
         if cell.workload is not None:
             on_phase("train" if eval_views is None else "evaluate")
             known = spec.annotations.get(cell.workload.data_config())
             trained = train_and_evaluate(cell, spec.output, bars, eval_views, known)
-            if eval_views is not None:
-                key = view_cell_key(cell, eval_views)
         on_phase("measure")
-        record = profile(cell.model, cell.kwargs, cell.input_shape, cell.options, on_phase)
+        model = trained.model if trained is not None else None
+        record = profile(cell.model, cell.kwargs, cell.input_shape, cell.options, on_phase, model)
     except Exception as exc:  # isolation: any failure of one cell is that cell's result
-        record = base_record(cell.model, cell.kwargs, cell.input_shape, cell.options)
+        record = unmeasured_record(cell.model, cell.kwargs, cell.input_shape, cell.options)
         record.update(status="failed", error=one_line(exc), finished_at=now_iso())
     finally:
         bars.close()
         gc.collect()
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
-    record.update(trained)
-    record.update(suite=spec.name, cell_key=key, label=cell.label)
+    if trained is not None:
+        record.update(trained.result)
+    part = CellPart(suite=spec.name, cell_key=key, label=cell.label)
     if cell.workload is not None:
-        record["workload"] = cell.workload.config()
-        record["seed_group"] = seed_group(cell)
-    return record
+        part.update(workload=cell.workload.config(), seed_group=seed_group(cell))
+    return with_cell(record, part)
 
 
-def run_cell(spec: SuiteSpec, cell: Cell, **measure_options: Any) -> dict[str, Any]:
-    """The one-cell function: measure the cell (`measure_cell`'s options) and store its
+def run_cell(spec: SuiteSpec, cell: Cell, **options: Any) -> Record:
+    """The one-cell function: execute the cell (`execute_cell`'s options) and store its
     record, rank 0 writing. The local loop and every SLURM task call this, so a cell runs
     and records the same anywhere."""
-    record = measure_cell(spec, cell, **measure_options)
+    record = execute_cell(spec, cell, **options)
     if current_world().is_main:
         append_record(spec.output, record)
     return record
@@ -216,10 +218,11 @@ def current_ok_keys(
     return done, changed
 
 
-def measured_with_other_code(record: dict[str, Any]) -> bool:
+def measured_with_other_code(stored: dict[str, Any]) -> bool:
     """A record of a model from outside mtbench whose code (file hash or package version)
     is no longer the code registered now. Built-ins are versioned by the git commit in `env`."""
-    then = record.get("provenance")
+    record = read_record(stored)
+    then = record["provenance"]
     if not then or then.get("origin") == "built-in":
         return False
     try:
@@ -269,7 +272,7 @@ def _number(value: float | None, scale: float = 1.0, digits: int = 2) -> str:
     return "-" if value is None else f"{value / scale:.{digits}f}"
 
 
-def records_table(records: list[dict[str, Any]], title: str) -> Table:
+def records_table(stored: list[dict[str, Any]], title: str) -> Table:
     """Key figures of each record: the run's summary and `mtbench show` use this one table."""
     table = Table(title=title)
     columns = (
@@ -282,24 +285,25 @@ def records_table(records: list[dict[str, Any]], title: str) -> Table:
         "mem (MiB)",
         "status",
     )
-    trained = any(r.get("top1") is not None for r in records)
+    records = [read_record(r) for r in stored]
+    trained = any(is_trained(r) for r in records)
     if trained:
         columns = (*columns[:-1], "views", "top-1 (%)", "top-5 (%)", columns[-1])
     for col in columns:
         table.add_column(col, overflow="fold")
     for r in records:
-        status = r.get("status", "?")
+        status = r["status"]
         if status != "ok":
-            status = f"[red]{status}: {r.get('error') or ''}"
+            status = f"[red]{status}: {r['error'] or ''}"
         accuracy = (r.get("views") or "-", _number(r.get("top1")), _number(r.get("top5")))
         table.add_row(
-            r.get("label") or r.get("model", "?"),
-            "x".join(map(str, r.get("input_shape") or [])),
-            _number(r.get("params_total"), 1e6),
-            _number(r.get("gflops")),
-            _latency(r.get("latency_fwd_ms")),
-            _latency(r.get("latency_fwdbwd_ms")),
-            _number(r.get("peak_mem_mb"), digits=0),
+            r.get("label") or r["model"] or "?",
+            "x".join(map(str, r["input_shape"])),
+            _number(r["params_total"], 1e6),
+            _number(r["gflops"]),
+            _latency(r["latency_fwd_ms"]),
+            _latency(r["latency_fwdbwd_ms"]),
+            _number(r["peak_mem_mb"], digits=0),
             *(accuracy if trained else ()),
             status if status != "ok" else "[green]ok",
         )

@@ -24,19 +24,14 @@ from typing import Any
 
 import tomllib
 
-from mtbench.launch.settings import LAUNCHER_FIELDS
-from mtbench.measure.profile import COMPILE_MODES, DEVICES, DTYPES, MEASURES
-from mtbench.registry import did_you_mean
-from mtbench.suite.fields import (
+from mtbench.checks import (
     Field,
-    _boolean,
-    _choice,
-    _is_int,
-    _non_negative_int,
-    _positive_int,
-    _string,
-    _strings,
+    string,
+    strings,
 )
+from mtbench.errors import did_you_mean
+from mtbench.options import suite_fields
+from mtbench.suite.launcher_fields import LAUNCHER_FIELDS
 from mtbench.suite.workload import (
     WORKLOAD_LIST_VALUED,
     WORKLOAD_SECTIONS,
@@ -52,53 +47,31 @@ class SuiteError(Exception):
         self.problems = problems
 
 
-def _input_shape(v: Any) -> str | None:
-    ok = isinstance(v, list) and len(v) == 5 and all(_is_int(s) and s >= 1 for s in v)
-    if not ok or v[1] != 3:
-        return f"expected [B, 3, T, H, W] with positive integers, got {v!r}"
-    return None
-
-
-def _measures(v: Any) -> str | None:
-    if not isinstance(v, list) or not v or not all(isinstance(m, str) for m in v):
-        return f"expected a non-empty list of names from {', '.join(MEASURES)}, got {v!r}"
-    unknown = [m for m in v if m not in MEASURES]
-    return f"unknown {unknown}; choose from {', '.join(MEASURES)}" if unknown else None
-
-
 SUITE_FIELDS = {
-    "name": Field(_string, "suite name; results go to reports/<name> unless `output` is set"),
-    "description": Field(_string, "one line on what the suite answers", ""),
-    "output": Field(_string, "output folder (default reports/<name>)"),
+    "name": Field(string, "suite name; results go to reports/<name> unless `output` is set"),
+    "description": Field(string, "one line on what the suite answers", ""),
+    "output": Field(string, "output folder (default reports/<name>)"),
     "imports": Field(
-        _strings, "modules or .py files (relative to the suite) that register models", []
+        strings, "modules or .py files (relative to the suite) that register models", []
     ),
 }
 
 # Each is also a per-model override; `input` and `measure` hold lists, so their grid form
 # is a list of lists.
-DEFAULT_FIELDS = {
-    "device": Field(_choice(DEVICES), "auto picks cuda when available", "auto"),
-    "input": Field(_input_shape, "clip shape [B, 3, T, H, W]", [1, 3, 16, 112, 112]),
-    "batch_size": Field(_positive_int, "replaces B of `input` when given"),
-    "dtype": Field(_choice(tuple(DTYPES)), "float16 on CUDA only", "float32"),
-    "warmup": Field(_non_negative_int, "untimed runs before timing", 3),
-    "repeats": Field(_positive_int, "timed runs", 10),
-    "measure": Field(_measures, "what to measure", list(MEASURES)),
-    "threads": Field(_positive_int, "CPU threads (torch.set_num_threads)"),
-    "channels_last": Field(_boolean, "channels_last_3d memory format", False),
-    "compile": Field(_boolean, "torch.compile before timing", False),
-    "count_norm": Field(_boolean, "count norm layers in GFLOPs", True),
-    "cudnn_benchmark": Field(_boolean, "cuDNN autotuning (default: on for CUDA)"),
-    "compile_mode": Field(_choice(COMPILE_MODES), "torch.compile mode (with compile)", "default"),
-    "cuda_graphs": Field(_boolean, "time by replaying a captured CUDA graph", False),
-    "amp": Field(_boolean, "autocast to `dtype` with float32 weights", False),
-}
+DEFAULT_FIELDS = suite_fields()
 LIST_VALUED = {"input", "measure"}
 
+
+def model_names(v: Any) -> str | None:
+    """A model name, or a non-empty list of them (a grid over models)."""
+    if isinstance(v, list) and v:
+        return next((why for name in v if (why := string(name)) is not None), None)
+    return string(v)
+
+
 MODEL_FIELDS = {
-    "name": Field(_string, "registered model name (mtbench models); a list expands too"),
-    "label": Field(_string, "name in plots and tables; may use {kwarg} placeholders"),
+    "name": Field(model_names, "registered model name (mtbench models); a list expands too"),
+    "label": Field(string, "name in plots and tables; may use {kwarg} placeholders"),
 }
 
 SECTIONS = ("suite", "defaults", "data", "train", "eval", "launcher", "models")
@@ -170,7 +143,31 @@ def parse_suite(path: str | Path, raise_problems: bool = True) -> SuiteSpec:
                 f"unknown section{did_you_mean(section, list(SECTIONS))};"
                 f" sections: {', '.join(SECTIONS)}",
             )
+    _parse_suite_table(spec, data)
+    defaults = _table(spec, data, "defaults", DEFAULT_FIELDS)
+    spec.defaults = {k: defaults.get(k, f.default) for k, f in DEFAULT_FIELDS.items()}
+    spec.input_set = "input" in defaults
+    _parse_workload(spec, data)
+    spec.launcher = _table(spec, data, "launcher", LAUNCHER_FIELDS)
+    _parse_models(spec, data.get("models"))
+    if spec.problems and raise_problems:
+        raise SuiteError(spec.problems)
+    return spec
 
+
+def _table(
+    spec: SuiteSpec, data: dict[str, Any], section: str, fields: dict[str, Field]
+) -> dict[str, Any]:
+    """An optional section, checked key by key; {} when absent or not a table."""
+    table = data.get(section, {})
+    if not isinstance(table, dict):
+        spec.problem(f"[{section}]", "expected a table")
+        return {}
+    _check_table(spec, section, table, fields)
+    return table
+
+
+def _parse_suite_table(spec: SuiteSpec, data: dict[str, Any]) -> None:
     suite = data.get("suite")
     if not isinstance(suite, dict):
         spec.problem("[suite]", "missing: a suite needs [suite] with at least `name`")
@@ -178,30 +175,15 @@ def parse_suite(path: str | Path, raise_problems: bool = True) -> SuiteSpec:
     _check_table(spec, "suite", suite, SUITE_FIELDS)
     if "name" not in suite:
         spec.problem("suite.name", "missing")
-    spec.name = str(suite.get("name", path.stem))
+    spec.name = str(suite.get("name", spec.path.stem))
     spec.description = str(suite.get("description", ""))
     spec.output = Path(suite.get("output") or Path("reports") / spec.name)
     imports = suite.get("imports", [])
-    spec.imports = list(imports) if _strings(imports) is None else []
+    spec.imports = list(imports) if strings(imports) is None else []
 
-    defaults = data.get("defaults", {})
-    if not isinstance(defaults, dict):
-        spec.problem("[defaults]", "expected a table")
-        defaults = {}
-    _check_table(spec, "defaults", defaults, DEFAULT_FIELDS)
-    spec.defaults = {k: defaults.get(k, f.default) for k, f in DEFAULT_FIELDS.items()}
-    spec.input_set = "input" in defaults
 
-    _parse_workload(spec, data)
-
-    launcher = data.get("launcher", {})
-    if not isinstance(launcher, dict):
-        spec.problem("[launcher]", "expected a table")
-        launcher = {}
-    _check_table(spec, "launcher", launcher, LAUNCHER_FIELDS)
-    spec.launcher = launcher
-
-    models = data.get("models")
+def _parse_models(spec: SuiteSpec, models: Any) -> None:
+    """[[models]]: each entry's keys checked; entries with a valid name go on to the grid."""
     if not isinstance(models, list) or not models:
         spec.problem("models", "no [[models]] entries: a suite needs at least one model")
         models = []
@@ -222,11 +204,8 @@ def parse_suite(path: str | Path, raise_problems: bool = True) -> SuiteSpec:
                 _check_value(spec, f"{where}.{key}", fld, value, grid)
             elif isinstance(value, list) and not value:
                 spec.problem(f"{where}.{key}", "empty list: the grid has no cells")
-        if "name" in entry:
+        if "name" in entry and model_names(entry["name"]) is None:
             spec.models.append(entry)
-    if spec.problems and raise_problems:
-        raise SuiteError(spec.problems)
-    return spec
 
 
 def _parse_workload(spec: SuiteSpec, data: dict[str, Any]) -> None:

@@ -13,13 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from mtbench.suite.fields import (
+from mtbench.checks import (
     Field,
-    _boolean,
-    _choice,
-    _is_int,
-    _non_negative_int,
-    _positive_int,
+    boolean,
+    choice,
+    is_int,
+    non_negative_int,
+    positive_int,
 )
 
 DATASET_KINDS = ("ucf101", "hmdb51", "kinetics", "frames", "list", "synthetic", "multiduration")
@@ -47,16 +47,16 @@ def _any_string(v: Any) -> str | None:
 
 def _size_range(v: Any) -> str | None:
     """A short side: one integer, or [low, high] to jitter in training."""
-    if _is_int(v) and v >= 1:
+    if is_int(v) and v >= 1:
         return None
-    ok = isinstance(v, list) and len(v) == 2 and all(_is_int(s) and s >= 1 for s in v)
+    ok = isinstance(v, list) and len(v) == 2 and all(is_int(s) and s >= 1 for s in v)
     if ok and v[0] <= v[1]:
         return None
     return f"expected an integer or [low, high] with 1 <= low <= high, got {v!r}"
 
 
 def _pair(v: Any) -> str | None:
-    ok = isinstance(v, list) and len(v) == 2 and all(_is_int(s) and s >= 1 for s in v)
+    ok = isinstance(v, list) and len(v) == 2 and all(is_int(s) and s >= 1 for s in v)
     return None if ok else f"expected [H, W] with positive integers, got {v!r}"
 
 
@@ -67,7 +67,7 @@ def _triple(v: Any) -> str | None:
 
 
 def _epochs_list(v: Any) -> str | None:
-    ok = isinstance(v, list) and all(_is_int(s) and s >= 1 for s in v)
+    ok = isinstance(v, list) and all(is_int(s) and s >= 1 for s in v)
     if ok and v == sorted(set(v)):
         return None
     return f"expected increasing epoch numbers >= 1, e.g. [20, 30], got {v!r}"
@@ -79,63 +79,63 @@ def _names(v: Any) -> str | None:
 
 
 DATA_FIELDS = {
-    "dataset": Field(_choice(DATASET_KINDS), "layout of the videos and annotations"),
+    "dataset": Field(choice(DATASET_KINDS), "layout of the videos and annotations"),
     "root": Field(_any_string, "folder of the videos (or frame folders)", ""),
     "annotations": Field(_any_string, "split files: a folder or a file, per layout", ""),
-    "split": Field(_positive_int, "official split number (UCF-101, HMDB-51: 1..3)", 1),
-    "frames": Field(_positive_int, "T: frames per clip", 16),
-    "interval": Field(_positive_int, "temporal stride between sampled frames", 2),
+    "split": Field(positive_int, "official split number (UCF-101, HMDB-51: 1..3)", 1),
+    "frames": Field(positive_int, "T: frames per clip", 16),
+    "interval": Field(positive_int, "temporal stride between sampled frames", 2),
     "resize": Field(_size_range, "short side; a range jitters in training", [128, 160]),
-    "crop": Field(_positive_int, "square crop size", 112),
-    "workers": Field(_non_negative_int, "DataLoader worker processes", 2),
+    "crop": Field(positive_int, "square crop size", 112),
+    "workers": Field(non_negative_int, "DataLoader worker processes", 2),
     "mean": Field(_triple, "normalisation mean (RGB, 0..1)", [0.45, 0.45, 0.45]),
     "std": Field(_triple, "normalisation std (RGB, 0..1)", [0.225, 0.225, 0.225]),
-    "num_classes": Field(_positive_int, "generated data: number of classes", 10),
-    "videos_per_class": Field(_positive_int, "generated data: training videos per class", 16),
-    "test_videos_per_class": Field(_positive_int, "generated data: test videos per class", 4),
-    "source_frames": Field(_positive_int, "synthetic only: frames per generated video", 64),
+    "num_classes": Field(positive_int, "generated data: number of classes", 10),
+    "videos_per_class": Field(positive_int, "generated data: training videos per class", 16),
+    "test_videos_per_class": Field(positive_int, "generated data: test videos per class", 4),
+    "source_frames": Field(positive_int, "synthetic only: frames per generated video", 64),
     "source_size": Field(_pair, "generated data: [H, W] of a generated video", [128, 171]),
-    "min_duration": Field(_positive_int, "multiduration only: shortest action, frames", 4),
-    "max_duration": Field(_positive_int, "multiduration only: longest action, frames", 16),
-    "distractors": Field(_non_negative_int, "multiduration only: drifting distractors", 2),
+    "min_duration": Field(positive_int, "multiduration only: shortest action, frames", 4),
+    "max_duration": Field(positive_int, "multiduration only: longest action, frames", 16),
+    "distractors": Field(non_negative_int, "multiduration only: drifting distractors", 2),
     "noise": Field(_number(0), "multiduration only: pixel noise std (0..255 levels)", 8.0),
 }
 
 TRAIN_FIELDS = {
     "epochs": Field(
-        _non_negative_int,
+        non_negative_int,
         "training epochs (0: evaluate the model as built, e.g. from weights=)",
         40,
     ),
-    "batch_size": Field(_positive_int, "clips per step (per process under DDP)", 16),
+    "batch_size": Field(positive_int, "clips per step (per process under DDP)", 16),
     "lr": Field(_number(0, open_low=True), "base learning rate (SGD)", 0.1),
     "momentum": Field(_number(0, 1), "SGD momentum", 0.9),
-    "nesterov": Field(_boolean, "Nesterov momentum", False),
+    "nesterov": Field(boolean, "Nesterov momentum", False),
     "weight_decay": Field(_number(0), "L2 weight decay (the paper's 1e-6)", 1e-6),
-    "schedule": Field(_choice(SCHEDULES), "step: x lr_gamma at lr_steps; cosine: to 0", "step"),
+    "schedule": Field(choice(SCHEDULES), "step: x lr_gamma at lr_steps; cosine: to 0", "step"),
     "lr_steps": Field(_epochs_list, "epochs where the LR is multiplied by lr_gamma", [20, 30]),
     "lr_gamma": Field(_number(0, 1, open_low=True), "factor applied at each LR step", 0.1),
     "warmup_epochs": Field(_number(0), "linear warm-up from warmup_factor x lr", 0),
     "warmup_factor": Field(_number(0, 1), "LR at the start of warm-up, relative to lr", 0.1),
     "label_smoothing": Field(_number(0, 1), "cross-entropy label smoothing", 0.0),
     "clip_grad": Field(_number(0), "max gradient L2 norm; 0 = off", 0.0),
-    "amp": Field(_boolean, "autocast (bf16 on CPU; amp_dtype on CUDA)", False),
+    "amp": Field(boolean, "autocast (bf16 on CPU; amp_dtype on CUDA)", False),
     "amp_dtype": Field(
-        _choice(AMP_DTYPES), "autocast dtype on CUDA (float16 adds a scaler)", "bfloat16"
+        choice(AMP_DTYPES), "autocast dtype on CUDA (float16 adds a scaler)", "bfloat16"
     ),  # fmt: skip
-    "multigrid": Field(_boolean, "Wu et al. 2020 long cycle over (T, crop)", False),
-    "short_cycle": Field(_boolean, "with multigrid: the short cycle over crop size", False),
-    "seed": Field(_non_negative_int, "seeds weights, data order and clip sampling", 0),
-    "checkpoint_every": Field(_positive_int, "epochs between checkpoints", 1),
+    "multigrid": Field(boolean, "Wu et al. 2020 long cycle over (T, crop)", False),
+    "short_cycle": Field(boolean, "with multigrid: the short cycle over crop size", False),
+    "seed": Field(non_negative_int, "seeds weights, data order and clip sampling", 0),
+    "checkpoint_every": Field(positive_int, "epochs between checkpoints", 1),
     "init_from": Field(_any_string, "checkpoint to fine-tune from ('' = none)", ""),
     "freeze": Field(_names, "modules whose parameters stay untrained", []),
-    "timeout": Field(_positive_int, "seconds before a stuck collective fails the cell", 600),
+    "timeout": Field(positive_int, "seconds before a stuck collective fails the cell", 600),
 }
 
 EVAL_FIELDS = {
-    "clips": Field(_positive_int, "K temporal clips per video", 10),
-    "crops": Field(_choice((1, 3)), "spatial crops per clip: 1 centre, 3 ends + centre", 3),
-    "batch_size": Field(_positive_int, "videos per evaluation step", 16),
+    "clips": Field(positive_int, "K temporal clips per video", 10),
+    "crops": Field(choice((1, 3)), "spatial crops per clip: 1 centre, 3 ends + centre", 3),
+    "batch_size": Field(positive_int, "videos per evaluation step", 16),
 }
 
 WORKLOAD_SECTIONS = {"data": DATA_FIELDS, "train": TRAIN_FIELDS, "eval": EVAL_FIELDS}

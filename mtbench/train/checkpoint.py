@@ -15,9 +15,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from mtbench.weights import load_checkpoint as load_checkpoint
+from mtbench.weights import model_state as model_state
+
 LAST = "last.pt"
-# Where a checkpoint keeps its state_dict: PySlowFast/PyTorchVideo, mtbench, common practice.
-STATE_DICT_KEYS = ("model_state", "model", "state_dict")
 
 
 def rng_state() -> dict[str, Any]:
@@ -60,22 +61,3 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def load_checkpoint(path: Path) -> dict[str, Any]:
-    return torch.load(path, map_location="cpu", weights_only=True)
-
-
-def model_state(checkpoint: Any) -> dict[str, torch.Tensor] | None:
-    """The state_dict inside a loaded checkpoint of any supported format (under one of
-    STATE_DICT_KEYS, or bare), without DDP's `module.` prefix; None when it holds none."""
-    if isinstance(checkpoint, dict):
-        for key in STATE_DICT_KEYS:
-            if isinstance(checkpoint.get(key), dict):
-                checkpoint = checkpoint[key]
-                break
-    if not isinstance(checkpoint, dict) or not all(
-        isinstance(v, torch.Tensor) for v in checkpoint.values()
-    ):
-        return None
-    return {k.removeprefix("module."): v for k, v in checkpoint.items()}

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from mtbench.train.checkpoint import load_checkpoint, model_state
+from mtbench.weights import load_checkpoint, model_state
 
 
 class FinetuneError(ValueError):

@@ -31,6 +31,7 @@ from mtbench.data import (
 )
 from mtbench.measure.latency import autocast_to
 from mtbench.measure.profile import resolve_device
+from mtbench.record import TrainingResult
 from mtbench.registry import create_model
 from mtbench.train.checkpoint import (
     LAST,
@@ -269,36 +270,69 @@ def _resume(setup: Setup, path: Path, cell) -> tuple[int, float]:
     return state["epoch"], state["train_time_s"]
 
 
+@dataclass
+class TrainedCell:
+    """What training and evaluation leave: the record's training part and the network they
+    ran, which the cell's measurements then use (one build per cell)."""
+
+    result: TrainingResult
+    model: nn.Module
+
+
 def train_and_evaluate(
     cell,
     store: Path,
     progress: TrainProgress,
-    eval_override: dict[str, int] | None = None,
+    eval_views: dict[str, int] | None = None,
     annotations: Annotations | None = None,
-) -> dict[str, Any]:
+) -> TrainedCell:
     """Train the cell (resuming from its checkpoint), evaluate it, return the record fields.
 
-    With `eval_override` ({"clips": K, "crops": C}) nothing is trained: the cell's final
+    With `eval_views` ({"clips": K, "crops": C}) nothing is trained: the cell's final
     checkpoint is evaluated with those views. `annotations`, when the suite already read
     them while validating, are not read again.
     """
-    workload = cell.workload
-    train, evaluation = workload.train, {**workload.eval, **(eval_override or {})}
     world = current_world()
-    device = _device(cell, world)
-    config = workload.data_config()
+    config = cell.workload.data_config()
     annotations = annotations or read_annotations(config)
     num_classes = cell.kwargs.get("num_classes", len(annotations.classes))
+    setup = _setup(cell, {"num_classes": num_classes}, _device(cell, world))
     folder = cell_folder(store, cell.key)
+    log, train_time = _train(cell, setup, folder, annotations, progress, eval_views)
+    evaluation = {**cell.workload.eval, **(eval_views or {})}
+    metrics, views, eval_rate = _evaluate(cell, setup, evaluation, annotations, progress)
+    tag = "" if eval_views is None else f"-{evaluation['clips']}x{evaluation['crops']}"
+    if world.is_main:
+        views.save(folder / SCORES.replace(".pt", f"{tag}.pt"))
+        write_reports(folder, metrics, annotations.classes, tag)
+    result = _training_result(cell, store, log, train_time, metrics, views, annotations)
+    result.update(views=f"{evaluation['clips']}x{evaluation['crops']}", eval_clips_per_s=eval_rate)
+    return TrainedCell(result, setup.model)
+
+
+def _train(
+    cell,
+    setup: Setup,
+    folder: Path,
+    annotations: Annotations,
+    progress: TrainProgress,
+    eval_views: dict[str, int] | None,
+) -> tuple[list[dict[str, Any]], float]:
+    """The epochs not done yet (none when only evaluating): the log lines of every epoch,
+    on every rank, and the training seconds so far."""
+    train, world = cell.workload.train, current_world()
     ckpt_path = folder / LAST
-    setup = _setup(cell, {"num_classes": num_classes}, device)
     train_set = build_dataset(
-        config, "train", train=True, seed=train["seed"], annotations=annotations
+        cell.workload.data_config(),
+        "train",
+        train=True,
+        seed=train["seed"],
+        annotations=annotations,
     )
     done, train_time = (0, 0.0)
     if ckpt_path.exists():
         done, train_time = _resume(setup, ckpt_path, cell)
-    if eval_override is not None and done < train["epochs"]:
+    if eval_views is not None and done < train["epochs"]:
         raise TrainingError(
             f"{ckpt_path}: training has not finished ({done} of {train['epochs']} epochs);"
             " run the suite first"
@@ -317,13 +351,23 @@ def train_and_evaluate(
                 save_checkpoint(ckpt_path, state)
             barrier()
     train_log.close()
-    log = broadcast_object(train_log.lines)
+    return broadcast_object(train_log.lines), train_time
 
+
+def _evaluate(
+    cell,
+    setup: Setup,
+    evaluation: dict[str, Any],
+    annotations: Annotations,
+    progress: TrainProgress,
+):
+    """Score the test split with the evaluation's views; (metrics, views, clips per s)."""
+    world = current_world()
     test_set = build_dataset(
-        config,
+        cell.workload.data_config(),
         "test",
         train=False,
-        seed=train["seed"],
+        seed=cell.workload.train["seed"],
         clips=evaluation["clips"],
         crops=evaluation["crops"],
         annotations=annotations,
@@ -334,61 +378,61 @@ def train_and_evaluate(
         mine[i : i + evaluation["batch_size"]]
         for i in range(0, len(mine), evaluation["batch_size"])
     ]
-    loader = _loader(test_set, batches, workload.data["workers"], train["seed"])
+    loader = _loader(test_set, batches, cell.workload.data["workers"], cell.workload.train["seed"])
     progress.start_eval(len(mine))
     views, eval_rate = run_views(
         setup.model,
         loader,
-        device=device,
+        device=setup.device,
         clips=evaluation["clips"],
         crops=evaluation["crops"],
         classes=annotations.classes,
         autocast=setup.autocast,
         on_step=progress.eval_step,
     )
-    metrics = score(views)
-    tag = "" if eval_override is None else f"-{evaluation['clips']}x{evaluation['crops']}"
-    if world.is_main:
-        views.save(folder / SCORES.replace(".pt", f"{tag}.pt"))
-        write_reports(folder, metrics, annotations.classes, tag)
+    return score(views), views, eval_rate
+
+
+def _training_result(
+    cell, store: Path, log: list[dict[str, Any]], train_time: float, metrics, views, annotations
+) -> TrainingResult:
+    """The record's training part, from the log, the scores and the data."""
+    config, train = cell.workload.data_config(), cell.workload.train
+    ckpt_path = cell_folder(store, cell.key) / LAST
     last_line = log[-1] if log else {}
     train_seconds = sum(line["seconds"] for line in log)
     train_clips = sum(line["clips_per_s"] * line["seconds"] for line in log)
     wait = sum(line["data_wait_frac"] * line["seconds"] for line in log)
     skipped = sorted({p for line in log for p in line["skipped"]} | set(views.missing))
-    record = {
-        "top1": metrics.top1,
-        "top5": metrics.top5,
-        "mean_class_acc": metrics.mean_class_acc,
-        "dataset": dataset_name(config.dataset, len(annotations.classes)),
-        "dataset_kind": config.dataset,
-        "split": config.split,
-        "num_classes": len(annotations.classes),
-        "views": f"{evaluation['clips']}x{evaluation['crops']}",
-        "view_average": VIEW_AVERAGE,
-        "epochs": train["epochs"],
-        "seed": train["seed"],
-        "train_time_s": train_time,
-        "train_clips_per_s": train_clips / train_seconds if train_seconds else None,
-        "eval_clips_per_s": eval_rate,
-        "data_wait_frac": wait / train_seconds if train_seconds else None,
-        "skipped_videos": len(skipped),
-        "skipped_paths": skipped,
-        "num_train_videos": len(annotations.splits["train"]),
-        "num_test_videos": len(annotations.splits["test"]),
-        "num_test_scored": metrics.videos,
-        "final_train_loss": last_line.get("loss"),
-        "train_curve": [
-            {k: line[k] for k in ("epoch", "lr", "loss", "train_top1")} for line in log
-        ],
-        "final_train_top1": last_line.get("train_top1"),
-        "world_size": world.size,
-        "checkpoint": str(ckpt_path.relative_to(store)) if ckpt_path.exists() else None,
-        "data_fingerprint": data_fingerprint(config, annotations, "test"),
-        "train_data_fingerprint": data_fingerprint(config, annotations, "train"),
-    }
-    record.update(top1_by_duration(views, config))
-    return record
+    result = TrainingResult(
+        top1=metrics.top1,
+        top5=metrics.top5,
+        mean_class_acc=metrics.mean_class_acc,
+        dataset=dataset_name(config.dataset, len(annotations.classes)),
+        dataset_kind=config.dataset,
+        split=config.split,
+        num_classes=len(annotations.classes),
+        view_average=VIEW_AVERAGE,
+        epochs=train["epochs"],
+        seed=train["seed"],
+        train_time_s=train_time,
+        train_clips_per_s=train_clips / train_seconds if train_seconds else None,
+        data_wait_frac=wait / train_seconds if train_seconds else None,
+        skipped_videos=len(skipped),
+        skipped_paths=skipped,
+        num_train_videos=len(annotations.splits["train"]),
+        num_test_videos=len(annotations.splits["test"]),
+        num_test_scored=metrics.videos,
+        final_train_loss=last_line.get("loss"),
+        train_curve=[{k: line[k] for k in ("epoch", "lr", "loss", "train_top1")} for line in log],
+        final_train_top1=last_line.get("train_top1"),
+        world_size=current_world().size,
+        checkpoint=str(ckpt_path.relative_to(store)) if ckpt_path.exists() else None,
+        data_fingerprint=data_fingerprint(config, annotations, "test"),
+        train_data_fingerprint=data_fingerprint(config, annotations, "train"),
+    )
+    result.update(top1_by_duration(views, config))
+    return result
 
 
 def top1_by_duration(views: ViewScores, config) -> dict[str, Any]:

@@ -1,0 +1,204 @@
+"""The run options: each declared once, with its type, default, allowed values, help text and
+whether it enters a cell's key.
+
+The suite's `[defaults]` (and per-model overrides), the `mtbench profile` flags, the grid's
+copy into a cell and the validation are all derived from the fields of `ProfileOptions`, so a
+new option is one field here plus its use. The clip shape is declared beside them (`INPUT`,
+`BATCH_SIZE`) and parsed by one function, `parse_input_shape`, for the CLI's `1x3x16x112x112`
+and a suite's `[1, 3, 16, 112, 112]` alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal
+
+from mtbench.checks import (
+    Field,
+    boolean,
+    choice,
+    is_int,
+    non_negative_int,
+    positive_int,
+)
+
+MEASURES = ("params", "flops", "latency_fwd", "latency_fwdbwd", "memory")
+RUNTIME_MEASURES = ("latency_fwd", "latency_fwdbwd", "memory")
+DTYPE_NAMES = ("float32", "bfloat16", "float16")
+DEVICES = ("auto", "cpu", "cuda")
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
+
+# How an option enters a cell's key: `always`, or `when_set` for options added after suites
+# had stores (left out while they hold their default, so that those stores still resume).
+KeyPolicy = Literal["always", "when_set"]
+
+
+def measures(v: Any) -> str | None:
+    """A non-empty list (or tuple) of measurement names."""
+    if not isinstance(v, list | tuple) or not v or not all(isinstance(m, str) for m in v):
+        return f"expected a non-empty list of names from {', '.join(MEASURES)}, got {v!r}"
+    unknown = [m for m in v if m not in MEASURES]
+    return f"unknown {unknown}; choose any of {', '.join(MEASURES)}" if unknown else None
+
+
+def optional(check: Callable[[Any], str | None]) -> Callable[[Any], str | None]:
+    """`check`, with None (the option's "not set") also fine."""
+
+    def checked(v: Any) -> str | None:
+        return None if v is None else check(v)
+
+    return checked
+
+
+def option(
+    default: Any, check: Callable[[Any], str | None], help: str, key: KeyPolicy = "always"
+) -> Any:
+    """A declared option: a dataclass field whose metadata the schema, CLI and grid read."""
+    return field(default=default, metadata={"check": check, "help": help, "key": key})
+
+
+@dataclass(frozen=True)
+class ProfileOptions:
+    """How to measure; the defaults are `mtbench profile`'s and a suite's `[defaults]`."""
+
+    device: str = option("auto", choice(DEVICES), "auto | cpu | cuda: auto picks cuda if present")
+    dtype: str = option("float32", choice(DTYPE_NAMES), "float32 | bfloat16 | float16 (CUDA)")
+    warmup: int = option(3, non_negative_int, "untimed runs before timing")
+    repeats: int = option(10, positive_int, "timed runs")
+    measure: tuple[str, ...] = option(MEASURES, measures, "what to measure: " + ",".join(MEASURES))
+    threads: int | None = option(None, optional(positive_int), "CPU threads (torch)")
+    channels_last: bool = option(False, boolean, "channels_last_3d memory format")
+    compile: bool = option(False, boolean, "torch.compile the model before timing")
+    count_norm: bool = option(True, boolean, "count normalisation layers in GFLOPs (fvcore's)")
+    cudnn_benchmark: bool | None = option(
+        None, optional(boolean), "cuDNN autotuning [default: on for CUDA]", "when_set"
+    )
+    compile_mode: str = option(
+        "default", choice(COMPILE_MODES), "with compile: " + " | ".join(COMPILE_MODES), "when_set"
+    )
+    cuda_graphs: bool = option(
+        False, boolean, "CUDA only: capture each step once, time its graph replays", "when_set"
+    )
+    amp: bool = option(
+        False, boolean, "autocast to dtype (bfloat16 | float16), weights in float32", "when_set"
+    )
+
+    def problems(self) -> list[tuple[str, str]]:
+        """(key, message) for every invalid option; empty when all are valid."""
+        out = [
+            (f.name, why)
+            for f in fields(self)
+            if (why := f.metadata["check"](getattr(self, f.name))) is not None
+        ]
+        named_mode = self.compile_mode in COMPILE_MODES and self.compile_mode != "default"
+        if named_mode and not self.compile:
+            out.append(("compile_mode", f"{self.compile_mode!r} needs compile = true"))
+        if self.amp and self.dtype == "float32":
+            out.append(("amp", "needs dtype bfloat16 or float16 (autocast's low precision)"))
+        if self.cuda_graphs and self.device == "cpu":
+            out.append(("cuda_graphs", "needs device cuda: CUDA graphs replay GPU kernels"))
+        if self.cuda_graphs and self.compile and self.compile_mode == "reduce-overhead":
+            out.append(("cuda_graphs", "compile_mode 'reduce-overhead' already replays graphs"))
+        return out
+
+    def key_options(self) -> dict[str, Any]:
+        """The options as a cell key hashes them: a `when_set` option only when it is set."""
+        return {
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if f.metadata["key"] == "always" or getattr(self, f.name) != f.default
+        }
+
+    def precision(self) -> str:
+        """What ran in low precision: `autocast` (float32 weights), `cast` (the whole model
+        in `dtype`) or `float32`."""
+        return "autocast" if self.amp else ("cast" if self.dtype != "float32" else "float32")
+
+    def conditions(self) -> dict[str, Any]:
+        """The options as a record states them (mtbench.record.Measurement's conditions)."""
+        keep = ("dtype", "device", "channels_last", "compile", "compile_mode", "cuda_graphs")
+        return {
+            **{name: getattr(self, name) for name in keep},
+            "amp": self.amp,
+            "precision": self.precision(),
+            "cudnn_benchmark": self.cudnn_benchmark,
+            "count_norm": self.count_norm,
+            "threads": self.threads,
+            "warmup": self.warmup,
+        }
+
+
+@dataclass(frozen=True)
+class Declared:
+    """One option as the suite schema and the CLI see it."""
+
+    name: str
+    type: str  # the field's annotation, e.g. "int | None"
+    default: Any
+    check: Callable[[Any], str | None]
+    help: str
+
+
+def declared_options() -> list[Declared]:
+    return [
+        Declared(f.name, str(f.type), f.default, f.metadata["check"], f.metadata["help"])
+        for f in fields(ProfileOptions)
+    ]
+
+
+def options_from(settings: dict[str, Any]) -> ProfileOptions:
+    """A cell's options from its resolved settings (a suite's defaults and overrides)."""
+    values = {f.name: settings[f.name] for f in fields(ProfileOptions) if f.name in settings}
+    if isinstance(values.get("measure"), str):  # the command line's comma-separated list
+        values["measure"] = [m.strip() for m in values["measure"].split(",") if m.strip()]
+    if "measure" in values:
+        values["measure"] = tuple(values["measure"])
+    return ProfileOptions(**values)
+
+
+INPUT_HELP = "clip shape B,3,T,H,W: BxCxTxHxW on the command line, [B, 3, T, H, W] in a suite"
+
+
+def input_shape_problem(value: Any) -> str | None:
+    """Why `value` is not a clip shape (`1x3x16x112x112` or `[1, 3, 16, 112, 112]`)."""
+    try:
+        parse_input_shape(value)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def parse_input_shape(value: Any) -> list[int]:
+    """A (B, 3, T, H, W) clip shape with positive sizes from `1x3x16x112x112` or a list of five
+    integers; ValueError saying what is wrong."""
+    shape: Any = value
+    if isinstance(value, str):
+        try:
+            shape = [int(p) for p in value.lower().replace(",", "x").split("x")]
+        except ValueError:
+            shape = None
+    ok = isinstance(shape, list | tuple) and len(shape) == 5 and all(is_int(s) for s in shape)
+    if not ok or any(s < 1 for s in shape) or shape[1] != 3:
+        raise ValueError(
+            f"expected BxCxTxHxW with 3 channels and positive sizes, e.g. 1x3x16x112x112"
+            f" ([B, 3, T, H, W] in a suite), got {value!r}"
+        )
+    return list(shape)
+
+
+def suite_fields() -> dict[str, Field]:
+    """A suite's `[defaults]` keys (each also a per-model override): the run options, the
+    clip shape and the batch size that replaces its B."""
+    options = {d.name: Field(d.check, d.help, _suite_default(d)) for d in declared_options()}
+    return {
+        "device": options.pop("device"),
+        "input": Field(input_shape_problem, INPUT_HELP, [1, 3, 16, 112, 112]),
+        "batch_size": Field(positive_int, "replaces B of `input` when given"),
+        **options,
+    }
+
+
+def _suite_default(declared: Declared) -> Any:
+    """TOML has lists, not tuples: a tuple default reads back as the list a user writes."""
+    return list(declared.default) if isinstance(declared.default, tuple) else declared.default
