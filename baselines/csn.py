@@ -18,9 +18,8 @@ from torchvision.models.video.resnet import Bottleneck, Conv3DSimple, VideoResNe
 
 from baselines.resnet3d import LAYERS
 from baselines.stages import basic_stem
+from baselines.variants import register_variants
 from baselines.weights import ptv_resnet_rules
-from mtbench.entries import register_model
-from mtbench.weights import with_weights
 
 # PyTorchVideo's `create_csn` (CSN_32x2_R101.pyth) -> torchvision's VideoResNet names.
 PTV_CSN = ptv_resnet_rules((1, 2, 3, 4), ("layer1", "layer2", "layer3", "layer4"), "fc")
@@ -57,48 +56,23 @@ def csn_stem() -> nn.Sequential:
     return basic_stem(64, temporal_kernel=3, pool=True)
 
 
-def build_csn(depth: int, conv: type[nn.Module], num_classes: int) -> VideoResNet:
+def build_csn(depth: int, conv: type[nn.Module], num_classes: int = 400) -> VideoResNet:
     """A CSN of `depth` with conv_b maker `conv` (depthwise or interaction-preserved)."""
     return VideoResNet(Bottleneck, [conv] * 4, LAYERS[depth], csn_stem, num_classes=num_classes)
 
 
-@register_model("ircsn-50", family="csn")
-@with_weights(PTV_CSN)
-def ircsn_50(num_classes: int = 400) -> nn.Module:
-    """ir-CSN-50 (Tran et al. 2019): depthwise 3x3x3 bottlenecks; canonical input 32x224x224."""
-    return build_csn(50, DepthwiseConv3D, num_classes)
-
-
-@register_model("ircsn-101", family="csn")
-@with_weights(PTV_CSN)
-def ircsn_101(num_classes: int = 400) -> nn.Module:
-    """ir-CSN-101 (Tran et al. 2019): depthwise 3x3x3 bottlenecks; canonical input 32x224x224."""
-    return build_csn(101, DepthwiseConv3D, num_classes)
-
-
-@register_model("ircsn-152", family="csn")
-@with_weights(PTV_CSN)
-def ircsn_152(num_classes: int = 400) -> nn.Module:
-    """ir-CSN-152 (Tran et al. 2019): depthwise 3x3x3 bottlenecks; canonical input 32x224x224."""
-    return build_csn(152, DepthwiseConv3D, num_classes)
-
-
-@register_model("ipcsn-50", family="csn")
-@with_weights(PTV_CSN)
-def ipcsn_50(num_classes: int = 400) -> nn.Module:
-    """ip-CSN-50 (Tran et al. 2019): 1x1x1 + depthwise 3x3x3; canonical input 32x224x224."""
-    return build_csn(50, InteractionPreservedConv, num_classes)
-
-
-@register_model("ipcsn-101", family="csn")
-@with_weights(PTV_CSN)
-def ipcsn_101(num_classes: int = 400) -> nn.Module:
-    """ip-CSN-101 (Tran et al. 2019): 1x1x1 + depthwise 3x3x3; canonical input 32x224x224."""
-    return build_csn(101, InteractionPreservedConv, num_classes)
-
-
-@register_model("ipcsn-152", family="csn")
-@with_weights(PTV_CSN)
-def ipcsn_152(num_classes: int = 400) -> nn.Module:
-    """ip-CSN-152 (Tran et al. 2019): 1x1x1 + depthwise 3x3x3; canonical input 32x224x224."""
-    return build_csn(152, InteractionPreservedConv, num_classes)
+IR = "depthwise 3x3x3 bottlenecks; canonical input 32x224x224"
+IP = "1x1x1 + depthwise 3x3x3; canonical input 32x224x224"
+register_variants(
+    "csn",
+    build_csn,
+    {
+        "ircsn-50": ((50, DepthwiseConv3D), f"ir-CSN-50 (Tran et al. 2019): {IR}."),
+        "ircsn-101": ((101, DepthwiseConv3D), f"ir-CSN-101 (Tran et al. 2019): {IR}."),
+        "ircsn-152": ((152, DepthwiseConv3D), f"ir-CSN-152 (Tran et al. 2019): {IR}."),
+        "ipcsn-50": ((50, InteractionPreservedConv), f"ip-CSN-50 (Tran et al. 2019): {IP}."),
+        "ipcsn-101": ((101, InteractionPreservedConv), f"ip-CSN-101 (Tran et al. 2019): {IP}."),
+        "ipcsn-152": ((152, InteractionPreservedConv), f"ip-CSN-152 (Tran et al. 2019): {IP}."),
+    },
+    PTV_CSN,
+)

@@ -33,9 +33,8 @@ from torchvision.models.video.resnet import (
 )
 
 from baselines.stages import Conv2Plus1DTemporalFirst, check_choice, staged_resnet
+from baselines.variants import register_variants
 from baselines.weights import ptv_resnet_rules
-from mtbench.entries import register_model
-from mtbench.weights import with_weights
 
 # PyTorchVideo's R(2+1)D-50 checkpoint -> definition "pytorchvideo"; torchvision's r3d_18 and
 # r2plus1d_18 state_dicts carry our names already (the builders are torchvision's).
@@ -73,7 +72,7 @@ def video_resnet(
     return VideoResNet(_block(depth), [conv] * 4, LAYERS[depth], stem, num_classes=n)
 
 
-def build_r3d(depth: int, num_classes: int, definition: str) -> nn.Module:
+def build_r3d(depth: int, num_classes: int = 400, definition: str = "torchvision") -> nn.Module:
     """R3D-`depth` under `definition` ("torchvision" or "3d-resnets")."""
     check_choice("definition", definition, ("torchvision", "3d-resnets"))
     if definition == "torchvision" and depth == 18:
@@ -82,7 +81,9 @@ def build_r3d(depth: int, num_classes: int, definition: str) -> nn.Module:
     return video_resnet(depth, Conv3DSimple, stem, num_classes)
 
 
-def build_r2plus1d(depth: int, num_classes: int, definition: str) -> nn.Module:
+def build_r2plus1d(
+    depth: int, num_classes: int = 400, definition: str = "torchvision"
+) -> nn.Module:
     """R(2+1)D-`depth` under `definition` ("torchvision", or "pytorchvideo" for depth >= 50)."""
     allowed = ("torchvision", "pytorchvideo") if depth >= 50 else ("torchvision",)
     check_choice("definition", definition, allowed)
@@ -102,71 +103,34 @@ def build_r2plus1d(depth: int, num_classes: int, definition: str) -> nn.Module:
     return video_resnet(depth, Conv2Plus1D, R2Plus1dStem, num_classes)
 
 
-@register_model("r3d-18", family="r3d")
-@with_weights()
-def r3d_18(num_classes: int = 400, definition: str = "torchvision") -> nn.Module:
-    """R3D-18 (Tran et al. 2018); definition: torchvision | 3d-resnets (stem max-pool)."""
-    return build_r3d(18, num_classes, definition)
-
-
-@register_model("r3d-34", family="r3d")
-@with_weights()
-def r3d_34(num_classes: int = 400, definition: str = "torchvision") -> nn.Module:
-    """R3D-34 (basic blocks); definition: torchvision | 3d-resnets (stem max-pool)."""
-    return build_r3d(34, num_classes, definition)
-
-
-@register_model("r3d-50", family="r3d")
-@with_weights()
-def r3d_50(num_classes: int = 400, definition: str = "torchvision") -> nn.Module:
-    """R3D-50 (bottlenecks); definition: torchvision | 3d-resnets (stem max-pool)."""
-    return build_r3d(50, num_classes, definition)
-
-
-@register_model("r3d-101", family="r3d")
-@with_weights()
-def r3d_101(num_classes: int = 400, definition: str = "torchvision") -> nn.Module:
-    """R3D-101 (bottlenecks); definition: torchvision | 3d-resnets (stem max-pool)."""
-    return build_r3d(101, num_classes, definition)
-
-
-@register_model("r3d-152", family="r3d")
-@with_weights()
-def r3d_152(num_classes: int = 400, definition: str = "torchvision") -> nn.Module:
-    """R3D-152 (bottlenecks); definition: torchvision | 3d-resnets (stem max-pool)."""
-    return build_r3d(152, num_classes, definition)
-
-
-@register_model("r2plus1d-18", family="r2plus1d")
-@with_weights(PTV_R2PLUS1D)
-def r2plus1d_18(num_classes: int = 400, definition: str = "torchvision") -> nn.Module:
-    """R(2+1)D-18 (Tran et al. 2018): 3x3x3 factored into 1x3x3 then 3x1x1."""
-    return build_r2plus1d(18, num_classes, definition)
-
-
-@register_model("r2plus1d-34", family="r2plus1d")
-@with_weights(PTV_R2PLUS1D)
-def r2plus1d_34(num_classes: int = 400, definition: str = "torchvision") -> nn.Module:
-    """R(2+1)D-34 (basic blocks, torchvision's parameter-matched (2+1)D conv)."""
-    return build_r2plus1d(34, num_classes, definition)
-
-
-@register_model("r2plus1d-50", family="r2plus1d")
-@with_weights(PTV_R2PLUS1D)
-def r2plus1d_50(num_classes: int = 400, definition: str = "torchvision") -> nn.Module:
-    """R(2+1)D-50 (bottlenecks); definition: torchvision | pytorchvideo."""
-    return build_r2plus1d(50, num_classes, definition)
-
-
-@register_model("r2plus1d-101", family="r2plus1d")
-@with_weights(PTV_R2PLUS1D)
-def r2plus1d_101(num_classes: int = 400, definition: str = "torchvision") -> nn.Module:
-    """R(2+1)D-101 (bottlenecks); definition: torchvision | pytorchvideo."""
-    return build_r2plus1d(101, num_classes, definition)
-
-
-@register_model("r2plus1d-152", family="r2plus1d")
-@with_weights(PTV_R2PLUS1D)
-def r2plus1d_152(num_classes: int = 400, definition: str = "torchvision") -> nn.Module:
-    """R(2+1)D-152 (bottlenecks); definition: torchvision | pytorchvideo."""
-    return build_r2plus1d(152, num_classes, definition)
+R3D_DEFINITIONS = "definition: torchvision | 3d-resnets (stem max-pool)"
+R2PLUS1D_DEFINITIONS = "definition: torchvision | pytorchvideo"
+register_variants(
+    "r3d",
+    build_r3d,
+    {
+        "r3d-18": ((18,), f"R3D-18 (Tran et al. 2018); {R3D_DEFINITIONS}."),
+        "r3d-34": ((34,), f"R3D-34 (basic blocks); {R3D_DEFINITIONS}."),
+        "r3d-50": ((50,), f"R3D-50 (bottlenecks); {R3D_DEFINITIONS}."),
+        "r3d-101": ((101,), f"R3D-101 (bottlenecks); {R3D_DEFINITIONS}."),
+        "r3d-152": ((152,), f"R3D-152 (bottlenecks); {R3D_DEFINITIONS}."),
+    },
+)
+register_variants(
+    "r2plus1d",
+    build_r2plus1d,
+    {
+        "r2plus1d-18": (
+            (18,),
+            "R(2+1)D-18 (Tran et al. 2018): 3x3x3 factored into 1x3x3 then 3x1x1.",
+        ),
+        "r2plus1d-34": (
+            (34,),
+            "R(2+1)D-34 (basic blocks, torchvision's parameter-matched (2+1)D conv).",
+        ),
+        "r2plus1d-50": ((50,), f"R(2+1)D-50 (bottlenecks); {R2PLUS1D_DEFINITIONS}."),
+        "r2plus1d-101": ((101,), f"R(2+1)D-101 (bottlenecks); {R2PLUS1D_DEFINITIONS}."),
+        "r2plus1d-152": ((152,), f"R(2+1)D-152 (bottlenecks); {R2PLUS1D_DEFINITIONS}."),
+    },
+    PTV_R2PLUS1D,
+)

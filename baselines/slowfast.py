@@ -33,6 +33,7 @@ from baselines.stages import (
     make_stage,
     staged_resnet,
 )
+from baselines.variants import register_variants
 from baselines.weights import PTV_SLOWFAST, ptv_resnet_rules
 from mtbench.entries import register_model
 from mtbench.weights import with_weights
@@ -124,7 +125,7 @@ class SlowFast(nn.Module):
         return self.fc(self.dropout(pooled))
 
 
-def build_slowfast(depth: int, num_classes: int, setting: str) -> SlowFast:
+def build_slowfast(depth: int, num_classes: int = 400, setting: str = "8x8") -> SlowFast:
     """SlowFast-R`depth` in the published `setting` ("4x16" or "8x8")."""
     check_choice("setting", setting, tuple(SETTINGS))
     alpha, kernel = SETTINGS[setting]
@@ -133,18 +134,16 @@ def build_slowfast(depth: int, num_classes: int, setting: str) -> SlowFast:
     return SlowFast(depth, num_classes, alpha, kernel)
 
 
-@register_model("slowfast-r50", family="slowfast")
-@with_weights(PTV_SLOWFAST)
-def slowfast_r50(num_classes: int = 400, setting: str = "8x8") -> nn.Module:
-    """SlowFast R50 (Feichtenhofer et al. 2019); setting 8x8 | 4x16; input 32x224x224."""
-    return build_slowfast(50, num_classes, setting)
-
-
-@register_model("slowfast-r101", family="slowfast")
-@with_weights(PTV_SLOWFAST)
-def slowfast_r101(num_classes: int = 400, setting: str = "8x8") -> nn.Module:
-    """SlowFast R101 (Feichtenhofer et al. 2019); setting 8x8 | 4x16; input 32x224x224."""
-    return build_slowfast(101, num_classes, setting)
+SLOWFAST = "(Feichtenhofer et al. 2019); setting 8x8 | 4x16; input 32x224x224"
+register_variants(
+    "slowfast",
+    build_slowfast,
+    {
+        "slowfast-r50": ((50,), f"SlowFast R50 {SLOWFAST}."),
+        "slowfast-r101": ((101,), f"SlowFast R101 {SLOWFAST}."),
+    },
+    PTV_SLOWFAST,
+)
 
 
 # PyTorchVideo's SLOW_8x8_R50.pyth: blocks 1-4 are res2..res5, blocks.5 the head.

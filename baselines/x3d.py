@@ -28,8 +28,7 @@ import math
 from fvcore.nn.squeeze_excitation import SqueezeExcitation
 from torch import Tensor, nn
 
-from mtbench.entries import register_model
-from mtbench.weights import with_weights
+from baselines.variants import register_variants
 
 STEM_WIDTH = 12  # before the width factor: 24 channels
 STAGE_DEPTHS = (1, 2, 5, 3)  # before the depth factor
@@ -190,29 +189,23 @@ class X3D(nn.Module):
         return x
 
 
-@register_model("x3d-xs", family="x3d")
-@with_weights()
-def x3d_xs(num_classes: int = 400) -> nn.Module:
-    """X3D-XS (Feichtenhofer 2020): 3.79 M; trained at 4x160x160, tested at 4x182x182."""
-    return X3D(num_classes, depth_factor=2.2)
+def build_x3d(depth_factor: float, num_classes: int = 400) -> nn.Module:
+    return X3D(num_classes, depth_factor=depth_factor)
 
 
-@register_model("x3d-s", family="x3d")
-@with_weights()
-def x3d_s(num_classes: int = 400) -> nn.Module:
-    """X3D-S: the XS network at 13x160x160 (tested at 13x182x182)."""
-    return X3D(num_classes, depth_factor=2.2)
-
-
-@register_model("x3d-m", family="x3d")
-@with_weights()
-def x3d_m(num_classes: int = 400) -> nn.Module:
-    """X3D-M: the XS network at 16x224x224 (tested at 16x256x256)."""
-    return X3D(num_classes, depth_factor=2.2)
-
-
-@register_model("x3d-l", family="x3d")
-@with_weights()
-def x3d_l(num_classes: int = 400) -> nn.Module:
-    """X3D-L: depth factor 5 (6.15 M); trained at 16x312x312, tested at 16x356x356."""
-    return X3D(num_classes, depth_factor=5.0)
+register_variants(
+    "x3d",
+    build_x3d,
+    {
+        "x3d-xs": (
+            (2.2,),
+            "X3D-XS (Feichtenhofer 2020): 3.79 M; trained at 4x160x160, tested at 4x182x182.",
+        ),
+        "x3d-s": ((2.2,), "X3D-S: the XS network at 13x160x160 (tested at 13x182x182)."),
+        "x3d-m": ((2.2,), "X3D-M: the XS network at 16x224x224 (tested at 16x256x256)."),
+        "x3d-l": (
+            (5.0,),
+            "X3D-L: depth factor 5 (6.15 M); trained at 16x312x312, tested at 16x356x356.",
+        ),
+    },
+)

@@ -28,7 +28,7 @@ from mtbench.entries import (
     register_model,
     registered,
 )
-from mtbench.errors import ModelConfigError, did_you_mean
+from mtbench.errors import ModelConfigError, did_you_mean, one_line
 from mtbench.model_sources import load_sources, resolve_name
 
 # What a plugin imports from here: the decorator and the error it may raise.
@@ -93,6 +93,8 @@ def create_model(name: str, **kwargs: Any) -> nn.Module:
         raise ModelConfigError(f"{name}: {exc}", key=exc.key, detail=exc.detail) from exc
     except (ValueError, TypeError) as exc:
         raise ModelConfigError(f"{name}: {exc}", detail=str(exc)) from exc
+    except Exception as exc:  # any builder's failure is the model's one-line answer
+        raise ModelConfigError(f"{name}: {one_line(exc)}", detail=one_line(exc)) from exc
     if not isinstance(model, nn.Module):
         raise ModelConfigError(
             f"{name}: its builder ({describe_origin(entry)}) returned"

@@ -10,6 +10,7 @@ X3D's counts are checked against PyTorchVideo's builder in `test_baselines_x3d.p
 from __future__ import annotations
 
 import pytest
+import torch
 
 from baselines.reference import GFLOPS_TOLERANCE, load_reference
 from mtbench.measure.flops import count_flops
@@ -32,7 +33,19 @@ def test_gflops_match_reference(ref) -> None:
 
 
 def test_count_norm_is_an_explicit_option() -> None:
+    """The difference is exactly the norm layers' count: fvcore's convention for an affine
+    BatchNorm in eval mode is two FLOPs per input element (scale and shift)."""
     model = create_model("r3d-18").eval()
+    norm_inputs = []
+    hooks = [
+        m.register_forward_hook(lambda m, args, out: norm_inputs.append(args[0].numel()))
+        for m in model.modules()
+        if isinstance(m, torch.nn.BatchNorm3d)
+    ]
+    with torch.no_grad():
+        model(torch.zeros(1, 3, 8, 56, 56))
+    for hook in hooks:
+        hook.remove()
     with_norm = count_flops(model, (1, 3, 8, 56, 56)).gflops
     without = count_flops(model, (1, 3, 8, 56, 56), count_norm=False).gflops
-    assert with_norm > without
+    assert (with_norm - without) * 1e9 == pytest.approx(2 * sum(norm_inputs), rel=1e-9)

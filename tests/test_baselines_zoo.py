@@ -86,7 +86,10 @@ def test_torchvision_builders_match_their_metadata() -> None:
 
 @pytest.mark.parametrize("name", BASELINES)
 def test_builds_on_meta_with_any_class_count(name: str) -> None:
-    validate_model(name, num_classes=7)
+    """The classifier has 7 outputs: some weight has 7 rows and none the default's 400."""
+    model = validate_model(name, num_classes=7)
+    rows = {p.shape[0] for n, p in model.named_parameters() if n.endswith("weight") and p.dim()}
+    assert 7 in rows and 400 not in rows
 
 
 @pytest.mark.parametrize(

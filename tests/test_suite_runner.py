@@ -10,6 +10,7 @@ import pytest
 from conftest import assert_one_line_error
 from torch import nn
 
+from mtbench.record import MEASUREMENT_KEYS
 from mtbench.registry import register_model
 from mtbench.suite.grid import expand
 from mtbench.suite.runner import run_suite
@@ -231,6 +232,16 @@ def test_records_are_valid_json_lines(tmp_path):
     path = suite_file(tmp_path, '[[models]]\nname = "test-tiny"\n')
     spec = parse_suite(path)
     run_suite(spec, expand(spec))
-    for path in store_files(spec.output):
-        for line in path.read_text().splitlines():
-            assert json.loads(line)["status"] == "ok"
+    lines = [line for path in store_files(spec.output) for line in path.read_text().splitlines()]
+    assert len(lines) == 1
+    record = json.loads(lines[0])
+    assert set(MEASUREMENT_KEYS) <= set(record)
+    assert record["status"] == "ok" and record["error"] is None
+    assert (record["suite"], record["label"], record["model"]) == ("s", "test-tiny", "test-tiny")
+    assert record["cell_key"] == expand(spec)[0].key
+    # test-tiny: Conv3d(3, 4, 3) with bias + Linear(4, 10) = 3*4*27 + 4 + 4*10 + 10 weights.
+    assert record["params_total"] == record["params_trainable"] == 378
+    # The conv's multiply-adds at 4x16x16 (padding keeps the size) plus the linear's.
+    assert record["gflops"] * 1e9 >= 4 * 4 * 16 * 16 * 3 * 27 + 40
+    assert record["latency_fwd_ms"]["repeats"] == 2 and record["latency_fwd_ms"]["median"] > 0
+    assert record["latency_fwdbwd_ms"] is None

@@ -1,0 +1,74 @@
+"""A count-only measurement computes on the model as the timed one does: params and GFLOPs of
+one model per family are identical whether the cell also times it (the whole registry:
+`python benchmarks/count_only.py`)."""
+
+from __future__ import annotations
+
+import pytest
+
+from mtbench.measure.profile import ProfileOptions, profile
+from mtbench.registry import check_input, list_models, model_entry, validate_model
+
+SMALL_INPUTS = (
+    [1, 3, 4, 32, 32],
+    [1, 3, 8, 32, 32],
+    [1, 3, 16, 64, 64],
+    [1, 3, 16, 112, 112],
+    [1, 3, 16, 224, 224],
+)
+
+
+# The transformers at a tiny width: the same code paths (attention, position tables) for little
+# arithmetic. Keyword arguments a builder does not take are left out.
+TINY = {"image_size": 32, "patch_size": 8, "num_frames": 4, "tubelet_size": 2, "hidden_size": 32,
+        "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64}  # fmt: skip
+
+
+def model_kwargs(name: str) -> dict:
+    own = model_entry(name).kwargs
+    return {"num_classes": 5, **{k: v for k, v in TINY.items() if k in own}}
+
+
+def small_input(name: str) -> list[int]:
+    """The smallest clip the model takes."""
+    kwargs = model_kwargs(name)
+    return next(s for s in SMALL_INPUTS if check_input(name, kwargs, s) is None)
+
+
+def one_per_family() -> list[str]:
+    """The smallest model of each family, by parameters (built on the meta device)."""
+    smallest: dict[str, tuple[int, str]] = {}
+    for name in list_models():
+        model = validate_model(name, **model_kwargs(name))
+        size = (sum(p.numel() for p in model.parameters()), name)
+        family = model_entry(name).family
+        smallest[family] = min(smallest.get(family, size), size)
+    return sorted(name for _, name in smallest.values())
+
+
+def counts(name: str, measure: tuple[str, ...]) -> tuple:
+    options = ProfileOptions(device="cpu", warmup=0, repeats=1, measure=measure, threads=1)
+    record = profile(name, model_kwargs(name), small_input(name), options)
+    return (
+        record["params_total"],
+        record["params_trainable"],
+        record["gflops"],
+        record["gflops_ptflops"],
+    )
+
+
+@pytest.mark.parametrize("name", one_per_family())
+def test_counts_are_the_same_with_and_without_timing(name):
+    alone = counts(name, ("params", "flops"))
+    timed = counts(name, ("params", "flops", "latency_fwd"))
+    assert alone == timed
+    assert alone[0] > 0 and alone[2] > 0
+
+
+def test_swin3d_counts_without_timing():
+    """Its relative_position_index is a buffer filled at build: on uninitialised memory the
+    count crashed (or counted a computation it never does)."""
+    options = ProfileOptions(device="cpu", measure=("params", "flops"))
+    record = profile("swin3d-t", {}, [1, 3, 8, 64, 64], options)
+    assert record["params_total"] == 28_158_070
+    assert record["gflops"] > 0
