@@ -24,9 +24,11 @@ from mtbench.suite.store import find_stores, latest_by_cell, read_store
 # (Table 4 reports every MTNet at r = 0.875, and g = 1 means no sub-streams). The report needs
 # them to place a cell on the ablation axes and to join it with the paper's rows.
 MTNET_DEFAULTS = {"r": 0.875, "g": 1}
-# `top1_by_duration` (multiduration test sets) flattened: one column per duration bucket.
-DURATION_BUCKETS = ("short", "medium", "long")
-DURATION_COLUMNS = [f"top1_{bucket}" for bucket in DURATION_BUCKETS]
+# The keys of a record's `top1_by_duration` (multiduration test sets), flattened into one column
+# each: `mtbench.data.multiduration.BUCKETS`, written out here because importing the data
+# package would import torch into every report (a test holds the two equal).
+TOP1_BY_DURATION_KEYS = ("short", "medium", "long")
+DURATION_COLUMNS = [f"top1_{bucket}" for bucket in TOP1_BY_DURATION_KEYS]
 # A default label names a varied seed ("... train.seed=2"); rows aggregated over seeds drop it.
 _SEED_IN_LABEL = re.compile(r"\s*\btrain\.seed=\d+")
 
@@ -36,11 +38,13 @@ COLUMNS = [
     "device", "dtype", "threads", "mode", "machine", "params_m", "gflops", "flops_rel_diff",
     "lat_fwd_ms", "lat_fwd_p10", "lat_fwd_p90",
     "lat_fwdbwd_ms", "lat_fwdbwd_p10", "lat_fwdbwd_p90", "lat_fwd_samples", "lat_fwdbwd_samples",
-    "peak_mem_mb", "top1", "top5", "mean_class_acc", "dataset", "views", "seed", "seed_group",
+    "peak_mem_mb", "top1", "top5", "mean_class_acc", "num_classes", "dataset", "views", "seed",
+    "seed_group",
     *DURATION_COLUMNS, "top1_std", "top5_std", *(f"{c}_std" for c in DURATION_COLUMNS),
     "n_seeds", "top1_by_seed", "train_curve", "status", "error",
 ]  # fmt: skip
-ACCURACY = ("top1", "top5", *DURATION_COLUMNS)
+# Accuracy columns that get a `<column>_std` over training seeds when seeds are averaged.
+SEED_SPREAD_METRICS = ("top1", "top5", *DURATION_COLUMNS)
 
 
 @dataclass
@@ -172,17 +176,18 @@ def record_row(record: dict[str, Any]) -> dict[str, Any]:
         "top1": _number(record.get("top1")),
         "top5": _number(record.get("top5")),
         "mean_class_acc": _number(record.get("mean_class_acc")),
+        "num_classes": _number(record.get("num_classes")),
         "dataset": record.get("dataset") or "",
         "views": record.get("views") or "",
         "seed": _number(record.get("seed")),
         "seed_group": record.get("seed_group") or "",
-        **{f"{metric}_std": math.nan for metric in ACCURACY},
+        **{f"{metric}_std": math.nan for metric in SEED_SPREAD_METRICS},
         "n_seeds": 1,
         "top1_by_seed": _by_seed(record),
         "train_curve": record.get("train_curve") or [],
         "status": record.get("status") or "unknown",
         "error": record.get("error") or "",
-        **{f"top1_{b}": _number(by_duration.get(b)) for b in DURATION_BUCKETS},
+        **{f"top1_{b}": _number(by_duration.get(b)) for b in TOP1_BY_DURATION_KEYS},
     }
 
 
@@ -206,7 +211,7 @@ def aggregate_seeds(frame: pd.DataFrame) -> pd.DataFrame:
             for column in group.columns:
                 if pd.api.types.is_float_dtype(group[column]):
                     row[column] = group[column].mean()
-            for metric in ACCURACY:
+            for metric in SEED_SPREAD_METRICS:
                 row[f"{metric}_std"] = group[metric].std(ddof=1)
             row["n_seeds"] = len(group)
             row["top1_by_seed"] = {k: v for d in group["top1_by_seed"] for k, v in d.items()}
@@ -220,15 +225,18 @@ def aggregate_seeds(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _mean_curve(curves: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
-    """Per-epoch mean of the seeds' training curves, over the epochs they all have."""
+    """Per-epoch mean of the seeds' training curves, over the epochs they all have, with the
+    standard deviation over seeds (`<key>_std`) and their number (`seeds`), so a plot can draw
+    the spread as a band and say over how many seeds."""
     epochs = min((len(c) for c in curves), default=0)
-    return [
-        {
-            key: sum(c[i][key] for c in curves) / len(curves)
-            for key in ("epoch", "loss", "train_top1")
-        }
-        for i in range(epochs)
-    ]
+    out = []
+    for i in range(epochs):
+        point: dict[str, Any] = {"epoch": curves[0][i]["epoch"], "seeds": len(curves)}
+        for key in ("loss", "train_top1"):
+            values = pd.Series([c[i][key] for c in curves], dtype=float)
+            point[key], point[f"{key}_std"] = values.mean(), values.std(ddof=1)
+        out.append(point)
+    return out
 
 
 def records_frame(records: list[dict[str, Any]]) -> pd.DataFrame:

@@ -11,14 +11,13 @@ import struct
 from datetime import datetime, timezone
 from html import escape
 from pathlib import Path
-from typing import TYPE_CHECKING
+
+import pandas as pd
 
 from mtbench.report.frame import Store, measured_on
 from mtbench.report.paper import PaperCounts
+from mtbench.report.plots import PlotOutcome
 from mtbench.report.tables import failed_lines, formatted, summary_table
-
-if TYPE_CHECKING:
-    from mtbench.report.build import PlotOutcome
 
 ENV_KEYS = (
     "device_name",
@@ -48,6 +47,8 @@ th, td { padding: 3px 8px; border-bottom: 1px solid #e3e3e3; text-align: right;
          white-space: nowrap; }
 th { border-bottom: 1.5px solid #555; }
 td:nth-child(-n+3), th:nth-child(-n+3) { text-align: left; }
+table.env td, table.env th { text-align: left; white-space: normal; max-width: 40em;
+                             overflow-wrap: anywhere; }
 .figures { display: flex; flex-wrap: wrap; gap: 1.2em; }
 figure { margin: 0; } figcaption { color: #555; font-size: 12px; }
 img { max-width: 100%; height: auto; border: 1px solid #eee; }
@@ -100,14 +101,26 @@ def _png_width(png: bytes) -> int:
 
 
 def _env_table(store: Store) -> str:
-    rows = []
-    for env in store.envs:
-        cells = "".join(f"<td>{escape(str(env.get(k, '')))}</td>" for k in ENV_KEYS)
-        rows.append(f"<tr>{cells}</tr>")
-    if not rows:
+    """One row per environment key, one column per distinct environment: fourteen keys side by
+    side ran off the page; a key never recorded is left out."""
+    keys = [k for k in ENV_KEYS if any(env.get(k) not in (None, "") for env in store.envs)]
+    if not keys:
         return '<p class="note">Environment not recorded.</p>'
-    head = "".join(f"<th>{escape(k)}</th>" for k in ENV_KEYS)
-    return f'<table class="env"><tr>{head}</tr>{"".join(rows)}</table>'
+    rows = "".join(
+        f"<tr><th>{escape(k)}</th>"
+        + "".join(f"<td>{escape(str(env.get(k, '')))}</td>" for env in store.envs)
+        + "</tr>"
+        for k in keys
+    )
+    return f'<div class="scroll"><table class="env">{rows}</table></div>'
+
+
+def cells_and_runs(ok: pd.DataFrame) -> str:
+    """'2 cells, 6 runs' where cells were trained over several seeds (one run each), so the
+    count matches the run's 'ran 6'; '2 cells' otherwise."""
+    cells = f"{len(ok)} cell" + ("" if len(ok) == 1 else "s")
+    runs = int(ok["n_seeds"].sum()) if len(ok) else 0
+    return cells if runs == len(ok) else f"{cells}, {runs} runs"
 
 
 def _list(title: str, items: list[str]) -> str:
@@ -144,8 +157,8 @@ def _section(store: Store, outcomes: list[PlotOutcome], compare: bool) -> str:
     )
     table_html = (
         f'<p><input class="find" id="{find}" type="search" placeholder="find a cell: '
-        f'model, input, any figure" aria-label="find a cell"> {len(table)} cells; click a '
-        f'column header to sort.</p><div class="scroll">{cells}</div>'
+        f'model, input, any figure" aria-label="find a cell"> {cells_and_runs(store.ok)}; '
+        f'click a column header to sort.</p><div class="scroll">{cells}</div>'
         if len(table)
         else '<p class="note">No successful cells.</p>'
     )
@@ -159,7 +172,8 @@ def _section(store: Store, outcomes: list[PlotOutcome], compare: bool) -> str:
     figures = "".join(_figure(o) for o in mine if o.png)
     return f"""
 <h2 id="{_anchor(store.suite)}">{escape(store.suite)}</h2>
-<p class="note">{escape(str(store.folder))}: {len(store.ok)} ok, {len(store.failed)} failed.
+<p class="note">{escape(str(store.folder))}: {cells_and_runs(store.ok)} ok,
+{len(store.failed)} failed.
 Measured on {escape(measured_on(store))}.</p>
 {table_html}
 {_notes(table.attrs.get("notes", []))}
