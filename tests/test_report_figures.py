@@ -22,6 +22,7 @@ from mtbench.report.plots import (
     training,
 )
 from mtbench.report.style import figure, place_labels, styled
+from mtbench.report.tables import summary_table
 from mtbench.suite.store import append_record
 
 FIXTURES = Path(__file__).parent / "fixtures" / "report"
@@ -176,3 +177,14 @@ def test_complexity_labels_every_point_of_a_small_store(tmp_path):
     fig = complexity(frame)
     labels = [c for c in fig.axes[0].get_children() if isinstance(c, Annotation)]
     assert sorted(t.get_text() for t in labels) == sorted(frame["label"])
+
+
+def test_top5_is_shown_only_with_more_than_five_classes(tmp_path):
+    for seed, classes in ((0, 5), (1, 10)):
+        record = trained(f"r3d-{classes}", seed, 30.0, "r3d", "r3d-18", classes=classes)
+        append_record(tmp_path, record)
+    table = summary_table(load_stores(tmp_path)[0].frame)
+    assert table["Top-5 (%)"].isna().tolist() == [True, False]
+    only_five = tmp_path / "five"
+    append_record(only_five, trained("r3d-5", 0, 30.0, "r3d", "r3d-18", classes=5))
+    assert "Top-5 (%)" not in summary_table(load_stores(only_five)[0].frame)

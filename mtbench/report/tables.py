@@ -68,6 +68,8 @@ def summary_table(
     column for display is in `table.attrs["decimals"]`.
     """
     ok = _ordered(aggregate_seeds(frame[frame["status"] == "ok"]), sort)
+    # top-5 of five classes or fewer is 100% by definition: shown only where it says something
+    ok = ok.assign(top5=ok["top5"].where(~(ok["num_classes"] <= 5)))
     if compare:
         ok = with_paper(ok, counts or PaperCounts())
     table = pd.DataFrame(
