@@ -49,13 +49,15 @@ SEED_SPREAD_METRICS = ("top1", "top5", *DURATION_COLUMNS)
 
 @dataclass
 class Store:
-    """One suite folder: its latest record per cell as a frame, and what could not be read."""
+    """One suite folder: its latest record per cell as a frame, every record (for the
+    history: nothing is dropped), and what could not be read."""
 
     folder: Path
     suite: str
     frame: pd.DataFrame
     envs: list[dict[str, Any]] = field(default_factory=list)
     unreadable_lines: int = 0
+    records: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> pd.DataFrame:
@@ -84,6 +86,7 @@ class Store:
                 frame=self.frame[self.frame["machine"] == machine].reset_index(drop=True),
                 envs=[e for e in self.envs if machine_key(e) == machine],
                 unreadable_lines=self.unreadable_lines,
+                records=[r for r in self.records if machine_key(r.get("env")) == machine],
             )
             for i, machine in enumerate(machines, 1)
         ]
@@ -197,6 +200,11 @@ def _by_seed(record: dict[str, Any]) -> dict[int, float]:
     return {} if math.isnan(seed) or math.isnan(top1) else {int(seed): top1}
 
 
+def strip_seed(label: str) -> str:
+    """'r3d-18 train.seed=2' -> 'r3d-18': the label of the configuration over its seeds."""
+    return _SEED_IN_LABEL.sub("", label)
+
+
 def aggregate_seeds(frame: pd.DataFrame) -> pd.DataFrame:
     """Rows of one seed group (same configuration, other `train.seed`) as one row: figures
     averaged, accuracy with its standard deviation over seeds and the number of seeds."""
@@ -219,7 +227,7 @@ def aggregate_seeds(frame: pd.DataFrame) -> pd.DataFrame:
                 row[f"{stem}_samples"] = sum(group[f"{stem}_samples"], ())
             row["train_curve"] = _mean_curve(group["train_curve"].tolist())
             row["seed"] = math.nan
-            row["label"] = _SEED_IN_LABEL.sub("", row["label"])
+            row["label"] = strip_seed(row["label"])
         rows.append(row)
     return pd.DataFrame(rows, columns=frame.columns).reset_index(drop=True)
 
@@ -266,6 +274,7 @@ def load_store(folder: Path) -> Store:
         frame=frame,
         envs=_distinct_envs(list(latest_by_cell(records, per_machine=True).values())),
         unreadable_lines=contents.unreadable,
+        records=records,
     )
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from mtbench.report.frame import Store, measured_on
+from mtbench.report.history import CellHistory, cell_histories, steps_table
 from mtbench.report.paper import PaperCounts
 from mtbench.report.plots import PlotOutcome
 from mtbench.report.tables import failed_lines, formatted, summary_table
@@ -186,6 +187,48 @@ Measured on {escape(measured_on(store))}.</p>
 """
 
 
+def _history(stores: list[Store]) -> str:
+    """A history panel per store (all its machines' records together) where any cell was
+    measured more than once: each step with what changed, its estimates and the flag."""
+    records: dict[Path, list] = {}
+    for store in stores:
+        records.setdefault(store.folder, []).extend(store.records)
+    panels = []
+    for folder, rows in records.items():
+        changed = [h for h in cell_histories(rows) if h.steps]
+        if not changed:
+            continue
+        suite = next(s.suite for s in stores if s.folder == folder).split(" [machine")[0]
+        body = "".join(_history_rows(h) for h in changed)
+        panels.append(
+            f'<h2 id="history-{_anchor(suite)}">History: {escape(suite)}</h2>'
+            f'<p class="note">{len(changed)} cell(s) measured more than once. {HISTORY_NOTE}</p>'
+            f'<div class="scroll"><table class="history">{body}</table></div>'
+        )
+    return "".join(panels)
+
+
+HISTORY_NOTE = (
+    "Each step compares a measurement with the one before it on the same machine: latency "
+    "ratio with its 95% bootstrap interval, top-1 difference with its 95% t-interval over "
+    "seeds; flagged when the interval excludes no change and it is 5% worse or more "
+    "(<code>mtbench history</code> prints the same, with every measurement)."
+)
+
+
+def _history_rows(history: CellHistory) -> str:
+    rows = steps_table(history)
+    head = "".join(f"<th>{escape(k)}</th>" for k in ("cell", "machine", *rows[0]))
+    cells = [
+        f'<tr class="{"warn" if row["flag"] else ""}"><td>{escape(history.label)}</td>'
+        f"<td>{escape(history.machine)}</td>"
+        + "".join(f"<td>{escape(v)}</td>" for v in row.values())
+        + "</tr>"
+        for row in rows
+    ]
+    return f"<tr>{head}</tr>" + "".join(cells)
+
+
 def write_index(
     path: Path, stores: list[Store], outcomes: list[PlotOutcome], compare: bool
 ) -> Path:
@@ -199,7 +242,7 @@ def write_index(
         if compare
         else ""
     )
-    body = "".join(_section(s, outcomes, compare) for s in stores)
+    body = "".join(_section(s, outcomes, compare) for s in stores) + _history(stores)
     path.write_text(
         f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>mtbench report</title>
