@@ -104,5 +104,5 @@ def build_plots(
         for store in parts
         for outcome in plot_store(store, out_dir, kinds, formats, compare, styles)
     ]
-    index = write_index(root / "index.html", parts, outcomes, compare)
+    index = write_index(root / "index.html", parts, outcomes, compare, styles)
     return stores, outcomes, index

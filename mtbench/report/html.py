@@ -16,9 +16,11 @@ import pandas as pd
 
 from mtbench.report.frame import Store, measured_on
 from mtbench.report.history import CellHistory, cell_histories, steps_table
+from mtbench.report.interactive import interactive_figures, page_script
 from mtbench.report.paper import PaperCounts
 from mtbench.report.plots import PlotOutcome
-from mtbench.report.tables import failed_lines, formatted, summary_table
+from mtbench.report.style import Styles, family_styles
+from mtbench.report.tables import failed_lines, formatted, ordered_rows, summary_table
 
 ENV_KEYS = (
     "device_name",
@@ -61,11 +63,30 @@ input.find { font: inherit; padding: 2px 6px; width: 22em; }
 """
 
 # Sort a cell table by any column (click its header; numbers by value, '–' last) and keep only
-# the rows that contain the text typed in the box above it: a store of thousands of cells,
-# whose plots label only a few points, still lets a reader find any cell by name.
+# the rows that contain the text typed in the box above it and, once a box is brushed in the
+# suite's interactive figures, only the brushed cells: a store of thousands of cells, whose
+# static plots label only a few points, still lets a reader find any cell.
 SCRIPT = """
+const filters = {};  // per table: the text typed and the cells brushed in its figures
+function applyFilter(table) {
+  const state = filters[table.dataset.find] || {};
+  const text = (state.text || "").toLowerCase();
+  let shown = 0;
+  [...table.tBodies[0].rows].forEach((row) => {
+    const brushed = !state.rows || state.rows.has(row.dataset.row);
+    row.hidden = !(brushed && row.textContent.toLowerCase().includes(text));
+    shown += row.hidden ? 0 : 1;
+  });
+  const note = document.getElementById("selected-" + table.dataset.find);
+  if (note) note.textContent = state.rows ? `${shown} brushed in the figures (reset there)` : "";
+}
+window.mtbenchSelect = (find, indices) => {
+  filters[find] = {...filters[find], rows: indices.length ? new Set(indices.map(String)) : null};
+  applyFilter(document.querySelector(`table.cells[data-find="${find}"]`));
+};
 document.querySelectorAll("table.cells").forEach((table) => {
   const body = table.tBodies[0];
+  [...body.rows].forEach((row, i) => { row.dataset.row = String(i); });
   table.querySelectorAll("thead th").forEach((th, col) => th.addEventListener("click", () => {
     const dir = th.dataset.dir === "asc" ? "desc" : "asc";
     table.querySelectorAll("thead th").forEach((h) => delete h.dataset.dir);
@@ -82,10 +103,8 @@ document.querySelectorAll("table.cells").forEach((table) => {
   }));
   const box = document.getElementById(table.dataset.find);
   box.addEventListener("input", () => {
-    const text = box.value.toLowerCase();
-    [...body.rows].forEach((row) => {
-      row.hidden = !row.textContent.toLowerCase().includes(text);
-    });
+    filters[table.dataset.find] = {...filters[table.dataset.find], text: box.value};
+    applyFilter(table);
   });
 });
 """
@@ -149,20 +168,25 @@ def _figure(outcome: PlotOutcome) -> str:
     )
 
 
-def _section(store: Store, outcomes: list[PlotOutcome], compare: bool) -> str:
-    table = summary_table(store.frame, compare, counts=PaperCounts(store.folder))
-    find = f"find-{_anchor(store.suite)}"
+def _cells_table(store: Store, table: pd.DataFrame, find: str) -> str:
+    """The sortable, searchable cell table (rows in the interactive figures' order)."""
+    if not len(table):
+        return '<p class="note">No successful cells.</p>'
     cells = formatted(table).to_html(index=False, border=0, classes="cells")
     cells = cells.replace(
         '<table class="dataframe cells">', f'<table class="cells" data-find="{find}">', 1
     )
-    table_html = (
+    return (
         f'<p><input class="find" id="{find}" type="search" placeholder="find a cell: '
         f'model, input, any figure" aria-label="find a cell"> {cells_and_runs(store.ok)}; '
-        f'click a column header to sort.</p><div class="scroll">{cells}</div>'
-        if len(table)
-        else '<p class="note">No successful cells.</p>'
+        f'click a column header to sort. <span class="note" id="selected-{find}"></span></p>'
+        f'<div class="scroll">{cells}</div>'
     )
+
+
+def _section(store: Store, outcomes: list[PlotOutcome], compare: bool, styles: Styles) -> str:
+    table = summary_table(store.frame, compare, counts=PaperCounts(store.folder))
+    find = f"find-{_anchor(store.suite)}"
     mine = [o for o in outcomes if o.suite == store.suite]
     skipped = [f"{o.kind}: {o.skipped}" for o in mine if o.skipped]
     unreadable = (
@@ -171,20 +195,31 @@ def _section(store: Store, outcomes: list[PlotOutcome], compare: bool) -> str:
         else []
     )
     figures = "".join(_figure(o) for o in mine if o.png)
+    explore = interactive_figures(ordered_rows(store.ok, None), styles, find)
     return f"""
 <h2 id="{_anchor(store.suite)}">{escape(store.suite)}</h2>
 <p class="note">{escape(str(store.folder))}: {cells_and_runs(store.ok)} ok,
 {len(store.failed)} failed.
 Measured on {escape(measured_on(store))}.</p>
-{table_html}
+{_cells_table(store, table, find)}
 {_notes(table.attrs.get("notes", []))}
 {_list("Failed cells", failed_lines(store))}
 {_list("Skipped plots", skipped)}
 {_list("Store problems", unreadable)}
+{f'<h3>Explore</h3><p class="note">{EXPLORE_NOTE}</p>{explore}' if explore else ""}
+<h3>Figures</h3>
 <div class="figures">{figures}</div>
 <h3>Environment</h3>
 {_env_table(store)}
 """
+
+
+EXPLORE_NOTE = (
+    "Hover a mark for its cell and conditions; click a family in a legend to hide it; drag a "
+    "box in one figure to select those cells in every figure and in the table above (reset "
+    "with the figure's reset tool). Latency is the median with its p10-p90, top-1 the mean "
+    "over seeds with its 95% t-interval."
+)
 
 
 def _history(stores: list[Store]) -> str:
@@ -230,9 +265,14 @@ def _history_rows(history: CellHistory) -> str:
 
 
 def write_index(
-    path: Path, stores: list[Store], outcomes: list[PlotOutcome], compare: bool
+    path: Path,
+    stores: list[Store],
+    outcomes: list[PlotOutcome],
+    compare: bool,
+    styles: Styles | None = None,
 ) -> Path:
-    """Write the page and return its path."""
+    """Write the page and return its path; `styles` are the report's family looks."""
+    styles = styles or family_styles(f for s in stores for f in s.frame["family"])
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     toc = " · ".join(f'<a href="#{_anchor(s.suite)}">{escape(s.suite)}</a>' for s in stores)
     paper = (
@@ -242,11 +282,12 @@ def write_index(
         if compare
         else ""
     )
-    body = "".join(_section(s, outcomes, compare) for s in stores) + _history(stores)
+    body = "".join(_section(s, outcomes, compare, styles) for s in stores) + _history(stores)
+    bokeh = page_script() if "bk-root" in body or "data-root-id" in body else ""
     path.write_text(
         f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>mtbench report</title>
-<style>{CSS}</style></head><body>
+<style>{CSS}</style>{bokeh}</head><body>
 <h1>mtbench report</h1>
 <p class="note">Generated {now} from {escape(str(path.parent))}. Params in millions; GFLOPs per
 clip, one multiply-add = one FLOP; latency per clip in ms, median over repeats (plots show its
