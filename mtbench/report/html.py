@@ -7,6 +7,7 @@ e-mail attachment, with no server and nothing fetched from the network.
 from __future__ import annotations
 
 import base64
+import os
 import struct
 from datetime import datetime, timezone
 from html import escape
@@ -184,7 +185,34 @@ def _cells_table(store: Store, table: pd.DataFrame, find: str) -> str:
     )
 
 
-def _section(store: Store, outcomes: list[PlotOutcome], compare: bool, styles: Styles) -> str:
+def _relative(paths: list[Path], base: Path) -> str:
+    """The PNG among a figure's files (else its first), relative to the page's folder."""
+    path = next((p for p in paths if p.suffix == ".png"), paths[0])
+    return os.path.relpath(path, base)
+
+
+def _figures(outcomes: list[PlotOutcome], base: Path) -> str:
+    """Every figure inline, except the pages after the first of a latency chart split into
+    pages: those are linked to their files, so a page of thousands of cells stays a few MB
+    (at 2000 cells, 40 further latency pages were 14 MB of the page's 17)."""
+    drawn = [o for o in outcomes if o.png]
+    first_page = next((o for o in drawn if o.kind.startswith("latency-")), None)
+    inline = [o for o in drawn if not o.kind.startswith("latency-") or o is first_page]
+    linked = [o for o in drawn if o not in inline]
+    html = '<div class="figures">' + "".join(_figure(o) for o in inline) + "</div>"
+    if linked:
+        links = "".join(
+            f'<li><a href="{escape(_relative(o.paths, base))}">{escape(o.kind)}</a></li>'
+            for o in linked
+        )
+        html += (f'<p class="note">{len(linked)} further latency pages, as files beside this '
+                 f'page:</p><ul class="note">{links}</ul>')  # fmt: skip
+    return html
+
+
+def _section(
+    store: Store, outcomes: list[PlotOutcome], compare: bool, styles: Styles, base: Path
+) -> str:
     table = summary_table(store.frame, compare, counts=PaperCounts(store.folder))
     find = f"find-{_anchor(store.suite)}"
     mine = [o for o in outcomes if o.suite == store.suite]
@@ -194,7 +222,6 @@ def _section(store: Store, outcomes: list[PlotOutcome], compare: bool, styles: S
         if store.unreadable_lines
         else []
     )
-    figures = "".join(_figure(o) for o in mine if o.png)
     explore = interactive_figures(ordered_rows(store.ok, None), styles, find)
     return f"""
 <h2 id="{_anchor(store.suite)}">{escape(store.suite)}</h2>
@@ -208,7 +235,7 @@ Measured on {escape(measured_on(store))}.</p>
 {_list("Store problems", unreadable)}
 {f'<h3>Explore</h3><p class="note">{EXPLORE_NOTE}</p>{explore}' if explore else ""}
 <h3>Figures</h3>
-<div class="figures">{figures}</div>
+{_figures(mine, base)}
 <h3>Environment</h3>
 {_env_table(store)}
 """
@@ -282,7 +309,8 @@ def write_index(
         if compare
         else ""
     )
-    body = "".join(_section(s, outcomes, compare, styles) for s in stores) + _history(stores)
+    sections = [_section(s, outcomes, compare, styles, path.parent) for s in stores]
+    body = "".join(sections) + _history(stores)
     bokeh = page_script() if "bk-root" in body or "data-root-id" in body else ""
     path.write_text(
         f"""<!DOCTYPE html>
