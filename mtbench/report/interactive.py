@@ -105,7 +105,7 @@ def _nan(value: Any) -> bool:
     return isinstance(value, float) and math.isnan(value)
 
 
-def _view_figure(cells: pd.DataFrame, source: ColumnDataSource, view: tuple, styles: Styles):
+def _view_figure(cells: pd.DataFrame, source: ColumnDataSource, view: tuple) -> figure:
     """One figure: a scatter per family over the cells that have both figures, a legend
     whose click hides a family, hover, box select."""
     x, y, x_title, y_title = view
@@ -134,7 +134,7 @@ def interactive_figures(cells: pd.DataFrame, styles: Styles, table_id: str) -> s
     if not views or cells.empty:
         return ""
     source = cell_source(cells, styles)
-    plots = [_view_figure(cells, source, view, styles) for view in views]
+    plots = [_view_figure(cells, source, view) for view in views]
     source.selected.js_on_change(
         "indices",
         CustomJS(args={"source": source},
