@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
+import re
 import sys
+import textwrap
 import warnings
 from collections.abc import Callable
 from typing import Annotated, Any, get_type_hints
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from mtbench.checks import parse_value
 from mtbench.cli_options import Imports, import_cli_models
+from mtbench.console import LogConsole
 from mtbench.errors import UsageError, one_line
 from mtbench.options import Declared, declared_options, options_from, parse_input_shape
 from mtbench.record import execution_summary, read_record
@@ -39,8 +42,8 @@ app = typer.Typer(
     help="Benchmark and ablate video action-recognition networks. "
     "GFLOPs count one multiply-add as one FLOP.",
 )
-console = Console()
-err_console = Console(stderr=True)
+console = LogConsole()
+err_console = LogConsole(stderr=True)
 
 
 def parse_kwargs(items: list[str]) -> dict[str, Any]:
@@ -61,7 +64,7 @@ def models(
 ) -> None:
     """List every registered model, its family, origin and keyword arguments."""
     import_cli_models(imports)
-    names = list_models(family)
+    names = sorted(list_models(family), key=natural_key)
     if not names:
         raise UsageError(f"no models in family {family!r}")
     entries = [model_entry(n) for n in names]
@@ -78,13 +81,43 @@ def models(
         ]
         print(json.dumps(rows, indent=2, default=str))
         return
+    if console.width < WIDE_MODELS:
+        console.print(_model_blocks(entries, console.width), markup=False, highlight=False)
+        return
     table = Table(title=f"{len(entries)} registered models")
     for col in ("name", "family", "origin", "keyword arguments (defaults)", "about"):
         table.add_column(col, overflow="fold")
     for e in entries:
-        kwargs = ", ".join(f"{k}={v!r}" for k, v in e.kwargs.items())
-        table.add_row(e.name, e.family, e.origin, escape(kwargs), escape(e.doc))
+        table.add_row(e.name, e.family, e.origin, escape(_kwargs_text(e)), escape(e.doc))
     console.print(table)
+
+
+WIDE_MODELS = 140  # columns below which `models` prints a block per model instead of a table
+
+
+def natural_key(name: str) -> list:
+    """'mtnet-32' before 'mtnet-132': digit runs compare as numbers."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
+def _kwargs_text(entry: Any) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in entry.kwargs.items())
+
+
+def _model_blocks(entries: list, width: int) -> str:
+    """Per model: name, family and origin on one line, then its keyword arguments and its
+    description, indented and wrapped between words (a table this narrow broke them
+    mid-token)."""
+    wrap = functools.partial(
+        textwrap.fill, width=max(width, 40), initial_indent="    ", subsequent_indent="    ",
+        break_long_words=False, break_on_hyphens=False,
+    )  # fmt: skip
+    blocks = [f"{len(entries)} registered models"]
+    for e in entries:
+        lines = [f"{e.name}  ({e.family}, {e.origin})"]
+        lines += [wrap(text) for text in (_kwargs_text(e), e.doc) if text]
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
 
 
 def _fmt_latency(stats: dict[str, Any] | None) -> str:

@@ -165,3 +165,10 @@ def test_builder_doc_lists_every_keyword():
     full = create_model.__globals__["model_entry"]("mtnet-64").builder.__doc__
     for key in entry_doc.kwargs:
         assert f"{key}:" in full, key
+
+
+def test_the_reports_mtnet_defaults_are_the_builders():
+    from mtbench.models.mtnet import MTNetConfig
+    from mtbench.report.frame import MTNET_DEFAULTS
+
+    assert MTNET_DEFAULTS == {"r": MTNetConfig.r, "g": MTNetConfig.g}

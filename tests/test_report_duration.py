@@ -60,3 +60,10 @@ def test_table_has_a_column_per_bucket_with_spread(tmp_path):
     plain = {"suite": "md", "cell_key": "a", "label": "r3d-18", "status": "ok", "top1": 50.0}
     (tmp_path / "results.jsonl").write_text(json.dumps(plain) + "\n")
     assert "Top-1 short (%)" not in summary_table(load_store(tmp_path).frame)
+
+
+def test_the_report_reads_the_buckets_the_multiduration_data_writes():
+    from mtbench.data.multiduration import BUCKETS
+    from mtbench.report.frame import TOP1_BY_DURATION_KEYS
+
+    assert TOP1_BY_DURATION_KEYS == BUCKETS

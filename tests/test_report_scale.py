@@ -73,8 +73,14 @@ def test_latency_of_a_large_store_is_split_into_pages(big):
 
 def test_index_lets_a_reader_find_and_sort_every_cell(big):
     _, outcomes, index = build_plots(big, ["latency"], ["png"])
-    assert len([o for o in outcomes if o.png]) > 1  # the pages, each embedded
+    pages = [o for o in outcomes if o.png]
+    assert len(pages) > 1
     html = index.read_text()
+    # the first page inline, the others linked to their files: the page stays a few MB
+    assert html.count('src="data:image/png;base64,') == 1
+    for page in pages[1:]:
+        link = f'href="plots/{page.paths[0].name}"'
+        assert link in html and (index.parent / "plots" / page.paths[0].name).is_file()
     assert '<table class="cells" data-find="find-substreams">' in html
     assert 'id="find-substreams"' in html and "<script>" in html
     ok = load_stores(big)[0].ok

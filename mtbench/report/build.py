@@ -7,7 +7,6 @@ also kept in memory so the HTML page can embed them whatever formats were asked 
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
 from pathlib import Path
 
 from matplotlib.figure import Figure
@@ -16,20 +15,10 @@ from mtbench.errors import UsageError
 from mtbench.report.choices import PLOT_NAMES
 from mtbench.report.frame import Store, load_stores
 from mtbench.report.html import write_index
-from mtbench.report.plots import PLOTS, PlotSkipped
+from mtbench.report.plots import PLOTS, PlotOutcome, PlotSkipped
+from mtbench.report.style import Styles, family_styles
 
 DEFAULT_FORMATS = ("png", "svg")
-
-
-@dataclass
-class PlotOutcome:
-    """One plot kind for one suite: the files written, or why it was skipped."""
-
-    suite: str
-    kind: str
-    paths: list[Path]
-    png: bytes | None = None
-    skipped: str | None = None
 
 
 def stores_under(root: Path) -> list[Store]:
@@ -45,9 +34,22 @@ def _slug(name: str) -> str:
     return "-".join(part for part in dashed.split("-") if part) or "suite"
 
 
+def report_styles(stores: list[Store]) -> Styles:
+    """One colour and marker per family for the whole report, from every store's cells, so a
+    family looks the same in every figure of every suite."""
+    return family_styles(family for store in stores for family in store.frame["family"])
+
+
 def plot_store(
-    store: Store, out_dir: Path, kinds: list[str], formats: list[str], compare: bool
+    store: Store,
+    out_dir: Path,
+    kinds: list[str],
+    formats: list[str],
+    compare: bool,
+    styles: Styles | None = None,
 ) -> list[PlotOutcome]:
+    """Every plot of `kinds` for one store, each written in `formats` or skipped with why."""
+    styles = styles or report_styles([store])
     outcomes = []
     ok = store.ok
     for kind in kinds:
@@ -55,7 +57,7 @@ def plot_store(
             outcomes.append(PlotOutcome(store.suite, kind, [], skipped="no successful cells"))
             continue
         try:
-            drawn = PLOTS[kind](ok, compare)
+            drawn = PLOTS[kind](ok, compare, styles=styles)
         except PlotSkipped as skip:
             outcomes.append(PlotOutcome(store.suite, kind, [], skipped=str(skip)))
             continue
@@ -95,12 +97,12 @@ def build_plots(
     parts = [part for store in stores for part in store.by_machine()]
     out_dir = root / "plots"
     out_dir.mkdir(parents=True, exist_ok=True)
+    styles = report_styles(stores)
+    kinds, formats = kinds or list(PLOT_NAMES), formats or list(DEFAULT_FORMATS)
     outcomes = [
         outcome
         for store in parts
-        for outcome in plot_store(
-            store, out_dir, kinds or list(PLOT_NAMES), formats or list(DEFAULT_FORMATS), compare
-        )
+        for outcome in plot_store(store, out_dir, kinds, formats, compare, styles)
     ]
-    index = write_index(root / "index.html", parts, outcomes, compare)
+    index = write_index(root / "index.html", parts, outcomes, compare, styles)
     return stores, outcomes, index

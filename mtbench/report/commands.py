@@ -150,8 +150,55 @@ def compare(
     typer.echo(_comparison_text(stores_under(folder), baseline, across_machines, fmt), nl=False)
 
 
+def _threshold(percent: float) -> float:
+    if not 0 < percent < 1000:
+        raise UsageError(f"--threshold {percent:g}: a percentage above 0 and below 1000, e.g. 5")
+    return percent / 100
+
+
+def history(
+    folder: Annotated[Path, typer.Argument(help="A store, or a folder of stores.")],
+    cell: Annotated[
+        str | None, typer.Option("--cell", help="One cell: its key (or its start) or label.")
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", help="The cells of one model (registry name).")
+    ] = None,
+    threshold: Annotated[
+        float, typer.Option("--threshold", help="Percent worse that counts as a regression.")
+    ] = 5.0,
+    fail_on_regression: Annotated[
+        bool, typer.Option("--fail-on-regression", help="Exit 1 when a regression is flagged.")
+    ] = False,
+) -> None:
+    """A cell's measurements over time on each machine, what changed between them (mtbench,
+    commit, torch, the model's file), and the regressions: slower or less accurate beyond
+    --threshold, with a 95% interval that excludes no change. Without --cell or --model,
+    every cell measured more than once."""
+    from mtbench.report.build import stores_under
+    from mtbench.report.history import cell_histories, render_history, select
+
+    if cell is not None and model is not None:
+        raise UsageError("--cell and --model: give one of them")
+    limit = _threshold(threshold)
+    records = [r for store in stores_under(folder) for r in store.records]
+    histories = cell_histories(records, limit)
+    chosen = select(histories, cell, model)
+    if (cell or model) and not chosen:
+        option, value = ("--cell", cell) if cell else ("--model", model)
+        names = ", ".join(dict.fromkeys(h.label for h in histories))
+        raise UsageError(f"{option} {value!r}: no such cell under {folder} (cells: {names})")
+    if not chosen:
+        typer.echo(f"every cell under {folder} was measured once: no history to show")
+        return
+    typer.echo(render_history(chosen, limit), nl=False)
+    if fail_on_regression and any(step.regressions for h in chosen for step in h.steps):
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
-    """Add `plot`, `table` and `compare` to the mtbench Typer app."""
+    """Add `plot`, `table`, `compare` and `history` to the mtbench Typer app."""
     app.command("plot")(plot)
     app.command("table")(table)
     app.command("compare")(compare)
+    app.command("history")(history)

@@ -228,7 +228,7 @@ def _row(cell: pd.Series, base: pd.Series) -> dict:
     }
 
 
-def _ratio_text(estimate: Estimate, places: int = 2) -> str:
+def ratio_text(estimate: Estimate, places: int = 2) -> str:
     if math.isnan(estimate.value):
         return "–"
     text = f"{estimate.value:.{places}f}"
@@ -241,7 +241,7 @@ def _ratio_text(estimate: Estimate, places: int = 2) -> str:
     )
 
 
-def _difference_text(estimate: Estimate) -> str:
+def difference_text(estimate: Estimate) -> str:
     if math.isnan(estimate.value):
         return "–" if estimate.how != "other dataset" else "– (other dataset)"
     text = f"{estimate.value:+.2f}"
@@ -273,8 +273,8 @@ def comparison_table(comparison: Comparison) -> pd.DataFrame:
             "cell": row["cell"],
             "machine": row["machine"],
             "conditions": row["conditions"],
-            **{k: _ratio_text(row[k]) for k in ("lat_fwd", "lat_fwdbwd", "gflops", "params")},
-            "top1": _difference_text(row["top1"]),
+            **{k: ratio_text(row[k]) for k in ("lat_fwd", "lat_fwdbwd", "gflops", "params")},
+            "top1": difference_text(row["top1"]),
         })  # fmt: skip
     table = pd.DataFrame(texts, columns=["machine", *HEADERS])
     keep = [c for c in table.columns if c in ("cell", "machine", "conditions")

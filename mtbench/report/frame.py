@@ -1,7 +1,7 @@
-"""Result records -> one pandas DataFrame per store: the only place that knows the record layout.
+"""Result records -> one pandas DataFrame per store: the report's flat columns.
 
-Plots, tables and the HTML page read the flat columns built here, so a change in the record
-format touches this module alone. Units are fixed by the column names: params in millions,
+Plots, tables and the HTML page read the flat columns built here from records read through
+`mtbench.record.read_record` (which owns the layout). Units are fixed by the column names: params in millions,
 GFLOPs per clip (one multiply-add = one FLOP), latency in ms per clip (median over repeats,
 with the p10/p90 spread).
 """
@@ -18,16 +18,20 @@ from typing import Any
 import pandas as pd
 
 from mtbench.measure.machine import machine_key
-from mtbench.models.mtnet import MTNetConfig
+from mtbench.record import read_record
 from mtbench.suite.store import find_stores, latest_by_cell, read_store
 
 # Where a record leaves r or g out, the MTNet builder's defaults apply (the paper's: Table 4
 # reports every MTNet at r = 0.875, and g = 1 means no sub-streams). The report needs them to
-# place a cell on the ablation axes and to join it with the paper's rows.
-MTNET_DEFAULTS = {"r": MTNetConfig.r, "g": MTNetConfig.g}
-# `top1_by_duration` (multiduration test sets) flattened: one column per duration bucket.
-DURATION_BUCKETS = ("short", "medium", "long")
-DURATION_COLUMNS = [f"top1_{bucket}" for bucket in DURATION_BUCKETS]
+# place a cell on the ablation axes and to join it with the paper's rows. They are
+# `mtbench.models.mtnet.MTNetConfig`'s, written out so that a report does not import torch
+# (a test holds the two equal).
+MTNET_DEFAULTS = {"r": 0.875, "g": 1}
+# The keys of a record's `top1_by_duration` (multiduration test sets), flattened into one column
+# each: `mtbench.data.multiduration.BUCKETS`, written out here because importing the data
+# package would import torch into every report (a test holds the two equal).
+TOP1_BY_DURATION_KEYS = ("short", "medium", "long")
+DURATION_COLUMNS = [f"top1_{bucket}" for bucket in TOP1_BY_DURATION_KEYS]
 # A default label names a varied seed ("... train.seed=2"); rows aggregated over seeds drop it.
 _SEED_IN_LABEL = re.compile(r"\s*\btrain\.seed=\d+")
 
@@ -37,22 +41,26 @@ COLUMNS = [
     "device", "dtype", "threads", "mode", "machine", "params_m", "gflops", "flops_rel_diff",
     "lat_fwd_ms", "lat_fwd_p10", "lat_fwd_p90",
     "lat_fwdbwd_ms", "lat_fwdbwd_p10", "lat_fwdbwd_p90", "lat_fwd_samples", "lat_fwdbwd_samples",
-    "peak_mem_mb", "top1", "top5", "mean_class_acc", "dataset", "views", "seed", "seed_group",
+    "peak_mem_mb", "top1", "top5", "mean_class_acc", "num_classes", "dataset", "views", "seed",
+    "seed_group",
     *DURATION_COLUMNS, "top1_std", "top5_std", *(f"{c}_std" for c in DURATION_COLUMNS),
     "n_seeds", "top1_by_seed", "train_curve", "status", "error",
 ]  # fmt: skip
-ACCURACY = ("top1", "top5", *DURATION_COLUMNS)
+# Accuracy columns that get a `<column>_std` over training seeds when seeds are averaged.
+SEED_SPREAD_METRICS = ("top1", "top5", *DURATION_COLUMNS)
 
 
 @dataclass
 class Store:
-    """One suite folder: its latest record per cell as a frame, and what could not be read."""
+    """One suite folder: its latest record per cell as a frame, every record (for the
+    history: nothing is dropped), and what could not be read."""
 
     folder: Path
     suite: str
     frame: pd.DataFrame
     envs: list[dict[str, Any]] = field(default_factory=list)
     unreadable_lines: int = 0
+    records: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> pd.DataFrame:
@@ -81,6 +89,7 @@ class Store:
                 frame=self.frame[self.frame["machine"] == machine].reset_index(drop=True),
                 envs=[e for e in self.envs if machine_key(e) == machine],
                 unreadable_lines=self.unreadable_lines,
+                records=[r for r in self.records if machine_key(r.get("env")) == machine],
             )
             for i, machine in enumerate(machines, 1)
         ]
@@ -130,8 +139,9 @@ def input_text(shape: Any) -> str:
     return "?"
 
 
-def record_row(record: dict[str, Any]) -> dict[str, Any]:
+def record_row(stored: dict[str, Any]) -> dict[str, Any]:
     """One flat row; missing or null figures become NaN so pandas keeps the columns numeric."""
+    record = read_record(stored)
     kwargs = record.get("model_kwargs") or {}
     family = record.get("family") or ""
     defaults = MTNET_DEFAULTS if family == "mtnet" else {}
@@ -173,17 +183,18 @@ def record_row(record: dict[str, Any]) -> dict[str, Any]:
         "top1": _number(record.get("top1")),
         "top5": _number(record.get("top5")),
         "mean_class_acc": _number(record.get("mean_class_acc")),
+        "num_classes": _number(record.get("num_classes")),
         "dataset": record.get("dataset") or "",
         "views": record.get("views") or "",
         "seed": _number(record.get("seed")),
         "seed_group": record.get("seed_group") or "",
-        **{f"{metric}_std": math.nan for metric in ACCURACY},
+        **{f"{metric}_std": math.nan for metric in SEED_SPREAD_METRICS},
         "n_seeds": 1,
         "top1_by_seed": _by_seed(record),
         "train_curve": record.get("train_curve") or [],
         "status": record.get("status") or "unknown",
         "error": record.get("error") or "",
-        **{f"top1_{b}": _number(by_duration.get(b)) for b in DURATION_BUCKETS},
+        **{f"top1_{b}": _number(by_duration.get(b)) for b in TOP1_BY_DURATION_KEYS},
     }
 
 
@@ -191,6 +202,11 @@ def _by_seed(record: dict[str, Any]) -> dict[int, float]:
     """{seed: top-1} of a trained cell, so differences over seeds can be paired by seed."""
     seed, top1 = _number(record.get("seed")), _number(record.get("top1"))
     return {} if math.isnan(seed) or math.isnan(top1) else {int(seed): top1}
+
+
+def strip_seed(label: str) -> str:
+    """'r3d-18 train.seed=2' -> 'r3d-18': the label of the configuration over its seeds."""
+    return _SEED_IN_LABEL.sub("", label)
 
 
 def aggregate_seeds(frame: pd.DataFrame) -> pd.DataFrame:
@@ -207,7 +223,7 @@ def aggregate_seeds(frame: pd.DataFrame) -> pd.DataFrame:
             for column in group.columns:
                 if pd.api.types.is_float_dtype(group[column]):
                     row[column] = group[column].mean()
-            for metric in ACCURACY:
+            for metric in SEED_SPREAD_METRICS:
                 row[f"{metric}_std"] = group[metric].std(ddof=1)
             row["n_seeds"] = len(group)
             row["top1_by_seed"] = {k: v for d in group["top1_by_seed"] for k, v in d.items()}
@@ -215,21 +231,24 @@ def aggregate_seeds(frame: pd.DataFrame) -> pd.DataFrame:
                 row[f"{stem}_samples"] = sum(group[f"{stem}_samples"], ())
             row["train_curve"] = _mean_curve(group["train_curve"].tolist())
             row["seed"] = math.nan
-            row["label"] = _SEED_IN_LABEL.sub("", row["label"])
+            row["label"] = strip_seed(row["label"])
         rows.append(row)
     return pd.DataFrame(rows, columns=frame.columns).reset_index(drop=True)
 
 
 def _mean_curve(curves: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
-    """Per-epoch mean of the seeds' training curves, over the epochs they all have."""
+    """Per-epoch mean of the seeds' training curves, over the epochs they all have, with the
+    standard deviation over seeds (`<key>_std`) and their number (`seeds`), so a plot can draw
+    the spread as a band and say over how many seeds."""
     epochs = min((len(c) for c in curves), default=0)
-    return [
-        {
-            key: sum(c[i][key] for c in curves) / len(curves)
-            for key in ("epoch", "loss", "train_top1")
-        }
-        for i in range(epochs)
-    ]
+    out = []
+    for i in range(epochs):
+        point: dict[str, Any] = {"epoch": curves[0][i]["epoch"], "seeds": len(curves)}
+        for key in ("loss", "train_top1"):
+            values = pd.Series([c[i][key] for c in curves], dtype=float)
+            point[key], point[f"{key}_std"] = values.mean(), values.std(ddof=1)
+        out.append(point)
+    return out
 
 
 def records_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
@@ -259,6 +278,7 @@ def load_store(folder: Path) -> Store:
         frame=frame,
         envs=_distinct_envs(list(latest_by_cell(records, per_machine=True).values())),
         unreadable_lines=contents.unreadable,
+        records=records,
     )
 
 

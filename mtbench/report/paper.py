@@ -44,7 +44,8 @@ COMPARED = {
     "top1": "top1",
     "top5": "top5",
 }
-ACCURACY = ("top1", "top5")
+# Paper metrics that are looked up by dataset (the others hold for any dataset).
+PER_DATASET_METRICS = ("top1", "top5")
 LATENCY = ("lat_fwd_ms", "lat_fwdbwd_ms")
 # A record's device -> the kind the paper names.
 DEVICE_KINDS = {"cuda": "GPU", "cpu": "CPU", "mps": "GPU"}
@@ -218,7 +219,7 @@ def with_paper(frame: pd.DataFrame, counts: PaperCounts | None = None) -> pd.Dat
     for column, metric in COMPARED.items():
         values, at, ours = [], [], []
         for _, row in frame.iterrows():
-            dataset = paper_dataset(row["dataset"]) if metric in ACCURACY else ""
+            dataset = paper_dataset(row["dataset"]) if metric in PER_DATASET_METRICS else ""
             paper = lookup.get((*_key(row["model"], row["r"], row["g"]), dataset, metric))
             values.append(paper["value"] if paper else math.nan)
             at.append(conditions(paper) if paper else "")

@@ -10,26 +10,31 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
 from mtbench.report.compare import median_interval, seed_interval
-from mtbench.report.frame import DURATION_BUCKETS, DURATION_COLUMNS, workload
+from mtbench.report.frame import DURATION_COLUMNS, TOP1_BY_DURATION_KEYS, workload
 from mtbench.report.paper import matched_paper, paper_dataset
 from mtbench.report.style import (
     COLUMN_WIDTH,
     LINESTYLES,
     MARKERS,
     MAX_LABELS,
-    PALETTE,
+    Styles,
     family_styles,
     figure,
     labels_to_draw,
     place_labels,
+    shades,
+    style_of,
     styled,
 )
 
@@ -41,6 +46,18 @@ MAX_AREA = 320.0  # pt², the marker area of the largest model in a plot
 
 class PlotSkipped(Exception):
     """The store lacks what a plot needs; the message says what."""
+
+
+@dataclass
+class PlotOutcome:
+    """One plot kind for one suite: the files written, or why it was skipped. Here, below
+    both the builder that makes it and the page that shows it."""
+
+    suite: str
+    kind: str
+    paths: list[Path]
+    png: bytes | None = None
+    skipped: str | None = None
 
 
 def _paper_handle() -> Line2D:
@@ -184,15 +201,20 @@ def _legend_below(fig: Figure, handles: list) -> None:
     )
 
 
-def _legend(
-    fig: Figure, styles: dict, families: pd.Series, extra: list[Line2D], paper_shown: bool
-) -> None:
+def _family_handles(styles: Styles, families: pd.Series) -> list[Line2D]:
+    """One legend entry per family drawn in the figure, none for the report's other ones."""
     present = set(families)
-    handles = [
+    return [
         Line2D([], [], ls="", marker=m, color=c, label=f, markersize=5)
         for f, (c, m) in styles.items()
         if f in present
     ]
+
+
+def _legend(
+    fig: Figure, styles: Styles, families: pd.Series, extra: list[Line2D], paper_shown: bool
+) -> None:
+    handles = _family_handles(styles, families)
     if paper_shown:
         handles += [
             Line2D([], [], ls="", marker="o", color="#555555", label="measured", markersize=5),
@@ -213,8 +235,41 @@ def _accuracy_label(dataset: str) -> str:
     return f"{name} top-1 accuracy (%)" if name else "Top-1 accuracy (%)"
 
 
+def _text_handle(text: str, **line: object) -> Line2D:
+    """A legend entry that is a sentence (with a line sample when `line` styles one)."""
+    return Line2D([], [], ls=line.pop("ls", ""), marker="", label=text, **line)
+
+
+def _seed_bars_handle(rows: pd.DataFrame) -> list[Line2D]:
+    """What the accuracy error bars are, when any are drawn: the tables print mean ± std, the
+    figures the 95% t-interval of the mean, and the figure must say which."""
+    seeds = rows.loc[rows["n_seeds"] > 1, "n_seeds"]
+    if seeds.empty:
+        return []
+    counts = "-".join(f"{n:g}" for n in sorted({seeds.min(), seeds.max()}))
+    return [_text_handle(f"bars: 95% t-interval of the mean over {counts} seeds", ls="-",
+                         color="#555555", lw=0.8)]  # fmt: skip
+
+
+def _chance(ax: Axes, panel: pd.DataFrame) -> list[Line2D]:
+    """Chance level (100 / classes) as a dashed line on an accuracy axis where the records
+    name one class count; the legend says it, and says so when it lies far below the data."""
+    classes = panel["num_classes"].dropna().unique()
+    if len(classes) != 1:
+        return []
+    level = 100.0 / classes[0]
+    text = f"chance: 1/{classes[0]:g} = {level:.3g}%"
+    low, high = panel["top1"].min(), panel["top1"].max()
+    if level < low - max(2 * (high - low), 25.0):  # far below: a line would squash the data
+        return [_text_handle(f"{text} (below the axis)")]
+    ax.axhline(level, color="#777777", lw=0.7, ls="--", zorder=1)
+    return [_text_handle(text, ls="--", color="#777777", lw=0.7)]
+
+
 @styled
-def accuracy_vs_gflops(frame: pd.DataFrame, compare: bool = False) -> Figure:
+def accuracy_vs_gflops(
+    frame: pd.DataFrame, compare: bool = False, styles: Styles | None = None
+) -> Figure:
     """Figure 5 of the paper: top-1 against GFLOPs, marker area proportional to params, one
     panel per sub-stream setting g (baselines appear in every panel) and one row per dataset."""
     frame = _prepared(frame, compare)
@@ -223,7 +278,8 @@ def accuracy_vs_gflops(frame: pd.DataFrame, compare: bool = False) -> Figure:
     gs = sorted(rows["g"].dropna().unique())
     panels = gs if len(gs) > 1 else [None]
     fig, axes = figure(ncols=len(panels), nrows=len(datasets), sharey=True)
-    styles = family_styles(frame["family"])
+    styles = styles or family_styles(frame["family"])
+    chance: dict[str, Line2D] = {}
     largest = float(
         np.nanmax([rows["params_m"].max(), rows.get("paper_params_m", rows["params_m"]).max()])
     )
@@ -237,12 +293,14 @@ def accuracy_vs_gflops(frame: pd.DataFrame, compare: bool = False) -> Figure:
                     "no sub-streams (g = 1)" if g == 1 else f"{g:g} sub-streams (g = {g:g})"
                 )
             _family_scatter(ax, panel, "gflops", "top1", styles, _areas(panel["params_m"], largest))
+            chance |= {h.get_label(): h for h in _chance(ax, panel)}
             ax.set_xlabel(GFLOPS_LABEL)
             if j == 0:
                 ax.set_ylabel(_accuracy_label(dataset))
             ax.margins(0.15)
     shown = bool(_paper_obstacles(rows, "gflops", "top1"))
-    extra = _size_handles(largest) + _few_labels_handle(len(rows) / len(datasets) / len(panels))
+    extra = _size_handles(largest) + _seed_bars_handle(rows) + list(chance.values())
+    extra += _few_labels_handle(len(rows) / len(datasets) / len(panels))
     _legend(fig, styles, rows["family"], extra, shown)
     fig.canvas.draw()  # final layout before labels are placed
     for i, dataset in enumerate(datasets):
@@ -256,7 +314,9 @@ def accuracy_vs_gflops(frame: pd.DataFrame, compare: bool = False) -> Figure:
 
 
 @styled
-def accuracy_vs_latency(frame: pd.DataFrame, compare: bool = False) -> Figure:
+def accuracy_vs_latency(
+    frame: pd.DataFrame, compare: bool = False, styles: Styles | None = None
+) -> Figure:
     """Figure 6 of the paper: top-1 against per-clip forward latency; the title names the
     device and input, since latency means nothing without them."""
     frame = _prepared(frame, compare)
@@ -265,17 +325,20 @@ def accuracy_vs_latency(frame: pd.DataFrame, compare: bool = False) -> Figure:
     )
     datasets = list(dict.fromkeys(rows["dataset"]))
     fig, axes = figure(ncols=len(datasets))
-    styles = family_styles(frame["family"])
+    styles = styles or family_styles(frame["family"])
+    extra = _seed_bars_handle(rows)
     for ax, dataset in zip(axes[0], datasets, strict=True):
         panel = rows[rows["dataset"] == dataset]
         _family_scatter(ax, panel, "lat_fwd_ms", "top1", styles)
+        extra += _chance(ax, panel)
         ax.set_xlabel(LATENCY_LABEL)
         ax.set_ylabel(_accuracy_label(dataset))
         ax.margins(0.15)
     shown = bool(_paper_obstacles(rows, "lat_fwd_ms", "top1"))
     note = "; paper: Table 3 on a GPU, input not stated" if shown else ""
     fig.suptitle(_workload_title(rows, note), fontsize=7.5)
-    _legend(fig, styles, rows["family"], _few_labels_handle(len(rows) / len(datasets)), shown)
+    extra += _few_labels_handle(len(rows) / len(datasets))
+    _legend(fig, styles, rows["family"], extra, shown)
     fig.canvas.draw()  # final layout before labels are placed
     for ax, dataset in zip(axes[0], datasets, strict=True):
         _label(ax, rows[rows["dataset"] == dataset], "lat_fwd_ms", "top1", True)
@@ -295,69 +358,90 @@ def _spread(rows: pd.DataFrame, stem: str) -> np.ndarray:
     return bars
 
 
+# The two timed passes: (column stem, legend name, paper column, hatch of its bars).
+LATENCY_SERIES = (
+    ("lat_fwd", "forward (F)", "paper_lat_fwd_ms", ""),
+    ("lat_fwdbwd", "forward + backward (B)", "paper_lat_fwdbwd_ms", "////"),
+)
+PAPER_LATENCY = "paper (Table 3, GPU)"
+
+
+def _latency_axis_label(rows: pd.DataFrame) -> str:
+    """What the bars and their error bars are, on lines short enough for a column-wide figure
+    (one long line was cut at the figure's edge)."""
+    unknown = int((rows["lat_fwd_samples"].map(len) < 2).sum())
+    lines = ["Latency per clip (ms): median over repeats;", "bars: its 95% bootstrap interval"]
+    if unknown:
+        lines.append(f"(none for {unknown} without raw repeats)")
+    return "\n".join(lines)
+
+
+def _latency_series(
+    ax: Axes, rows: pd.DataFrame, y: np.ndarray, height: float, series: tuple, styles: Styles
+) -> None:
+    """One pass's bars in each model's family colour (F filled, F+B hatched) with the 95%
+    bootstrap interval of each median; the paper's value as a hollow diamond where known."""
+    stem, name, paper, hatch = series
+    colours = [style_of(styles, f)[0] for f in rows["family"]]
+    ax.barh(
+        y,
+        rows[f"{stem}_ms"].fillna(0),
+        height,
+        xerr=_spread(rows, stem),
+        color="white" if hatch else colours,
+        edgecolor=colours,
+        hatch=hatch,
+        linewidth=0.6,
+        label=name,
+        error_kw={"lw": 0.7, "capsize": 1.5},
+    )
+    if paper in rows and rows[paper].notna().any():
+        ax.scatter(rows[paper], y, marker="D", s=14, facecolors="none", edgecolors="black",
+                   linewidths=0.8, zorder=3, label=PAPER_LATENCY)  # fmt: skip
+
+
+def _latency_handles(drawn: list[tuple], styles: Styles, rows: pd.DataFrame) -> list:
+    """The passes drawn (grey, filled or hatched), the families' colours, and the paper."""
+    handles: list = [
+        Patch(facecolor="white" if hatch else "#777777", edgecolor="#777777", hatch=hatch,
+              label=name)
+        for _, name, _, hatch in drawn
+    ]  # fmt: skip
+    if len(set(rows["family"])) > 1:
+        handles += [
+            Patch(color=c, label=f) for f, (c, _) in styles.items() if f in set(rows["family"])
+        ]
+    if any(paper in rows and rows[paper].notna().any() for _, _, paper, _ in drawn):
+        handles.append(Line2D([], [], ls="", marker="D", markerfacecolor="none", color="black",
+                              label=PAPER_LATENCY, markersize=4))  # fmt: skip
+    return handles
+
+
 @styled
-def latency_bars(frame: pd.DataFrame, compare: bool = False, part: str = "") -> Figure:
+def latency_bars(
+    frame: pd.DataFrame, compare: bool = False, part: str = "", styles: Styles | None = None
+) -> Figure:
     """Table 3's F and B columns as bars per model: forward and forward+backward medians, with
-    the 95% bootstrap interval of each median as error bars. `part` names the page of a
-    split chart in its title."""
+    the 95% bootstrap interval of each median as error bars; a pass no cell measured has no
+    bars and no legend entry. `part` names the page of a split chart in its title."""
     frame = _prepared(frame, compare)
     rows = _rows_with(frame, ["lat_fwd_ms"], "no cell has a forward latency")
-    n = len(rows)
+    styles = styles or family_styles(frame["family"])
+    drawn = [s for s in LATENCY_SERIES if rows[f"{s[0]}_ms"].notna().any()]
     # 0.28 in per model, packed closer beyond 28 models so that MAX_BARS fit on a page
-    fig, axes = figure(height=max(2.0, 0.9 + min(0.28 * n, PAGE_BARS_HEIGHT)))
+    fig, axes = figure(height=max(2.0, 0.9 + min(0.28 * len(rows), PAGE_BARS_HEIGHT)))
     ax = axes[0][0]
-    y = np.arange(n)[::-1].astype(float)
-    height = 0.38
-    ax.barh(
-        y + height / 2,
-        rows["lat_fwd_ms"],
-        height,
-        xerr=_spread(rows, "lat_fwd"),
-        color=PALETTE[0],
-        label="forward (F)",
-        error_kw={"lw": 0.7, "capsize": 1.5},
-    )
-    ax.barh(
-        y - height / 2,
-        rows["lat_fwdbwd_ms"].fillna(0),
-        height,
-        xerr=_spread(rows, "lat_fwdbwd"),
-        color=PALETTE[1],
-        label="forward + backward (B)",
-        error_kw={"lw": 0.7, "capsize": 1.5},
-    )
-    if compare and rows[["paper_lat_fwd_ms", "paper_lat_fwdbwd_ms"]].notna().any(axis=None):
-        ax.scatter(
-            rows["paper_lat_fwd_ms"],
-            y + height / 2,
-            marker="D",
-            s=14,
-            facecolors="none",
-            edgecolors="black",
-            linewidths=0.8,
-            zorder=3,
-            label="paper (Table 3, GPU)",
-        )
-        ax.scatter(
-            rows["paper_lat_fwdbwd_ms"],
-            y - height / 2,
-            marker="D",
-            s=14,
-            facecolors="none",
-            edgecolors="black",
-            linewidths=0.8,
-            zorder=3,
-        )
+    y = np.arange(len(rows))[::-1].astype(float)
+    height = 0.76 / len(drawn)
+    for k, series in enumerate(drawn):
+        offset = ((len(drawn) - 1) / 2 - k) * height
+        _latency_series(ax, rows, y + offset, height, series, styles)
     ax.set_yticks(y, rows["label"])
     ax.grid(axis="y", visible=False)
-    unknown = int((rows["lat_fwd_samples"].map(len) < 2).sum())
-    note = f"; none for {unknown} without raw repeats" if unknown else ""
-    ax.set_xlabel(f"Latency per clip (ms): median, 95% bootstrap interval{note}")
+    ax.set_xlabel(_latency_axis_label(rows))
     title = _workload_title(rows)
     fig.suptitle(f"{part}\n{title}" if part else title, fontsize=7.5)
-    handles, labels = ax.get_legend_handles_labels()
-    order = ["forward (F)", "forward + backward (B)", "paper (Table 3, GPU)"]
-    _legend_below(fig, [handles[labels.index(name)] for name in order if name in labels])
+    _legend_below(fig, _latency_handles(drawn, styles, rows))
     return fig
 
 
@@ -365,13 +449,16 @@ MAX_BARS = 50  # models per latency page: 0.16 in each, 8.9 in in all, within a 
 PAGE_BARS_HEIGHT = 8.0  # inches of bars at most
 
 
-def latency_pages(frame: pd.DataFrame, compare: bool = False) -> Figure | list[tuple[str, Figure]]:
+def latency_pages(
+    frame: pd.DataFrame, compare: bool = False, styles: Styles | None = None
+) -> Figure | list[tuple[str, Figure]]:
     """`latency_bars`, split when a store has more models than a page holds: one page per
     family, execution mode, dtype and batch, each cut into pages of at most `MAX_BARS`
     models. Returns the one figure, or (name, figure) per page."""
     rows = _rows_with(frame, ["lat_fwd_ms"], "no cell has a forward latency")
+    styles = styles or family_styles(frame["family"])
     if len(rows) <= MAX_BARS:
-        return latency_bars(rows, compare)
+        return latency_bars(rows, compare, styles=styles)
     pages = []
     batch = rows["batch_size"].map(lambda b: f"batch {b:g}" if b == b else "batch ?")
     keys = [rows["family"], rows["mode"], rows["dtype"], batch]
@@ -381,7 +468,7 @@ def latency_pages(frame: pd.DataFrame, compare: bool = False) -> Figure | list[t
             chunk = group.iloc[k * MAX_BARS : (k + 1) * MAX_BARS]
             page = f" ({k + 1} of {count})" if count > 1 else ""
             name = f"{family}, {mode}, {dtype}, {size}{page}"
-            pages.append((name, latency_bars(chunk, compare, part=name)))
+            pages.append((name, latency_bars(chunk, compare, part=name, styles=styles)))
     return pages
 
 
@@ -392,67 +479,75 @@ ABLATION_METRICS = [
 ]
 
 
+def _ablation_axes(mt: pd.DataFrame) -> tuple[str, str]:
+    """(x axis, line parameter): r when it varies, else g."""
+    if mt["r"].nunique() >= 2:
+        return "r", "g"
+    if mt["g"].nunique() >= 2:
+        return "g", "r"
+    raise PlotSkipped("no MTNet cells that vary r or g")
+
+
+def _ablation_metrics(mt: pd.DataFrame) -> list[tuple[str, str]]:
+    """(column, axis label) of each panel; accuracy on different datasets does not share an
+    axis, so top-1 only from a single dataset."""
+    datasets = list(dict.fromkeys(mt.dropna(subset=["top1"])["dataset"]))
+    return [
+        (c, _accuracy_label(datasets[0]) if c == "top1" else label)
+        for c, label in ABLATION_METRICS
+        if mt[c].notna().any() and (c != "top1" or len(datasets) == 1)
+    ]
+
+
+def _ablation_panel(
+    ax: Axes, mt: pd.DataFrame, column: str, axes: tuple[str, str], colour: str, compare: bool
+) -> bool:
+    """One line per depth (shades of the MTNet colour, a marker each) and line style per value
+    of the other parameter; the paper's values as hollow markers. True if any were drawn."""
+    axis, other = axes
+    models = list(dict.fromkeys(mt["model"]))
+    paper_shown = False
+    for k, (model, tone) in enumerate(zip(models, shades(colour, len(models)), strict=True)):
+        for s, value in enumerate(sorted(mt[other].unique())):
+            line = mt[(mt["model"] == model) & (mt[other] == value)]
+            line = line.dropna(subset=[column]).sort_values(axis)
+            if line.empty:
+                continue
+            marker, ls = MARKERS[k % len(MARKERS)], LINESTYLES[s % len(LINESTYLES)]
+            ax.plot(line[axis], line[column], color=tone, marker=marker, markersize=3.5, ls=ls,
+                    lw=1.1, label=f"{model} {other}={value:g}")  # fmt: skip
+            if compare and line[f"paper_{column}"].notna().any():
+                paper_shown = True
+                paper = line[f"paper_{column}"]
+                ax.scatter(line[axis], paper, marker=marker, s=22, facecolors="none",
+                           edgecolors=tone, linewidths=0.9, zorder=3)  # fmt: skip
+    return paper_shown
+
+
+def _ablation_ticks(ax: Axes, mt: pd.DataFrame, axis: str) -> None:
+    ax.set_xlabel("channel ratio r (short-stream share)" if axis == "r" else "sub-streams g")
+    values = sorted(mt[axis].unique())
+    if axis == "g":
+        ax.set_xscale("log", base=2)
+    ax.set_xticks(values, [f"{v:g}" for v in values])
+    ax.minorticks_off()
+
+
 @styled
-def ablation(frame: pd.DataFrame, compare: bool = False) -> Figure:
+def ablation(frame: pd.DataFrame, compare: bool = False, styles: Styles | None = None) -> Figure:
     """Params, GFLOPs and (where present) top-1 against the channel ratio r, one line per depth
     and sub-stream setting; against g instead when r does not vary."""
     frame = _prepared(frame, compare)
     mt = frame[(frame["family"] == "mtnet")].dropna(subset=["r", "g"])
-    if mt["r"].nunique() >= 2:
-        axis, other = "r", "g"
-    elif mt["g"].nunique() >= 2:
-        axis, other = "g", "r"
-    else:
-        raise PlotSkipped("no MTNet cells that vary r or g")
-    # Accuracy on different datasets does not share an axis: top-1 only from a single dataset.
-    datasets = list(dict.fromkeys(mt.dropna(subset=["top1"])["dataset"]))
-    metrics = [
-        (c, _accuracy_label(datasets[0]) if c == "top1" else lab)
-        for c, lab in ABLATION_METRICS
-        if mt[c].notna().any() and (c != "top1" or len(datasets) == 1)
-    ]
-    paper_shown = False
+    axes_of_lines = _ablation_axes(mt)
+    metrics = _ablation_metrics(mt)
+    colour = style_of(styles or family_styles(frame["family"]), "mtnet")[0]
     fig, axes = figure(ncols=len(metrics), width=COLUMN_WIDTH * min(len(metrics), 2))
-    models = list(dict.fromkeys(mt["model"]))
-    others = sorted(mt[other].unique())
+    paper_shown = False
     for ax, (column, label) in zip(axes[0], metrics, strict=True):
-        for k, model in enumerate(models):
-            for s, value in enumerate(others):
-                line = mt[(mt["model"] == model) & (mt[other] == value)]
-                line = line.dropna(subset=[column]).sort_values(axis)
-                if line.empty:
-                    continue
-                colour, marker = PALETTE[k % len(PALETTE)], MARKERS[k % len(MARKERS)]
-                name = f"{model} {other}={value:g}"
-                ax.plot(
-                    line[axis],
-                    line[column],
-                    color=colour,
-                    marker=marker,
-                    markersize=3.5,
-                    ls=LINESTYLES[s % len(LINESTYLES)],
-                    lw=1.1,
-                    label=name,
-                )
-                if compare and line[f"paper_{column}"].notna().any():
-                    paper_shown = True
-                    ax.scatter(
-                        line[axis],
-                        line[f"paper_{column}"],
-                        marker=marker,
-                        s=22,
-                        facecolors="none",
-                        edgecolors=colour,
-                        linewidths=0.9,
-                        zorder=3,
-                    )
-        ax.set_xlabel("channel ratio r (short-stream share)" if axis == "r" else "sub-streams g")
+        paper_shown |= _ablation_panel(ax, mt, column, axes_of_lines, colour, compare)
         ax.set_ylabel(label)
-        values = sorted(mt[axis].unique())
-        if axis == "g":
-            ax.set_xscale("log", base=2)
-        ax.set_xticks(values, [f"{v:g}" for v in values])
-        ax.minorticks_off()
+        _ablation_ticks(ax, mt, axes_of_lines[0])
     handles = axes[0][0].get_legend_handles_labels()[0]
     if paper_shown:
         handles.append(_paper_handle())
@@ -461,7 +556,7 @@ def ablation(frame: pd.DataFrame, compare: bool = False) -> Figure:
 
 
 @styled
-def complexity(frame: pd.DataFrame, compare: bool = False) -> Figure:
+def complexity(frame: pd.DataFrame, compare: bool = False, styles: Styles | None = None) -> Figure:
     """The measure-only view: GFLOPs against params, and forward latency against GFLOPs where
     latency exists; useful before any model is trained."""
     frame = _prepared(frame, compare)
@@ -471,7 +566,7 @@ def complexity(frame: pd.DataFrame, compare: bool = False) -> Figure:
     if not timed.empty:
         panels.append(("gflops", "lat_fwd_ms", GFLOPS_LABEL, LATENCY_LABEL, timed))
     fig, axes = figure(ncols=len(panels))
-    styles = family_styles(frame["family"])
+    styles = styles or family_styles(frame["family"])
     for ax, (x, y, xlabel, ylabel, part) in zip(axes[0], panels, strict=True):
         _family_scatter(ax, part, x, y, styles)
         ax.set_xlabel(xlabel)
@@ -487,27 +582,55 @@ def complexity(frame: pd.DataFrame, compare: bool = False) -> Figure:
     return fig
 
 
+def _line_styles(families: pd.Series, styles: Styles) -> list[dict]:
+    """Per row: its family's colour and marker, and a line style counting up within the
+    family, so two cells of one family stay apart while each family keeps its report colour."""
+    seen: dict[str, int] = {}
+    out = []
+    for family in families:
+        k = seen[family] = seen.get(family, -1) + 1
+        colour, marker = style_of(styles, family)
+        out.append({"color": colour, "marker": marker, "ls": LINESTYLES[k % len(LINESTYLES)]})
+    return out
+
+
+def _curve(ax: Axes, curve: list[dict], key: str, style: dict, label: str | None) -> bool:
+    """One cell's curve of `key` against epoch; over several seeds the mean with a ±1 std
+    band. True when a band was drawn."""
+    epochs = [p["epoch"] for p in curve]
+    mean = np.array([p[key] for p in curve], dtype=float)
+    ax.plot(epochs, mean, lw=1.0, markersize=3, label=label, **style)
+    std = np.array([p.get(f"{key}_std", np.nan) for p in curve], dtype=float)
+    if not np.isfinite(std).any():
+        return False
+    ax.fill_between(epochs, mean - std, mean + std, color=style["color"], alpha=0.18, lw=0)
+    return True
+
+
 @styled
-def training(frame: pd.DataFrame, compare: bool = False) -> Figure:
-    """Training loss and training top-1 against epoch, one line per cell (seeds averaged)."""
+def training(frame: pd.DataFrame, compare: bool = False, styles: Styles | None = None) -> Figure:
+    """Training loss and training top-1 against epoch, one line per cell in its family's
+    colour; a cell trained over several seeds is their mean with a ±1 std band, and the
+    legend says over how many seeds."""
     rows = frame[frame["train_curve"].map(len) > 0]
     if rows.empty:
         raise PlotSkipped("no cell was trained")
+    styles = styles or family_styles(frame["family"])
     fig, axes = figure(ncols=2)
-    colours = [PALETTE[i % len(PALETTE)] for i in range(len(rows))]
-    for (_, row), colour, i in zip(rows.iterrows(), colours, range(len(rows)), strict=True):
-        epochs = [p["epoch"] for p in row["train_curve"]]
-        style = {"color": colour, "ls": LINESTYLES[i % len(LINESTYLES)], "lw": 1.0,
-                 "marker": MARKERS[i % len(MARKERS)], "markersize": 3}  # fmt: skip
-        axes[0][0].plot(
-            epochs, [p["loss"] for p in row["train_curve"]], label=row["label"], **style
-        )
-        axes[0][1].plot(epochs, [p["train_top1"] for p in row["train_curve"]], **style)
+    banded = False
+    for (_, row), style in zip(rows.iterrows(), _line_styles(rows["family"], styles), strict=True):
+        banded |= _curve(axes[0][0], row["train_curve"], "loss", style, row["label"])
+        _curve(axes[0][1], row["train_curve"], "train_top1", style, None)
     axes[0][0].set_ylabel("Training loss")
     axes[0][1].set_ylabel("Training top-1 (%)")
     for ax in axes[0]:
         ax.set_xlabel("Epoch")
-    _legend_below(fig, axes[0][0].get_legend_handles_labels()[0])
+    handles = axes[0][0].get_legend_handles_labels()[0]
+    if banded:
+        seeds = "-".join(f"{n:g}" for n in sorted(set(rows.loc[rows["n_seeds"] > 1, "n_seeds"])))
+        handles.append(Patch(color="#777777", alpha=0.25,
+                             label=f"mean over {seeds} seeds, band ± 1 std"))  # fmt: skip
+    _legend_below(fig, handles)
     return fig
 
 
@@ -520,6 +643,7 @@ def duration_summary(frame: pd.DataFrame) -> pd.DataFrame:
         [
             {
                 "group": row["label"],
+                "family": row["family"],
                 "bucket": column.removeprefix("top1_"),
                 "mean": row[column],
                 "std": 0.0 if pd.isna(row[f"{column}_std"]) else row[f"{column}_std"],
@@ -533,38 +657,41 @@ def duration_summary(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 @styled
-def accuracy_by_duration(frame: pd.DataFrame, compare: bool = False) -> Figure:
+def accuracy_by_duration(
+    frame: pd.DataFrame, compare: bool = False, styles: Styles | None = None
+) -> Figure:
     """The multiduration study's plot: top-1 per duration bucket (short, medium, long), one
     line per model configuration, mean over seeds with ±1 std error bars."""
     summary = duration_summary(frame)
     groups = list(dict.fromkeys(summary["group"]))
+    families = summary.drop_duplicates("group")["family"]
+    looks = _line_styles(families, styles or family_styles(frame["family"]))
     fig, axes = figure(height=3.4)
     ax = axes[0][0]
-    x = np.arange(len(DURATION_BUCKETS))
+    x = np.arange(len(TOP1_BY_DURATION_KEYS))
     offsets = np.linspace(-0.15, 0.15, len(groups)) if len(groups) > 1 else [0.0]
-    for k, (group, dx) in enumerate(zip(groups, offsets, strict=True)):
-        part = summary[summary["group"] == group].set_index("bucket").reindex(DURATION_BUCKETS)
+    for group, dx, look in zip(groups, offsets, looks, strict=True):
+        part = summary[summary["group"] == group].set_index("bucket").reindex(TOP1_BY_DURATION_KEYS)
         seeds = int(part["count"].max())
         ax.errorbar(
             x + dx,
             part["mean"],
             yerr=part["std"],
-            color=PALETTE[k % len(PALETTE)],
-            marker=MARKERS[k % len(MARKERS)],
-            ls=LINESTYLES[(k // len(PALETTE)) % len(LINESTYLES)],
+            **look,
             markersize=3.5,
             lw=1.0,
             capsize=2,
             label=f"{group} (n={seeds})",
         )
-    ax.set_xticks(x, DURATION_BUCKETS)
+    ax.set_xticks(x, TOP1_BY_DURATION_KEYS)
     ax.set_xlabel("Action duration bucket")
     ax.set_ylabel("Top-1 (%), mean ± std over seeds")
     _legend_below(fig, ax.get_legend_handles_labels()[0])
     return fig
 
 
-PLOTS: dict[str, Callable[[pd.DataFrame, bool], Figure | list[tuple[str, Figure]]]] = {
+# Each takes the frame, `compare` and the report's family styles.
+PLOTS: dict[str, Callable[..., Figure | list[tuple[str, Figure]]]] = {
     "accuracy-gflops": accuracy_vs_gflops,
     "accuracy-latency": accuracy_vs_latency,
     "accuracy-duration": accuracy_by_duration,

@@ -15,6 +15,7 @@ import matplotlib
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 from matplotlib.transforms import Bbox
 
@@ -77,12 +78,30 @@ def figure(
     return fig, fig.subplots(nrows, ncols, squeeze=False, sharey="row" if sharey else False)
 
 
-def family_styles(families: Iterable[str]) -> dict[str, tuple[str, str]]:
+# family -> (colour, marker): assigned once per report from all its stores, so a family looks
+# the same in every figure of the report (curves, scatters, bars, breakdowns).
+Styles = dict[str, tuple[str, str]]
+
+
+def family_styles(families: Iterable[str]) -> Styles:
     """family -> (colour, marker), in order of first appearance, MTNets first."""
     ordered = sorted(dict.fromkeys(families), key=lambda f: f != "mtnet")
     return {
         f: (PALETTE[i % len(PALETTE)], MARKERS[i % len(MARKERS)]) for i, f in enumerate(ordered)
     }
+
+
+def style_of(styles: Styles, family: str) -> tuple[str, str]:
+    """A family's colour and marker; grey circles for one the report did not assign."""
+    return styles.get(family, ("#777777", "o"))
+
+
+def shades(colour: str, n: int) -> list[tuple[float, ...]]:
+    """`n` shades of one family's colour, the colour itself first, then lighter: the models of
+    one family in a figure that tells them apart (the ablation's depths) keep their hue."""
+    rgb = np.array(to_rgb(colour))
+    steps = np.linspace(0.0, 0.55, n) if n > 1 else [0.0]
+    return [tuple(rgb + t * (0.9 - rgb)) for t in steps]
 
 
 def _overlap_area(box: Bbox, boxes: np.ndarray) -> float:
@@ -99,12 +118,105 @@ def _corners(boxes: Sequence[Bbox]) -> np.ndarray:
     return np.array([[b.x0, b.y0, b.x1, b.y1] for b in boxes]).reshape(-1, 4)
 
 
+def _hits(points: np.ndarray, boxes: np.ndarray) -> int:
+    """How many of `points` (rows of x, y) lie inside any of `boxes`."""
+    if not len(points) or not len(boxes):
+        return 0
+    x, y = points[:, :1], points[:, 1:]
+    inside = (boxes[:, 0] <= x) & (x <= boxes[:, 2]) & (boxes[:, 1] <= y) & (y <= boxes[:, 3])
+    return int(inside.any(axis=1).sum())
+
+
+def _leader(anchor: np.ndarray, box: Bbox) -> np.ndarray:
+    """Points every 2 px along the leader line matplotlib draws from a marker towards its
+    label's centre (clipped at the label), the first tenth left out: it touches the marker."""
+    centre = np.array([box.x0 + box.x1, box.y0 + box.y1]) / 2
+    steps = max(int(np.hypot(*(centre - anchor)) / 2), 8)
+    return anchor + np.linspace(0.1, 1.0, steps)[:, None] * (centre - anchor)
+
+
 # Directions tried in turn for each label (right, left, up, down, then diagonals), at growing
 # distances; a label moved away from its point gets a thin leader line.
 _DIRECTIONS = ((1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (-1, 1), (1, -1), (-1, -1))
-_DISTANCES = (1.0, 2.5, 4.5)  # multiples of the base gap
+_DISTANCES = (1.0, 2.5, 4.5, 7.0, 10.0)  # multiples of the base gap
 _GAP = 4.0  # points between a marker's edge and its label
 LABEL_SIZE = 6.0
+
+
+class _LabelLayout:
+    """What labels must keep clear of, in display pixels: the axes frame, every marker and
+    obstacle, the labels placed so far and their leader lines (which must cross no label)."""
+
+    def __init__(self, ax: Axes, xs: list, ys: list, areas, obstacles) -> None:
+        fig = ax.figure
+        self.renderer = fig.canvas.get_renderer()
+        self.px_per_pt = fig.dpi / 72.0
+        self.frame = ax.get_window_extent(self.renderer)
+        self.anchors = ax.transData.transform(list(zip(xs, ys, strict=True)))
+        self.radii = [np.sqrt(a) / 2 for a in (areas if areas is not None else [25.0] * len(xs))]
+        self.markers = _corners(
+            [Bbox.from_bounds(px - r, py - r, 2 * r, 2 * r) for (px, py), r in self._pixel_radii()]
+        )
+        extra = ax.transData.transform(obstacles) if len(obstacles) else np.empty((0, 2))
+        self.extra = _corners([Bbox.from_bounds(px - 4, py - 4, 8, 8) for px, py in extra])
+        self.placed: list[Bbox] = []
+        self.leaders: list[np.ndarray] = []
+
+    def _pixel_radii(self) -> list[tuple[np.ndarray, float]]:
+        return [(a, r * self.px_per_pt) for a, r in zip(self.anchors, self.radii, strict=True)]
+
+    def candidates(self, i: int, w: float, h: float) -> list[list[tuple[tuple, Bbox]]]:
+        """Offsets (points) and text boxes (pixels) to try for label `i`, nearest first."""
+        rings = []
+        for distance in _DISTANCES:
+            ring = []
+            for dx, dy in _DIRECTIONS:
+                gap = self.radii[i] + _GAP * distance
+                ox, oy = dx * gap, dy * gap
+                cx = self.anchors[i][0] + ox * self.px_per_pt
+                cy = self.anchors[i][1] + oy * self.px_per_pt
+                x0 = cx if dx > 0 else cx - w if dx < 0 else cx - w / 2
+                y0 = cy if dy > 0 else cy - h if dy < 0 else cy - h / 2
+                ring.append(((ox, oy), Bbox.from_bounds(x0, y0, w, h)))
+            rings.append(ring)
+        return rings
+
+    def is_far(self, i: int, offset: tuple[float, float]) -> bool:
+        """Whether a label at `offset` is far enough from its marker to need a leader line."""
+        return abs(offset[0]) + abs(offset[1]) > self.radii[i] + 2 * _GAP
+
+    def score(self, i: int, offset: tuple[float, float], box: Bbox) -> float:
+        """Overlap with everything to keep clear of; a box outside the axes, a leader through
+        a label or a label over a leader count as a whole label's overlap each."""
+        whole = box.width * box.height
+        others = np.concatenate(
+            [self.markers[:i], self.markers[i + 1 :], self.extra, _corners(self.placed)]
+        )
+        score = _overlap_area(box, others)
+        if not self.frame.contains(box.x0, box.y0) or not self.frame.contains(box.x1, box.y1):
+            score += whole * 10
+        if self.is_far(i, offset):
+            score += whole * _hits(_leader(self.anchors[i], box), _corners(self.placed))
+        crossed = sum(_hits(line, _corners([box])) for line in self.leaders)
+        return score + whole * crossed
+
+    def best(self, i: int, w: float, h: float) -> tuple[tuple[float, float], Bbox]:
+        """The first free position, nearest ring first; else the least crowded one."""
+        best: tuple[float, tuple[float, float], Bbox] | None = None
+        for ring in self.candidates(i, w, h):
+            for offset, box in ring:
+                score = self.score(i, offset, box)
+                if best is None or score < best[0]:
+                    best = (score, offset, box)
+            if best is not None and best[0] == 0:
+                break
+        assert best is not None
+        return best[1], best[2]
+
+    def add(self, i: int, offset: tuple[float, float], box: Bbox) -> None:
+        self.placed.append(box)
+        if self.is_far(i, offset):
+            self.leaders.append(_leader(self.anchors[i], box))
 
 
 def place_labels(
@@ -117,8 +229,9 @@ def place_labels(
     chosen: Sequence[bool] | None = None,
 ) -> None:
     """Label each point (each `chosen` one; the others stay markers to keep clear of) at the
-    first candidate position whose text box stays inside the axes and hits no marker and no
-    earlier label; if none is free, at the least crowded one.
+    first candidate position whose text box stays inside the axes and hits no marker, no
+    earlier label and no earlier leader line, and whose own leader line crosses no label; if
+    none is free, at the least crowded one.
 
     `areas` are the marker areas in pt² (scatter's `s`), so labels clear large markers;
     `obstacles` are further data points to keep clear of (paper markers, links to them).
@@ -126,82 +239,39 @@ def place_labels(
     measured here are where they will be drawn.
     """
     xs, ys, texts = list(xs), list(ys), list(texts)
-    fig = ax.figure
-    renderer = fig.canvas.get_renderer()
-    px_per_pt = fig.dpi / 72.0
-    frame = ax.get_window_extent(renderer)
-    anchors = ax.transData.transform(list(zip(xs, ys, strict=True)))
-    radii = [np.sqrt(a) / 2 for a in (areas if areas is not None else [25.0] * len(texts))]
-    markers = [
-        Bbox.from_bounds(
-            px - r * px_per_pt, py - r * px_per_pt, 2 * r * px_per_pt, 2 * r * px_per_pt
-        )
-        for (px, py), r in zip(anchors, radii, strict=True)
-    ]
-    if obstacles:
-        markers_extra = [
-            Bbox.from_bounds(px - 4, py - 4, 8, 8) for px, py in ax.transData.transform(obstacles)
-        ]
-    else:
-        markers_extra = []
-    placed: list[Bbox] = []
-    fixed = _corners(markers)
-    extra = _corners(markers_extra)
+    layout = _LabelLayout(ax, xs, ys, areas, obstacles)
     for i, text in enumerate(texts):
         if chosen is not None and not chosen[i]:
             continue
         probe = ax.text(0, 0, text, fontsize=LABEL_SIZE)
-        extent = probe.get_window_extent(renderer)
+        extent = probe.get_window_extent(layout.renderer)
         probe.remove()
-        w, h = extent.width, extent.height
-        others = np.concatenate([fixed[:i], fixed[i + 1 :], extra, _corners(placed)])
-        best: tuple[float, tuple[float, float], Bbox] | None = None
-        for distance in _DISTANCES:
-            for dx, dy in _DIRECTIONS:
-                gap = radii[i] + _GAP * distance
-                ox, oy = dx * gap, dy * gap  # points
-                cx = anchors[i][0] + ox * px_per_pt
-                cy = anchors[i][1] + oy * px_per_pt
-                x0 = cx if dx > 0 else cx - w if dx < 0 else cx - w / 2
-                y0 = cy if dy > 0 else cy - h if dy < 0 else cy - h / 2
-                box = Bbox.from_bounds(x0, y0, w, h)
-                outside = not (
-                    frame.x0 <= box.x0
-                    and box.x1 <= frame.x1
-                    and frame.y0 <= box.y0
-                    and box.y1 <= frame.y1
-                )
-                score = _overlap_area(box, others) + (w * h * 10 if outside else 0.0)
-                if best is None or score < best[0]:
-                    best = (score, (ox, oy), box)
-            if best is not None and best[0] == 0:
-                break
-        assert best is not None
-        (ox, oy), box = best[1], best[2]
-        ha = "left" if ox > 0 else "right" if ox < 0 else "center"
-        va = "bottom" if oy > 0 else "top" if oy < 0 else "center"
-        far = abs(ox) + abs(oy) > radii[i] + 2 * _GAP
-        label = ax.annotate(
-            text,
-            (xs[i], ys[i]),
-            xytext=(ox, oy),
-            textcoords="offset points",
-            ha=ha,
-            va=va,
-            fontsize=LABEL_SIZE,
-            color="#333333",
-            arrowprops={
-                "arrowstyle": "-",
-                "lw": 0.4,
-                "color": "#999999",
-                "shrinkA": 0,
-                "shrinkB": radii[i],
-            }
-            if far
-            else None,
-        )
-        label.set_in_layout(False)
-        placed.append(box)
+        offset, box = layout.best(i, extent.width, extent.height)
+        leader = layout.radii[i] if layout.is_far(i, offset) else None
+        _annotate(ax, (xs[i], ys[i]), text, offset, leader)
+        layout.add(i, offset, box)
+
+
+def _annotate(
+    ax: Axes, xy: tuple[float, float], text: str, offset: tuple[float, float], leader: float | None
+) -> None:
+    """The label at `offset` points from its marker; a grey leader line, stopping `leader`
+    points short of the marker's centre, when it was moved away."""
+    ox, oy = offset
+    label = ax.annotate(
+        text,
+        xy,
+        xytext=offset,
+        textcoords="offset points",
+        ha="left" if ox > 0 else "right" if ox < 0 else "center",
+        va="bottom" if oy > 0 else "top" if oy < 0 else "center",
+        fontsize=LABEL_SIZE,
+        color="#333333",
+        arrowprops=None
+        if leader is None
+        else {"arrowstyle": "-", "lw": 0.4, "color": "#999999", "shrinkA": 0, "shrinkB": leader},
+    )
+    label.set_in_layout(False)
 
 
 MAX_LABELS = 14  # per panel: more labels than this on a column-wide panel cannot be read

@@ -42,7 +42,7 @@ SORT_COLUMNS = {
 }
 
 
-def _ordered(frame: pd.DataFrame, sort: str | None) -> pd.DataFrame:
+def ordered_rows(frame: pd.DataFrame, sort: str | None) -> pd.DataFrame:
     """Families in order of first appearance, cells within a family by `sort` (else store order)."""
     if sort is not None and sort not in SORT_COLUMNS:
         raise UsageError(f"unknown --sort {sort!r}; choose one of: {', '.join(SORT_KEYS)}")
@@ -67,7 +67,9 @@ def summary_table(
     matched is in `table.attrs["notes"]`. Figures nobody has are left out. The rounding of each
     column for display is in `table.attrs["decimals"]`.
     """
-    ok = _ordered(aggregate_seeds(frame[frame["status"] == "ok"]), sort)
+    ok = ordered_rows(aggregate_seeds(frame[frame["status"] == "ok"]), sort)
+    # top-5 of five classes or fewer is 100% by definition: shown only where it says something
+    ok = ok.assign(top5=ok["top5"].where(~(ok["num_classes"] <= 5)))
     if compare:
         ok = with_paper(ok, counts or PaperCounts())
     table = pd.DataFrame(

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from mtbench.cli_options import Imports, import_cli_models
+from mtbench.console import LogConsole
 from mtbench.errors import UsageError
 from mtbench.launch.settings import launcher_settings
 from mtbench.launch.status import status
@@ -31,7 +31,7 @@ from mtbench.suite.store import (
 from mtbench.train.distributed import init_from_env, shutdown
 from mtbench.train.schedule import long_cycle, short_cycle_shape
 
-console = Console()
+console = LogConsole()
 
 
 def parse_shard(text: str) -> tuple[int, int]:

@@ -1,0 +1,272 @@
+"""Every measurement of a cell over code versions, and which changes between them are
+regressions.
+
+The store keeps every record; the other views show the latest per cell and machine. Here a
+cell's records on one machine are read in store order (oldest first) and cut into
+measurements: a new one starts where the code changed (mtbench version or commit, torch
+version, the model's source file hash) or a seed already measured comes again. Seeds of one
+configuration (`seed_group`) measured under the same code are one measurement.
+
+Between two consecutive measurements, with the intervals `mtbench compare` uses:
+
+- latency (F and F+B): the ratio of the medians, with the 95% bootstrap interval that
+  resamples both sets of raw repeats;
+- top-1: the difference of the means over seeds, with its 95% Student-t interval.
+
+A change is flagged as a regression when its interval excludes "no change" and it is worse by
+more than the threshold (relative: latency 5% slower, top-1 5% lower by default).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mtbench.measure.machine import machine_key
+from mtbench.report.compare import (
+    Estimate,
+    difference_text,
+    latency_ratio,
+    ratio_text,
+    seed_difference,
+)
+from mtbench.report.frame import strip_seed
+
+DEFAULT_THRESHOLD = 0.05
+# What a record says about the code it ran: (name shown, where in the record).
+VERSION_FIELDS = (
+    ("mtbench", ("env", "mtbench")),
+    ("commit", ("env", "git_commit")),
+    ("torch", ("env", "torch")),
+    ("model file", ("provenance", "sha256")),
+)
+LATENCY_PASSES = (("F", "latency_fwd_ms"), ("F+B", "latency_fwdbwd_ms"))
+
+
+def _field(record: dict[str, Any], path: tuple[str, str]) -> str:
+    outer = record.get(path[0])
+    value = outer.get(path[1]) if isinstance(outer, dict) else None
+    return "" if value is None else str(value)
+
+
+def versions(record: dict[str, Any]) -> dict[str, str]:
+    """The code a record ran, by name (a file hash shortened to 12 digits)."""
+    out = {name: _field(record, path) for name, path in VERSION_FIELDS}
+    out["model file"] = out["model file"][:12]
+    return out
+
+
+@dataclass
+class Measurement:
+    """One cell measured once under one code version (its seeds, for a trained cell)."""
+
+    started: str
+    versions: dict[str, str]
+    records: list[dict[str, Any]] = field(default_factory=list)
+
+    def seeds(self) -> set[Any]:
+        return {r.get("seed") for r in self.records}
+
+    def latency(self, key: str) -> tuple[float, tuple[float, ...]]:
+        """Median (the mean of the seeds' medians) and the raw repeats, pooled over seeds."""
+        stats = [r.get(key) for r in self.records if isinstance(r.get(key), dict)]
+        medians = [s["median"] for s in stats if s.get("median") is not None]
+        samples = tuple(float(v) for s in stats for v in (s.get("samples") or ()))
+        return (float(np.mean(medians)) if medians else math.nan), samples
+
+    def top1_by_seed(self) -> dict[int, float]:
+        return {
+            int(r["seed"]) if r.get("seed") is not None else -1: float(r["top1"])
+            for r in self.records
+            if r.get("top1") is not None
+        }
+
+
+@dataclass
+class Step:
+    """From one measurement to the next: what changed, each figure's estimate, the flags."""
+
+    before: Measurement
+    after: Measurement
+    changed: list[str]
+    estimates: dict[str, Estimate]
+    regressions: list[str]
+
+
+@dataclass
+class CellHistory:
+    label: str
+    key: str
+    model: str
+    machine: str
+    measurements: list[Measurement]
+    steps: list[Step]
+
+
+def _measurements(records: list[dict[str, Any]]) -> list[Measurement]:
+    """Records of one cell on one machine, oldest first, cut where the code changed or a
+    seed came again."""
+    out: list[Measurement] = []
+    for record in records:
+        code = versions(record)
+        current = out[-1] if out else None
+        if current is None or current.versions != code or record.get("seed") in current.seeds():
+            current = Measurement(str(record.get("started_at") or ""), code)
+            out.append(current)
+        current.records.append(record)
+    return out
+
+
+def _changed(before: dict[str, str], after: dict[str, str]) -> list[str]:
+    changes = [f"{k} {before[k] or '?'} → {after[k] or '?'}" for k in before
+               if before[k] != after[k]]  # fmt: skip
+    return changes or ["nothing recorded (measured again)"]
+
+
+def _estimates(before: Measurement, after: Measurement) -> dict[str, Estimate]:
+    out = {}
+    for name, key in LATENCY_PASSES:
+        (old, old_samples), (new, new_samples) = before.latency(key), after.latency(key)
+        if not (math.isnan(old) or math.isnan(new)):
+            out[name] = latency_ratio(new_samples, old_samples, new, old)
+    old_top1, new_top1 = before.top1_by_seed(), after.top1_by_seed()
+    if old_top1 and new_top1:
+        out["top-1"] = seed_difference(new_top1, old_top1)
+    return out
+
+
+def regressions(estimates: dict[str, Estimate], before: Measurement, threshold: float) -> list[str]:
+    """The figures that got worse beyond `threshold` (relative) with an interval that
+    excludes no change: slower latency, lower top-1."""
+    flags = []
+    for name, estimate in estimates.items():
+        if not estimate.resolved:
+            continue
+        if name == "top-1":
+            old = float(np.mean(list(before.top1_by_seed().values())))
+            if old and -estimate.value / old > threshold:
+                flags.append(f"top-1 {estimate.value:+.2f} points ({estimate.value / old:+.1%})")
+        elif estimate.value - 1 > threshold:
+            flags.append(f"latency {name} {estimate.value - 1:+.1%}")
+    return flags
+
+
+def history_machine(record: dict[str, Any]) -> str:
+    """The machine, as `machine_key` names it less the torch version: here torch is code that
+    changed between two measurements, not another machine."""
+    env = record.get("env")
+    return machine_key({k: v for k, v in env.items() if k != "torch"} if isinstance(env, dict)
+                       else env)  # fmt: skip
+
+
+def _group(record: dict[str, Any]) -> tuple[str, str]:
+    """A cell's records across versions and seeds: its seed group (else its key) and machine."""
+    return (record.get("seed_group") or record.get("cell_key") or "?", history_machine(record))
+
+
+def cell_histories(
+    records: list[dict[str, Any]], threshold: float = DEFAULT_THRESHOLD
+) -> list[CellHistory]:
+    """Every cell's measurements on each machine, in store order, with the steps between."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for record in records:
+        if record.get("status") == "ok":
+            groups.setdefault(_group(record), []).append(record)
+    out = []
+    for (key, machine), rows in groups.items():
+        measured = _measurements(rows)
+        steps = []
+        for before, after in zip(measured, measured[1:], strict=False):
+            estimates = _estimates(before, after)
+            flags = regressions(estimates, before, threshold)
+            steps.append(Step(before, after, _changed(before.versions, after.versions),
+                              estimates, flags))  # fmt: skip
+        label = strip_seed(rows[-1].get("label") or rows[-1].get("model") or "?")
+        out.append(CellHistory(label, key, rows[-1].get("model") or "", machine, measured, steps))
+    return out
+
+
+def select(histories: list[CellHistory], cell: str | None, model: str | None) -> list[CellHistory]:
+    """The histories asked for: `cell` a cell key (or its start) or a label, `model` a registry
+    name or a label; without either, every cell measured more than once."""
+    if cell is not None:
+        return [h for h in histories if h.key.startswith(cell) or h.label == cell]
+    if model is not None:
+        return [h for h in histories if model.lower() in (h.model.lower(), h.label.lower())]
+    return [h for h in histories if len(h.measurements) > 1]
+
+
+def _figure(measurement: Measurement, key: str) -> str:
+    median, samples = measurement.latency(key)
+    if math.isnan(median):
+        return "–"
+    return f"{median:.2f}" + (f" (n={len(samples)})" if samples else "")
+
+
+def _top1(measurement: Measurement) -> str:
+    by_seed = measurement.top1_by_seed()
+    if not by_seed:
+        return "–"
+    seeds = f" ({len(by_seed)} seeds)" if len(by_seed) > 1 else ""
+    return f"{np.mean(list(by_seed.values())):.2f}{seeds}"
+
+
+def measurements_table(history: CellHistory) -> list[dict[str, str]]:
+    """One row per measurement: when, which code, the figures."""
+    return [
+        {
+            "#": str(i),
+            "started": m.started[:19].replace("T", " ") or "?",
+            **{name: m.versions[name] or "?" for name, _ in VERSION_FIELDS},
+            **{f"{name} (ms)": _figure(m, key) for name, key in LATENCY_PASSES},
+            "top-1 (%)": _top1(m),
+        }
+        for i, m in enumerate(history.measurements, 1)
+    ]
+
+
+def steps_table(history: CellHistory) -> list[dict[str, str]]:
+    """One row per step: what changed, each estimate with its interval, the flag."""
+    rows = []
+    for i, step in enumerate(history.steps, 1):
+        row = {"step": f"{i} → {i + 1}", "changed": "; ".join(step.changed)}
+        for name in ("F", "F+B"):
+            estimate = step.estimates.get(name)
+            row[f"{name} ratio [95% CI]"] = ratio_text(estimate) if estimate else "–"
+        estimate = step.estimates.get("top-1")
+        row["top-1 Δ (points)"] = difference_text(estimate) if estimate else "–"
+        row["flag"] = ("REGRESSION: " + ", ".join(step.regressions)) if step.regressions else ""
+        rows.append(row)
+    return rows
+
+
+def render_history(histories: list[CellHistory], threshold: float) -> str:
+    """Markdown: per cell and machine, its measurements and the steps between them; last, the
+    regressions flagged."""
+    sections = []
+    for h in histories:
+        sections.append(
+            f"### {h.label} (cell {h.key[:12]}) on {h.machine}\n\n"
+            + _markdown(measurements_table(h))
+            + ("\n\n" + _markdown(steps_table(h)) if h.steps else "")
+        )
+    flagged = [(h, s) for h in histories for s in h.steps if s.regressions]
+    lines = [f"- {h.label} on {h.machine}: {', '.join(s.regressions)} ({'; '.join(s.changed)})"
+             for h, s in flagged]  # fmt: skip
+    summary = (
+        f"{len(flagged)} regression(s) flagged (threshold {threshold:.0%}):\n" + "\n".join(lines)
+        if flagged
+        else f"no regression flagged (threshold {threshold:.0%})"
+    )
+    return "\n\n".join([*sections, summary]) + "\n"
+
+
+def _markdown(rows: list[dict[str, str]]) -> str:
+    """A Markdown table without the columns no row has a figure in."""
+    table = pd.DataFrame(rows)
+    table = table.loc[:, (table != "–").any()]
+    return table.to_markdown(index=False, disable_numparse=True)
