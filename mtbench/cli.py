@@ -176,7 +176,10 @@ def profile(
     warmup: Annotated[int, typer.Option(help="Untimed runs before timing.")] = 3,
     repeats: Annotated[int, typer.Option(help="Timed runs.")] = 10,
     measure: Annotated[
-        str, typer.Option(help="Comma-separated: params,flops,latency_fwd,latency_fwdbwd,memory")
+        str,
+        typer.Option(
+            help="Comma-separated: params,flops,latency_fwd,latency_fwdbwd,memory,breakdown"
+        ),
     ] = "params,flops,latency_fwd,latency_fwdbwd,memory",
     threads: Annotated[int | None, typer.Option(help="CPU threads (torch).")] = None,
     channels_last: Annotated[bool, typer.Option(help="channels_last_3d memory format.")] = False,
@@ -196,6 +199,13 @@ def profile(
     count_norm: Annotated[
         bool, typer.Option(help="Count normalisation layers in GFLOPs (fvcore's default).")
     ] = True,
+    breakdown: Annotated[
+        bool, typer.Option("--breakdown", help="Also break the cost down by module or operator.")
+    ] = False,
+    depth: Annotated[
+        int | None,
+        typer.Option(help="Module depth of the breakdown [default: stages; 0: whole model]."),
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the result record as JSON.")
     ] = False,
@@ -208,12 +218,15 @@ def profile(
     import_cli_models(imports)
     shape = parse_input_shape(input)
     kwargs = parse_kwargs(kw or [])
+    measures = tuple(m.strip() for m in measure.split(",") if m.strip())
+    if breakdown and "breakdown" not in measures:
+        measures = (*measures, "breakdown")
     options = ProfileOptions(
         device=device,
         dtype=dtype,
         warmup=warmup,
         repeats=repeats,
-        measure=tuple(m.strip() for m in measure.split(",") if m.strip()),
+        measure=measures,
         threads=threads,
         channels_last=channels_last,
         compile=compile,
@@ -222,10 +235,14 @@ def profile(
         compile_mode=compile_mode,
         cuda_graphs=cuda_graphs,
         amp=amp,
+        breakdown_depth=depth,
     )
     problems = options.problems()
     if problems:
-        raise UsageError("; ".join(f"--{k.replace('_', '-')}: {msg}" for k, msg in problems))
+        flag = {"breakdown_depth": "depth"}
+        raise UsageError(
+            "; ".join(f"--{flag.get(k, k).replace('_', '-')}: {msg}" for k, msg in problems)
+        )
     check_model_kwargs(name, kwargs)
     if (why := check_input(name, kwargs, shape)) is not None:
         raise UsageError(why)

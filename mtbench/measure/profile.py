@@ -28,6 +28,9 @@ from mtbench.measure.params import count_params
 from mtbench.registry import create_model, model_entry
 
 MEASURES = ("params", "flops", "latency_fwd", "latency_fwdbwd", "memory")
+# Measures a user may ask for; the default (MEASURES) leaves out the breakdown, so that the
+# keys of suites that name no `measure` stay what they were.
+MEASURE_CHOICES = (*MEASURES, "breakdown")
 RUNTIME_MEASURES = ("latency_fwd", "latency_fwdbwd", "memory")
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 DEVICES = ("auto", "cpu", "cuda")
@@ -35,6 +38,9 @@ COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
 # Execution options added after suites had stores: left out of a cell's key while they hold
 # their default, so that those stores still resume.
 EXECUTION_OPTIONS = ("cudnn_benchmark", "compile_mode", "cuda_graphs", "amp")
+# Options of a measurement rather than a condition: out of the key while they hold their
+# default, for the same reason.
+MEASUREMENT_OPTIONS = ("breakdown_depth",)
 FLOPS_WARN_REL_DIFF = 0.05
 SEED = 0
 
@@ -56,6 +62,7 @@ class ProfileOptions:
     compile_mode: str = "default"
     cuda_graphs: bool = False
     amp: bool = False
+    breakdown_depth: int | None = None  # None: the model's stages or blocks
 
     def problems(self) -> list[tuple[str, str]]:
         """(key, message) for every invalid option; empty when all are valid."""
@@ -68,9 +75,12 @@ class ProfileOptions:
             out.append(("warmup", f"must be >= 0, got {self.warmup}"))
         if self.repeats < 1:
             out.append(("repeats", f"must be >= 1, got {self.repeats}"))
-        unknown = [m for m in self.measure if m not in MEASURES]
+        unknown = [m for m in self.measure if m not in MEASURE_CHOICES]
         if unknown or not self.measure:
-            out.append(("measure", f"{unknown or '[]'}: choose any of {', '.join(MEASURES)}"))
+            choices = ", ".join(MEASURE_CHOICES)
+            out.append(("measure", f"{unknown or '[]'}: choose any of {choices}"))
+        if self.breakdown_depth is not None and self.breakdown_depth < 0:
+            out.append(("breakdown_depth", f"must be >= 0, got {self.breakdown_depth}"))
         if self.threads is not None and self.threads < 1:
             out.append(("threads", f"must be >= 1, got {self.threads}"))
         if self.compile_mode not in COMPILE_MODES:
@@ -88,8 +98,10 @@ class ProfileOptions:
         return out
 
     def key_options(self) -> dict[str, Any]:
-        """The options as a cell key hashes them: an execution option only when it is set."""
-        defaults = {f.name: f.default for f in fields(self) if f.name in EXECUTION_OPTIONS}
+        """The options as a cell key hashes them: an execution or measurement option only
+        when it is set."""
+        optional = (*EXECUTION_OPTIONS, *MEASUREMENT_OPTIONS)
+        defaults = {f.name: f.default for f in fields(self) if f.name in optional}
         return {k: v for k, v in self.__dict__.items() if k not in defaults or v != defaults[k]}
 
     def precision(self) -> str:
@@ -169,6 +181,7 @@ def base_record(
         "count_norm": options.count_norm,
         "threads": options.threads or torch.get_num_threads(),
         "warmup": options.warmup,
+        "breakdown_depth": options.breakdown_depth,
         "params_total": None,
         "params_trainable": None,
         "gflops": None,
@@ -178,6 +191,7 @@ def base_record(
         "latency_fwd_ms": None,
         "latency_fwdbwd_ms": None,
         "peak_mem_mb": None,
+        "breakdown": None,
         "env": None,
         "status": "failed",
         "error": None,

@@ -119,6 +119,7 @@ def _options(settings: dict[str, Any]) -> ProfileOptions:
         compile_mode=settings["compile_mode"],
         cuda_graphs=settings["cuda_graphs"],
         amp=settings["amp"],
+        breakdown_depth=settings["breakdown_depth"],
     )
 
 

@@ -4,7 +4,7 @@
                  models, imported before the models are validated)
     [defaults]   how every cell is measured (device, input, batch_size, dtype, warmup,
                  repeats, measure, threads, channels_last, compile, compile_mode,
-                 cudnn_benchmark, cuda_graphs, amp, count_norm)
+                 cudnn_benchmark, cuda_graphs, amp, count_norm, breakdown_depth)
     [data]       a dataset: with it, every cell trains and evaluates (mtbench.suite.workload)
     [train]      how to train; [eval] how to evaluate (both need [data])
     [launcher]   where cells run, and their SLURM resources (mtbench.launch.settings)
@@ -25,7 +25,7 @@ from typing import Any
 import tomllib
 
 from mtbench.launch.settings import LAUNCHER_FIELDS
-from mtbench.measure.profile import COMPILE_MODES, DEVICES, DTYPES, MEASURES
+from mtbench.measure.profile import COMPILE_MODES, DEVICES, DTYPES, MEASURE_CHOICES, MEASURES
 from mtbench.registry import did_you_mean
 from mtbench.suite.fields import (
     Field,
@@ -61,9 +61,9 @@ def _input_shape(v: Any) -> str | None:
 
 def _measures(v: Any) -> str | None:
     if not isinstance(v, list) or not v or not all(isinstance(m, str) for m in v):
-        return f"expected a non-empty list of names from {', '.join(MEASURES)}, got {v!r}"
-    unknown = [m for m in v if m not in MEASURES]
-    return f"unknown {unknown}; choose from {', '.join(MEASURES)}" if unknown else None
+        return f"expected a non-empty list of names from {', '.join(MEASURE_CHOICES)}, got {v!r}"
+    unknown = [m for m in v if m not in MEASURE_CHOICES]
+    return f"unknown {unknown}; choose from {', '.join(MEASURE_CHOICES)}" if unknown else None
 
 
 SUITE_FIELDS = {
@@ -93,6 +93,9 @@ DEFAULT_FIELDS = {
     "compile_mode": Field(_choice(COMPILE_MODES), "torch.compile mode (with compile)", "default"),
     "cuda_graphs": Field(_boolean, "time by replaying a captured CUDA graph", False),
     "amp": Field(_boolean, "autocast to `dtype` with float32 weights", False),
+    "breakdown_depth": Field(
+        _non_negative_int, "module depth of `breakdown` rows (default: stages; 0: whole model)"
+    ),
 }
 LIST_VALUED = {"input", "measure"}
 
