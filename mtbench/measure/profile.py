@@ -14,6 +14,8 @@ from typing import Any
 
 import torch
 
+from mtbench.measure.breakdown import BreakdownRun
+from mtbench.measure.ceilings import machine_ceilings
 from mtbench.measure.environment import environment
 from mtbench.measure.flops import count_flops
 from mtbench.measure.latency import (
@@ -258,9 +260,11 @@ def _profile(
     on_phase("build")
     torch.manual_seed(SEED)
     runtime = [m for m in options.measure if m in RUNTIME_MEASURES]
+    wanted = "breakdown" in options.measure
     # Counts do not depend on weight values: without a timed run, skip initialising them.
-    with torch.device("cpu" if runtime else "meta"):
+    with torch.device("cpu" if runtime or wanted else "meta"):
         model = create_model(name, **kwargs)
+    breakdown = BreakdownRun(model, options.breakdown_depth, shape, dtype) if wanted else None
     if "params" in options.measure:
         record["params_total"], record["params_trainable"] = count_params(model)
     if not runtime and "flops" in options.measure:
@@ -275,12 +279,58 @@ def _profile(
             flops_rel_diff=flops.rel_diff,
             flops_skipped_ops=flops.skipped_ops,
         )
+    if breakdown is not None:
+        on_phase("breakdown counts")
+        breakdown.count(model, options.count_norm)
 
     if runtime:
         timed = [m for m in runtime if m != "memory"]
         _measure_runtime(model, shape, device, dtype, options, timed, record, on_phase)
+    if breakdown is not None:
+        _measure_breakdown(breakdown, model, shape, device, dtype, options, record, on_phase)
     record.update(status="ok", finished_at=now_iso())
     return record
+
+
+def _prepared(
+    model: torch.nn.Module,
+    shape: list[int],
+    device: torch.device,
+    dtype: torch.dtype,
+    options: ProfileOptions,
+) -> tuple[torch.nn.Module, torch.Tensor, torch.dtype | None]:
+    """The model and a clip as the cell runs them, and the dtype to autocast to (or None)."""
+    memory_format = torch.channels_last_3d if options.channels_last else torch.preserve_format
+    # Autocast keeps weights and input in float32 and runs eligible ops in `dtype`; without
+    # it the whole model is cast.
+    stored = torch.float32 if options.amp else dtype
+    model = model.to(device=device, dtype=stored, memory_format=memory_format)
+    x = torch.randn(shape, device=device, dtype=stored).to(memory_format=memory_format)
+    return model, x, dtype if options.amp else None
+
+
+def _measure_breakdown(
+    breakdown: BreakdownRun,
+    model: torch.nn.Module,
+    shape: list[int],
+    device: torch.device,
+    dtype: torch.dtype,
+    options: ProfileOptions,
+    record: dict[str, Any],
+    on_phase: Callable[[str], None],
+) -> None:
+    """The breakdown's profiled steps on the eager model, and the machine's ceilings in
+    `env`; a failure of either is recorded, the cell's other figures stand."""
+    on_phase("breakdown profile")
+    model, x, autocast = _prepared(model, shape, device, dtype, options)
+    breakdown.time(model, x, autocast, options.measure, record, options.warmup, options.repeats)
+    if breakdown.error is None:
+        on_phase("ceilings")
+        try:
+            record["env"]["ceilings"] = machine_ceilings(record["env"], device, dtype)
+        except Exception as exc:  # the breakdown stands without its ceilings
+            record["env"]["ceilings"] = {"error": one_line(exc)}
+    record["breakdown"] = breakdown.as_record(record)
 
 
 def _measure_runtime(
@@ -293,15 +343,9 @@ def _measure_runtime(
     record: dict[str, Any],
     on_phase: Callable[[str], None],
 ) -> None:
-    memory_format = torch.channels_last_3d if options.channels_last else torch.preserve_format
-    # Autocast keeps weights and input in float32 and runs eligible ops in `dtype`; without
-    # it the whole model is cast.
-    stored = torch.float32 if options.amp else dtype
-    model = model.to(device=device, dtype=stored, memory_format=memory_format)
-    x = torch.randn(shape, device=device, dtype=stored).to(memory_format=memory_format)
+    model, x, autocast = _prepared(model, shape, device, dtype, options)
     mode = None if options.compile_mode == "default" else options.compile_mode
     runner = torch.compile(model, mode=mode) if options.compile else model
-    autocast = dtype if options.amp else None
     timer = timer_for(device)
     steps = {
         "latency_fwd": (model.eval, forward_step),
