@@ -35,6 +35,8 @@ MIN_DEFAULT_ROWS = 5  # the default depth is the shallowest with at least this m
 # A recurrent cell may reach dispatch as the matmuls it is made of (the CPU's GRU does): they
 # are the cell's, as fvcore's traced `aten::gru` is.
 RECURRENT_MODULES = (nn.RNNBase, nn.RNNCellBase)
+# Containers whose forward is never called: their children's counts and times are theirs.
+CONTAINERS = (nn.ModuleList, nn.ModuleDict)
 
 
 def _depth(path: str) -> int:
@@ -90,6 +92,19 @@ def depth_problem(model: nn.Module, depth: int) -> str | None:
     )
     deepest = max(found, default=0)
     return f"no modules at depth {depth}; depths 0-{deepest} exist ({listing})"
+
+
+def called_parts(model: nn.Module, path: str) -> list[str]:
+    """The module at `path`, or for a container (never called itself) its called parts."""
+    module = dict(model.named_modules())[path]
+    if not isinstance(module, CONTAINERS):
+        return [path]
+    prefix = f"{path}." if path else ""
+    return [p for name, _ in module.named_children() for p in called_parts(model, prefix + name)]
+
+
+def _per_row(model: nn.Module, rows: list[str], values: dict[str, float]) -> dict[str, Any]:
+    return {r: sum(values.get(p, 0) for p in called_parts(model, r)) for r in rows}
 
 
 def _numel(obj: Any) -> int:
@@ -233,9 +248,9 @@ def count_rows(
         rows=rows,
         params=params,
         fvcore={r: int(fv.get(r, 0)) for r in rows},
-        ptflops={r: int(pt.get(r, 0)) for r in rows},
-        outputs={r: counter.outputs.get(r, 0) for r in rows},
-        moved={r: counter.moved.get(r, 0.0) for r in rows},
+        ptflops=_per_row(model, rows, pt),
+        outputs=_per_row(model, rows, counter.outputs),
+        moved=_per_row(model, rows, counter.moved),
         fvcore_total=int(analysis.total()),
         ptflops_total=int(counter.complexity),
         params_total=sum(p.numel() for p in model.parameters()),

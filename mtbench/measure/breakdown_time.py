@@ -27,6 +27,7 @@ from torch import nn
 from torch.autograd.profiler import record_function
 from torch.profiler import ProfilerActivity, profile
 
+from mtbench.measure.breakdown_count import called_parts
 from mtbench.measure.opkinds import conv_groups, op_kind
 
 RANGE = "mtbench.module:"
@@ -45,7 +46,8 @@ class Times:
 
 @contextmanager
 def module_ranges(model: nn.Module, rows: list[str]) -> Iterator[None]:
-    """A profiler range named RANGE + path around every call of each row module."""
+    """A profiler range named RANGE + path around every call of each row module (of each of
+    its called parts, for a container)."""
     modules = dict(model.named_modules())
     open_ranges: list[Any] = []
 
@@ -61,8 +63,9 @@ def module_ranges(model: nn.Module, rows: list[str]) -> Iterator[None]:
 
     handles = []
     for path in rows:
-        handles.append(modules[path].register_forward_pre_hook(enter(path)))
-        handles.append(modules[path].register_forward_hook(leave))
+        for part in called_parts(model, path):
+            handles.append(modules[part].register_forward_pre_hook(enter(path)))
+            handles.append(modules[part].register_forward_hook(leave))
     try:
         yield
     finally:

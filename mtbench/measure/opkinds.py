@@ -45,7 +45,7 @@ _ELEMENTWISE = (
 
 def plain_name(name: str) -> str:
     """'aten::conv3d' / 'aten._convolution.default' / 'add_' -> 'conv3d' / 'convolution' / 'add'."""
-    name = name.split("::")[-1].split(".")[0]
+    name = name.split("::")[-1].removeprefix("aten.").split(".")[0]
     return name.strip("_")
 
 
