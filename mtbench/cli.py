@@ -8,6 +8,7 @@ import warnings
 from typing import Annotated, Any
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -206,6 +207,9 @@ def profile(
         int | None,
         typer.Option(help="Module depth of the breakdown [default: stages; 0: whole model]."),
     ] = None,
+    by: Annotated[str, typer.Option(help="Breakdown rows: module | op (kind of operator).")] = (
+        "module"
+    ),
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the result record as JSON.")
     ] = False,
@@ -246,6 +250,8 @@ def profile(
     check_model_kwargs(name, kwargs)
     if (why := check_input(name, kwargs, shape)) is not None:
         raise UsageError(why)
+    if "breakdown" in measures:
+        _check_breakdown(name, kwargs, depth, by)
     try:
         with err_console.status(f"profiling {name}") as status:
             record = run_profile(
@@ -259,6 +265,42 @@ def profile(
         print(json.dumps(record, indent=2))
     else:
         print_record(record)
+        if record["breakdown"] is not None:
+            print_breakdown(record, by)
+
+
+def _check_breakdown(name: str, kwargs: dict[str, Any], depth: int | None, by: str) -> None:
+    """A breakdown that cannot be met is one line before anything is measured."""
+    from mtbench.measure.breakdown_count import depth_problem
+    from mtbench.registry import validate_model
+    from mtbench.report.breakdown_tables import BY_CHOICES
+
+    if by not in BY_CHOICES:
+        raise UsageError(f"--by {by!r}: choose one of {', '.join(BY_CHOICES)}")
+    if depth is not None and (why := depth_problem(validate_model(name, **kwargs), depth)):
+        raise UsageError(f"--depth {depth}: {name} has {why}")
+
+
+def print_breakdown(record: dict[str, Any], by: str) -> None:
+    """The breakdown table under the record's, with what its times and ceilings are."""
+    from mtbench.report.breakdown_tables import breakdown_notes, breakdown_rows
+
+    ceilings = record["env"].get("ceilings")
+    header, rows = breakdown_rows(record["breakdown"], ceilings, by)
+    table = Table(
+        title=f"where the cost goes, by {by} (depth {record['breakdown']['depth']})",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    for i, col in enumerate(header):
+        table.add_column(col, justify="left" if i == 0 else "right", no_wrap=i == 0)
+    for row in rows:
+        table.add_row(*map(escape, row))
+    # Twelve numeric columns: wider than the 80 columns rich assumes for a pipe.
+    wide = Console(width=max(console.width, 124))
+    wide.print(table)
+    for note in breakdown_notes(record["breakdown"], ceilings):
+        wide.print(escape(note), highlight=False)
 
 
 def _register_area_commands() -> None:

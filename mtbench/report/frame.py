@@ -38,7 +38,7 @@ COLUMNS = [
     "lat_fwdbwd_ms", "lat_fwdbwd_p10", "lat_fwdbwd_p90", "lat_fwd_samples", "lat_fwdbwd_samples",
     "peak_mem_mb", "top1", "top5", "mean_class_acc", "dataset", "views", "seed", "seed_group",
     *DURATION_COLUMNS, "top1_std", "top5_std", *(f"{c}_std" for c in DURATION_COLUMNS),
-    "n_seeds", "top1_by_seed", "train_curve", "status", "error",
+    "n_seeds", "top1_by_seed", "train_curve", "status", "error", "breakdown", "ceilings",
 ]  # fmt: skip
 ACCURACY = ("top1", "top5", *DURATION_COLUMNS)
 
@@ -183,6 +183,8 @@ def record_row(record: dict[str, Any]) -> dict[str, Any]:
         "status": record.get("status") or "unknown",
         "error": record.get("error") or "",
         **{f"top1_{b}": _number(by_duration.get(b)) for b in DURATION_BUCKETS},
+        "breakdown": record.get("breakdown"),
+        "ceilings": (record.get("env") or {}).get("ceilings"),
     }
 
 

@@ -13,6 +13,7 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mtbench.report.breakdown_tables import breakdown_html
 from mtbench.report.frame import Store, measured_on
 from mtbench.report.paper import PaperCounts
 from mtbench.report.tables import failed_lines, formatted, summary_table
@@ -167,6 +168,7 @@ Measured on {escape(measured_on(store))}.</p>
 {_list("Skipped plots", skipped)}
 {_list("Store problems", unreadable)}
 <div class="figures">{figures}</div>
+{breakdown_html(store.ok)}
 <h3>Environment</h3>
 {_env_table(store)}
 """

@@ -573,3 +573,7 @@ PLOTS: dict[str, Callable[[pd.DataFrame, bool], Figure | list[tuple[str, Figure]
     "ablation": ablation,
     "complexity": complexity,
 }
+# Figures of breakdowns live in their own module, which imports PlotSkipped from this one.
+from mtbench.report.breakdown_plots import BREAKDOWN_PLOTS  # noqa: E402
+
+PLOTS.update(BREAKDOWN_PLOTS)
