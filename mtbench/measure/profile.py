@@ -287,7 +287,9 @@ def _profile(
         timed = [m for m in runtime if m != "memory"]
         _measure_runtime(model, shape, device, dtype, options, timed, record, on_phase)
     if breakdown is not None:
-        _measure_breakdown(breakdown, model, shape, device, dtype, options, record, on_phase)
+        on_phase("breakdown profile")
+        prepared = _prepared(model, shape, device, dtype, options)
+        _measure_breakdown(breakdown, *prepared, options, record, on_phase)
     record.update(status="ok", finished_at=now_iso())
     return record
 
@@ -312,22 +314,20 @@ def _prepared(
 def _measure_breakdown(
     breakdown: BreakdownRun,
     model: torch.nn.Module,
-    shape: list[int],
-    device: torch.device,
-    dtype: torch.dtype,
+    x: torch.Tensor,
+    autocast: torch.dtype | None,
     options: ProfileOptions,
     record: dict[str, Any],
     on_phase: Callable[[str], None],
 ) -> None:
     """The breakdown's profiled steps on the eager model, and the machine's ceilings in
     `env`; a failure of either is recorded, the cell's other figures stand."""
-    on_phase("breakdown profile")
-    model, x, autocast = _prepared(model, shape, device, dtype, options)
     breakdown.time(model, x, autocast, options.measure, record, options.warmup, options.repeats)
     if breakdown.error is None:
         on_phase("ceilings")
         try:
-            record["env"]["ceilings"] = machine_ceilings(record["env"], device, dtype)
+            dtype = DTYPES[options.dtype]
+            record["env"]["ceilings"] = machine_ceilings(record["env"], x.device, dtype)
         except Exception as exc:  # the breakdown stands without its ceilings
             record["env"]["ceilings"] = {"error": one_line(exc)}
     record["breakdown"] = breakdown.as_record(record)
