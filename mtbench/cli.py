@@ -303,6 +303,46 @@ def print_breakdown(record: dict[str, Any], by: str) -> None:
         wide.print(escape(note), highlight=False)
 
 
+@app.command()
+def ceilings(
+    device: Annotated[str, typer.Option(help="auto | cpu | cuda")] = "auto",
+    dtype: Annotated[str, typer.Option(help="float32 | bfloat16 | float16")] = "float32",
+    threads: Annotated[int | None, typer.Option(help="CPU threads (torch).")] = None,
+    remeasure: Annotated[
+        bool, typer.Option("--remeasure", help="Measure again and replace the cached figures.")
+    ] = False,
+) -> None:
+    """This machine's peak compute and memory bandwidth, as breakdowns place rows under them."""
+    import torch
+
+    from mtbench.measure.ceilings import cache_dir, machine_ceilings
+    from mtbench.measure.environment import environment
+    from mtbench.measure.profile import DTYPES, ProfileOptions, resolve_device
+
+    problems = ProfileOptions(device=device, dtype=dtype, threads=threads).problems()
+    if problems:
+        raise UsageError("; ".join(f"--{k}: {msg}" for k, msg in problems))
+    try:
+        where = resolve_device(device)
+    except RuntimeError as exc:
+        raise UsageError(str(exc)) from exc
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        env = environment(where)
+        found = machine_ceilings(env, where, DTYPES[dtype], remeasure=remeasure)
+    finally:
+        torch.set_num_threads(before)
+    console.print(
+        f"{found['entry']} on {env['device_name']}: GEMM {found['gemm_gflops']:.1f}, conv3d"
+        f" {found['conv3d_gflops']:.1f} GFLOP/s (1 multiply-add = 1 FLOP); copy"
+        f" {found['copy_gbs']:.1f}, add {found['add_gbs']:.1f} GB/s; measured"
+        f" {found['measured_at']}, cached in {cache_dir()}",
+        highlight=False,
+    )
+
+
 def _register_area_commands() -> None:
     """Each area (suites, reports, training) adds its own commands to the one app."""
     import importlib

@@ -107,3 +107,17 @@ def test_a_suite_with_breakdowns_gets_its_figures_tables_and_report(tmp_path, cl
     assert table.returncode == 0 and "| dense conv |" in table.stdout
     assert "| grouped conv |" in table.stdout  # X3D's depthwise convolutions
     assert "x3d-xs" in table.stdout and "un-profiled median" in table.stdout
+
+
+def test_ceilings_command_prints_caches_and_remeasures(cli_inproc, monkeypatch):
+    calls = []
+    measured = {"gemm_gflops": 50.0, "conv3d_gflops": 60.0, "copy_gbs": 10.0, "add_gbs": 12.0}
+    monkeypatch.setattr(ceilings, "measure", lambda *a: calls.append(a) or measured)
+    first = cli_inproc("ceilings", "--threads", "1")
+    assert first.returncode == 0 and "cpu/float32/1 threads" in first.stdout
+    assert "GEMM 50.0" in first.stdout and len(calls) == 1
+    cli_inproc("ceilings", "--threads", "1")
+    assert len(calls) == 1
+    cli_inproc("ceilings", "--threads", "1", "--remeasure")
+    assert len(calls) == 2
+    assert_one_line_error(cli_inproc("ceilings", "--dtype", "float64"), "--dtype", "float32")
