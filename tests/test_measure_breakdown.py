@@ -209,3 +209,12 @@ def test_record_rows_and_derived_columns(one_thread):
     assert layer1["bound"] == ("compute" if layer1["intensity"] >= ridge else "memory")
     assert sum(r["share"] for r in rows) == pytest.approx(1.0, rel=0.01)
     assert rows[-1]["module"] == OUTSIDE_MODULES or names[-1] == "fc"
+
+
+def test_bytes_moved_follow_the_convention():
+    """A linear layer at batch 4: it reads its input and, once per batch, its weight (through
+    the transposed view `addmm` gets) and bias, and writes its output; per clip."""
+    model = nn.Sequential(nn.Linear(16, 8))
+    counts = count_rows(model, [4, 16], ["0"], True, batch=4)
+    assert counts.moved["0"] == 16 + (16 * 8 + 8) / 4 + 8
+    assert counts.kinds["linear/matmul"][2] == counts.moved["0"]

@@ -107,6 +107,10 @@ def _per_row(model: nn.Module, rows: list[str], values: dict[str, float]) -> dic
     return {r: sum(values.get(p, 0) for p in called_parts(model, r)) for r in rows}
 
 
+def _storage(t: torch.Tensor) -> int:
+    return t.untyped_storage().data_ptr()
+
+
 def _numel(obj: Any) -> int:
     return sum(t.numel() for t in tree_leaves(obj) if isinstance(t, torch.Tensor))
 
@@ -120,7 +124,8 @@ class ModuleFlopCounter(FlopCounterMode):
         self.moved: dict[str, float] = defaultdict(float)  # elements, per clip
         self.outputs: dict[str, int] = defaultdict(int)  # output elements per module
         self.kinds: dict[str, list[float]] = {k: [0, 0.0] for k in KINDS}
-        self._weights = {id(t) for t in chain(model.parameters(), model.buffers())}
+        # By storage, so that a weight read through a view (`t()` before `addmm`) is a weight.
+        self._weights = {_storage(t) for t in chain(model.parameters(), model.buffers())}
         self._batch = batch
         self._recurrent = 0  # >0 inside a recurrent module: its matmuls are the cell's
         self._handles = []
@@ -147,22 +152,21 @@ class ModuleFlopCounter(FlopCounterMode):
         for handle in self._handles:
             handle.remove()
 
-    def _moved(self, args: Any, outs: tuple[Any, ...]) -> float:
-        out_tensors = [t for t in tree_leaves(outs) if isinstance(t, torch.Tensor)]
-        if any(t._is_view() for t in out_tensors):
+    def _moved(self, func: Any, args: Any, outs: tuple[Any, ...]) -> float:
+        if getattr(func, "is_view", False):  # a view moves nothing
             return 0.0
         read = 0.0
         for t in tree_leaves(args):
             if isinstance(t, torch.Tensor):
-                read += t.numel() / self._batch if id(t) in self._weights else t.numel()
-        return read + sum(t.numel() for t in out_tensors)
+                read += t.numel() / self._batch if _storage(t) in self._weights else t.numel()
+        return read + sum(t.numel() for t in tree_leaves(outs) if isinstance(t, torch.Tensor))
 
     def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None):
         out = func(*args, **(kwargs or {}))
         packet = func._overloadpacket
         outs = out if isinstance(out, tuple) else (out,)
         flops = self.all_ops[packet](args, outs) if packet in self.all_ops else 0
-        moved = self._moved(args, outs)
+        moved = self._moved(func, args, outs)
         for parent in self.parents:
             self.flop_counts[parent][packet] += flops
             self.moved[parent] += moved
