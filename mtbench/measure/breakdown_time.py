@@ -24,6 +24,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.autograd import DeviceType
 from torch.autograd.profiler import record_function
 from torch.profiler import ProfilerActivity, profile
 
@@ -88,7 +89,9 @@ def profiled_step(
                 step()
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
-    return list(prof.events())
+    # Host-side events only: each holds its kernels' device time; the device's copies of the
+    # ranges would count them twice.
+    return [e for e in prof.events() if e.device_type == DeviceType.CPU and not e.is_async]
 
 
 def _ancestors(event: Any) -> Iterator[Any]:
