@@ -218,3 +218,25 @@ def test_bytes_moved_follow_the_convention():
     counts = count_rows(model, [4, 16], ["0"], True, batch=4)
     assert counts.moved["0"] == 16 + (16 * 8 + 8) / 4 + 8
     assert counts.kinds["linear/matmul"][2] == counts.moved["0"]
+
+
+def test_backward_time_goes_to_the_rows_whose_forward_made_it(one_thread):
+    model = nn.Sequential(
+        nn.Sequential(nn.Conv3d(3, 32, 3, padding=1), nn.BatchNorm3d(32), nn.ReLU()),
+        nn.Sequential(nn.Conv3d(32, 32, 3, padding=1), nn.ReLU()),
+        nn.Sequential(nn.AdaptiveAvgPool3d(1), nn.Flatten(), nn.Linear(32, 4)),
+    )
+    shape = [2, 3, 8, 32, 32]
+    run = BreakdownRun(model, 1, shape, torch.float32)
+    run.count(model, True)
+    measures = ("latency_fwd", "latency_fwdbwd")
+    run.time(model, torch.randn(shape), None, measures, {}, warmup=0, repeats=1)
+    out = run.as_record({})
+    assert out["error"] is None
+    rows = {r["module"]: r for r in derived_rows(out, "module", None)}
+    # A conv that needs its input's gradient costs about twice its forward in backward.
+    assert rows["1"]["fwdbwd_ms"] > 1.5 * rows["1"]["fwd_ms"] > 0
+    covered = sum(r["fwdbwd_ms"] for n, r in rows.items() if n in ("0", "1", "2"))
+    assert covered >= 0.5 * out["fwdbwd_ms"]
+    kinds = {r["kind"]: r for r in derived_rows(out, "op", None)}
+    assert kinds["dense conv"]["fwdbwd_ms"] > kinds["dense conv"]["fwd_ms"]
