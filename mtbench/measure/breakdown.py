@@ -32,6 +32,7 @@ MODULE_COLUMNS = (
 )  # fmt: skip
 OP_COLUMNS = ("kind", "gflops", "gflops_ptflops", "moved_mb", "fwd_ms", "fwdbwd_ms")
 OUTSIDE_OPS = "(outside operators)"
+STEPS = ("fwd", "fwdbwd")  # the profiled steps, in the order of the rows' time columns
 
 
 def _r(value: float | None) -> float | None:
@@ -158,7 +159,7 @@ class BreakdownRun:
         ]
         moved = (c.moved_total - sum(c.moved.values())) * mb
         outside = [OUTSIDE_MODULES, rest[0], _r(rest[1]), _r(rest[2]), None, _r(moved)]
-        outside += [_r(self._time(n, OUTSIDE_MODULES)) for n in ("fwd", "fwdbwd")]
+        outside += [_r(self._time(n, OUTSIDE_MODULES)) for n in STEPS]
         return [*rows, outside]
 
     def _op_rows(self) -> list[list[Any]]:
@@ -166,14 +167,14 @@ class BreakdownRun:
         mb = self.bytes_per_element / 1e6
         rows = []
         for kind in KINDS:
-            times = [self.times[n].kinds.get(kind, 0.0) if n in self.times else None for n in
-                     ("fwd", "fwdbwd")]  # fmt: skip
+            times = [self._time(n, kind, self.times[n].kinds) for n in STEPS if n in self.times]
+            times += [None] * (len(STEPS) - len(times))
             fv, pt, moved = kinds[kind]
             if fv or pt or any(times):
                 rows.append([kind, _r(fv / 1e9), _r(pt / 1e9), _r(moved * mb), *map(_r, times)])
         outside = [
             _r(self._time(n, OUTSIDE_OPS, self.times[n].kinds)) if n in self.times else None
-            for n in ("fwd", "fwdbwd")
+            for n in STEPS
         ]
         return [*rows, [OUTSIDE_OPS, 0.0, 0.0, 0.0, *outside]]
 
