@@ -3,6 +3,7 @@ a failing breakdown that leaves the rest of the cell measured, cell keys unchang
 
 import json
 
+import pandas as pd
 import pytest
 from conftest import assert_one_line_error, run_one_cell
 from test_measure_execution import suite_cells
@@ -121,3 +122,20 @@ def test_ceilings_command_prints_caches_and_remeasures(cli_inproc, monkeypatch):
     cli_inproc("ceilings", "--threads", "1", "--remeasure")
     assert len(calls) == 2
     assert_one_line_error(cli_inproc("ceilings", "--dtype", "float64"), "--dtype", "float32")
+
+
+def test_a_disturbed_breakdown_is_marked_in_tables_and_figures():
+    from mtbench.measure.breakdown import MODULE_COLUMNS, OP_COLUMNS
+    from mtbench.report.breakdown_plots import _with_breakdown
+
+    b = {
+        "depth": 1, "error": None, "module_columns": list(MODULE_COLUMNS),
+        "modules": [["a", 1, 1.0, 1.0, 0.1, 1.0, 10.0, None]], "op_columns": list(OP_COLUMNS),
+        "ops": [["dense conv", 1.0, 1.0, 1.0, 10.0, None]], "fwd_ms": 10.0,
+        "unprofiled_fwd_ms": 9.0, "time_source": "cpu wall clock", "verdict": "disturbed",
+    }  # fmt: skip
+    text = breakdown_markdown("m", b, None, "module")
+    assert "m (disturbed)" in text and "DISTURBED" in text
+    frame = pd.DataFrame([{"label": "m", "breakdown": b, "ceilings": None}])
+    assert _with_breakdown(frame)[0][0] == "m (disturbed)"
+    assert "(disturbed)" not in breakdown_markdown("m", {**b, "verdict": "clean"}, None, "op")

@@ -17,12 +17,13 @@ from matplotlib.figure import Figure
 
 from mtbench.measure.breakdown import derived_rows
 from mtbench.measure.ceilings import peaks
-from mtbench.report.plots import PlotSkipped
 
 
 def _with_breakdown(frame: pd.DataFrame) -> list[tuple[str, dict[str, Any], dict | None]]:
     """(label, breakdown, ceilings) of each cell whose breakdown has forward times; a label
     is marked when the machine was busy while they were taken."""
+    from mtbench.report.plots import PlotSkipped  # plots.py registers this module's figures
+
     out = []
     for _, row in frame.iterrows():
         b = row.get("breakdown")
@@ -74,6 +75,8 @@ def _roofline(frame: pd.DataFrame, by: str, title: str) -> Figure:
                             color=points.get_facecolor()[0], xytext=(3, 2),
                             textcoords="offset points")  # fmt: skip
     if not xs:
+        from mtbench.report.plots import PlotSkipped
+
         raise PlotSkipped("no row with both FLOPs and time")
     ax.set_xscale("log")
     ax.set_yscale("log")

@@ -17,6 +17,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from mtbench.report.breakdown_plots import BREAKDOWN_PLOTS
 from mtbench.report.compare import median_interval, seed_interval
 from mtbench.report.frame import DURATION_BUCKETS, DURATION_COLUMNS, workload
 from mtbench.report.paper import matched_paper, paper_dataset
@@ -572,8 +573,5 @@ PLOTS: dict[str, Callable[[pd.DataFrame, bool], Figure | list[tuple[str, Figure]
     "latency": latency_pages,
     "ablation": ablation,
     "complexity": complexity,
+    **BREAKDOWN_PLOTS,
 }
-# Figures of breakdowns live in their own module, which imports PlotSkipped from this one.
-from mtbench.report.breakdown_plots import BREAKDOWN_PLOTS  # noqa: E402
-
-PLOTS.update(BREAKDOWN_PLOTS)
