@@ -13,6 +13,8 @@ from collections.abc import Callable
 from typing import Annotated, Any, get_type_hints
 
 import typer
+from rich import box
+from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
@@ -20,7 +22,14 @@ from mtbench.checks import parse_value
 from mtbench.cli_options import Imports, import_cli_models
 from mtbench.console import LogConsole
 from mtbench.errors import UsageError, one_line
-from mtbench.options import Declared, declared_options, options_from, parse_input_shape
+from mtbench.options import (
+    Declared,
+    ProfileOptions,
+    declared_options,
+    flag_of,
+    options_from,
+    parse_input_shape,
+)
 from mtbench.record import execution_summary, read_record
 from mtbench.registry import (
     ModelConfigError,
@@ -184,6 +193,12 @@ def profile(
     kw: Annotated[
         list[str] | None, typer.Option("--kw", "-k", help="Model keyword argument KEY=VALUE.")
     ] = None,
+    breakdown: Annotated[
+        bool, typer.Option("--breakdown", help="Also break the cost down by module or operator.")
+    ] = False,
+    by: Annotated[str, typer.Option(help="Breakdown rows: module | op (kind of operator).")] = (
+        "module"
+    ),
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the result record as JSON.")
     ] = False,
@@ -199,13 +214,12 @@ def profile(
     except ValueError as exc:
         raise UsageError(f"--input {input!r}: {exc}") from exc
     kwargs = parse_kwargs(kw or [])
-    options = options_from(settings)
-    problems = options.problems()
-    if problems:
-        raise UsageError("; ".join(f"--{k.replace('_', '-')}: {msg}" for k, msg in problems))
+    options = _cli_options(settings, breakdown)
     check_model_kwargs(name, kwargs)
     if (why := check_input(name, kwargs, shape)) is not None:
         raise UsageError(why)
+    if "breakdown" in options.measure:
+        _check_breakdown(name, kwargs, options.breakdown_depth, by)
     try:
         with err_console.status(f"profiling {name}") as status:
             record = measure(
@@ -219,6 +233,93 @@ def profile(
         print(json.dumps(record, indent=2))
     else:
         print_record(record)
+        if record["breakdown"] is not None:
+            print_breakdown(record, by)
+
+
+def _cli_options(settings: dict[str, Any], breakdown: bool) -> ProfileOptions:
+    """The run options the flags give (`--breakdown` adds the breakdown to `--measure`);
+    a problem names its flag."""
+    if breakdown and "breakdown" not in settings["measure"].split(","):
+        settings = {**settings, "measure": settings["measure"] + ",breakdown"}
+    options = options_from(settings)
+    if problems := options.problems():
+        raise UsageError("; ".join(f"{flag_of(key)}: {message}" for key, message in problems))
+    return options
+
+
+def _check_breakdown(name: str, kwargs: dict[str, Any], depth: int | None, by: str) -> None:
+    """A breakdown that cannot be met is one line before anything is measured."""
+    from mtbench.measure.breakdown_count import depth_problem
+    from mtbench.registry import validate_model
+    from mtbench.report.breakdown_tables import BY_CHOICES
+
+    if by not in BY_CHOICES:
+        raise UsageError(f"--by {by!r}: choose one of {', '.join(BY_CHOICES)}")
+    if depth is not None and (why := depth_problem(validate_model(name, **kwargs), depth)):
+        raise UsageError(f"--depth {depth}: {name} has {why}")
+
+
+def print_breakdown(record: dict[str, Any], by: str) -> None:
+    """The breakdown table under the record's, with what its times and ceilings are."""
+    from mtbench.report.breakdown_tables import breakdown_notes, breakdown_rows
+
+    ceilings = record["env"].get("ceilings")
+    header, rows = breakdown_rows(record["breakdown"], ceilings, by)
+    table = Table(
+        title=f"where the cost goes, by {by} (depth {record['breakdown']['depth']})",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    for i, col in enumerate(header):
+        table.add_column(col, justify="left" if i == 0 else "right", no_wrap=i == 0)
+    for row in rows:
+        table.add_row(*map(escape, row))
+    # Twelve numeric columns: wider than the 80 columns rich assumes for a pipe.
+    wide = Console(width=max(console.width, 124))
+    wide.print(table)
+    for note in breakdown_notes(record["breakdown"], ceilings):
+        wide.print(escape(note), highlight=False)
+
+
+@app.command()
+def ceilings(
+    device: Annotated[str, typer.Option(help="auto | cpu | cuda")] = "auto",
+    dtype: Annotated[str, typer.Option(help="float32 | bfloat16 | float16")] = "float32",
+    threads: Annotated[int | None, typer.Option(help="CPU threads (torch).")] = None,
+    remeasure: Annotated[
+        bool, typer.Option("--remeasure", help="Measure again and replace the cached figures.")
+    ] = False,
+) -> None:
+    """This machine's peak compute and memory bandwidth, as breakdowns place rows under them."""
+    import torch
+
+    from mtbench.measure.ceilings import cache_dir, machine_ceilings
+    from mtbench.measure.environment import environment
+    from mtbench.measure.profile import DTYPES, resolve_device
+
+    problems = ProfileOptions(device=device, dtype=dtype, threads=threads).problems()
+    if problems:
+        raise UsageError("; ".join(f"--{k}: {msg}" for k, msg in problems))
+    try:
+        where = resolve_device(device)
+    except RuntimeError as exc:
+        raise UsageError(str(exc)) from exc
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        env = environment(where)
+        found = machine_ceilings(env, where, DTYPES[dtype], remeasure=remeasure)
+    finally:
+        torch.set_num_threads(before)
+    console.print(
+        f"{found['entry']} on {env['device_name']}: GEMM {found['gemm_gflops']:.1f}, conv3d"
+        f" {found['conv3d_gflops']:.1f} GFLOP/s (1 multiply-add = 1 FLOP); copy"
+        f" {found['copy_gbs']:.1f}, add {found['add_gbs']:.1f} GB/s; measured"
+        f" {found['measured_at']}, cached in {cache_dir()}",
+        highlight=False,
+    )
 
 
 # Typer reads a command's parameters from its signature: the run options' flags are added
@@ -233,11 +334,15 @@ def _option_flag(declared: Declared) -> inspect.Parameter:
         kind, default = _CLI_TYPES.get(declared.type, declared.type), declared.default
     if declared.type == "bool | None":
         kind = bool | None
+    # Typer names a flag after its parameter (a bool gets its --no- twin); a declared flag
+    # that differs is named explicitly.
+    own = "--" + declared.name.replace("_", "-")
+    names = () if declared.flag == own else (declared.flag,)
     return inspect.Parameter(
         declared.name,
         inspect.Parameter.KEYWORD_ONLY,
         default=default,
-        annotation=Annotated[kind, typer.Option(help=declared.help)],
+        annotation=Annotated[kind, typer.Option(*names, help=declared.help)],
     )
 
 

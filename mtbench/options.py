@@ -24,6 +24,9 @@ from mtbench.checks import (
 )
 
 MEASURES = ("params", "flops", "latency_fwd", "latency_fwdbwd", "memory")
+# Measures a user may ask for; the default (MEASURES) leaves out the breakdown, so that the
+# keys of suites that name no `measure` stay what they were.
+MEASURE_CHOICES = (*MEASURES, "breakdown")
 RUNTIME_MEASURES = ("latency_fwd", "latency_fwdbwd", "memory")
 DTYPE_NAMES = ("float32", "bfloat16", "float16")
 DEVICES = ("auto", "cpu", "cuda")
@@ -36,10 +39,11 @@ KeyPolicy = Literal["always", "when_set"]
 
 def measures(v: Any) -> str | None:
     """A non-empty list (or tuple) of measurement names."""
+    names = ", ".join(MEASURE_CHOICES)
     if not isinstance(v, list | tuple) or not v or not all(isinstance(m, str) for m in v):
-        return f"expected a non-empty list of names from {', '.join(MEASURES)}, got {v!r}"
-    unknown = [m for m in v if m not in MEASURES]
-    return f"unknown {unknown}; choose any of {', '.join(MEASURES)}" if unknown else None
+        return f"expected a non-empty list of names from {names}, got {v!r}"
+    unknown = [m for m in v if m not in MEASURE_CHOICES]
+    return f"unknown {unknown}; choose any of {names}" if unknown else None
 
 
 def optional(check: Callable[[Any], str | None]) -> Callable[[Any], str | None]:
@@ -52,10 +56,16 @@ def optional(check: Callable[[Any], str | None]) -> Callable[[Any], str | None]:
 
 
 def option(
-    default: Any, check: Callable[[Any], str | None], help: str, key: KeyPolicy = "always"
+    default: Any,
+    check: Callable[[Any], str | None],
+    help: str,
+    key: KeyPolicy = "always",
+    flag: str | None = None,
 ) -> Any:
-    """A declared option: a dataclass field whose metadata the schema, CLI and grid read."""
-    return field(default=default, metadata={"check": check, "help": help, "key": key})
+    """A declared option: a dataclass field whose metadata the schema, CLI and grid read.
+    `flag` names its command-line flag where that is not the option's own name."""
+    metadata = {"check": check, "help": help, "key": key, "flag": flag}
+    return field(default=default, metadata=metadata)
 
 
 @dataclass(frozen=True)
@@ -82,6 +92,14 @@ class ProfileOptions:
     )
     amp: bool = option(
         False, boolean, "autocast to dtype (bfloat16 | float16), weights in float32", "when_set"
+    )
+    # A measurement's option, not a condition: out of the key unless set.
+    breakdown_depth: int | None = option(
+        None,
+        optional(non_negative_int),
+        "module depth of the breakdown [default: stages or blocks; 0: whole model]",
+        "when_set",
+        flag="depth",
     )
 
     def problems(self) -> list[tuple[str, str]]:
@@ -126,6 +144,7 @@ class ProfileOptions:
             "count_norm": self.count_norm,
             "threads": self.threads,
             "warmup": self.warmup,
+            "breakdown_depth": self.breakdown_depth,
         }
 
 
@@ -138,13 +157,26 @@ class Declared:
     default: Any
     check: Callable[[Any], str | None]
     help: str
+    flag: str  # its command-line flag, e.g. "--depth"
 
 
 def declared_options() -> list[Declared]:
     return [
-        Declared(f.name, str(f.type), f.default, f.metadata["check"], f.metadata["help"])
+        Declared(
+            f.name,
+            str(f.type),
+            f.default,
+            f.metadata["check"],
+            f.metadata["help"],
+            "--" + (f.metadata["flag"] or f.name).replace("_", "-"),
+        )
         for f in fields(ProfileOptions)
     ]
+
+
+def flag_of(name: str) -> str:
+    """The command-line flag of option `name`."""
+    return next(d.flag for d in declared_options() if d.name == name)
 
 
 def options_from(settings: dict[str, Any]) -> ProfileOptions:

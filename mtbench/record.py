@@ -61,6 +61,7 @@ class Measurement(TypedDict):
     count_norm: bool  # whether normalisation layers count in GFLOPs
     threads: int  # CPU threads torch used
     warmup: int
+    breakdown_depth: int | None  # the breakdown's module depth as asked (None: the default)
     # Figures; None where not measured.
     params_total: int | None
     params_trainable: int | None
@@ -71,7 +72,12 @@ class Measurement(TypedDict):
     latency_fwd_ms: Latency | None  # forward, inference mode
     latency_fwdbwd_ms: Latency | None  # forward + backward, no optimizer step
     peak_mem_mb: float | None  # peak memory growth over the timed runs
-    env: dict[str, Any] | None  # mtbench.measure.environment: versions, CPU, GPU, commit
+    # Where the cost goes (mtbench.measure.breakdown): rows by module and by operator kind,
+    # both counters' FLOPs, bytes moved, profiled times; None where not asked.
+    breakdown: dict[str, Any] | None
+    # mtbench.measure.environment: versions, CPU, GPU, commit; with a breakdown, `ceilings`
+    # (mtbench.measure.ceilings: the machine's peak compute and bandwidth).
+    env: dict[str, Any] | None
     status: Literal["ok", "failed"]
     error: str | None  # `Type: first line` of a failure
     started_at: str  # ISO 8601, UTC

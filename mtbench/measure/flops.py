@@ -239,9 +239,9 @@ PTFLOPS_NORM_HOOKS = {
 }
 
 
-def _fvcore_count(
-    model: nn.Module, x: torch.Tensor, count_norm: bool
-) -> tuple[int, list[str], dict[str, float]]:
+def fvcore_analysis(model: nn.Module, x: torch.Tensor, count_norm: bool) -> FlopCountAnalysis:
+    """fvcore's analysis with mtbench's handles: `total()` is the fvcore figure of a record,
+    `by_module()` its attribution to module paths."""
     analysis = FlopCountAnalysis(model, x)
     analysis.set_op_handle(**FVCORE_HANDLES)
     analysis.set_op_handle(**dict.fromkeys(ZERO_COST_OPS))
@@ -251,19 +251,32 @@ def _fvcore_count(
     analysis.unsupported_ops_warnings(False)
     analysis.uncalled_modules_warnings(False)
     analysis.tracer_warnings("none")
+    return analysis
+
+
+def _fvcore_count(
+    model: nn.Module, x: torch.Tensor, count_norm: bool
+) -> tuple[int, list[str], dict[str, float]]:
+    analysis = fvcore_analysis(model, x, count_norm)
     total = analysis.total()
     skipped = sorted(analysis.unsupported_ops())
     by_op = {op: n / 1e9 for op, n in analysis.by_operator().items() if n}
     return total, skipped, by_op
 
 
-def _ptflops_count(model: nn.Module, x: torch.Tensor, count_norm: bool) -> int:
+def ptflops_hooks(count_norm: bool) -> dict[Any, Callable[..., int]]:
+    """The operators ptflops counts beyond its own table, as the second counter counts them."""
     hooks = dict(PTFLOPS_REDUCTION_HOOKS)
     if count_norm:
         hooks.update(PTFLOPS_NORM_HOOKS)
-    counter = FlopCounterMode(
-        None, False, False, {"print_params": {}, "serialize_params": {}}, hooks, []
-    )
+    return hooks
+
+
+PTFLOPS_OUTPUT = {"print_params": {}, "serialize_params": {}}
+
+
+def _ptflops_count(model: nn.Module, x: torch.Tensor, count_norm: bool) -> int:
+    counter = FlopCounterMode(None, False, False, PTFLOPS_OUTPUT, ptflops_hooks(count_norm), [])
     with counter:
         model(x)
     return counter.complexity

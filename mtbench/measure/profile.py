@@ -14,6 +14,8 @@ from typing import Any
 import torch
 
 from mtbench.errors import one_line
+from mtbench.measure.breakdown import BreakdownRun
+from mtbench.measure.ceilings import machine_ceilings
 from mtbench.measure.environment import environment
 from mtbench.measure.flops import count_flops
 from mtbench.measure.latency import (
@@ -25,11 +27,17 @@ from mtbench.measure.latency import (
 )
 from mtbench.measure.memory import PeakMemory
 from mtbench.measure.params import count_params
-from mtbench.options import MEASURES, RUNTIME_MEASURES, ProfileOptions, parse_input_shape
+from mtbench.options import (
+    MEASURE_CHOICES,
+    MEASURES,
+    RUNTIME_MEASURES,
+    ProfileOptions,
+    parse_input_shape,
+)
 from mtbench.record import Record, new_record
 from mtbench.registry import create_model, model_entry
 
-__all__ = ["MEASURES", "ProfileOptions", "profile", "unmeasured_record"]
+__all__ = ["MEASURES", "MEASURE_CHOICES", "ProfileOptions", "profile", "unmeasured_record"]
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 FLOPS_WARN_REL_DIFF = 0.05
@@ -101,11 +109,18 @@ def profile(
         on_phase("build")
         # A trained network may sit on its training device; counting runs on the CPU.
         model = model.cpu() if model is not None else build_for(name, kwargs, options)
-        _count(model, shape, options, record, on_phase)
+        breakdown = None
+        if "breakdown" in options.measure:
+            breakdown = BreakdownRun(model, options.breakdown_depth, shape, dtype)
+        _count(model, shape, options, record, on_phase, breakdown)
         runtime = [m for m in options.measure if m in RUNTIME_MEASURES]
         if runtime:
             timed = [m for m in runtime if m != "memory"]
             _measure_runtime(model, shape, device, dtype, options, timed, record, on_phase)
+        if breakdown is not None:
+            on_phase("breakdown profile")
+            prepared = _prepared(model, shape, device, dtype, options)
+            _measure_breakdown(breakdown, *prepared, options, record, on_phase)
     record.update(status="ok", finished_at=now_iso())
     return record
 
@@ -116,7 +131,7 @@ def build_for(name: str, kwargs: dict[str, Any], options: ProfileOptions) -> tor
     depend on weight values, but a forward reads buffers (position tables, index maps) that
     only a real build fills."""
     torch.manual_seed(SEED)
-    params_only = set(options.measure) <= {"params"}
+    params_only = set(options.measure) <= {"params"}  # a breakdown times the model too
     with torch.device("meta" if params_only else "cpu"):
         return create_model(name, **kwargs)
 
@@ -127,6 +142,7 @@ def _count(
     options: ProfileOptions,
     record: Record,
     on_phase: Callable[[str], None],
+    breakdown: BreakdownRun | None,
 ) -> None:
     if "params" in options.measure:
         record["params_total"], record["params_trainable"] = count_params(model)
@@ -140,6 +156,9 @@ def _count(
             flops_rel_diff=flops.rel_diff,
             flops_skipped_ops=flops.skipped_ops,
         )
+    if breakdown is not None:
+        on_phase("breakdown counts")
+        breakdown.count(model, options.count_norm)
 
 
 @contextmanager
@@ -158,6 +177,45 @@ def _process_settings(threads: int | None, cudnn_benchmark: bool) -> Iterator[No
         torch.backends.cudnn.benchmark = benchmark_before
 
 
+def _prepared(
+    model: torch.nn.Module,
+    shape: list[int],
+    device: torch.device,
+    dtype: torch.dtype,
+    options: ProfileOptions,
+) -> tuple[torch.nn.Module, torch.Tensor, torch.dtype | None]:
+    """The model and a clip as the cell runs them, and the dtype to autocast to (or None)."""
+    memory_format = torch.channels_last_3d if options.channels_last else torch.preserve_format
+    # Autocast keeps weights and input in float32 and runs eligible ops in `dtype`; without
+    # it the whole model is cast.
+    stored = torch.float32 if options.amp else dtype
+    model = model.to(device=device, dtype=stored, memory_format=memory_format)
+    x = torch.randn(shape, device=device, dtype=stored).to(memory_format=memory_format)
+    return model, x, dtype if options.amp else None
+
+
+def _measure_breakdown(
+    breakdown: BreakdownRun,
+    model: torch.nn.Module,
+    x: torch.Tensor,
+    autocast: torch.dtype | None,
+    options: ProfileOptions,
+    record: Record,
+    on_phase: Callable[[str], None],
+) -> None:
+    """The breakdown's profiled steps on the eager model, and the machine's ceilings in
+    `env`; a failure of either is recorded, the cell's other figures stand."""
+    breakdown.time(model, x, autocast, options.measure, record, options.warmup, options.repeats)
+    if breakdown.error is None:
+        on_phase("ceilings")
+        try:
+            dtype = DTYPES[options.dtype]
+            record["env"]["ceilings"] = machine_ceilings(record["env"], x.device, dtype)
+        except Exception as exc:  # the breakdown stands without its ceilings
+            record["env"]["ceilings"] = {"error": one_line(exc)}
+    record["breakdown"] = breakdown.as_record(record)
+
+
 def _measure_runtime(
     model: torch.nn.Module,
     shape: list[int],
@@ -168,15 +226,9 @@ def _measure_runtime(
     record: Record,
     on_phase: Callable[[str], None],
 ) -> None:
-    memory_format = torch.channels_last_3d if options.channels_last else torch.preserve_format
-    # Autocast keeps weights and input in float32 and runs eligible ops in `dtype`; without
-    # it the whole model is cast.
-    stored = torch.float32 if options.amp else dtype
-    model = model.to(device=device, dtype=stored, memory_format=memory_format)
-    x = torch.randn(shape, device=device, dtype=stored).to(memory_format=memory_format)
+    model, x, autocast = _prepared(model, shape, device, dtype, options)
     mode = None if options.compile_mode == "default" else options.compile_mode
     runner = torch.compile(model, mode=mode) if options.compile else model
-    autocast = dtype if options.amp else None
     timer = timer_for(device)
     steps = {
         "latency_fwd": (model.eval, forward_step),

@@ -10,7 +10,7 @@ from mtbench.errors import UsageError
 
 PLOT_NAMES = (
     "accuracy-gflops", "accuracy-latency", "accuracy-duration", "training", "latency",
-    "ablation", "complexity",
+    "ablation", "complexity", "breakdown-shares", "breakdown-roofline", "breakdown-ops",
 )  # fmt: skip
 PLOT_FORMATS = ("png", "svg", "pdf")
 TABLE_FORMATS = ("md", "latex", "csv")

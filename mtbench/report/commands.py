@@ -100,11 +100,18 @@ def table(
     across_machines: Annotated[
         bool, typer.Option("--across-machines", help="With --baseline: compare across machines.")
     ] = False,
+    breakdown: Annotated[
+        bool, typer.Option("--breakdown", help="Print each cell's breakdown instead (md).")
+    ] = False,
+    by: Annotated[str, typer.Option(help="With --breakdown: rows by module | op.")] = "module",
 ) -> None:
     """Print the stores as tables (params, GFLOPs, latency F/B, accuracy), grouped by family."""
     from mtbench.report.build import stores_under
     from mtbench.report.tables import failed_lines, render
 
+    if breakdown:
+        typer.echo(_breakdown_text(stores_under(folder), by), nl=False)
+        return
     with_paper = _compare(compare)
     if fmt not in TABLE_FORMATS:
         raise UsageError(f"unknown --format {fmt!r}; choose one of: {', '.join(TABLE_FORMATS)}")
@@ -118,6 +125,21 @@ def table(
         for store in stores:
             for line in failed_lines(store):
                 typer.echo(f"failed cell in {store.suite} (not in the table): {line}", err=True)
+
+
+def _breakdown_text(stores: list, by: str) -> str:
+    from mtbench.report.breakdown_tables import (
+        BY_CHOICES,
+        breakdown_markdown,
+        cells_with_breakdown,
+    )
+
+    if by not in BY_CHOICES:
+        raise UsageError(f"--by {by!r}: choose one of {', '.join(BY_CHOICES)}")
+    parts = [breakdown_markdown(*cell, by) for s in stores for cell in cells_with_breakdown(s.ok)]
+    if not parts:
+        raise UsageError('no cell has a breakdown: add "breakdown" to the suite\'s measure')
+    return "\n".join(parts)
 
 
 def _comparison_text(stores: list, baseline: str, across_machines: bool, fmt: str) -> str:

@@ -1,9 +1,9 @@
 """Result records -> one pandas DataFrame per store: the report's flat columns.
 
 Plots, tables and the HTML page read the flat columns built here from records read through
-`mtbench.record.read_record` (which owns the layout). Units are fixed by the column names: params in millions,
-GFLOPs per clip (one multiply-add = one FLOP), latency in ms per clip (median over repeats,
-with the p10/p90 spread).
+`mtbench.record.read_record` (which owns the layout). Units are fixed by the column names:
+params in millions, GFLOPs per clip (one multiply-add = one FLOP), latency in ms per clip
+(median over repeats, with the p10/p90 spread).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ COLUMNS = [
     "peak_mem_mb", "top1", "top5", "mean_class_acc", "num_classes", "dataset", "views", "seed",
     "seed_group",
     *DURATION_COLUMNS, "top1_std", "top5_std", *(f"{c}_std" for c in DURATION_COLUMNS),
-    "n_seeds", "top1_by_seed", "train_curve", "status", "error",
+    "n_seeds", "top1_by_seed", "train_curve", "status", "error", "breakdown", "ceilings",
 ]  # fmt: skip
 # Accuracy columns that get a `<column>_std` over training seeds when seeds are averaged.
 SEED_SPREAD_METRICS = ("top1", "top5", *DURATION_COLUMNS)
@@ -195,6 +195,8 @@ def record_row(stored: dict[str, Any]) -> dict[str, Any]:
         "status": record.get("status") or "unknown",
         "error": record.get("error") or "",
         **{f"top1_{b}": _number(by_duration.get(b)) for b in TOP1_BY_DURATION_KEYS},
+        "breakdown": record.get("breakdown"),
+        "ceilings": (record.get("env") or {}).get("ceilings"),
     }
 
 

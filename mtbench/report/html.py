@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from mtbench.report.breakdown_tables import breakdown_html
 from mtbench.report.frame import Store, measured_on
 from mtbench.report.history import CellHistory, cell_histories, steps_table
 from mtbench.report.interactive import interactive_figures, page_script
@@ -236,6 +237,7 @@ Measured on {escape(measured_on(store))}.</p>
 {f'<h3>Explore</h3><p class="note">{EXPLORE_NOTE}</p>{explore}' if explore else ""}
 <h3>Figures</h3>
 {_figures(mine, base)}
+{breakdown_html(store.ok)}
 <h3>Environment</h3>
 {_env_table(store)}
 """

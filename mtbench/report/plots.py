@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from mtbench.report.breakdown_plots import BREAKDOWN_PLOTS
 from mtbench.report.compare import median_interval, seed_interval
 from mtbench.report.frame import DURATION_COLUMNS, TOP1_BY_DURATION_KEYS, workload
 from mtbench.report.paper import matched_paper, paper_dataset
@@ -28,6 +29,7 @@ from mtbench.report.style import (
     LINESTYLES,
     MARKERS,
     MAX_LABELS,
+    PlotSkipped,
     Styles,
     family_styles,
     figure,
@@ -42,10 +44,6 @@ GFLOPS_LABEL = "GFLOPs per clip (1 MAC = 1 FLOP)"
 PARAMS_LABEL = "Parameters (M)"
 LATENCY_LABEL = "Forward latency per clip (ms)"
 MAX_AREA = 320.0  # pt², the marker area of the largest model in a plot
-
-
-class PlotSkipped(Exception):
-    """The store lacks what a plot needs; the message says what."""
 
 
 @dataclass
@@ -699,4 +697,5 @@ PLOTS: dict[str, Callable[..., Figure | list[tuple[str, Figure]]]] = {
     "latency": latency_pages,
     "ablation": ablation,
     "complexity": complexity,
+    **BREAKDOWN_PLOTS,
 }

@@ -47,6 +47,11 @@ RC = {
 }
 
 
+class PlotSkipped(Exception):
+    """The store lacks what a plot needs; the message says what. (Here, beside the look every
+    figure shares, so every module of figures can raise it.)"""
+
+
 P = ParamSpec("P")
 T = TypeVar("T")
 

@@ -1,0 +1,177 @@
+"""A cell's breakdown: where its params, FLOPs, bytes and time sit, by module and by kind of
+operator, stored compactly in `record["breakdown"]` and read back into derived columns.
+
+The record keeps only measured quantities, as short rows under their column names; shares,
+achieved GFLOP/s, arithmetic intensity and the bounding ceiling are derived when shown, from
+those rows and the ceilings in `record["env"]["ceilings"]`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+
+from mtbench.errors import one_line
+from mtbench.measure.breakdown_count import (
+    OUTSIDE_MODULES,
+    Counts,
+    count_rows,
+    default_depth,
+    depth_problem,
+    rows_at,
+)
+from mtbench.measure.breakdown_time import Times, attribute, profiled_step
+from mtbench.measure.latency import forward_backward_step, forward_step, time_runs, timer_for
+from mtbench.measure.opkinds import KINDS
+
+MODULE_COLUMNS = (
+    "module", "params", "gflops", "gflops_ptflops", "out_mib", "moved_mb", "fwd_ms", "fwdbwd_ms",
+)  # fmt: skip
+OP_COLUMNS = ("kind", "gflops", "gflops_ptflops", "moved_mb", "fwd_ms", "fwdbwd_ms")
+OUTSIDE_OPS = "(outside operators)"
+STEPS = ("fwd", "fwdbwd")  # the profiled steps, in the order of the rows' time columns
+
+
+def _r(value: float | None) -> float | None:
+    """Four significant digits: enough for a table, small enough for a 300-cell store."""
+    return None if value is None else float(f"{value:.4g}")
+
+
+def time_verdict(breakdown: dict[str, Any], record: dict[str, Any]) -> str | None:
+    """The verdict on the machine's contention for a breakdown's profiled times: 'clean',
+    'disturbed', or None where none is given. The issue on timing a busy machine (27) gives
+    every timing its verdict; this is where a breakdown's gets it."""
+    return None
+
+
+class BreakdownRun:
+    """One cell's breakdown, measured in steps by `profile`: counts on the float32 CPU model,
+    times on the model as the cell runs it. A failing step leaves its reason in `error` and
+    the rest of the cell is measured as usual."""
+
+    def __init__(self, model: nn.Module, depth: int | None, shape: list[int], dtype: torch.dtype):
+        self.depth = default_depth(model) if depth is None else depth
+        self.error = depth_problem(model, self.depth)
+        self.rows = [] if self.error else rows_at(model, self.depth)
+        self.shape = shape
+        self.bytes_per_element = torch.tensor([], dtype=dtype).element_size()
+        self.counts: Counts | None = None
+        self.times: dict[str, Times] = {}
+        self.unprofiled: dict[str, float | None] = {}
+        self.time_source = "cpu wall clock"
+
+    def guarded(self, what: str, run: Callable[[], None]) -> None:
+        if self.error is not None:
+            return
+        try:
+            run()
+        except Exception as exc:  # a breakdown's failure is the breakdown's, not the cell's
+            self.error = f"{what}: {one_line(exc)}"
+
+    def count(self, model: nn.Module, count_norm: bool) -> None:
+        def run() -> None:
+            self.counts = count_rows(model, self.shape, self.rows, count_norm, self.shape[0])
+
+        self.guarded("counting", run)
+
+    def time(
+        self,
+        model: nn.Module,
+        x: torch.Tensor,
+        autocast: torch.dtype | None,
+        measures: tuple[str, ...],
+        record: dict[str, Any],
+        warmup: int,
+        repeats: int,
+    ) -> None:
+        """One profiled forward (and forward+backward when the cell times it), beside the
+        un-profiled median (the cell's own, else timed here)."""
+        steps = {"fwd": (model.eval, forward_step)}
+        if "latency_fwdbwd" in measures:
+            steps["fwdbwd"] = (model.train, forward_backward_step)
+        if x.device.type == "cuda":
+            self.time_source = "cuda device time"
+
+        def run() -> None:
+            for name, (set_mode, make_step) in steps.items():
+                set_mode()
+                step = make_step(model, x, autocast)
+                events = profiled_step(step, model, self.rows, x.device)
+                self.times[name] = attribute(events, x.shape[0], x.device.type == "cuda")
+                stats = record.get(f"latency_{name}_ms")
+                if stats is None:
+                    timer = timer_for(x.device)
+                    kept = time_runs(step, warmup=warmup, repeats=repeats, timer=timer)
+                    stats = {"median": kept.median / x.shape[0]}
+                self.unprofiled[name] = stats["median"]
+
+        self.guarded("profiling", run)
+
+    def as_record(self, record: dict[str, Any]) -> dict[str, Any]:
+        """The compact `record["breakdown"]`: rows as lists under column names."""
+        out: dict[str, Any] = {"depth": self.depth, "error": self.error}
+        if self.counts is not None:
+            out["module_columns"] = list(MODULE_COLUMNS)
+            out["modules"] = self._module_rows()
+            out["op_columns"] = list(OP_COLUMNS)
+            out["ops"] = self._op_rows()
+        for name, times in self.times.items():
+            out[f"{name}_ms"] = _r(times.total)
+            out[f"unprofiled_{name}_ms"] = _r(self.unprofiled.get(name))
+        out["time_source"] = self.time_source if self.times else None
+        out["verdict"] = time_verdict(out, record)
+        return out
+
+    def _time(self, name: str, key: str, rows: dict[str, float] | None = None) -> float | None:
+        times = self.times.get(name)
+        if times is None:
+            return None
+        values = times.rows if rows is None else rows
+        if key in (OUTSIDE_MODULES, OUTSIDE_OPS):
+            return times.total - sum(values.values())
+        return values.get(key, 0.0)
+
+    def _module_rows(self) -> list[list[Any]]:
+        c = self.counts
+        mb = self.bytes_per_element / 1e6
+        rows = [
+            [
+                row,
+                c.params[row],
+                _r(c.fvcore[row] / 1e9),
+                _r(c.ptflops[row] / 1e9),
+                _r(c.outputs[row] * self.bytes_per_element / 2**20),
+                _r(c.moved[row] * mb),
+                _r(self._time("fwd", row)),
+                _r(self._time("fwdbwd", row)),
+            ]
+            for row in self.rows
+        ]
+        rest = [
+            c.params_total - sum(c.params.values()),
+            (c.fvcore_total - sum(c.fvcore.values())) / 1e9,
+            (c.ptflops_total - sum(c.ptflops.values())) / 1e9,
+        ]
+        moved = (c.moved_total - sum(c.moved.values())) * mb
+        outside = [OUTSIDE_MODULES, rest[0], _r(rest[1]), _r(rest[2]), None, _r(moved)]
+        outside += [_r(self._time(n, OUTSIDE_MODULES)) for n in STEPS]
+        return [*rows, outside]
+
+    def _op_rows(self) -> list[list[Any]]:
+        kinds = self.counts.kinds
+        mb = self.bytes_per_element / 1e6
+        rows = []
+        for kind in KINDS:
+            times = [self._time(n, kind, self.times[n].kinds) for n in STEPS if n in self.times]
+            times += [None] * (len(STEPS) - len(times))
+            fv, pt, moved = kinds[kind]
+            if fv or pt or any(times):
+                rows.append([kind, _r(fv / 1e9), _r(pt / 1e9), _r(moved * mb), *map(_r, times)])
+        outside = [
+            _r(self._time(n, OUTSIDE_OPS, self.times[n].kinds)) if n in self.times else None
+            for n in STEPS
+        ]
+        return [*rows, [OUTSIDE_OPS, 0.0, 0.0, 0.0, *outside]]

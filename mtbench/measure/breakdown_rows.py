@@ -1,0 +1,46 @@
+"""A stored breakdown read as rows: what tables and figures compute from a record's
+`breakdown` and its machine's ceilings (plain arithmetic on the stored numbers, so reading a
+report needs no torch)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def peaks(ceilings: dict[str, Any] | None) -> tuple[float, float] | None:
+    """(peak GFLOP/s, peak GB/s): the better of each pair of benchmarks."""
+    if not ceilings:
+        return None
+    return (
+        max(ceilings["gemm_gflops"], ceilings["conv3d_gflops"]),
+        max(ceilings["copy_gbs"], ceilings["add_gbs"]),
+    )
+
+
+def derived_rows(
+    breakdown: dict[str, Any], by: str, ceilings: dict[str, Any] | None
+) -> list[dict[str, Any]]:
+    """Each row of `by` ('module' or 'op') as a dict, with share of the forward, achieved
+    GFLOP/s (fvcore FLOPs over forward time), intensity (FLOPs per byte moved) and the
+    ceiling that bounds it on a roofline (compute or memory)."""
+    columns, rows = (
+        (breakdown["module_columns"], breakdown["modules"])
+        if by == "module"
+        else (breakdown["op_columns"], breakdown["ops"])
+    )
+    total = breakdown.get("fwd_ms")
+    peak = peaks(ceilings)
+    out = []
+    for values in rows:
+        row = dict(zip(columns, values, strict=True))
+        fwd, gflops, moved = row["fwd_ms"], row["gflops"], row["moved_mb"]
+        row["share"] = fwd / total if fwd is not None and total else None
+        row["gflop_s"] = gflops / (fwd / 1e3) if gflops and fwd and fwd > 0 else None
+        row["intensity"] = gflops * 1e3 / moved if gflops and moved else None
+        row["bound"] = None
+        if peak is not None and row["intensity"] is not None:
+            row["bound"] = "compute" if row["intensity"] >= peak[0] / peak[1] else "memory"
+            attainable = min(peak[0], peak[1] * row["intensity"])
+            row["of_roof"] = row["gflop_s"] / attainable if row["gflop_s"] else None
+        out.append(row)
+    return out

@@ -1,0 +1,105 @@
+"""Figures of where the cost goes, from the breakdowns a suite stored (`measure = [...,
+"breakdown"]`): the share of FLOPs against the share of time per module, and rooflines of
+modules and of kinds of operator under the machine's measured ceilings.
+
+Each function takes the frame of successful cells and returns a Figure, or raises
+PlotSkipped when no cell has a breakdown with times.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from mtbench.measure.breakdown_rows import derived_rows, peaks
+from mtbench.report.style import PlotSkipped
+
+
+def _with_breakdown(frame: pd.DataFrame) -> list[tuple[str, dict[str, Any], dict | None]]:
+    """(label, breakdown, ceilings) of each cell whose breakdown has forward times; a label
+    is marked when the machine was busy while they were taken."""
+    out = []
+    for _, row in frame.iterrows():
+        b = row.get("breakdown")
+        if isinstance(b, dict) and b.get("modules") and b.get("fwd_ms"):
+            mark = " (disturbed)" if b.get("verdict") == "disturbed" else ""
+            ceilings = row.get("ceilings") if isinstance(row.get("ceilings"), dict) else None
+            out.append((f"{row['label']}{mark}", b, ceilings))
+    if not out:
+        raise PlotSkipped('no cell with a breakdown (measure = [..., "breakdown"])')
+    return out
+
+
+def flop_time_shares(frame: pd.DataFrame, compare: bool = False) -> Figure:
+    """Per model, each module's share of the FLOPs beside its share of the forward time:
+    where the two bars differ, the FLOPs do not say where the time goes."""
+    cells = _with_breakdown(frame)
+    fig = Figure(figsize=(9, 1.2 + 2.6 * len(cells)), layout="constrained")
+    axes = fig.subplots(len(cells), 1, squeeze=False)[:, 0]
+    for ax, (label, b, _) in zip(axes, cells, strict=True):
+        rows = [r for r in derived_rows(b, "module", None) if r["gflops"] or r["fwd_ms"]]
+        total = sum(r["gflops"] or 0 for r in rows) or 1.0
+        y = np.arange(len(rows))
+        ax.barh(y - 0.2, [100 * (r["gflops"] or 0) / total for r in rows], 0.4, label="FLOPs")
+        ax.barh(y + 0.2, [100 * (r["share"] or 0) for r in rows], 0.4, label="forward time")
+        ax.set_yticks(y, [r["module"] for r in rows], fontsize=7)
+        ax.invert_yaxis()
+        ax.set_xlabel("share (%)")
+        ax.set_title(f"{label}: {b['fwd_ms']:.0f} ms profiled forward", fontsize=9)
+        ax.legend(fontsize=7, loc="lower right")
+    fig.suptitle("Share of FLOPs (fvcore) vs share of forward time, by module")
+    return fig
+
+
+def _roofline(frame: pd.DataFrame, by: str, title: str) -> Figure:
+    cells = _with_breakdown(frame)
+    fig = Figure(figsize=(8, 5.5), layout="constrained")
+    ax = fig.subplots()
+    ceilings = next((c for _, _, c in cells if c and "error" not in c), None)
+    xs: list[float] = []
+    for label, b, _ in cells:
+        rows = [r for r in derived_rows(b, by, ceilings) if r["intensity"] and r["gflop_s"]]
+        name = "module" if by == "module" else "kind"
+        x = [r["intensity"] for r in rows]
+        xs += x
+        points = ax.scatter(x, [r["gflop_s"] for r in rows], s=22, label=label, alpha=0.8)
+        if by == "op" or len(cells) == 1:
+            for r in rows:
+                ax.annotate(r[name], (r["intensity"], r["gflop_s"]), fontsize=6,
+                            color=points.get_facecolor()[0], xytext=(3, 2),
+                            textcoords="offset points")  # fmt: skip
+    if not xs:
+        raise PlotSkipped("no row with both FLOPs and time")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    peak = peaks(ceilings)
+    if peak is not None:
+        grid = np.geomspace(min(xs) / 2, max(xs) * 2, 200)
+        ax.plot(grid, np.minimum(peak[0], peak[1] * grid), color="black", lw=1.2,
+                label=f"ceilings: {peak[0]:.0f} GFLOP/s, {peak[1]:.1f} GB/s")  # fmt: skip
+    ax.set_xlabel("arithmetic intensity (FLOPs per byte read and written; 1 MAC = 1 FLOP)")
+    ax.set_ylabel("achieved GFLOP/s (profiled forward)")
+    ax.set_title(title)
+    ax.legend(fontsize=7)
+    return fig
+
+
+def roofline_modules(frame: pd.DataFrame, compare: bool = False) -> Figure:
+    """Each module at the breakdown's depth as a point under the measured ceilings."""
+    return _roofline(frame, "module", "Roofline of modules under this machine's ceilings")
+
+
+def roofline_ops(frame: pd.DataFrame, compare: bool = False) -> Figure:
+    """Each kind of operator as a point under the measured ceilings."""
+    return _roofline(frame, "op", "Roofline of kinds of operator under this machine's ceilings")
+
+
+BREAKDOWN_PLOTS: dict[str, Callable[[pd.DataFrame, bool], Figure]] = {
+    "breakdown-shares": flop_time_shares,
+    "breakdown-roofline": roofline_modules,
+    "breakdown-ops": roofline_ops,
+}

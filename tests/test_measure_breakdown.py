@@ -1,0 +1,243 @@
+"""Where the cost goes: rows that add up to both counters' totals, per-module FLOPs equal to
+each counter's own attribution, profiled time that covers the forward and finds a slow block,
+kinds of operator, and the one-line refusals."""
+
+import time
+from collections import Counter
+
+import pytest
+import torch
+from fvcore.nn import FlopCountAnalysis
+from ptflops.aten_engine import FlopCounterMode
+from test_zoo_transformers import TINY_VIT
+from torch import nn
+
+from mtbench.measure.breakdown import BreakdownRun
+from mtbench.measure.breakdown_count import (
+    OUTSIDE_MODULES,
+    count_rows,
+    default_depth,
+    depth_problem,
+    rows_at,
+)
+from mtbench.measure.breakdown_rows import derived_rows
+from mtbench.measure.breakdown_time import attribute, profiled_step
+from mtbench.measure.flops import (
+    FVCORE_HANDLES,
+    PTFLOPS_OUTPUT,
+    ZERO_COST_OPS,
+    count_flops,
+    ptflops_hooks,
+)
+from mtbench.measure.latency import forward_step
+from mtbench.measure.opkinds import op_kind
+from mtbench.registry import create_model, list_models, model_entry
+
+SMALL = [1, 3, 4, 32, 32]
+# Families whose models take no small clip: built small through their keyword arguments.
+SMALL_KWARGS = {"videomae": TINY_VIT, "timesformer": TINY_VIT, "vivit": TINY_VIT}
+TINY_SHAPE = [1, 3, 4, 16, 16]
+HEAVY = {"mvit"}  # 16x224x224 only: the registry benchmark covers it
+# check_input lets s3d take 4x32x32, but its last pooling window outgrows that clip.
+SHAPES = {"s3d": [1, 3, 8, 64, 64]}
+SMALLEST = {
+    "r3d": "r3d-18", "r2plus1d": "r2plus1d-18", "mtnet": "mtnet-32", "x3d": "x3d-xs",
+    "swin3d": "swin3d-t", "csn": "ircsn-50", "srtg": "srtg-r3d-34", "slowfast": "slowfast-r50",
+}  # fmt: skip
+
+
+def _build(name: str) -> tuple[nn.Module, list[int]]:
+    family = model_entry(name).family
+    torch.manual_seed(0)
+    if family in SMALL_KWARGS:
+        return create_model(name, **SMALL_KWARGS[family]), TINY_SHAPE
+    return create_model(name, num_classes=10), SHAPES.get(name, SMALL)
+
+
+def one_per_family() -> list[str]:
+    chosen: dict[str, str] = {}
+    for name in list_models():
+        chosen.setdefault(model_entry(name).family, name)
+    chosen.update({k: v for k, v in SMALLEST.items() if k in chosen})
+    return [n for f, n in sorted(chosen.items()) if f not in HEAVY and f != "test"]
+
+
+@pytest.mark.parametrize("name", one_per_family())
+def test_rows_add_up_to_both_counters_totals_and_params(name, one_thread):
+    model, shape = _build(name)
+    rows = rows_at(model, default_depth(model))
+    counts = count_rows(model, shape, rows, True, 1)
+    reference = count_flops(model, shape)
+    # The totals are the record's; the rows plus the outside row add up to them exactly.
+    assert counts.fvcore_total / 1e9 == pytest.approx(reference.gflops, rel=1e-12)
+    assert counts.ptflops_total / 1e9 == pytest.approx(reference.gflops_ptflops, rel=1e-12)
+    assert sum(p.numel() for p in model.parameters()) == counts.params_total
+    for total, per_row in (
+        (counts.fvcore_total, counts.fvcore),
+        (counts.ptflops_total, counts.ptflops),
+    ):
+        outside = total - sum(per_row.values())
+        assert 0 <= outside <= 0.05 * total, (name, outside, total)
+    # Params outside the rows are exactly those held by the modules above them (a class token).
+    above = [
+        m
+        for p, m in model.named_modules()
+        if not any(p == r or p.startswith(f"{r}.") for r in rows)
+    ]
+    held = sum(p.numel() for m in above for p in m.parameters(recurse=False))
+    assert counts.params_total - sum(counts.params.values()) == held
+    # Kinds of operator add up too.
+    assert sum(k[0] for k in counts.kinds.values()) == counts.fvcore_total
+    assert sum(k[1] for k in counts.kinds.values()) == counts.ptflops_total
+
+
+@pytest.mark.parametrize("name", ["r3d-18", "mtnet-32", "x3d-s", "swin3d-t"])
+def test_module_flops_are_each_counters_own_attribution(name, one_thread):
+    model, shape = _build(name)
+    rows = rows_at(model, default_depth(model))
+    counts = count_rows(model, shape, rows, True, 1)
+    # ptflops attributes to the children of the module it is given: give it the parent of
+    # most rows (the model for r3d-18's layers, `blocks` for X3D's and MTNet's blocks).
+    parent = Counter(r.rpartition(".")[0] for r in rows).most_common(1)[0][0]
+    x = torch.randn(shape)
+    with torch.no_grad():
+        analysis = FlopCountAnalysis(model.eval(), x)
+        analysis.set_op_handle(**FVCORE_HANDLES, **dict.fromkeys(ZERO_COST_OPS))
+        analysis.unsupported_ops_warnings(False)
+        fvcore_own = analysis.by_module()
+        module = model.get_submodule(parent)
+        own = FlopCounterMode(module, False, False, PTFLOPS_OUTPUT, ptflops_hooks(True), [])
+        with own:
+            model(x)
+    assert {r: counts.fvcore[r] for r in rows} == {r: fvcore_own[r] for r in rows}
+    prefix = f"{parent}." if parent else ""
+    ptflops_own = {prefix + k: sum(v.values()) for k, v in own.flop_counts.items()}
+    children = [r for r in rows if r.rpartition(".")[0] == parent]
+    assert len(children) >= 4
+    assert {r: counts.ptflops[r] for r in children} == {r: ptflops_own.get(r, 0) for r in children}
+
+
+def test_depths_default_to_stages_and_blocks():
+    with torch.device("meta"):
+        r3d, mtnet, x3d = (create_model(n) for n in ("r3d-18", "mtnet-32", "x3d-s"))
+    assert rows_at(r3d, default_depth(r3d))[:5] == ["stem", "layer1", "layer2", "layer3", "layer4"]
+    assert "blocks.3" in rows_at(mtnet, default_depth(mtnet))
+    assert rows_at(x3d, default_depth(x3d)) == [f"blocks.{i}" for i in range(6)]
+    # Leaves above the depth stay rows: r3d-18's fc at depth 2.
+    assert "fc" in rows_at(r3d, 2) and "layer1.0" in rows_at(r3d, 2)
+    assert rows_at(r3d, 0) == [""]
+    assert depth_problem(r3d, 4) is None
+    why = depth_problem(r3d, 9)
+    assert "no modules at depth 9" in why and "depths 0-4" in why and "layer1" in why
+
+
+def _forward_times(model: nn.Module, shape: list[int], depth: int):
+    rows = rows_at(model, depth)
+    x = torch.randn(shape)
+    model.eval()
+    events = profiled_step(forward_step(model, x), model, rows, x.device)
+    return attribute(events, shape[0], device_time=False)
+
+
+@pytest.mark.parametrize("name", ["r3d-18", "mtnet-32"])
+def test_module_rows_cover_the_profiled_forward(name, one_thread):
+    model, shape = _build(name)
+    times = _forward_times(model, shape, default_depth(model))
+    assert sum(times.rows.values()) >= 0.9 * times.total
+    assert sum(times.kinds.values()) <= times.total * 1.001
+
+
+class Sleeps(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        time.sleep(0.05)
+        return x * 2
+
+
+def test_a_slow_block_takes_the_largest_share(one_thread):
+    model = nn.Sequential(
+        nn.Sequential(nn.Conv3d(3, 8, 3, padding=1), nn.ReLU()),
+        nn.Sequential(nn.Conv3d(8, 8, 3, padding=1), Sleeps()),
+        nn.Sequential(nn.Conv3d(8, 8, 3, padding=1), nn.ReLU()),
+    )
+    times = _forward_times(model, [1, 3, 4, 16, 16], 1)
+    assert max(times.rows, key=times.rows.get) == "1"
+    assert times.rows["1"] >= 50
+
+
+def test_kinds_of_operator():
+    assert op_kind("aten::conv3d") == "dense conv"
+    assert op_kind("conv", groups=8) == "grouped conv"
+    assert op_kind("aten.convolution.default", groups=64) == "grouped conv"
+    assert op_kind("addmm") == op_kind("aten::linear") == "linear/matmul"
+    assert op_kind("aten::_scaled_dot_product_flash_attention_for_cpu") == "attention"
+    assert op_kind("aten::gru") == op_kind("mkldnn_rnn_layer") == "recurrent"
+    assert op_kind("aten::avg_pool3d") == op_kind("aten::mean") == "pooling"
+    assert op_kind("native_batch_norm") == op_kind("aten::layer_norm") == "normalisation"
+    assert op_kind("aten::add_") == op_kind("aten::sigmoid") == "elementwise"
+    assert op_kind("aten::permute") == op_kind("aten::cat") == "data movement"
+    assert op_kind("aten::constant_pad_nd") == op_kind("aten::copy_") == "data movement"
+    assert op_kind("aten::some_new_op") == "other"
+
+
+def test_grouped_convs_and_recurrent_cells_are_their_kinds(one_thread):
+    model, shape = _build("x3d-xs")
+    counts = count_rows(model, shape, rows_at(model, 2), True, 1)
+    assert counts.kinds["grouped conv"][0] > 0
+    assert counts.kinds["grouped conv"][0] == counts.kinds["grouped conv"][1]
+    mtnet, shape = _build("mtnet-32")
+    counts = count_rows(mtnet, shape, rows_at(mtnet, 2), True, 1)
+    fv, pt, moved = counts.kinds["recurrent"]
+    assert fv > 0 and pt == pytest.approx(fv, rel=0.01) and moved > 0
+
+
+def test_record_rows_and_derived_columns(one_thread):
+    model, shape = _build("r3d-18")
+    run = BreakdownRun(model, None, shape, torch.float32)
+    run.count(model, True)
+    run.time(model, torch.randn(shape), None, ("latency_fwd",), {}, warmup=0, repeats=1)
+    out = run.as_record({})
+    assert out["error"] is None and out["depth"] == 1
+    names = [r[0] for r in out["modules"]]
+    assert names[:2] == ["stem", "layer1"]
+    fwd = out["module_columns"].index("fwd_ms")
+    assert sum(r[fwd] for r in out["modules"]) == pytest.approx(out["fwd_ms"], rel=0.01)
+    ceilings = {"gemm_gflops": 100.0, "conv3d_gflops": 50.0, "copy_gbs": 10.0, "add_gbs": 5.0}
+    rows = derived_rows(out, "module", ceilings)
+    layer1 = rows[1]
+    assert layer1["gflop_s"] == pytest.approx(layer1["gflops"] / layer1["fwd_ms"] * 1e3)
+    assert layer1["intensity"] == pytest.approx(layer1["gflops"] * 1e9 / (layer1["moved_mb"] * 1e6))
+    ridge = 100.0 / 10.0  # FLOPs per byte where the two roofs meet
+    assert layer1["bound"] == ("compute" if layer1["intensity"] >= ridge else "memory")
+    assert sum(r["share"] for r in rows) == pytest.approx(1.0, rel=0.01)
+    assert rows[-1]["module"] == OUTSIDE_MODULES or names[-1] == "fc"
+
+
+def test_bytes_moved_follow_the_convention():
+    """A linear layer at batch 4: it reads its input and, once per batch, its weight (through
+    the transposed view `addmm` gets) and bias, and writes its output; per clip."""
+    model = nn.Sequential(nn.Linear(16, 8))
+    counts = count_rows(model, [4, 16], ["0"], True, batch=4)
+    assert counts.moved["0"] == 16 + (16 * 8 + 8) / 4 + 8
+    assert counts.kinds["linear/matmul"][2] == counts.moved["0"]
+
+
+def test_backward_time_goes_to_the_rows_whose_forward_made_it(one_thread):
+    model = nn.Sequential(
+        nn.Sequential(nn.Conv3d(3, 32, 3, padding=1), nn.BatchNorm3d(32), nn.ReLU()),
+        nn.Sequential(nn.Conv3d(32, 32, 3, padding=1), nn.ReLU()),
+        nn.Sequential(nn.AdaptiveAvgPool3d(1), nn.Flatten(), nn.Linear(32, 4)),
+    )
+    shape = [2, 3, 8, 32, 32]
+    run = BreakdownRun(model, 1, shape, torch.float32)
+    run.count(model, True)
+    measures = ("latency_fwd", "latency_fwdbwd")
+    run.time(model, torch.randn(shape), None, measures, {}, warmup=0, repeats=1)
+    out = run.as_record({})
+    assert out["error"] is None
+    rows = {r["module"]: r for r in derived_rows(out, "module", None)}
+    # A conv that needs its input's gradient costs about twice its forward in backward.
+    assert rows["1"]["fwdbwd_ms"] > 1.5 * rows["1"]["fwd_ms"] > 0
+    covered = sum(r["fwdbwd_ms"] for n, r in rows.items() if n in ("0", "1", "2"))
+    assert covered >= 0.5 * out["fwdbwd_ms"]
+    kinds = {r["kind"]: r for r in derived_rows(out, "op", None)}
+    assert kinds["dense conv"]["fwdbwd_ms"] > kinds["dense conv"]["fwd_ms"]
