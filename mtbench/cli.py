@@ -176,8 +176,12 @@ def profile(
     warmup: Annotated[int, typer.Option(help="Untimed runs before timing.")] = 3,
     repeats: Annotated[int, typer.Option(help="Timed runs.")] = 10,
     measure: Annotated[
-        str, typer.Option(help="Comma-separated: params,flops,latency_fwd,latency_fwdbwd,memory")
-    ] = "params,flops,latency_fwd,latency_fwdbwd,memory",
+        str | None,
+        typer.Option(
+            help="Comma-separated: params,flops,latency_fwd,latency_fwdbwd,memory"
+            " [default: all; forward only with --runtime]"
+        ),
+    ] = None,
     threads: Annotated[int | None, typer.Option(help="CPU threads (torch).")] = None,
     channels_last: Annotated[bool, typer.Option(help="channels_last_3d memory format.")] = False,
     compile: Annotated[bool, typer.Option(help="torch.compile the model first.")] = False,
@@ -196,13 +200,20 @@ def profile(
     count_norm: Annotated[
         bool, typer.Option(help="Count normalisation layers in GFLOPs (fvcore's default).")
     ] = True,
+    runtime: Annotated[
+        str, typer.Option(help="pytorch | onnxruntime | openvino | tensorrt (docs/deploy.md)")
+    ] = "pytorch",
+    exporter: Annotated[
+        str, typer.Option(help="auto | dynamo | torchscript | openvino (with --runtime)")
+    ] = "auto",
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the result record as JSON.")
     ] = False,
     imports: Imports = None,
 ) -> None:
     """Measure params, GFLOPs (two counters), latency and memory of one model."""
-    from mtbench.measure.profile import ProfileOptions, one_line
+    from mtbench.deploy import default_measures
+    from mtbench.measure.profile import MEASURES, ProfileOptions, one_line
     from mtbench.measure.profile import profile as run_profile
 
     import_cli_models(imports)
@@ -213,7 +224,9 @@ def profile(
         dtype=dtype,
         warmup=warmup,
         repeats=repeats,
-        measure=tuple(m.strip() for m in measure.split(",") if m.strip()),
+        measure=tuple(m.strip() for m in measure.split(",") if m.strip())
+        if measure is not None
+        else default_measures(runtime, MEASURES),
         threads=threads,
         channels_last=channels_last,
         compile=compile,
@@ -222,6 +235,8 @@ def profile(
         compile_mode=compile_mode,
         cuda_graphs=cuda_graphs,
         amp=amp,
+        runtime=runtime,
+        exporter=exporter,
     )
     problems = options.problems()
     if problems:

@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from mtbench.deploy import runtime_problems
 from mtbench.measure.environment import environment
 from mtbench.measure.flops import count_flops
 from mtbench.measure.latency import (
@@ -34,7 +35,7 @@ DEVICES = ("auto", "cpu", "cuda")
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
 # Execution options added after suites had stores: left out of a cell's key while they hold
 # their default, so that those stores still resume.
-EXECUTION_OPTIONS = ("cudnn_benchmark", "compile_mode", "cuda_graphs", "amp")
+EXECUTION_OPTIONS = ("cudnn_benchmark", "compile_mode", "cuda_graphs", "amp", "runtime", "exporter")
 FLOPS_WARN_REL_DIFF = 0.05
 SEED = 0
 
@@ -56,6 +57,8 @@ class ProfileOptions:
     compile_mode: str = "default"
     cuda_graphs: bool = False
     amp: bool = False
+    runtime: str = "pytorch"  # or a runtime that runs the exported graph (mtbench.deploy)
+    exporter: str = "auto"
 
     def problems(self) -> list[tuple[str, str]]:
         """(key, message) for every invalid option; empty when all are valid."""
@@ -85,7 +88,20 @@ class ProfileOptions:
             out.append(("cuda_graphs", "needs device cuda: CUDA graphs replay GPU kernels"))
         if self.cuda_graphs and self.compile and self.compile_mode == "reduce-overhead":
             out.append(("cuda_graphs", "compile_mode 'reduce-overhead' already replays graphs"))
-        return out
+        return out + self.runtime_problems()
+
+    def runtime_problems(self) -> list[tuple[str, str]]:
+        """The options the runtime cannot run with: a suite refuses these before any cell."""
+        pytorch_only = {
+            "compile": self.compile,
+            "cuda_graphs": self.cuda_graphs,
+            "amp": self.amp,
+            "channels_last": self.channels_last,
+        }
+        return runtime_problems(
+            self.runtime, self.exporter, self.dtype, self.device, self.measure, pytorch_only,
+            torch.cuda.is_available(),
+        )  # fmt: skip
 
     def key_options(self) -> dict[str, Any]:
         """The options as a cell key hashes them: an execution option only when it is set."""
@@ -164,6 +180,7 @@ def base_record(
         "compile_mode": options.compile_mode,
         "cuda_graphs": options.cuda_graphs,
         "amp": options.amp,
+        "runtime": options.runtime,
         "precision": options.precision(),
         "cudnn_benchmark": options.cudnn_benchmark,
         "count_norm": options.count_norm,
@@ -178,6 +195,7 @@ def base_record(
         "latency_fwd_ms": None,
         "latency_fwdbwd_ms": None,
         "peak_mem_mb": None,
+        "deploy": None,
         "env": None,
         "status": "failed",
         "error": None,

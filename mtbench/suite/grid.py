@@ -18,7 +18,8 @@ from typing import Any
 
 from torch import nn
 
-from mtbench.measure.profile import ProfileOptions
+from mtbench.deploy import default_measures
+from mtbench.measure.profile import MEASURES, ProfileOptions
 from mtbench.model_sources import import_models, resolving_from
 from mtbench.registry import ModelConfigError, check_input, check_model_kwargs, validate_model
 from mtbench.suite.schema import (
@@ -110,7 +111,7 @@ def _options(settings: dict[str, Any]) -> ProfileOptions:
         dtype=settings["dtype"],
         warmup=settings["warmup"],
         repeats=settings["repeats"],
-        measure=tuple(settings["measure"]),
+        measure=tuple(settings["measure"] or default_measures(settings["runtime"], MEASURES)),
         threads=settings["threads"],
         channels_last=settings["channels_last"],
         compile=settings["compile"],
@@ -119,6 +120,8 @@ def _options(settings: dict[str, Any]) -> ProfileOptions:
         compile_mode=settings["compile_mode"],
         cuda_graphs=settings["cuda_graphs"],
         amp=settings["amp"],
+        runtime=settings["runtime"],
+        exporter=settings["exporter"],
     )
 
 
@@ -195,6 +198,8 @@ def _expand_model(
         if settings["batch_size"] is not None:
             shape[0] = settings["batch_size"]
         options = _options(settings)
+        if _option_problems(spec, where, combo, options, reported):
+            continue
         model = _meta_model(spec, where, name, kwargs, reported)
         if model is None:
             continue
@@ -210,6 +215,20 @@ def _expand_model(
             continue
         seen[key] = f"{where} ({label})"
         cells.append(Cell(len(cells), source, name, kwargs, shape, options, label, key, workload))
+
+
+def _option_problems(
+    spec: SuiteSpec, where: str, combo: dict[str, Any], options: ProfileOptions, reported: set
+) -> bool:
+    """Record the options that cannot run together (a runtime with `compile`, ...), each under
+    the key that set it; True when there was any."""
+    problems = options.runtime_problems()
+    for key, message in problems:
+        line = f"{where}.{key}" if key in combo else f"defaults.{key}"
+        if (line, message) not in reported:
+            reported.add((line, message))
+            spec.problem(line, message)
+    return bool(problems)
 
 
 def dataset_classes(spec: SuiteSpec, workload: Workload) -> int | None:

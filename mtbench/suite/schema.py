@@ -4,7 +4,7 @@
                  models, imported before the models are validated)
     [defaults]   how every cell is measured (device, input, batch_size, dtype, warmup,
                  repeats, measure, threads, channels_last, compile, compile_mode,
-                 cudnn_benchmark, cuda_graphs, amp, count_norm)
+                 cudnn_benchmark, cuda_graphs, amp, count_norm, runtime, exporter)
     [data]       a dataset: with it, every cell trains and evaluates (mtbench.suite.workload)
     [train]      how to train; [eval] how to evaluate (both need [data])
     [launcher]   where cells run, and their SLURM resources (mtbench.launch.settings)
@@ -24,6 +24,7 @@ from typing import Any
 
 import tomllib
 
+from mtbench.deploy import EXPORTERS, check_runtime
 from mtbench.launch.settings import LAUNCHER_FIELDS
 from mtbench.measure.profile import COMPILE_MODES, DEVICES, DTYPES, MEASURES
 from mtbench.registry import did_you_mean
@@ -84,7 +85,7 @@ DEFAULT_FIELDS = {
     "dtype": Field(_choice(tuple(DTYPES)), "float16 on CUDA only", "float32"),
     "warmup": Field(_non_negative_int, "untimed runs before timing", 3),
     "repeats": Field(_positive_int, "timed runs", 10),
-    "measure": Field(_measures, "what to measure", list(MEASURES)),
+    "measure": Field(_measures, "what to measure (default: all; forward only off PyTorch)"),
     "threads": Field(_positive_int, "CPU threads (torch.set_num_threads)"),
     "channels_last": Field(_boolean, "channels_last_3d memory format", False),
     "compile": Field(_boolean, "torch.compile before timing", False),
@@ -93,6 +94,8 @@ DEFAULT_FIELDS = {
     "compile_mode": Field(_choice(COMPILE_MODES), "torch.compile mode (with compile)", "default"),
     "cuda_graphs": Field(_boolean, "time by replaying a captured CUDA graph", False),
     "amp": Field(_boolean, "autocast to `dtype` with float32 weights", False),
+    "runtime": Field(check_runtime, "what runs the timed forward (docs/deploy.md)", "pytorch"),
+    "exporter": Field(_choice(EXPORTERS), "how the model leaves PyTorch for a runtime", "auto"),
 }
 LIST_VALUED = {"input", "measure"}
 
