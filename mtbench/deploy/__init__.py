@@ -24,8 +24,13 @@ INSTALL = "pip install 'mtbench[deploy]'"
 TENSORRT_INSTALL = "pip install tensorrt"
 # PyTorch execution options an exported graph cannot honour.
 PYTORCH_ONLY = ("compile", "cuda_graphs", "amp", "channels_last")
-# Precisions each runtime runs on the CPU: ONNX Runtime's CPU kernels are float32.
-RUNTIME_DTYPES = {"onnxruntime": ("float32",), "openvino": ("float32", "bfloat16", "float16")}
+# Precisions each runtime runs: ONNX Runtime's CPU kernels are float32; OpenVINO lowers to
+# bfloat16 through its precision hint.
+RUNTIME_DTYPES = {
+    "onnxruntime": ("float32",),
+    "openvino": ("float32", "bfloat16"),
+    "tensorrt": ("float32", "float16"),
+}
 
 
 def check_runtime(value: object) -> str | None:
@@ -84,7 +89,7 @@ def runtime_problems(
         )  # fmt: skip
     if "latency_fwdbwd" in measure:
         out.append(("measure", f"runtime {runtime} times the forward only: drop latency_fwdbwd"))
-    allowed = RUNTIME_DTYPES.get(runtime, ("float32", "float16"))
+    allowed = RUNTIME_DTYPES[runtime]
     if dtype not in allowed:
         out.append(("dtype", f"runtime {runtime} runs {' or '.join(allowed)}, not {dtype}"))
     if runtime == "tensorrt" and (device == "cpu" or not cuda_available):

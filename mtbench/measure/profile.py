@@ -10,6 +10,7 @@ import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -210,14 +211,18 @@ def profile(
     input_shape: Sequence[int],
     options: ProfileOptions,
     on_phase: Callable[[str], None] = lambda phase: None,
+    cache_dir: Path | None = None,
 ) -> dict[str, Any]:
-    """Measure one configuration; raises on failure (callers record it as they see fit)."""
+    """Measure one configuration; raises on failure (callers record it as they see fit).
+    A runtime other than PyTorch caches its exported file in `cache_dir` (the cell's folder)."""
     shape = validate_input_shape(input_shape)
     problems = options.problems()
     if problems:
         raise ValueError("; ".join(f"{key}: {message}" for key, message in problems))
     record = base_record(name, kwargs, shape, options)
-    device = resolve_device(options.device)
+    # ONNX Runtime and OpenVINO run on the CPU whatever `auto` finds.
+    on_cpu = options.runtime in ("onnxruntime", "openvino")
+    device = resolve_device("cpu" if on_cpu else options.device)
     dtype = DTYPES[options.dtype]
     if dtype is torch.float16 and device.type == "cpu":
         raise ValueError("dtype float16 is not supported on cpu; use float32 or bfloat16")
@@ -228,7 +233,7 @@ def profile(
     )
     record["cudnn_benchmark"] = benchmark
     with _process_settings(options.threads, benchmark):
-        return _profile(name, kwargs, shape, device, dtype, options, record, on_phase)
+        return _profile(name, kwargs, shape, device, dtype, options, record, on_phase, cache_dir)
 
 
 @contextmanager
@@ -256,6 +261,7 @@ def _profile(
     options: ProfileOptions,
     record: dict[str, Any],
     on_phase: Callable[[str], None],
+    cache_dir: Path | None = None,
 ) -> dict[str, Any]:
     record.update(device=device.type, threads=torch.get_num_threads(), env=environment(device))
 
@@ -280,7 +286,12 @@ def _profile(
             flops_skipped_ops=flops.skipped_ops,
         )
 
-    if runtime:
+    if runtime and options.runtime != "pytorch":
+        from mtbench.deploy.cell import export_folder, measure_deployed
+
+        with export_folder(cache_dir) as folder:
+            measure_deployed(model, shape, options, record, folder, on_phase)
+    elif runtime:
         timed = [m for m in runtime if m != "memory"]
         _measure_runtime(model, shape, device, dtype, options, timed, record, on_phase)
     record.update(status="ok", finished_at=now_iso())

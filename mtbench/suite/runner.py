@@ -72,7 +72,8 @@ def measure_cell(
             if eval_views is not None:
                 key = view_cell_key(cell, eval_views)
         on_phase("measure")
-        record = profile(cell.model, cell.kwargs, cell.input_shape, cell.options, on_phase)
+        folder = cell_folder(spec.output, cell.key)
+        record = profile(cell.model, cell.kwargs, cell.input_shape, cell.options, on_phase, folder)
     except Exception as exc:  # isolation: any failure of one cell is that cell's result
         record = base_record(cell.model, cell.kwargs, cell.input_shape, cell.options)
         record.update(status="failed", error=one_line(exc), finished_at=now_iso())
