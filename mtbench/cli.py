@@ -116,6 +116,25 @@ def _fmt_latency(stats: dict[str, Any] | None) -> str:
     )
 
 
+def _deploy_rows(table: Table, record: dict[str, Any]) -> None:
+    """What ran the exported graph, how it was exported, and its proof of equality."""
+    d = record["deploy"]
+    opset = f" (opset {d['opset']})" if d["opset"] else ""
+    cached = ", read from the cell's cache" if d["cached"] else ""
+    top = list(d["operators"].items())[:8]
+    table.add_row("runtime", f"{record['runtime']} {d['runtime_version']}, {d['precision']}")
+    table.add_row(
+        "export",
+        f"{d['exporter']}{opset}: {d['nodes']} nodes, {d['file_bytes'] / 1e6:.1f} MB,"
+        f" {d['export_s']:.1f} s{cached}",
+    )
+    table.add_row("operators (top 8)", ", ".join(f"{op} {n}" for op, n in top))
+    table.add_row(
+        "equal to PyTorch eager float32",
+        f"max |diff| / max |logit| = {d['max_rel_diff']:.2g} (threshold {d['threshold']:g})",
+    )
+
+
 def print_record(record: dict[str, Any]) -> None:
     """A profile record as a two-column table, with the FLOP disagreement flagged."""
     from mtbench.measure.profile import FLOPS_WARN_REL_DIFF, execution_summary
@@ -137,7 +156,10 @@ def print_record(record: dict[str, Any]) -> None:
     table.add_row("latency fwd+bwd / clip", _fmt_latency(record["latency_fwdbwd_ms"]))
     if record["peak_mem_mb"] is not None:
         table.add_row("peak memory growth", f"{record['peak_mem_mb']:.1f} MiB")
-    table.add_row("execution", execution_summary(record))
+    if record.get("deploy"):
+        _deploy_rows(table, record)
+    else:
+        table.add_row("execution", execution_summary(record))
     env = record["env"]
     table.add_row(
         "environment",
