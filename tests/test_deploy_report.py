@@ -6,10 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import typer
-from typer.testing import CliRunner
+from conftest import assert_one_line_error
 
-from mtbench.report.commands import register
 from mtbench.suite.store import read_records, write_records
 
 FIXTURES = Path(__file__).parent / "fixtures" / "report"
@@ -42,42 +40,33 @@ def store(tmp_path):
     return folder
 
 
-@pytest.fixture
-def cli():
-    app = typer.Typer()
-    register(app)
-    runner = CliRunner()
-    return lambda *args: runner.invoke(app, [str(a) for a in args])
-
-
-def test_runtime_baseline_compares_each_cell_with_its_own_model(store, cli):
-    result = cli("compare", store, "--baseline", "runtime=pytorch")
-    assert result.exit_code == 0, result.output
-    lines = {line.split("|")[1].strip(): line for line in result.output.splitlines() if "|" in line}
+def test_runtime_baseline_compares_each_cell_with_its_own_model(store, cli_inproc):
+    result = cli_inproc("compare", str(store), "--baseline", "runtime=pytorch")
+    assert result.returncode == 0, result.stderr
+    lines = {line.split("|")[1].strip(): line for line in result.stdout.splitlines() if "|" in line}
     for label, scale in DEPLOYED.items():
         line = lines[f"{label} onnxruntime"]
         assert f"{scale:.2f} [" in line and "onnxruntime vs eager" in line
     assert not any("MTNet-64" in label for label in lines)  # PyTorch cells are the baselines
 
 
-def test_a_plain_baseline_never_mixes_runtimes(store, cli):
-    result = cli("compare", store, "--baseline", "R3D-18")
-    assert result.exit_code == 0, result.output
-    table = [line for line in result.output.splitlines() if line.startswith("| ")]
+def test_a_plain_baseline_never_mixes_runtimes(store, cli_inproc):
+    result = cli_inproc("compare", str(store), "--baseline", "R3D-18")
+    assert result.returncode == 0, result.stderr
+    table = [line for line in result.stdout.splitlines() if line.startswith("| ")]
     assert not any("onnxruntime" in line for line in table)
-    assert "not compared: R3D-18 onnxruntime" in result.output
+    assert "not compared: R3D-18 onnxruntime" in result.stdout
 
 
-def test_an_absent_runtime_baseline_is_one_line(store, cli):
-    result = cli("compare", store, "--baseline", "runtime=openvino")
-    assert result.exit_code != 0
-    assert "no cell ran under 'openvino' (runtimes: pytorch, onnxruntime)" in str(result.exception)
+def test_an_absent_runtime_baseline_is_one_line(store, cli_inproc):
+    result = cli_inproc("compare", str(store), "--baseline", "runtime=openvino")
+    assert_one_line_error(result, "no cell ran under 'openvino' (runtimes: pytorch, onnxruntime)")
 
 
-def test_tables_show_the_runtime(store, cli):
-    result = cli("table", store)
-    assert result.exit_code == 0, result.output
-    header = next(line for line in result.output.splitlines() if line.startswith("| Family"))
+def test_tables_show_the_runtime(store, cli_inproc):
+    result = cli_inproc("table", str(store))
+    assert result.returncode == 0, result.stderr
+    header = next(line for line in result.stdout.splitlines() if line.startswith("| Family"))
     assert "Runtime" in header
-    row = next(line for line in result.output.splitlines() if "R3D-18 onnxruntime" in line)
+    row = next(line for line in result.stdout.splitlines() if "R3D-18 onnxruntime" in line)
     assert "| onnxruntime" in row
