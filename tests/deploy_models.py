@@ -1,6 +1,6 @@
 """A user's models for the runtime tests, registered through a suite's `imports`: a small
-attention network, one whose exported graph differs from its eager one, and one with an
-operator that ONNX has no translation for."""
+attention network, a small convolutional one, one whose exported graph differs from its eager
+one, and one with an operator that ONNX has no translation for."""
 
 import torch
 import torch.nn.functional as F
@@ -69,6 +69,10 @@ if "test-attention" not in list_models():
     @register_model("test-wrong-export", family="test")
     def wrong_export(num_classes: int = 5) -> nn.Module:
         return Pooled(num_classes, "wrong")
+
+    @register_model("test-pooled", family="test")
+    def pooled(num_classes: int = 5) -> nn.Module:
+        return Pooled(num_classes, "plain")
 
     @register_model("test-custom-op", family="test")
     def custom_op(num_classes: int = 5) -> nn.Module:

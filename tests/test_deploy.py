@@ -241,3 +241,22 @@ def test_an_operator_onnx_cannot_express_fails_the_cell_with_the_exporters_line(
     with pytest.raises(RuntimeError, match=r"export \(dynamo\) failed: No ONNX function found "
                        r"for <OpOverload\(op='mtbench_test.shift'"):  # fmt: skip
         profile("test-custom-op", {}, SHAPE, options, cache_dir=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("runtime", "exporter", "named"),
+    [
+        ("onnxruntime", "torchscript", "torch.onnx torchscript"),
+        ("openvino", "dynamo", "torch.onnx dynamo -> openvino"),
+    ],
+)
+def test_the_other_exporters_are_equal_too(tmp_path, runtime, exporter, named):
+    import deploy_models  # noqa: F401  (registers test-pooled)
+
+    options = ProfileOptions(
+        runtime=runtime, exporter=exporter, measure=("latency_fwd",), warmup=0, repeats=1
+    )
+    record = profile("test-pooled", {}, SHAPE, options, cache_dir=tmp_path)
+    assert record["deploy"]["exporter"] == named and record["deploy"]["opset"] is not None
+    assert record["deploy"]["max_rel_diff"] <= 1e-5
+    assert (tmp_path / "model.onnx").is_file()

@@ -38,6 +38,7 @@ def exported_model(
 
 
 def open_session(exported: Exported, options: ProfileOptions, threads: int) -> Session:
+    """The cell's runtime over the exported file, at the cell's threads and precision."""
     if options.runtime == "openvino":
         return openvino_session(exported.path, threads, options.dtype)
     return onnxruntime_session(exported.path, threads)
