@@ -121,7 +121,7 @@ def _deploy_rows(table: Table, record: dict[str, Any]) -> None:
     d = record["deploy"]
     opset = f" (opset {d['opset']})" if d["opset"] else ""
     cached = ", read from the cell's cache" if d["cached"] else ""
-    top = list(d["operators"].items())[:8]
+    top = sorted(d["operators"].items(), key=lambda item: -item[1])[:8]
     table.add_row("runtime", f"{record['runtime']} {d['runtime_version']}, {d['precision']}")
     table.add_row(
         "export",
