@@ -93,7 +93,8 @@ def runtime_problems(
     if dtype not in allowed:
         out.append(("dtype", f"runtime {runtime} runs {' or '.join(allowed)}, not {dtype}"))
     if runtime == "tensorrt" and (device == "cpu" or not cuda_available):
-        return [*out, ("runtime", "tensorrt needs a CUDA device; this one has none")]
+        where = "this machine has none" if not cuda_available else "device is cpu"
+        return [*out, ("runtime", f"tensorrt needs a CUDA device; {where}")]
     if runtime != "tensorrt" and device == "cuda":
         out.append(("device", f"runtime {runtime} is timed on the CPU here; use device cpu"))
     missing = missing_packages(runtime, exporter)
