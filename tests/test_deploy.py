@@ -260,3 +260,41 @@ def test_the_other_exporters_are_equal_too(tmp_path, runtime, exporter, named):
     assert record["deploy"]["exporter"] == named and record["deploy"]["opset"] is not None
     assert record["deploy"]["max_rel_diff"] <= 1e-5
     assert (tmp_path / "model.onnx").is_file()
+
+
+def test_file_size_counts_the_external_weights_file(tmp_path):
+    """A graph whose weights live in `.onnx.data` (the exporter's choice for big models)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    from mtbench.deploy.export import onnx_graph
+
+    weight = numpy_helper.from_array(np.ones((64, 64), dtype=np.float32), "w")
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"]), helper.make_node("Relu", ["y"], ["z"])],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 64])],
+        [helper.make_tensor_value_info("z", TensorProto.FLOAT, [1, 64])],
+        [weight],
+    )
+    path = tmp_path / "model.onnx"
+    onnx.save_model(
+        helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), str(path),
+        save_as_external_data=True, location="model.onnx.data", size_threshold=0,
+    )  # fmt: skip
+    opset, nodes, operators, size = onnx_graph(path)
+    data = tmp_path / "model.onnx.data"
+    assert data.stat().st_size >= 64 * 64 * 4
+    assert (opset, nodes, operators) == (18, 2, {"MatMul": 1, "Relu": 1})
+    assert size == path.stat().st_size + data.stat().st_size
+
+
+def test_the_equality_figure_is_relative_to_the_largest_logit():
+    from mtbench.deploy.equality import check_equal, relative_difference
+
+    reference = np.array([[2.0, -4.0, 1.0]], dtype=np.float32)
+    assert relative_difference(reference, reference + [[0.0, 0.002, 0.0]]) == pytest.approx(5e-4)
+    check_equal(9e-5, "float32")
+    with pytest.raises(RuntimeError, match=r"by 0.0002 of the largest logit \(threshold 0.0001"):
+        check_equal(2e-4, "float32")
+    with pytest.raises(RuntimeError, match="nan"):
+        check_equal(float("nan"), "float32")
