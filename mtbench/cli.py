@@ -10,6 +10,7 @@ import sys
 import textwrap
 import warnings
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Annotated, Any, get_type_hints
 
 import typer
@@ -138,6 +139,25 @@ def _fmt_latency(stats: dict[str, Any] | None) -> str:
     )
 
 
+def _deploy_rows(table: Table, record: dict[str, Any]) -> None:
+    """What ran the exported graph, how it was exported, and its proof of equality."""
+    d = record["deploy"]
+    opset = f" (opset {d['opset']})" if d["opset"] else ""
+    cached = ", read from the cell's cache" if d["cached"] else ""
+    top = sorted(d["operators"].items(), key=lambda item: -item[1])[:8]
+    table.add_row("runtime", f"{record['runtime']} {d['runtime_version']}, {d['precision']}")
+    table.add_row(
+        "export",
+        f"{d['exporter']}{opset}: {d['nodes']} nodes, {d['file_bytes'] / 1e6:.1f} MB,"
+        f" {d['export_s']:.1f} s{cached}",
+    )
+    table.add_row("operators (top 8)", ", ".join(f"{op} {n}" for op, n in top))
+    table.add_row(
+        "equal to PyTorch eager float32",
+        f"max |diff| / max |logit| = {d['max_rel_diff']:.2g} (threshold {d['threshold']:g})",
+    )
+
+
 def print_record(stored: dict[str, Any]) -> None:
     """A profile record as a two-column table, with the FLOP disagreement flagged."""
     from mtbench.measure.profile import FLOPS_WARN_REL_DIFF
@@ -160,7 +180,10 @@ def print_record(stored: dict[str, Any]) -> None:
     table.add_row("latency fwd+bwd / clip", _fmt_latency(record["latency_fwdbwd_ms"]))
     if record["peak_mem_mb"] is not None:
         table.add_row("peak memory growth", f"{record['peak_mem_mb']:.1f} MiB")
-    table.add_row("execution", execution_summary(record))
+    if record.get("deploy"):
+        _deploy_rows(table, record)
+    else:
+        table.add_row("execution", execution_summary(record))
     env = record["env"]
     table.add_row(
         "environment",
@@ -240,9 +263,9 @@ def profile(
 def _cli_options(settings: dict[str, Any], breakdown: bool) -> ProfileOptions:
     """The run options the flags give (`--breakdown` adds the breakdown to `--measure`);
     a problem names its flag."""
-    if breakdown and "breakdown" not in settings["measure"].split(","):
-        settings = {**settings, "measure": settings["measure"] + ",breakdown"}
     options = options_from(settings)
+    if breakdown and "breakdown" not in (options.measure or ()):
+        options = replace(options, measure=(*options.measure, "breakdown"))
     if problems := options.problems():
         raise UsageError("; ".join(f"{flag_of(key)}: {message}" for key, message in problems))
     return options
@@ -328,8 +351,8 @@ _CLI_TYPES = {"str": str, "int": int, "bool": bool, "int | None": int | None}
 
 
 def _option_flag(declared: Declared) -> inspect.Parameter:
-    if declared.type == "tuple[str, ...]":  # a list on the command line is comma-separated
-        kind, default = str, ",".join(declared.default)
+    if declared.type.startswith("tuple[str, ...]"):  # a list on the command line: a,b,c
+        kind, default = str | None, None
     else:
         kind, default = _CLI_TYPES.get(declared.type, declared.type), declared.default
     if declared.type == "bool | None":

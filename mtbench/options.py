@@ -22,6 +22,7 @@ from mtbench.checks import (
     non_negative_int,
     positive_int,
 )
+from mtbench.deploy import EXPORTERS, check_runtime, default_measures, runtime_problems
 
 MEASURES = ("params", "flops", "latency_fwd", "latency_fwdbwd", "memory")
 # Measures a user may ask for; the default (MEASURES) leaves out the breakdown, so that the
@@ -76,7 +77,13 @@ class ProfileOptions:
     dtype: str = option("float32", choice(DTYPE_NAMES), "float32 | bfloat16 | float16 (CUDA)")
     warmup: int = option(3, non_negative_int, "untimed runs before timing")
     repeats: int = option(10, positive_int, "timed runs")
-    measure: tuple[str, ...] = option(MEASURES, measures, "what to measure: " + ",".join(MEASURES))
+    # None: every measure, forward only on a runtime other than PyTorch (resolved at creation).
+    measure: tuple[str, ...] | None = option(
+        None,
+        optional(measures),
+        "what to measure: " + ",".join(MEASURE_CHOICES) + " [default:"
+        " params..memory; forward only with a runtime]",
+    )
     threads: int | None = option(None, optional(positive_int), "CPU threads (torch)")
     channels_last: bool = option(False, boolean, "channels_last_3d memory format")
     compile: bool = option(False, boolean, "torch.compile the model before timing")
@@ -101,6 +108,23 @@ class ProfileOptions:
         "when_set",
         flag="depth",
     )
+    # Conditions of a runtime cell (mtbench.deploy), out of the key while PyTorch runs it.
+    runtime: str = option(
+        "pytorch",
+        check_runtime,
+        "pytorch | onnxruntime | openvino | tensorrt (docs/deploy.md)",
+        "when_set",
+    )
+    exporter: str = option(
+        "auto",
+        choice(EXPORTERS),
+        "auto | dynamo | torchscript | openvino (with a runtime)",
+        "when_set",
+    )
+
+    def __post_init__(self) -> None:
+        if self.measure is None and check_runtime(self.runtime) is None:
+            object.__setattr__(self, "measure", default_measures(self.runtime, MEASURES))
 
     def problems(self) -> list[tuple[str, str]]:
         """(key, message) for every invalid option; empty when all are valid."""
@@ -118,7 +142,24 @@ class ProfileOptions:
             out.append(("cuda_graphs", "needs device cuda: CUDA graphs replay GPU kernels"))
         if self.cuda_graphs and self.compile and self.compile_mode == "reduce-overhead":
             out.append(("cuda_graphs", "compile_mode 'reduce-overhead' already replays graphs"))
-        return out
+        return out + [p for p in self.runtime_problems() if p not in out]
+
+    def runtime_problems(self, cuda_available: bool | None = None) -> list[tuple[str, str]]:
+        """The options the runtime cannot run with: a suite refuses these before any cell."""
+        if cuda_available is None:
+            import torch
+
+            cuda_available = torch.cuda.is_available()
+        pytorch_only = {
+            "compile": self.compile,
+            "cuda_graphs": self.cuda_graphs,
+            "amp": self.amp,
+            "channels_last": self.channels_last,
+        }
+        return runtime_problems(
+            self.runtime, self.exporter, self.dtype, self.device, self.measure or (),
+            pytorch_only, cuda_available,
+        )  # fmt: skip
 
     def key_options(self) -> dict[str, Any]:
         """The options as a cell key hashes them: a `when_set` option only when it is set."""
@@ -145,6 +186,7 @@ class ProfileOptions:
             "threads": self.threads,
             "warmup": self.warmup,
             "breakdown_depth": self.breakdown_depth,
+            "runtime": self.runtime,
         }
 
 
@@ -184,7 +226,7 @@ def options_from(settings: dict[str, Any]) -> ProfileOptions:
     values = {f.name: settings[f.name] for f in fields(ProfileOptions) if f.name in settings}
     if isinstance(values.get("measure"), str):  # the command line's comma-separated list
         values["measure"] = [m.strip() for m in values["measure"].split(",") if m.strip()]
-    if "measure" in values:
+    if values.get("measure") is not None:
         values["measure"] = tuple(values["measure"])
     return ProfileOptions(**values)
 

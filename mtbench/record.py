@@ -62,6 +62,7 @@ class Measurement(TypedDict):
     threads: int  # CPU threads torch used
     warmup: int
     breakdown_depth: int | None  # the breakdown's module depth as asked (None: the default)
+    runtime: str  # what ran the timed forward: pytorch, or a runtime running the exported graph
     # Figures; None where not measured.
     params_total: int | None
     params_trainable: int | None
@@ -75,6 +76,10 @@ class Measurement(TypedDict):
     # Where the cost goes (mtbench.measure.breakdown): rows by module and by operator kind,
     # both counters' FLOPs, bytes moved, profiled times; None where not asked.
     breakdown: dict[str, Any] | None
+    # A runtime cell's export and its proof of equality (mtbench.deploy.cell, docs/deploy.md):
+    # runtime version, exporter, opset, nodes, operator histogram, file bytes, export seconds,
+    # precision, max |diff| / max |logit| against PyTorch eager float32; None for PyTorch.
+    deploy: dict[str, Any] | None
     # mtbench.measure.environment: versions, CPU, GPU, commit; with a breakdown, `ceilings`
     # (mtbench.measure.ceilings: the machine's peak compute and bandwidth).
     env: dict[str, Any] | None
@@ -141,6 +146,7 @@ _DEFAULTS: dict[str, Any] = {
     "cuda_graphs": False,
     "amp": False,
     "channels_last": False,
+    "runtime": "pytorch",
     "status": "unknown",
 }
 MEASUREMENT_KEYS = tuple(Measurement.__annotations__)

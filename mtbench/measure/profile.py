@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -83,18 +84,22 @@ def profile(
     options: ProfileOptions,
     on_phase: Callable[[str], None] = lambda phase: None,
     model: torch.nn.Module | None = None,
+    cache_dir: Path | None = None,
 ) -> Record:
     """Measure one configuration; raises on failure (callers record it as they see fit).
 
     `model`, when given, is the cell's one build (a training cell's trained network); else
-    the model is built here, once, for every measurement the options ask for.
+    the model is built here, once, for every measurement the options ask for. A runtime other
+    than PyTorch caches its exported file in `cache_dir` (the cell's folder).
     """
     shape = parse_input_shape(input_shape)
     problems = options.problems()
     if problems:
         raise ValueError("; ".join(f"{key}: {message}" for key, message in problems))
     record = unmeasured_record(name, kwargs, shape, options)
-    device = resolve_device(options.device)
+    # ONNX Runtime and OpenVINO run on the CPU whatever `auto` finds.
+    on_cpu = options.runtime in ("onnxruntime", "openvino")
+    device = resolve_device("cpu" if on_cpu else options.device)
     dtype = DTYPES[options.dtype]
     if dtype is torch.float16 and device.type == "cpu":
         raise ValueError("dtype float16 is not supported on cpu; use float32 or bfloat16")
@@ -114,7 +119,12 @@ def profile(
             breakdown = BreakdownRun(model, options.breakdown_depth, shape, dtype)
         _count(model, shape, options, record, on_phase, breakdown)
         runtime = [m for m in options.measure if m in RUNTIME_MEASURES]
-        if runtime:
+        if runtime and options.runtime != "pytorch":
+            from mtbench.deploy.cell import export_folder, measure_deployed
+
+            with export_folder(cache_dir) as folder:
+                measure_deployed(model, shape, options, record, folder, on_phase)
+        elif runtime:
             timed = [m for m in runtime if m != "memory"]
             _measure_runtime(model, shape, device, dtype, options, timed, record, on_phase)
         if breakdown is not None:

@@ -8,7 +8,9 @@ zero initial state. In eager mode they run the same fused kernel (`torch.gru` /
 `torch.lstm` on the cuDNN-flattened weights), so FLOP counters still see `aten::gru` /
 `aten::lstm`; under compilation they run the recurrence unrolled over the (static) frame
 count: every frame's input projection in one matrix product per layer, then one small
-product and the gate arithmetic per frame, which the compiler fuses.
+product and the gate arithmetic per frame, which the compiler fuses. Exported (torch.export,
+as `torch.onnx.export(dynamo=True)` does), they keep the fused kernel, which the ONNX exporter
+writes as one ONNX `GRU` / `LSTM` operator.
 
 The Squeeze-and-Recursion modules call them through `recurrent_outputs`, which runs the cell
 in its weights' dtype with autocast off and returns the input's dtype: CUDA autocast runs
@@ -87,7 +89,10 @@ class _Recurrence(nn.RNNBase):
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor | tuple[Tensor, ...]]:
         """`(output, h_n)` for a GRU, `(output, (h_n, c_n))` for an LSTM, from zero state."""
-        out, state = self._unrolled(x) if torch.compiler.is_compiling() else self._fused(x)
+        # torch.export (the ONNX exporter's tracer) also counts as compiling; there the fused
+        # kernel is kept so that the ONNX file holds one GRU / LSTM operator, not the unrolling.
+        unroll = torch.compiler.is_compiling() and not torch.compiler.is_exporting()
+        out, state = self._unrolled(x) if unroll else self._fused(x)
         return out, state[0] if self.mode == "GRU" else state
 
 

@@ -16,31 +16,33 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from mtbench.measure.breakdown_rows import derived_rows, peaks
-from mtbench.report.style import PlotSkipped
+from mtbench.report.style import PlotSkipped, Styles, style_of
 
 
-def _with_breakdown(frame: pd.DataFrame) -> list[tuple[str, dict[str, Any], dict | None]]:
-    """(label, breakdown, ceilings) of each cell whose breakdown has forward times; a label
-    is marked when the machine was busy while they were taken."""
+def _with_breakdown(frame: pd.DataFrame) -> list[tuple[str, dict[str, Any], dict | None, str]]:
+    """(label, breakdown, ceilings, family) of each cell whose breakdown has forward times; a
+    label is marked when the machine was busy while they were taken."""
     out = []
     for _, row in frame.iterrows():
         b = row.get("breakdown")
         if isinstance(b, dict) and b.get("modules") and b.get("fwd_ms"):
             mark = " (disturbed)" if b.get("verdict") == "disturbed" else ""
             ceilings = row.get("ceilings") if isinstance(row.get("ceilings"), dict) else None
-            out.append((f"{row['label']}{mark}", b, ceilings))
+            out.append((f"{row['label']}{mark}", b, ceilings, row.get("family") or ""))
     if not out:
         raise PlotSkipped('no cell with a breakdown (measure = [..., "breakdown"])')
     return out
 
 
-def flop_time_shares(frame: pd.DataFrame, compare: bool = False) -> Figure:
+def flop_time_shares(
+    frame: pd.DataFrame, compare: bool = False, styles: Styles | None = None
+) -> Figure:
     """Per model, each module's share of the FLOPs beside its share of the forward time:
     where the two bars differ, the FLOPs do not say where the time goes."""
     cells = _with_breakdown(frame)
     fig = Figure(figsize=(9, 1.2 + 2.6 * len(cells)), layout="constrained")
     axes = fig.subplots(len(cells), 1, squeeze=False)[:, 0]
-    for ax, (label, b, _) in zip(axes, cells, strict=True):
+    for ax, (label, b, _, _) in zip(axes, cells, strict=True):
         rows = [r for r in derived_rows(b, "module", None) if r["gflops"] or r["fwd_ms"]]
         total = sum(r["gflops"] or 0 for r in rows) or 1.0
         y = np.arange(len(rows))
@@ -55,18 +57,21 @@ def flop_time_shares(frame: pd.DataFrame, compare: bool = False) -> Figure:
     return fig
 
 
-def _roofline(frame: pd.DataFrame, by: str, title: str) -> Figure:
+def _roofline(frame: pd.DataFrame, by: str, title: str, styles: Styles | None) -> Figure:
+    """Rows as points, each model in its family's colour and marker (the report's)."""
     cells = _with_breakdown(frame)
     fig = Figure(figsize=(8, 5.5), layout="constrained")
     ax = fig.subplots()
-    ceilings = next((c for _, _, c in cells if c and "error" not in c), None)
+    ceilings = next((c for _, _, c, _ in cells if c and "error" not in c), None)
     xs: list[float] = []
-    for label, b, _ in cells:
+    for label, b, _, family in cells:
+        colour, marker = style_of(styles or {}, family)
         rows = [r for r in derived_rows(b, by, ceilings) if r["intensity"] and r["gflop_s"]]
         name = "module" if by == "module" else "kind"
         x = [r["intensity"] for r in rows]
         xs += x
-        points = ax.scatter(x, [r["gflop_s"] for r in rows], s=22, label=label, alpha=0.8)
+        points = ax.scatter(x, [r["gflop_s"] for r in rows], s=22, label=label, alpha=0.8,
+                            color=colour, marker=marker)  # fmt: skip
         if by == "op" or len(cells) == 1:
             for r in rows:
                 ax.annotate(r[name], (r["intensity"], r["gflop_s"]), fontsize=6,
@@ -88,17 +93,22 @@ def _roofline(frame: pd.DataFrame, by: str, title: str) -> Figure:
     return fig
 
 
-def roofline_modules(frame: pd.DataFrame, compare: bool = False) -> Figure:
+def roofline_modules(
+    frame: pd.DataFrame, compare: bool = False, styles: Styles | None = None
+) -> Figure:
     """Each module at the breakdown's depth as a point under the measured ceilings."""
-    return _roofline(frame, "module", "Roofline of modules under this machine's ceilings")
+    return _roofline(frame, "module", "Roofline of modules under this machine's ceilings", styles)
 
 
-def roofline_ops(frame: pd.DataFrame, compare: bool = False) -> Figure:
+def roofline_ops(
+    frame: pd.DataFrame, compare: bool = False, styles: Styles | None = None
+) -> Figure:
     """Each kind of operator as a point under the measured ceilings."""
-    return _roofline(frame, "op", "Roofline of kinds of operator under this machine's ceilings")
+    title = "Roofline of kinds of operator under this machine's ceilings"
+    return _roofline(frame, "op", title, styles)
 
 
-BREAKDOWN_PLOTS: dict[str, Callable[[pd.DataFrame, bool], Figure]] = {
+BREAKDOWN_PLOTS: dict[str, Callable[..., Figure]] = {
     "breakdown-shares": flop_time_shares,
     "breakdown-roofline": roofline_modules,
     "breakdown-ops": roofline_ops,

@@ -155,7 +155,12 @@ def _comparison_text(stores: list, baseline: str, across_machines: bool, fmt: st
 def compare(
     folder: Annotated[Path, typer.Argument(help="A results folder: every store under it.")],
     baseline: Annotated[
-        str, typer.Option("--baseline", help="The cell (label, or registry name) to compare with.")
+        str,
+        typer.Option(
+            "--baseline",
+            help="The cell (label, or registry name) to compare with; runtime=NAME: each cell"
+            " with its own model under runtime NAME (e.g. runtime=pytorch).",
+        ),
     ],
     fmt: Annotated[str, typer.Option("--format", help="md or csv.")] = "md",
     across_machines: Annotated[

@@ -2,8 +2,9 @@
 its uncertainty.
 
 A cell is compared only with a baseline cell of the same machine (`measure.machine`), device,
-input, batch, dtype, execution mode and thread count; accuracy also needs the same dataset
-and views. What the records allow decides the uncertainty:
+input, batch, dtype, execution mode, runtime and thread count (`--baseline runtime=NAME`: with
+the same model under runtime NAME, the one comparison across runtimes); accuracy also needs the
+same dataset and views. What the records allow decides the uncertainty:
 
 - latency: the ratio of the two medians, with a 95% percentile-bootstrap interval that resamples
   each cell's raw per-repeat times (records written before those were kept: "unavailable");
@@ -35,7 +36,11 @@ SEED = 0  # the bootstrap's generator: the same store prints the same intervals 
 
 # Conditions two cells must share to be compared (machine first: `--across-machines` drops
 # it); accuracy adds ACCURACY_CONDITIONS.
-CONDITIONS = ("machine", "device", "input", "batch_size", "dtype", "mode", "threads")
+CONDITIONS = ("machine", "device", "input", "batch_size", "dtype", "mode", "runtime", "threads")
+# `--baseline runtime=NAME`: each cell against its own model under runtime NAME, all else equal
+# (the mode names the runtime, so it is left out with it).
+RUNTIME_BASELINE = "runtime="
+SAME_MODEL = ("model", "kwargs_text", *(c for c in CONDITIONS if c not in ("mode", "runtime")))
 ACCURACY_CONDITIONS = ("dataset", "views")
 NOT_RESOLVED = "n.r."
 UNAVAILABLE = "unavailable"
@@ -159,7 +164,10 @@ class Comparison:
 def compare(frame: pd.DataFrame, baseline: str, across_machines: bool = False) -> Comparison:
     """Each successful cell (seeds already aggregated) against the baseline cell under the same
     conditions. A cell whose only baseline ran on another machine is listed as unmatched,
-    unless `across_machines`."""
+    unless `across_machines`. `runtime=NAME` compares each cell with the same model's cell under
+    runtime NAME instead: the only comparison across runtimes."""
+    if baseline.startswith(RUNTIME_BASELINE):
+        return compare_runtimes(frame, baseline.removeprefix(RUNTIME_BASELINE))
     is_base = _is_baseline(frame, baseline)
     if not is_base.any():
         names = ", ".join(dict.fromkeys(frame["label"]))
@@ -194,6 +202,29 @@ def compare(frame: pd.DataFrame, baseline: str, across_machines: bool = False) -
     return Comparison(rows, unmatched, baseline)
 
 
+def compare_runtimes(frame: pd.DataFrame, runtime: str) -> Comparison:
+    """Each cell under another runtime against the same model (same keyword arguments, input,
+    batch, dtype, threads, machine) under `runtime`: what deploying it there changes."""
+    present = list(dict.fromkeys(frame["runtime"]))
+    if runtime not in present:
+        raise UsageError(
+            f"--baseline runtime={runtime}: no cell ran under {runtime!r}"
+            f" (runtimes: {', '.join(present)})"
+        )
+    frame = frame.assign(kwargs_text=frame["kwargs"].map(lambda k: repr(sorted(k.items()))))
+    is_base = frame["runtime"] == runtime
+    bases = {_key(row, SAME_MODEL): row for _, row in frame[is_base].iterrows()}
+    rows, unmatched = [], []
+    for _, cell in frame[~is_base].iterrows():
+        base = bases.get(_key(cell, SAME_MODEL))
+        if base is None:
+            why = f"no {runtime} cell of {cell['model']} under the same conditions"
+            unmatched.append(f"{cell['label']} ({cell['input']}, {cell['device']}): {why}")
+        else:
+            rows.append(_row(cell, base))
+    return Comparison(rows, unmatched, f"runtime {runtime}")
+
+
 def _top1_by_seed(row: pd.Series) -> dict[int, float]:
     """The cell's top-1 per seed; a trained cell whose record names no seed counts as one."""
     if row["top1_by_seed"]:
@@ -210,7 +241,7 @@ def _row(cell: pd.Series, base: pd.Series) -> dict:
         if cell["machine"] == base["machine"]
         else f"{cell['machine']} vs {base['machine']}",  # fmt: skip
         "conditions": f"{cell['device']}, {cell['input']}, batch {cell['batch_size']:g}, "
-        f"{cell['dtype']}, {cell['mode']}, {threads_text(cell['threads'])}",
+        f"{cell['dtype']}, {_mode_text(cell, base)}, {threads_text(cell['threads'])}",
         "lat_fwd": latency_ratio(
             cell["lat_fwd_samples"], base["lat_fwd_samples"], cell["lat_fwd_ms"], base["lat_fwd_ms"]
         ),  # fmt: skip
@@ -226,6 +257,11 @@ def _row(cell: pd.Series, base: pd.Series) -> dict:
         if same_data or cell[["top1"]].isna().any() or base[["top1"]].isna().any()
         else Estimate(math.nan, null=0.0, how="other dataset"),
     }
+
+
+def _mode_text(cell: pd.Series, base: pd.Series) -> str:
+    """The cell's mode, and the baseline's when they differ (another runtime)."""
+    return cell["mode"] if cell["mode"] == base["mode"] else f"{cell['mode']} vs {base['mode']}"
 
 
 def ratio_text(estimate: Estimate, places: int = 2) -> str:

@@ -37,8 +37,8 @@ _SEED_IN_LABEL = re.compile(r"\s*\btrain\.seed=\d+")
 
 COLUMNS = [
     "suite", "cell_key", "label", "model", "family", "kwargs", "count_norm", "r", "g", "input",
-    "batch_size",
-    "device", "dtype", "threads", "mode", "machine", "params_m", "gflops", "flops_rel_diff",
+    "batch_size", "device", "dtype", "threads", "mode", "runtime", "machine", "params_m", "gflops",
+    "flops_rel_diff",
     "lat_fwd_ms", "lat_fwd_p10", "lat_fwd_p90",
     "lat_fwdbwd_ms", "lat_fwdbwd_p10", "lat_fwdbwd_p90", "lat_fwd_samples", "lat_fwdbwd_samples",
     "peak_mem_mb", "top1", "top5", "mean_class_acc", "num_classes", "dataset", "views", "seed",
@@ -120,7 +120,10 @@ def _latency(record: dict[str, Any], key: str) -> tuple[float, float, float, tup
 
 def _mode(record: dict[str, Any]) -> str:
     """How the model ran, the execution options a latency depends on: 'eager', 'compiled
-    (default), cuda graphs, autocast bfloat16, channels-last'."""
+    (default), cuda graphs, autocast bfloat16, channels-last', or the runtime that ran the
+    exported graph ('onnxruntime')."""
+    if (record.get("runtime") or "pytorch") != "pytorch":
+        return record["runtime"]
     parts = [f"compiled ({record.get('compile_mode') or 'default'})" if record.get("compile")
              else "eager"]  # fmt: skip
     if record.get("cuda_graphs"):
@@ -167,6 +170,7 @@ def record_row(stored: dict[str, Any]) -> dict[str, Any]:
         "dtype": record.get("dtype") or "",
         "threads": _number(record.get("threads")),
         "mode": _mode(record),
+        "runtime": record.get("runtime") or "pytorch",  # records before runtimes: PyTorch
         "machine": machine_key(record.get("env")),
         "params_m": params / 1e6,
         "gflops": _number(record.get("gflops")),

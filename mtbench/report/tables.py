@@ -31,7 +31,7 @@ FIGURES = [
     ("top1_long", "Top-1 long (%)", "long", 1),
 ]
 DELTA_DECIMALS = 1
-TEXT_COLUMNS = ("Family", "Model", "Input (T×H×W)", "Dataset", "Suite")
+TEXT_COLUMNS = ("Family", "Model", "Input (T×H×W)", "Runtime", "Dataset", "Suite")
 
 SORT_COLUMNS = {
     "model": "label",
@@ -75,6 +75,8 @@ def summary_table(
     table = pd.DataFrame(
         {"Family": ok["family"], "Model": ok["label"], "Input (T×H×W)": ok["input"]}
     )
+    if (ok["runtime"] != "pytorch").any():
+        table["Runtime"] = ok["runtime"]
     if (ok["dataset"] != "").any():
         table["Dataset"] = ok["dataset"]
     decimals: dict[str, int] = {}

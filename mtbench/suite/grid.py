@@ -158,6 +158,8 @@ class _Grid:
             if model is None or not self.schema_ok:
                 continue
             shape, options = self._settings(combo, workload)
+            if self._runtime_problems(where, combo, options):
+                continue
             if (why := check_input(name, kwargs, shape, model)) is not None:
                 self.problem(where, why)
                 continue
@@ -198,6 +200,14 @@ class _Grid:
         if settings["batch_size"] is not None:
             shape[0] = settings["batch_size"]
         return shape, options_from(settings)
+
+    def _runtime_problems(self, where: str, combo: dict[str, Any], options: ProfileOptions) -> bool:
+        """Record the options the cell's runtime cannot run with (a runtime with `compile`,
+        ...), each under the key that set it; True when there was any."""
+        problems = options.runtime_problems()
+        for key, message in problems:
+            self.problem(f"{where}.{key}" if key in combo else f"defaults.{key}", message)
+        return bool(problems)
 
     def _add(self, cell: Cell, where: str) -> None:
         key = cell_key(cell_config(cell.model, cell.kwargs, cell.input_shape, cell.options,

@@ -76,7 +76,10 @@ def execute_cell(
             trained = train_and_evaluate(cell, spec.output, bars, eval_views, known)
         on_phase("measure")
         model = trained.model if trained is not None else None
-        record = profile(cell.model, cell.kwargs, cell.input_shape, cell.options, on_phase, model)
+        folder = cell_folder(spec.output, cell.key)  # a runtime caches its export there
+        record = profile(
+            cell.model, cell.kwargs, cell.input_shape, cell.options, on_phase, model, folder
+        )
     except Exception as exc:  # isolation: any failure of one cell is that cell's result
         record = unmeasured_record(cell.model, cell.kwargs, cell.input_shape, cell.options)
         record.update(status="failed", error=one_line(exc), finished_at=now_iso())
