@@ -207,3 +207,17 @@ def test_torchcodec_gives_ffmpegs_frames(files, name):
         assert np.array_equal(source.read(indices), reference[indices]), (name, indices)
     for i in range(source.num_frames):
         assert np.array_equal(source.read(np.array([i]))[0], reference[i]), (name, i)
+
+
+def test_the_record_names_the_decoder_its_version_and_threads():
+    import av
+
+    from mtbench.data.decode import decoder_fields
+
+    cfg = DataConfig("list", workers=2, decode_threads=2)
+    assert decoder_fields(cfg) == {"decoder": f"pyav-{av.__version__}", "decode_threads": 2}
+    frames = decoder_fields(DataConfig("frames", workers=2))
+    assert frames["decode_threads"] is None and frames["decoder"].startswith("pillow-")
+    torchcodec = pytest.importorskip("torchcodec")
+    named = decoder_fields(DataConfig("list", decoder="torchcodec"))["decoder"]
+    assert named == f"torchcodec-{torchcodec.__version__}"

@@ -299,3 +299,13 @@ def decode_all(source: VideoSource | TorchcodecSource | FrameFolderSource, chunk
     """Decode every frame, a chunk at a time (`mtbench data inspect --check`); raises Unreadable."""
     for first in range(0, source.num_frames, chunk):
         source.read(np.arange(first, min(first + chunk, source.num_frames)))
+
+
+def decoder_fields(cfg: DataConfig) -> dict[str, str | int | None]:
+    """The training record's decoder fields: name-version, and threads per video (None
+    where no video is decoded: generated data, frame folders)."""
+    from mtbench.data.kinds import DATASETS
+
+    kind = DATASETS[cfg.dataset]
+    threads = decode_threads(cfg) if kind.open is open_video else None
+    return {"decoder": kind.decoder(cfg), "decode_threads": threads}
