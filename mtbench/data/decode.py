@@ -157,10 +157,17 @@ class VideoSource:
         stop = int(np.searchsorted(times, end - half)) if end is not None else self.table.count
         return first, stop
 
-    def _frames(self):
-        """Decoded frames from the current position; a packet that fails to decode is
+    def _frames(self, skip_before: int | None):
+        """Decoded frames from the current position. Frames shown before `skip_before` (a
+        timestamp) that no other frame references are not decoded at all (FFmpeg's
+        skip_frame=NONREF, packet by packet): on the way from the keyframe to the clip that
+        skips most B-frames, and changes no other frame. A packet that fails to decode is
         skipped, as FFmpeg's command line does (a damaged or truncated file)."""
+        context = self.stream.codec_context
         for packet in self.container.demux(self.stream):
+            if skip_before is not None:
+                early = packet.pts is not None and packet.pts < skip_before
+                context.skip_frame = "NONREF" if early else "DEFAULT"
             try:
                 frames = packet.decode()
             except av.error.FFmpegError:
@@ -177,7 +184,8 @@ class VideoSource:
         self.container.seek(target, stream=self.stream, backward=True)
         want, last, got = set(wanted.tolist()), int(wanted[-1]), {}
         position = -1
-        for frame in self._frames():
+        skip_before = None if positional else int(self.table.pts[wanted[0]])
+        for frame in self._frames(skip_before):
             position += 1
             index = position if positional else self.index.get(frame.pts)
             if index is None:
