@@ -221,3 +221,26 @@ def test_the_record_names_the_decoder_its_version_and_threads():
     torchcodec = pytest.importorskip("torchcodec")
     named = decoder_fields(DataConfig("list", decoder="torchcodec"))["decoder"]
     assert named == f"torchcodec-{torchcodec.__version__}"
+
+
+def test_data_bench_times_every_reader_on_the_same_clips(files, tmp_path, cli_inproc):
+    import shutil
+
+    for name in ("h264_bframes.mp4", "vp9.webm"):
+        shutil.copy(files[name][0], tmp_path / name)
+    result = cli_inproc("data", "bench", str(tmp_path), "--clips", "3", "--json")
+    assert result.returncode == 0, result.stderr
+    info = json.loads(result.stdout)
+    rows = {row["reader"]: row for row in info["readers"]}
+    assert list(rows)[0] == "mtbench-pyav" and rows["mtbench-pyav"]["vs_mtbench"] == 1.0
+    assert "mmaction2-pyav" in rows and info["videos"] == 2
+    for row in rows.values():
+        assert row["clips"] == 3 and row["cpu_ms_per_clip"] > 0
+    # MMAction2's loop decodes every frame from the start: the same frames, FFmpeg's.
+    assert rows["mmaction2-pyav"]["same_frames_as_mtbench"] == 3
+
+
+def test_data_bench_on_a_folder_without_videos_is_a_usage_error(tmp_path, cli_inproc):
+    result = cli_inproc("data", "bench", str(tmp_path))
+    assert result.returncode == 2
+    assert f"{tmp_path}: no video files" in result.stderr

@@ -6,6 +6,7 @@ Bad annotations raise `DataError`, turned here into `UsageError`: one line, exit
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any
@@ -236,6 +237,56 @@ def synth(
         f"wrote {counts['train']} training and {counts['test']} test videos to {out / 'videos'};"
         f" splits in {out / 'annotations'}, durations in {out / 'durations.csv'}"
     )
+
+
+@data_app.command("bench")
+def bench_command(
+    root: Annotated[Path, typer.Argument(help="Folder of videos (searched recursively).")],
+    clips: Annotated[int, typer.Option(help="Clips per reader.")] = 120,
+    frames: Annotated[int, typer.Option(help="T: frames per clip.")] = 16,
+    interval: Annotated[int, typer.Option(help="Temporal stride.")] = 1,
+    threads: Annotated[int, typer.Option(help="Decoder threads per video.")] = 1,
+    seed: Annotated[int, typer.Option(help="Which videos and starts.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Clips per CPU-second of each installed video reader on your videos: the same random
+    clips, readers interleaved clip by clip, CPU time per clip (other load does not skew the
+    ratios)."""
+    from mtbench.data.bench import available_readers, bench, video_files
+    from mtbench.data.decode import VIDEO_EXTENSIONS
+    from mtbench.data.kinds import Unreadable
+
+    paths = video_files(root)
+    if not paths:
+        raise UsageError(f"{root}: no video files ({', '.join(VIDEO_EXTENSIONS)}) under it")
+    if min(clips, frames, interval, threads) < 1:
+        raise UsageError("--clips, --frames, --interval and --threads must be >= 1")
+    try:
+        rows = bench(paths, available_readers(), clips=clips, frames=frames,
+                     interval=interval, threads=threads, seed=seed)  # fmt: skip
+    except Unreadable as exc:
+        raise UsageError(f"{exc} (mtbench data inspect --check lists unreadable videos)") from exc
+    machine = f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}"
+    if as_json:
+        print(json.dumps({"videos": len(paths), "threads": threads, "machine": machine,
+                          "readers": rows}, indent=2))  # fmt: skip
+        return
+    title = f"{len(paths)} videos, {clips} clips of {frames} frames, {threads} thread(s)"
+    _print_bench(rows, title)
+    print(f"{machine}; 'same': clips whose frames equal mtbench's reader's")
+
+
+def _print_bench(rows: list[dict[str, Any]], title: str) -> None:
+    table = Table(title=title)
+    for column in ("reader", "CPU ms/clip", "clips/CPU-s", "vs mtbench", "wall ms/clip", "same"):
+        table.add_column(column, justify="left" if column == "reader" else "right", no_wrap=True)
+    for row in rows:
+        table.add_row(
+            str(row["reader"]), f"{row['cpu_ms_per_clip']:.1f}", f"{row['clips_per_cpu_s']:.1f}",
+            f"{row['vs_mtbench']:.2f}x", f"{row['wall_ms_per_clip']:.1f}",
+            f"{row['same_frames_as_mtbench']}/{row['clips']}",
+        )  # fmt: skip
+    Console().print(table)
 
 
 def register(app: typer.Typer) -> None:
