@@ -8,11 +8,12 @@ presentation timestamp is the i-th smallest packet timestamp. `read(indices)` se
 keyframe before its first frame and decodes forward to the last, matching each decoded frame
 to its index by timestamp, so variable frame rates, edit lists and non-zero starts are exact.
 
-The one container whose timestamps cannot be trusted is AVI with B-frames: AVI stores decode
-order only, the first frame's timestamp is 1 (not the stream's start 0), and a packed
-B-frame stream (Xvid, DivX 5) gives frames out-of-order timestamps. There a frame's index
-is its position in the decoder's output from the start of the file (such files carry a
-keyframe every 250-300 frames, so decoding from the start costs little more than seeking).
+AVI stores decode order only: with B-frames the first frame's timestamp is 1 while the
+stream starts at 0 (counting from the start read frame i-1), which the rank rule absorbs.
+The one stream whose timestamps cannot be trusted at all is MPEG-4 with packed B-frames
+(Xvid, DivX 5: the decoder gives frames out-of-order timestamps). There a frame's index is
+its position in the decoder's output from the start of the file (Xvid's default keyframe
+interval is 300 frames, so decoding from the start costs little more than seeking).
 Decode errors skip the packet and go on, as FFmpeg's command line does; an index past the
 last decodable frame repeats the last decoded frame; no frame at all is `Unreadable`.
 """
@@ -20,6 +21,7 @@ last decodable frame repeats the last decoded frame; no frame at all is `Unreada
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -97,14 +99,22 @@ class FrameTable:
     lead: int  # most a packet's pts runs ahead of its dts: seek this much before a frame
 
 
+# What FFmpeg's MPEG-4 decoder reads as a packed B-frame stream: DivX/Xvid user data
+# "DivX<version>b<build>p" (or "Build"), as in mpeg4videodec.c's decode_user_data.
+PACKED = re.compile(rb"DivX\d+(?:b|Build)\d+p")
+
+
 def scan(container: av.container.InputContainer, stream: av.VideoStream) -> FrameTable:
     """Demux every packet once: the frame count and each frame's timestamp."""
-    positional = container.format.name == "avi" and bool(stream.codec_context.has_b_frames)
+    extradata = stream.codec_context.extradata or b""
+    positional = bool(PACKED.search(extradata))
     pts: list[int] = []
     count, start, lead = 0, None, 0
     for packet in container.demux(stream):
         if not packet.size or packet.is_corrupt or packet.is_discard:
             continue
+        if not count and stream.codec_context.name == "mpeg4":
+            positional = positional or bool(PACKED.search(bytes(packet)))
         count += 1
         stamp = packet.dts if packet.dts is not None else packet.pts
         if stamp is not None:
@@ -180,7 +190,7 @@ class VideoSource:
         if from_start or positional:
             target = self.table.start
         else:
-            target = int(self.table.pts[wanted[0]]) - self.table.lead
+            target = max(int(self.table.pts[wanted[0]]) - self.table.lead, self.table.start)
         self.container.seek(target, stream=self.stream, backward=True)
         want, last, got = set(wanted.tolist()), int(wanted[-1]), {}
         position = -1
