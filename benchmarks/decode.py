@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
 import subprocess
 import tempfile
 import time
@@ -79,9 +80,19 @@ def readers_table(folder: Path, clips: int, threads: int) -> None:
     print_rows(f"{folder.name}: {clips} clips, {threads} thread(s), load {load:.2f}", rows)
 
 
-def loader_rate(root: Path, workers: int, threads: int, batches: int) -> float:
+def cpu_seconds() -> float:
+    """CPU time of this process and its finished children (the DataLoader's workers)."""
+    own, workers = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return own.ru_utime + own.ru_stime + workers.ru_utime + workers.ru_stime
+
+
+def loader_rate(root: Path, workers: int, threads: int, batches: int) -> tuple[float, float]:
     """Training clips per second through the DataLoader, from creating the iterator (worker
-    start-up included, the same for every split) to the last of `batches` batches."""
+    start-up included, the same for every split) to the last of `batches` batches, and clips
+    per CPU-second (workers included): the rate other load on the machine does not skew."""
     lines = [f"{p.name},{i % 4}" for i, p in enumerate(video_files(root))]
     for split in ("train", "test"):
         (root / f"{split}.csv").write_text("\n".join(lines) + "\n")
@@ -93,23 +104,23 @@ def loader_rate(root: Path, workers: int, threads: int, batches: int) -> float:
     loader = DataLoader(
         data, batch_size=8, sampler=sampler, num_workers=workers, collate_fn=collate
     )
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), cpu_seconds()
     seen = sum(len(batch["label"]) for batch in loader)
-    return seen / (time.perf_counter() - start)
+    return seen / (time.perf_counter() - start), seen / (cpu_seconds() - cpu)
 
 
 def loader_table(root: Path, batches: int) -> None:
     cores = os.cpu_count() or 1
     splits = [(w, t) for w in (0, 1, 2) for t in (1, 2)] + [(2, cores + 1), (2, 0)]
     print(f"\nloader ({root.name}, batch 8, {batches} batches, {cores} cores)\n")
-    print("| workers | decoder threads | clips / s | load |")
-    print("|---:|---:|---:|---:|")
+    print("| workers | decoder threads | clips / s | clips / CPU-s | load |")
+    print("|---:|---:|---:|---:|---:|")
     for workers, threads in splits:
-        rate = loader_rate(root, workers, threads, batches)
+        rate, per_cpu = loader_rate(root, workers, threads, batches)
         used = decode_threads(DataConfig("list", workers=workers, decode_threads=threads))
         name = f"{used} (default: cores / workers)" if threads == 0 else str(threads)
         name += " (FFmpeg's own default)" if threads == cores + 1 else ""
-        print(f"| {workers} | {name} | {rate:.1f} | {os.getloadavg()[0]:.2f} |")
+        print(f"| {workers} | {name} | {rate:.1f} | {per_cpu:.1f} | {os.getloadavg()[0]:.2f} |")
 
 
 def main() -> None:
@@ -117,15 +128,19 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=120)
     parser.add_argument("--batches", type=int, default=16)
     parser.add_argument("--keep", type=Path, help="write (or reuse) the videos here")
+    parser.add_argument("--only", choices=("h264", "avi", "loader"), help="one part only")
     args = parser.parse_args()
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch "
           f"{torch.__version__}, load average {os.getloadavg()[0]:.2f}")  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         h264, avi = write_sets(args.keep or Path(tmp))
-        for threads in (1, 2):
-            readers_table(h264, args.clips, threads)
-        readers_table(avi, args.clips, 1)
-        loader_table(h264, args.batches)
+        if args.only in (None, "h264"):
+            for threads in (1, 2):
+                readers_table(h264, args.clips, threads)
+        if args.only in (None, "avi"):
+            readers_table(avi, args.clips, 1)
+        if args.only in (None, "loader"):
+            loader_table(h264, args.batches)
 
 
 if __name__ == "__main__":
