@@ -244,3 +244,14 @@ def test_data_bench_on_a_folder_without_videos_is_a_usage_error(tmp_path, cli_in
     result = cli_inproc("data", "bench", str(tmp_path))
     assert result.returncode == 2
     assert f"{tmp_path}: no video files" in result.stderr
+
+
+def test_torchcodec_segments_match_on_a_constant_rate_file(files):
+    pytest.importorskip("torchcodec", reason="pip install 'mtbench[torchcodec]'")
+    from mtbench.data.decode import TorchcodecSource
+
+    path, _ = files["h264_bframes.mp4"]
+    ours, theirs = VideoSource(path, 0.4, 1.2, threads=1), TorchcodecSource(path, 0.4, 1.2)
+    assert ours.num_frames == theirs.num_frames == 20
+    every = np.arange(20)
+    assert np.array_equal(theirs.read(every), ours.read(every))
