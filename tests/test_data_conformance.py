@@ -255,3 +255,25 @@ def test_torchcodec_segments_match_on_a_constant_rate_file(files):
     assert ours.num_frames == theirs.num_frames == 20
     every = np.arange(20)
     assert np.array_equal(theirs.read(every), ours.read(every))
+
+
+def _read_in_child(path, queue) -> None:
+    queue.put(VideoSource(path, threads=1).read(np.array([0, 5])).sum())
+
+
+def test_a_worker_forked_after_the_parent_decoded_does_not_hang(files):
+    """The RGB converter's slice threads do not survive fork: a DataLoader worker must not
+    use the parent's (it waited forever for them)."""
+    import multiprocessing
+
+    path, reference = files["h264_bframes.mp4"]
+    assert np.array_equal(VideoSource(path, threads=1).read(np.array([0, 5])), reference[[0, 5]])
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_read_in_child, args=(path, queue))
+    child.start()
+    child.join(timeout=60)
+    if child.is_alive():
+        child.kill()
+    assert child.exitcode == 0
+    assert queue.get(timeout=5) == reference[[0, 5]].sum()

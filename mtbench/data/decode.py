@@ -40,7 +40,17 @@ DECODERS = ("pyav", "torchcodec")
 DECODE_DEVICES = ("cpu", "cuda")
 # One YUV -> RGB converter per process: PyAV's `frame.to_ndarray` sets up a new swscale
 # context for every frame, which costs as much as the conversion (same pixels either way).
-RGB = VideoReformatter()
+# Keyed by process id, and never freed: a DataLoader worker forked from a process that
+# converted frames inherits a context whose slice threads it does not have; using or freeing
+# that one would wait for them forever.
+_CONVERTERS: dict[int, VideoReformatter] = {}
+
+
+def to_rgb(frame: av.VideoFrame) -> np.ndarray:
+    converter = _CONVERTERS.get(os.getpid())
+    if converter is None:
+        converter = _CONVERTERS[os.getpid()] = VideoReformatter()
+    return converter.reformat(frame, format="rgb24").to_ndarray()
 
 
 def decode_threads(cfg: DataConfig) -> int:
@@ -207,7 +217,7 @@ class VideoSource:
             if index > last:
                 break
             if index in want and index not in got:
-                got[index] = RGB.reformat(frame, format="rgb24").to_ndarray()
+                got[index] = to_rgb(frame)
         return got
 
     def read(self, indices: np.ndarray) -> np.ndarray:
