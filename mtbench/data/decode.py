@@ -40,9 +40,9 @@ DECODERS = ("pyav", "torchcodec")
 DECODE_DEVICES = ("cpu", "cuda")
 # One YUV -> RGB converter per process: PyAV's `frame.to_ndarray` sets up a new swscale
 # context for every frame, which costs as much as the conversion (same pixels either way).
-# Keyed by process id, and never freed: a DataLoader worker forked from a process that
-# converted frames inherits a context whose slice threads it does not have; using or freeing
-# that one would wait for them forever.
+# One thread (swscale's default starts slice threads: more CPU, no faster here), keyed by
+# process id and never freed: a DataLoader worker forked from a process that converted
+# frames inherits a context whose slice threads it does not have, and would wait for them.
 _CONVERTERS: dict[int, VideoReformatter] = {}
 
 
@@ -50,7 +50,7 @@ def to_rgb(frame: av.VideoFrame) -> np.ndarray:
     converter = _CONVERTERS.get(os.getpid())
     if converter is None:
         converter = _CONVERTERS[os.getpid()] = VideoReformatter()
-    return converter.reformat(frame, format="rgb24").to_ndarray()
+    return converter.reformat(frame, format="rgb24", threads=1).to_ndarray()
 
 
 def decode_threads(cfg: DataConfig) -> int:
