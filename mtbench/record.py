@@ -120,6 +120,8 @@ class TrainingResult(TypedDict, total=False):
     data_fingerprint: str
     train_data_fingerprint: str
     top1_by_duration: dict[str, float | None]  # multiduration test sets: short/medium/long
+    decoder: str | None  # the video reader and its version, e.g. "pyav-18.1.0"
+    decode_threads: int | None  # decoder threads per video (None: nothing was decoded)
 
 
 class CellPart(TypedDict, total=False):

@@ -120,3 +120,19 @@ def test_data_is_checked_even_when_the_model_names_its_class_count(tmp_path, cli
     )
     path = write(tmp_path, body)
     assert_one_line_error(cli_inproc("run", str(path), "--dry-run"), str(path), "gone")
+
+
+def test_new_data_keys_keep_cell_keys_unless_set_and_bad_decoders_are_one_line(
+    tmp_path, cli_inproc
+):
+    models = "[[models]]\nname = 'r3d-18'\n"
+    _, (plain,) = load_suite(write(tmp_path, HEAD + models))
+    _, (same,) = load_suite(
+        write(tmp_path, HEAD + "decoder = 'pyav'\ndecode_threads = 0\n" + models)
+    )
+    _, (threads,) = load_suite(write(tmp_path, HEAD + "decode_threads = 2\n" + models))
+    assert plain.key == same.key != threads.key
+    assert "decoder" not in plain.config()["workload"]["data"]
+    path = write(tmp_path, HEAD + "decode_device = 'cuda'\n" + models)
+    result = cli_inproc("run", str(path), "--dry-run")
+    assert_one_line_error(result, str(path), 'only with data.decoder = "torchcodec"')

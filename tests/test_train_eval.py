@@ -73,6 +73,7 @@ def test_trained_record_has_accuracy_and_its_files(trained):
     assert record["num_test_videos"] == record["num_test_scored"] == 6
     assert record["dataset"] == "synthetic" and record["world_size"] == 1
     assert len(record["data_fingerprint"]) >= 8
+    assert record["decoder"].startswith("synthetic") and record["decode_threads"] is None
     folder = out / record["checkpoint"].rsplit("/", 1)[0]
     for name in ("last.pt", "scores.pt", "per_class.csv", "confusion.csv", "confusion.png"):
         assert (folder / name).exists(), name

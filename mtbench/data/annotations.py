@@ -20,7 +20,7 @@ from mtbench.data.decode import (
     jpeg_decoder,
     open_frames,
     open_video,
-    pyav_decoder,
+    video_decoder,
 )
 from mtbench.data.kinds import DATASETS, Annotations, Sample, register_dataset
 
@@ -92,7 +92,7 @@ def _build(
     return Annotations(cfg.dataset, classes, splits, missing)
 
 
-@register_dataset("ucf101", open=open_video, decoder=pyav_decoder)
+@register_dataset("ucf101", open=open_video, decoder=video_decoder)
 def read_ucf101(cfg: DataConfig) -> Annotations:
     """classInd.txt (`1 ApplyEyeMakeup`), trainlist0N.txt (`Class/v_..avi 1`), testlist0N.txt.
 
@@ -141,7 +141,7 @@ def read_ucf101(cfg: DataConfig) -> Annotations:
 HMDB_SPLIT = re.compile(r"^(?P<cls>.+)_test_split(?P<n>\d)\.txt$")
 
 
-@register_dataset("hmdb51", open=open_video, decoder=pyav_decoder)
+@register_dataset("hmdb51", open=open_video, decoder=video_decoder)
 def read_hmdb51(cfg: DataConfig) -> Annotations:
     """`<class>_test_split<N>.txt`, lines `<video>.avi <0|1|2>` (1 train, 2 test, 0 unused)."""
     root, folder = _root(cfg), _annotation_dir(cfg)
@@ -182,7 +182,7 @@ def _video_index(root: Path) -> dict[str, str]:
     return index
 
 
-@register_dataset("kinetics", open=open_video, decoder=pyav_decoder)
+@register_dataset("kinetics", open=open_video, decoder=video_decoder)
 def read_kinetics(cfg: DataConfig) -> Annotations:
     """The official CSV(s) `label,youtube_id,time_start,time_end,split`; `validate` is test.
 
@@ -280,7 +280,7 @@ def _labelled_lists(cfg: DataConfig, columns: int) -> tuple[list[str], dict[str,
     return classes, entries
 
 
-@register_dataset("list", open=open_video, decoder=pyav_decoder)
+@register_dataset("list", open=open_video, decoder=video_decoder)
 def read_list(cfg: DataConfig) -> Annotations:
     """PySlowFast's lists: `path label` per line, paths relative to root, labels from 0."""
     root = _root(cfg)

@@ -6,6 +6,7 @@ Bad annotations raise `DataError`, turned here into `UsageError`: one line, exit
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any
@@ -31,26 +32,31 @@ AnnotationsOpt = Annotated[
     str, typer.Option("--annotations", help="Split files (file or folder); default: --root.")
 ]
 SplitOpt = Annotated[int, typer.Option("--split", help="Official split number (1..3).")]
+DecoderOpt = Annotated[str, typer.Option("--decoder", help="Video reader: pyav | torchcodec.")]
 
 
 def _load(dataset: str, root: str, annotations: str, split: int, **knobs: Any):
     from mtbench.data import DataConfig, DataError, read_annotations
 
     try:
+        from mtbench.data.decode import check_decoder
+
         cfg = DataConfig(dataset, root=root, annotations=annotations, split=split, **knobs)
+        check_decoder(cfg)
         return cfg, read_annotations(cfg)
     except DataError as exc:
         raise UsageError(str(exc)) from exc
 
 
-def _unreadable(cfg, annotations) -> list[str]:
-    """Decode every listed video that exists, with a progress bar; the paths that fail."""
+def _check(cfg, annotations) -> tuple[dict[str, str], dict[str, int]]:
+    """Decode every listed video that exists, with a progress bar: the reason each
+    unreadable one failed, and each readable one's frame count (FFmpeg's decoded count)."""
     from mtbench.data.decode import decode_all
     from mtbench.data.kinds import DATASETS, Unreadable
 
     kind = DATASETS[cfg.dataset]
     work = [(split, s) for split, samples in annotations.splits.items() for s in samples]
-    bad = []
+    bad, frames = {}, {}
     columns = (
         TextColumn("decoding"),
         BarColumn(),
@@ -64,15 +70,17 @@ def _unreadable(cfg, annotations) -> list[str]:
             try:
                 source = kind.open(cfg, sample, split)
                 decode_all(source)
+                frames[sample.key] = source.num_frames
                 getattr(source, "close", lambda: None)()
-            except Unreadable:
-                bad.append(sample.key)
+            except Unreadable as exc:
+                bad[sample.key] = str(exc)
             progress.advance(task)
-    return bad
+    return bad, frames
 
 
-def summary(cfg, annotations, unreadable: list[str] | None) -> dict[str, Any]:
-    """The `--json` object: classes, per split videos / missing / per-class counts."""
+def summary(cfg, annotations, checked: tuple | None) -> dict[str, Any]:
+    """The `--json` object: classes, per split videos / missing / per-class counts; with
+    `--check` the unreadable videos (and why) and every readable video's frame count."""
     from mtbench.data import data_fingerprint
 
     splits = {}
@@ -90,8 +98,11 @@ def summary(cfg, annotations, unreadable: list[str] | None) -> dict[str, Any]:
         "classes": annotations.classes,
         "splits": splits,
     }
-    if unreadable is not None:
-        out["unreadable"] = unreadable
+    if checked is not None:
+        reasons, frames = checked
+        out["unreadable"] = list(reasons)
+        out["unreadable_reasons"] = reasons
+        out["frames"] = frames
     return out
 
 
@@ -112,8 +123,10 @@ def _print_summary(info: dict[str, Any]) -> None:
         for path in s["missing_files"]:
             console.print(f"missing ({split}): {path}", highlight=False)
     if "unreadable" in info:
-        for path in info["unreadable"]:
-            console.print(f"unreadable: {path}", highlight=False)
+        for path, count in info["frames"].items():
+            console.print(f"frames {count:6d}  {path}", highlight=False)
+        for path, reason in info["unreadable_reasons"].items():
+            console.print(f"unreadable: {path} ({reason})", highlight=False)
         console.print(f"decoded every video: {len(info['unreadable'])} unreadable")
 
 
@@ -123,12 +136,15 @@ def inspect(
     root: RootOpt = "",
     annotations: AnnotationsOpt = "",
     split: SplitOpt = 1,
-    check: Annotated[bool, typer.Option(help="Also decode every listed video.")] = False,
+    check: Annotated[
+        bool, typer.Option(help="Also decode every listed video: frame counts, unreadable ones.")
+    ] = False,
+    decoder: DecoderOpt = "pyav",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Classes in label order; per split the videos found, per-class counts, missing files."""
-    cfg, found = _load(dataset, root, annotations, split)
-    info = summary(cfg, found, _unreadable(cfg, found) if check else None)
+    cfg, found = _load(dataset, root, annotations, split, decoder=decoder)
+    info = summary(cfg, found, _check(cfg, found) if check else None)
     if as_json:
         print(json.dumps(info, indent=2))
     else:
@@ -221,6 +237,56 @@ def synth(
         f"wrote {counts['train']} training and {counts['test']} test videos to {out / 'videos'};"
         f" splits in {out / 'annotations'}, durations in {out / 'durations.csv'}"
     )
+
+
+@data_app.command("bench")
+def bench_command(
+    root: Annotated[Path, typer.Argument(help="Folder of videos (searched recursively).")],
+    clips: Annotated[int, typer.Option(help="Clips per reader.")] = 120,
+    frames: Annotated[int, typer.Option(help="T: frames per clip.")] = 16,
+    interval: Annotated[int, typer.Option(help="Temporal stride.")] = 1,
+    threads: Annotated[int, typer.Option(help="Decoder threads per video.")] = 1,
+    seed: Annotated[int, typer.Option(help="Which videos and starts.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Clips per CPU-second of each installed video reader on your videos: the same random
+    clips, readers interleaved clip by clip, CPU time per clip (other load does not skew the
+    ratios)."""
+    from mtbench.data.bench import available_readers, bench, video_files
+    from mtbench.data.decode import VIDEO_EXTENSIONS
+    from mtbench.data.kinds import Unreadable
+
+    paths = video_files(root)
+    if not paths:
+        raise UsageError(f"{root}: no video files ({', '.join(VIDEO_EXTENSIONS)}) under it")
+    if min(clips, frames, interval, threads) < 1:
+        raise UsageError("--clips, --frames, --interval and --threads must be >= 1")
+    try:
+        rows = bench(paths, available_readers(), clips=clips, frames=frames,
+                     interval=interval, threads=threads, seed=seed)  # fmt: skip
+    except Unreadable as exc:
+        raise UsageError(f"{exc} (mtbench data inspect --check lists unreadable videos)") from exc
+    machine = f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}"
+    if as_json:
+        print(json.dumps({"videos": len(paths), "threads": threads, "machine": machine,
+                          "readers": rows}, indent=2))  # fmt: skip
+        return
+    title = f"{len(paths)} videos, {clips} clips of {frames} frames, {threads} thread(s)"
+    _print_bench(rows, title)
+    print(f"{machine}; 'same': clips whose frames equal mtbench's reader's")
+
+
+def _print_bench(rows: list[dict[str, Any]], title: str) -> None:
+    table = Table(title=title)
+    for column in ("reader", "CPU ms/clip", "clips/CPU-s", "vs mtbench", "wall ms/clip", "same"):
+        table.add_column(column, justify="left" if column == "reader" else "right", no_wrap=True)
+    for row in rows:
+        table.add_row(
+            str(row["reader"]), f"{row['cpu_ms_per_clip']:.1f}", f"{row['clips_per_cpu_s']:.1f}",
+            f"{row['vs_mtbench']:.2f}x", f"{row['wall_ms_per_clip']:.1f}",
+            f"{row['same_frames_as_mtbench']}/{row['clips']}",
+        )  # fmt: skip
+    Console().print(table)
 
 
 def register(app: typer.Typer) -> None:

@@ -25,6 +25,9 @@ class DataConfig:
     resize: tuple[int, int] = (128, 160)  # short side: training jitters in it, eval uses [0]
     crop: int = 112
     workers: int = 2
+    decoder: str = "pyav"  # or "torchcodec"
+    decode_threads: int = 0  # per video; 0: the cores shared over the workers
+    decode_device: str = "cpu"  # "cuda": torchcodec on the GPU (NVDEC)
     mean: tuple[float, float, float] = (0.45, 0.45, 0.45)
     std: tuple[float, float, float] = (0.225, 0.225, 0.225)
     # synthetic and multiduration only (file layouts ignore them):

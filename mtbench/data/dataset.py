@@ -18,6 +18,7 @@ from torch.utils.data import Dataset
 
 from mtbench.data.annotations import read_annotations
 from mtbench.data.config import DataConfig, DataError
+from mtbench.data.decode import check_decoder
 from mtbench.data.kinds import DATASETS, Annotations, Sample, Unreadable
 from mtbench.data.sampling import eval_indices, train_indices
 from mtbench.data.transforms import eval_transform, train_transform
@@ -142,6 +143,7 @@ def build_dataset(
         raise DataError(f"crops {crops}: choose 1 or 3")
     if clips < 1 or cfg.frames < 1 or cfg.interval < 1 or cfg.crop < 1:
         raise DataError("clips, frames, interval and crop must be positive")
+    check_decoder(cfg)
     annotations = annotations or read_annotations(cfg)
     if not annotations.splits[split]:
         missing = annotations.missing[split]

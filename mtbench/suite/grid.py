@@ -225,10 +225,12 @@ def dataset_classes(spec: SuiteSpec, workload: Workload) -> int | None:
     """The class count of the cell's dataset (read once per data section), or None after
     recording why the annotations cannot be read (missing root, bad split file, ...)."""
     from mtbench.data import DataError, read_annotations
+    from mtbench.data.decode import check_decoder
 
     config = workload.data_config()
     if config not in spec.annotations:
         try:
+            check_decoder(config)
             spec.annotations[config] = read_annotations(config)
         except DataError as exc:
             spec.annotations[config] = None

@@ -88,6 +88,11 @@ DATA_FIELDS = {
     "resize": Field(_size_range, "short side; a range jitters in training", [128, 160]),
     "crop": Field(positive_int, "square crop size", 112),
     "workers": Field(non_negative_int, "DataLoader worker processes", 2),
+    "decoder": Field(choice(("pyav", "torchcodec")), "video reader: pyav or torchcodec", "pyav"),
+    "decode_threads": Field(
+        non_negative_int, "decoder threads per video (0: cores / workers, at least 1)", 0
+    ),
+    "decode_device": Field(choice(("cpu", "cuda")), "torchcodec: cuda decodes on NVDEC", "cpu"),
     "mean": Field(_triple, "normalisation mean (RGB, 0..1)", [0.45, 0.45, 0.45]),
     "std": Field(_triple, "normalisation std (RGB, 0..1)", [0.225, 0.225, 0.225]),
     "num_classes": Field(positive_int, "generated data: number of classes", 10),
@@ -138,6 +143,10 @@ EVAL_FIELDS = {
     "batch_size": Field(positive_int, "videos per evaluation step", 16),
 }
 
+# [data] keys added after stores existed: a cell key hashes them only when set, so the cells
+# of existing suites keep their keys (and their records stay comparable).
+KEY_WHEN_SET = {"decoder", "decode_threads", "decode_device"}
+
 WORKLOAD_SECTIONS = {"data": DATA_FIELDS, "train": TRAIN_FIELDS, "eval": EVAL_FIELDS}
 # Values that are lists themselves: only a list of lists is a grid of them.
 WORKLOAD_LIST_VALUED = {
@@ -171,7 +180,13 @@ class Workload:
     eval: dict[str, Any]
 
     def config(self) -> dict[str, Any]:
-        return {"data": self.data, "train": self.train, "eval": self.eval}
+        """The sections as a cell key hashes them (see KEY_WHEN_SET)."""
+        data = {
+            k: v
+            for k, v in self.data.items()
+            if k not in KEY_WHEN_SET or v != DATA_FIELDS[k].default
+        }
+        return {"data": data, "train": self.train, "eval": self.eval}
 
     def data_config(self):
         """The resolved [data] section as the data package's (hashable) DataConfig."""

@@ -29,6 +29,7 @@ from mtbench.data import (
     data_fingerprint,
     read_annotations,
 )
+from mtbench.data.decode import decoder_fields
 from mtbench.measure.latency import autocast_to
 from mtbench.measure.profile import resolve_device
 from mtbench.record import TrainingResult
@@ -430,6 +431,7 @@ def _training_result(
         checkpoint=str(ckpt_path.relative_to(store)) if ckpt_path.exists() else None,
         data_fingerprint=data_fingerprint(config, annotations, "test"),
         train_data_fingerprint=data_fingerprint(config, annotations, "train"),
+        **decoder_fields(config),
     )
     result.update(top1_by_duration(views, config))
     return result
