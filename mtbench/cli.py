@@ -243,6 +243,10 @@ def _cli_options(settings: dict[str, Any], breakdown: bool) -> ProfileOptions:
     if breakdown and "breakdown" not in settings["measure"].split(","):
         settings = {**settings, "measure": settings["measure"] + ",breakdown"}
     options = options_from(settings)
+    if options.interleave:
+        raise UsageError(
+            "--interleave: times a suite's cells in rounds (`mtbench run`), not one model"
+        )
     if problems := options.problems():
         raise UsageError("; ".join(f"{flag_of(key)}: {message}" for key, message in problems))
     return options

@@ -32,9 +32,10 @@ DTYPE_NAMES = ("float32", "bfloat16", "float16")
 DEVICES = ("auto", "cpu", "cuda")
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
 
-# How an option enters a cell's key: `always`, or `when_set` for options added after suites
-# had stores (left out while they hold their default, so that those stores still resume).
-KeyPolicy = Literal["always", "when_set"]
+# How an option enters a cell's key: `always`, `when_set` for options added after suites
+# had stores (left out while they hold their default, so that those stores still resume), or
+# `never` for how to time rather than what is timed (the same cell, the same key).
+KeyPolicy = Literal["always", "when_set", "never"]
 
 
 def measures(v: Any) -> str | None:
@@ -101,6 +102,13 @@ class ProfileOptions:
         "when_set",
         flag="depth",
     )
+    # How to time, not what: interleaved cells keep their keys (the record says `interleaved`).
+    interleave: bool = option(
+        False,
+        boolean,
+        "time the suite's measure cells in rounds, repeat k of every cell in round k",
+        "never",
+    )
 
     def problems(self) -> list[tuple[str, str]]:
         """(key, message) for every invalid option; empty when all are valid."""
@@ -121,11 +129,13 @@ class ProfileOptions:
         return out
 
     def key_options(self) -> dict[str, Any]:
-        """The options as a cell key hashes them: a `when_set` option only when it is set."""
+        """The options as a cell key hashes them: a `when_set` option only when it is set, a
+        `never` option never."""
         return {
             f.name: getattr(self, f.name)
             for f in fields(self)
-            if f.metadata["key"] == "always" or getattr(self, f.name) != f.default
+            if f.metadata["key"] == "always"
+            or (f.metadata["key"] == "when_set" and getattr(self, f.name) != f.default)
         }
 
     def precision(self) -> str:
@@ -145,6 +155,8 @@ class ProfileOptions:
             "threads": self.threads,
             "warmup": self.warmup,
             "breakdown_depth": self.breakdown_depth,
+            # True only where mtbench.suite.interleave timed the cell in rounds.
+            "interleaved": False,
         }
 
 

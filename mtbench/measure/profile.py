@@ -16,6 +16,7 @@ import torch
 from mtbench.errors import one_line
 from mtbench.measure.breakdown import BreakdownRun
 from mtbench.measure.ceilings import machine_ceilings
+from mtbench.measure.contention import flag_fwdbwd
 from mtbench.measure.environment import environment
 from mtbench.measure.flops import count_flops
 from mtbench.measure.latency import (
@@ -254,5 +255,6 @@ def _measure_runtime(
             )
             if timed:
                 record[f"{key}_ms"] = stats.as_dict()
+    flag_fwdbwd(record)
     if "memory" in options.measure:
         record["peak_mem_mb"] = memory.peak_mb
