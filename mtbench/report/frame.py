@@ -41,6 +41,7 @@ COLUMNS = [
     "device", "dtype", "threads", "mode", "machine", "params_m", "gflops", "flops_rel_diff",
     "lat_fwd_ms", "lat_fwd_p10", "lat_fwd_p90",
     "lat_fwdbwd_ms", "lat_fwdbwd_p10", "lat_fwdbwd_p90", "lat_fwd_samples", "lat_fwdbwd_samples",
+    "lat_fwd_verdict", "lat_fwdbwd_verdict", "interleaved",
     "peak_mem_mb", "top1", "top5", "mean_class_acc", "num_classes", "dataset", "views", "seed",
     "seed_group",
     *DURATION_COLUMNS, "top1_std", "top5_std", *(f"{c}_std" for c in DURATION_COLUMNS),
@@ -118,6 +119,18 @@ def _latency(record: dict[str, Any], key: str) -> tuple[float, float, float, tup
     )
 
 
+def _verdict(record: dict[str, Any], key: str) -> str:
+    """A timing's verdict (`read_record` gives old ones `unknown`); '' where not timed."""
+    stats = record.get(key)
+    return stats.get("verdict", "unknown") if isinstance(stats, dict) else ""
+
+
+def worst_verdict(verdicts: Any) -> str:
+    """Of a group's verdicts, the one that speaks against it: disturbed, unknown, clean."""
+    said = set(verdicts)
+    return next((v for v in ("disturbed", "unknown", "clean") if v in said), "")
+
+
 def _mode(record: dict[str, Any]) -> str:
     """How the model ran, the execution options a latency depends on: 'eager', 'compiled
     (default), cuda graphs, autocast bfloat16, channels-last'."""
@@ -179,6 +192,9 @@ def record_row(stored: dict[str, Any]) -> dict[str, Any]:
         "lat_fwdbwd_p90": fwdbwd[2],
         "lat_fwd_samples": fwd[3],
         "lat_fwdbwd_samples": fwdbwd[3],
+        "lat_fwd_verdict": _verdict(record, "latency_fwd_ms"),
+        "lat_fwdbwd_verdict": _verdict(record, "latency_fwdbwd_ms"),
+        "interleaved": bool(record.get("interleaved")),
         "peak_mem_mb": _number(record.get("peak_mem_mb")),
         "top1": _number(record.get("top1")),
         "top5": _number(record.get("top5")),
@@ -231,6 +247,7 @@ def aggregate_seeds(frame: pd.DataFrame) -> pd.DataFrame:
             row["top1_by_seed"] = {k: v for d in group["top1_by_seed"] for k, v in d.items()}
             for stem in ("lat_fwd", "lat_fwdbwd"):  # repeats of one configuration, pooled
                 row[f"{stem}_samples"] = sum(group[f"{stem}_samples"], ())
+                row[f"{stem}_verdict"] = worst_verdict(group[f"{stem}_verdict"])
             row["train_curve"] = _mean_curve(group["train_curve"].tolist())
             row["seed"] = math.nan
             row["label"] = strip_seed(row["label"])

@@ -31,6 +31,13 @@ FIGURES = [
     ("top1_long", "Top-1 long (%)", "long", 1),
 ]
 DELTA_DECIMALS = 1
+# A latency timed while the machine was busy (mtbench.measure.contention): marked, not hidden.
+DISTURBED_MARK = "†"
+DISTURBED_NOTE = (
+    f"{DISTURBED_MARK} disturbed: timed while other processes used the machine (or its repeats "
+    "scattered); re-time with `mtbench run SUITE --retime-disturbed`."
+)
+LATENCY_VERDICTS = {"lat_fwd_ms": "lat_fwd_verdict", "lat_fwdbwd_ms": "lat_fwdbwd_verdict"}
 TEXT_COLUMNS = ("Family", "Model", "Input (T×H×W)", "Dataset", "Suite")
 
 SORT_COLUMNS = {
@@ -79,6 +86,7 @@ def summary_table(
         table["Dataset"] = ok["dataset"]
     decimals: dict[str, int] = {}
     notes: list[str] = []
+    disturbed: dict[str, list[bool]] = {}
     for column, header, short, places in FIGURES:
         paper = ok.get(f"paper_{column}") if compare else None  # None: the paper has no such figure
         has_paper = paper is not None and paper.notna().any()
@@ -86,6 +94,8 @@ def summary_table(
             continue
         table[header] = ok[column]
         decimals[header] = places
+        if column in LATENCY_VERDICTS:
+            disturbed[header] = list(ok[LATENCY_VERDICTS[column]] == "disturbed")
         if f"{column}_std" in ok and (ok["n_seeds"] > 1).any():
             table[f"{header} std"] = ok[f"{column}_std"]
             table[f"{header} seeds"] = ok["n_seeds"]
@@ -109,6 +119,7 @@ def summary_table(
     table = table.reset_index(drop=True)
     table.attrs["decimals"] = decimals
     table.attrs["notes"] = notes
+    table.attrs["disturbed"] = {h: flags for h, flags in disturbed.items() if any(flags)}
     return table
 
 
@@ -153,6 +164,11 @@ def formatted(table: pd.DataFrame, missing: str = "–") -> pd.DataFrame:
                 for text, (sd, n) in zip(out[header], spread, strict=True)
             ]
             out = out.drop(columns=[f"{header} std", f"{header} seeds"])
+    for header, flags in table.attrs.get("disturbed", {}).items():
+        out[header] = [
+            f"{text} {DISTURBED_MARK}" if flag else text
+            for text, flag in zip(out[header], flags, strict=True)
+        ]
     return out
 
 
@@ -230,6 +246,8 @@ def _section(store: Store, fmt: str, compare: bool, sort: str | None) -> str:
     where = f"measured on {measured_on(store)}"
     failed = failed_lines(store)
     paper = [f"paper: {note}" for note in table.attrs.get("notes", [])]
+    if table.attrs.get("disturbed"):
+        paper.append(DISTURBED_NOTE)
     if fmt == "md":
         body = to_markdown(table) if len(table) else "_No successful cells._"
         notes = "".join(f"\n- {line}" for line in [*paper, *(f"failed: {f}" for f in failed)])
