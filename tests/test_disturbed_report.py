@@ -88,3 +88,24 @@ def test_an_old_store_reads_unknown_and_is_neither_marked_nor_refused(tmp_path):
     assert set(timed["lat_fwd_verdict"]) == {"unknown"}
     assert DISTURBED_MARK not in render(load_stores(folder), "md")
     assert all(DISTURBED not in row[2] for row in _compare(folder).values())
+
+
+def test_figures_draw_a_disturbed_latency_hollow_and_only_on_latency_axes(tmp_path):
+    from matplotlib.colors import to_hex
+
+    from mtbench.report import plots
+    from mtbench.report.interactive import cell_source
+    from mtbench.report.style import family_styles
+
+    cells = load_stores(_store(tmp_path))[0].ok
+    busy = list(cells["label"]).index(BUSY)
+    bars = plots.latency_bars(cells).axes[0].patches
+    hatched = [p for p in bars if p.get_hatch() == plots.DISTURBED_HATCH]
+    assert len(hatched) == 1 and to_hex(hatched[0].get_facecolor()) == "#ffffff"
+    counts, timed = plots.complexity(cells).axes[:2]
+    faces = [to_hex(c) for pc in timed.collections for c in pc.get_facecolors()]
+    assert faces.count("#ffffff") == 1  # the latency panel: R3D-18 hollow
+    assert "#ffffff" not in [to_hex(c) for pc in counts.collections for c in pc.get_facecolors()]
+    source = cell_source(cells, family_styles(cells["family"])).data
+    assert source["latency_fill"][busy] == "white" and source["fill"][busy] != "white"
+    assert [i for i, f in enumerate(source["latency_fill"]) if f == "white"] == [busy]

@@ -99,3 +99,15 @@ def test_a_cpu_burning_helper_makes_the_timing_disturbed_and_alone_it_is_clean()
     if alone.verdict != "clean":
         pytest.skip(f"no clean window on this machine: {'; '.join(alone.reasons)}")
     assert alone.contention["others_cores"] <= OTHERS_CORES_MARGIN
+
+
+def test_a_breakdown_takes_the_verdict_of_its_cells_timing():
+    from mtbench.measure.breakdown import time_verdict
+
+    clean = {"verdict": "clean"}
+    both = {"fwd_ms": 5.0, "fwdbwd_ms": 9.0}
+    busy = {"latency_fwd_ms": clean, "latency_fwdbwd_ms": {"verdict": "disturbed"}}
+    assert time_verdict(both, busy) == "disturbed"
+    assert time_verdict({"fwd_ms": 5.0}, busy) == "clean"  # its forward was timed clean
+    assert time_verdict(both, {"latency_fwd_ms": clean, "latency_fwdbwd_ms": None}) == "clean"
+    assert time_verdict(both, {"latency_fwd_ms": None, "latency_fwdbwd_ms": None}) is None
