@@ -5,6 +5,7 @@ from dataclasses import replace
 
 import pytest
 import typer
+from conftest import assert_one_line_error
 from torch import nn
 from typer.testing import CliRunner
 
@@ -137,3 +138,8 @@ def test_the_run_summary_counts_the_disturbed_and_says_how_to_retime(tmp_path, c
         record["latency_fwd_ms"]["verdict"] = record["latency_fwdbwd_ms"]["verdict"] = "clean"
     write_records(spec.output, records)
     assert "nothing to re-time" in cli("run", spec.path, "--retime-disturbed").output
+
+
+def test_profile_refuses_interleave_in_one_line(cli_inproc):
+    result = cli_inproc("profile", "r3d-18", "--interleave")
+    assert_one_line_error(result, "--interleave", "mtbench run")
