@@ -125,6 +125,15 @@ def _verdict(record: dict[str, Any], key: str) -> str:
     return stats.get("verdict", "unknown") if isinstance(stats, dict) else ""
 
 
+def _timing(record: dict[str, Any]) -> dict[str, Any]:
+    """How the latencies were taken: each one's verdict, and whether in interleaved rounds."""
+    return {
+        "lat_fwd_verdict": _verdict(record, "latency_fwd_ms"),
+        "lat_fwdbwd_verdict": _verdict(record, "latency_fwdbwd_ms"),
+        "interleaved": bool(record.get("interleaved")),
+    }
+
+
 def worst_verdict(verdicts: Any) -> str:
     """Of a group's verdicts, the one that speaks against it: disturbed, unknown, clean."""
     said = set(verdicts)
@@ -192,9 +201,7 @@ def record_row(stored: dict[str, Any]) -> dict[str, Any]:
         "lat_fwdbwd_p90": fwdbwd[2],
         "lat_fwd_samples": fwd[3],
         "lat_fwdbwd_samples": fwdbwd[3],
-        "lat_fwd_verdict": _verdict(record, "latency_fwd_ms"),
-        "lat_fwdbwd_verdict": _verdict(record, "latency_fwdbwd_ms"),
-        "interleaved": bool(record.get("interleaved")),
+        **_timing(record),
         "peak_mem_mb": _number(record.get("peak_mem_mb")),
         "top1": _number(record.get("top1")),
         "top5": _number(record.get("top5")),

@@ -86,7 +86,6 @@ def summary_table(
         table["Dataset"] = ok["dataset"]
     decimals: dict[str, int] = {}
     notes: list[str] = []
-    disturbed: dict[str, list[bool]] = {}
     for column, header, short, places in FIGURES:
         paper = ok.get(f"paper_{column}") if compare else None  # None: the paper has no such figure
         has_paper = paper is not None and paper.notna().any()
@@ -94,8 +93,6 @@ def summary_table(
             continue
         table[header] = ok[column]
         decimals[header] = places
-        if column in LATENCY_VERDICTS:
-            disturbed[header] = list(ok[LATENCY_VERDICTS[column]] == "disturbed")
         if f"{column}_std" in ok and (ok["n_seeds"] > 1).any():
             table[f"{header} std"] = ok[f"{column}_std"]
             table[f"{header} seeds"] = ok["n_seeds"]
@@ -119,8 +116,19 @@ def summary_table(
     table = table.reset_index(drop=True)
     table.attrs["decimals"] = decimals
     table.attrs["notes"] = notes
-    table.attrs["disturbed"] = {h: flags for h, flags in disturbed.items() if any(flags)}
+    table.attrs["disturbed"] = _disturbed_marks(ok, table)
     return table
+
+
+def _disturbed_marks(ok: pd.DataFrame, table: pd.DataFrame) -> dict[str, list[bool]]:
+    """Per latency column shown, which rows' timing was disturbed (columns with one only)."""
+    marks = {}
+    for column, header, *_ in FIGURES:
+        if column in LATENCY_VERDICTS and header in table:
+            flags = list(ok[LATENCY_VERDICTS[column]] == "disturbed")
+            if any(flags):
+                marks[header] = flags
+    return marks
 
 
 def _paper_conditions(ok: pd.DataFrame, column: str) -> str:
