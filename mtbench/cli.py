@@ -266,6 +266,10 @@ def _cli_options(settings: dict[str, Any], breakdown: bool) -> ProfileOptions:
     options = options_from(settings)
     if breakdown and "breakdown" not in (options.measure or ()):
         options = replace(options, measure=(*options.measure, "breakdown"))
+    if options.interleave:
+        raise UsageError(
+            "--interleave: times a suite's cells in rounds (`mtbench run`), not one model"
+        )
     if problems := options.problems():
         raise UsageError("; ".join(f"{flag_of(key)}: {message}" for key, message in problems))
     return options

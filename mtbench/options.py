@@ -22,7 +22,7 @@ from mtbench.checks import (
     non_negative_int,
     positive_int,
 )
-from mtbench.deploy import EXPORTERS, check_runtime, default_measures, runtime_problems
+from mtbench.runtimes import EXPORTERS, check_runtime, default_measures, runtime_problems
 
 MEASURES = ("params", "flops", "latency_fwd", "latency_fwdbwd", "memory")
 # Measures a user may ask for; the default (MEASURES) leaves out the breakdown, so that the
@@ -33,9 +33,10 @@ DTYPE_NAMES = ("float32", "bfloat16", "float16")
 DEVICES = ("auto", "cpu", "cuda")
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
 
-# How an option enters a cell's key: `always`, or `when_set` for options added after suites
-# had stores (left out while they hold their default, so that those stores still resume).
-KeyPolicy = Literal["always", "when_set"]
+# How an option enters a cell's key: `always`, `when_set` for options added after suites
+# had stores (left out while they hold their default, so that those stores still resume), or
+# `never` for how to time rather than what is timed (the same cell, the same key).
+KeyPolicy = Literal["always", "when_set", "never"]
 
 
 def measures(v: Any) -> str | None:
@@ -126,6 +127,14 @@ class ProfileOptions:
         if self.measure is None and check_runtime(self.runtime) is None:
             object.__setattr__(self, "measure", default_measures(self.runtime, MEASURES))
 
+    # How to time, not what: interleaved cells keep their keys (the record says `interleaved`).
+    interleave: bool = option(
+        False,
+        boolean,
+        "time the suite's measure cells in rounds, repeat k of every cell in round k",
+        "never",
+    )
+
     def problems(self) -> list[tuple[str, str]]:
         """(key, message) for every invalid option; empty when all are valid."""
         out = [
@@ -162,11 +171,13 @@ class ProfileOptions:
         )  # fmt: skip
 
     def key_options(self) -> dict[str, Any]:
-        """The options as a cell key hashes them: a `when_set` option only when it is set."""
+        """The options as a cell key hashes them: a `when_set` option only when it is set, a
+        `never` option never."""
         return {
             f.name: getattr(self, f.name)
             for f in fields(self)
-            if f.metadata["key"] == "always" or getattr(self, f.name) != f.default
+            if f.metadata["key"] == "always"
+            or (f.metadata["key"] == "when_set" and getattr(self, f.name) != f.default)
         }
 
     def precision(self) -> str:
@@ -187,6 +198,8 @@ class ProfileOptions:
             "warmup": self.warmup,
             "breakdown_depth": self.breakdown_depth,
             "runtime": self.runtime,
+            # True only where mtbench.suite.interleave timed the cell in rounds.
+            "interleaved": False,
         }
 
 

@@ -16,6 +16,21 @@ import copy
 from typing import Any, Literal, TypedDict
 
 
+class Contention(TypedDict):
+    """How busy the machine was over a timing's repeats (mtbench.measure.contention), summed
+    over the timed windows only: shares are of the cores' time over those windows."""
+
+    others_share: float | None  # other processes' CPU time / (wall x cores); None: no /proc/stat
+    others_cores: float | None  # the same in cores: others_share x cores
+    pressure_some: float | None  # share of the wall time some task waited for a CPU (PSI)
+    load_before: float | None  # 1-minute load average at the first repeat
+    load_after: float | None  # and at the last
+    wall_s: float  # wall seconds of the timed windows
+    own_cpu_s: float  # this process's CPU seconds over them (all its threads)
+    cores: int  # logical CPUs of the machine
+    threads: int  # torch threads of the timed cell
+
+
 class Latency(TypedDict):
     """One timed measurement: per-clip milliseconds over `repeats` runs after warm-up."""
 
@@ -25,6 +40,9 @@ class Latency(TypedDict):
     cv: float  # population standard deviation / mean of the per-clip times
     repeats: int
     samples: list[float]  # every repeat's per-clip time in timing order ([] in old records)
+    contention: Contention | None  # None in records older than the field
+    verdict: Literal["clean", "disturbed", "unknown"]  # old records read as unknown
+    reasons: list[str]  # why disturbed (or unknown); [] when clean
 
 
 class Provenance(TypedDict):
@@ -63,6 +81,7 @@ class Measurement(TypedDict):
     warmup: int
     breakdown_depth: int | None  # the breakdown's module depth as asked (None: the default)
     runtime: str  # what ran the timed forward: pytorch, or a runtime running the exported graph
+    interleaved: bool  # latencies timed in rounds with the suite's other cells (False: alone)
     # Figures; None where not measured.
     params_total: int | None
     params_trainable: int | None
@@ -149,7 +168,14 @@ _DEFAULTS: dict[str, Any] = {
     "amp": False,
     "channels_last": False,
     "runtime": "pytorch",
+    "interleaved": False,
     "status": "unknown",
+}
+# What a timing that predates the contention fields reads as: never `clean`.
+_LATENCY_DEFAULTS: dict[str, Any] = {
+    "contention": None,
+    "verdict": "unknown",
+    "reasons": ["timed before mtbench measured the machine's contention"],
 }
 MEASUREMENT_KEYS = tuple(Measurement.__annotations__)
 LATENCY_KEYS = ("latency_fwd_ms", "latency_fwdbwd_ms")
@@ -178,6 +204,8 @@ def read_record(raw: dict[str, Any]) -> Record:
     for key in LATENCY_KEYS:
         if not isinstance(record[key], dict):
             record[key] = None
+        elif "verdict" not in record[key]:
+            record[key].update(copy.deepcopy(_LATENCY_DEFAULTS))
     return record  # type: ignore[return-value]
 
 
@@ -185,6 +213,15 @@ def with_cell(record: Record, part: CellPart) -> Record:
     """The record of a suite cell: the runner's part added to what was measured."""
     record.update(part)  # type: ignore[typeddict-item]
     return record
+
+
+def verdict_of(record: Record) -> str | None:
+    """The cell's timing verdict: `disturbed` if any timing is, `unknown` if any is, else
+    `clean`; None when nothing was timed. `record` as `read_record` gives it."""
+    said = [stats["verdict"] for key in LATENCY_KEYS if (stats := record[key]) is not None]
+    if not said:
+        return None
+    return next((v for v in ("disturbed", "unknown") if v in said), "clean")
 
 
 def is_trained(record: Record) -> bool:

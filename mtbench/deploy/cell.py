@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from mtbench.deploy import onnx_exporter
 from mtbench.deploy.equality import THRESHOLDS, check_equal, fixed_clip, relative_difference
 from mtbench.deploy.export import Exported, convert_openvino, export_onnx
 from mtbench.deploy.sessions import Session, onnxruntime_session, openvino_session
 from mtbench.measure.latency import CpuTimer, time_runs
 from mtbench.measure.memory import PeakMemory
+from mtbench.runtimes import onnx_exporter
 
 if TYPE_CHECKING:
     from mtbench.options import ProfileOptions

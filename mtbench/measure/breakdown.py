@@ -41,10 +41,17 @@ def _r(value: float | None) -> float | None:
 
 
 def time_verdict(breakdown: dict[str, Any], record: dict[str, Any]) -> str | None:
-    """The verdict on the machine's contention for a breakdown's profiled times: 'clean',
-    'disturbed', or None where none is given. The issue on timing a busy machine (27) gives
-    every timing its verdict; this is where a breakdown's gets it."""
-    return None
+    """The verdict on the machine's contention for a breakdown's profiled times: the verdict
+    of the cell's timings of the same steps, taken just before on the same machine
+    ('disturbed' if any is, else 'clean' or 'unknown'); None where the cell timed none."""
+    said = [
+        stats.get("verdict", "unknown")
+        for step in STEPS
+        if f"{step}_ms" in breakdown and (stats := record.get(f"latency_{step}_ms"))
+    ]
+    if not said:
+        return None
+    return next((v for v in ("disturbed", "unknown") if v in said), "clean")
 
 
 class BreakdownRun:

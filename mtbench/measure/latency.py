@@ -11,10 +11,13 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
 
 import torch
 from torch import nn
+
+from mtbench.measure.contention import ContentionMeter, verdict
 
 
 @dataclass(frozen=True)
@@ -29,11 +32,24 @@ class LatencyStats:
     cv: float
     repeats: int
     samples: tuple[float, ...] = ()
+    # How busy the machine was over the timed repeats, and the verdict it gives
+    # (mtbench.measure.contention); None / "unknown" where nothing was measured.
+    contention: dict[str, Any] | None = None
+    verdict: str = "unknown"
+    reasons: tuple[str, ...] = field(default=())
 
-    def as_dict(self) -> dict[str, float | int | list[float]]:
+    def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["samples"] = list(self.samples)
+        out["reasons"] = list(self.reasons)
         return out
+
+
+def judged(stats: LatencyStats, meter: ContentionMeter) -> LatencyStats:
+    """`stats` with the machine's contention over its repeats and the verdict on them."""
+    contention = meter.as_dict()
+    said, reasons = verdict(contention, stats.samples)
+    return replace(stats, contention=contention, verdict=said, reasons=tuple(reasons))
 
 
 def _percentile(sorted_values: Sequence[float], q: float) -> float:
@@ -99,15 +115,28 @@ def time_runs(
     timer: CpuTimer | CudaTimer,
     clips_per_run: int = 1,
 ) -> LatencyStats:
-    """Run `warmup` untimed then `repeats` timed calls of `run`."""
+    """Run `warmup` untimed then `repeats` timed calls of `run`, each timed call bracketed by
+    snapshots of the machine (outside the timed region) for the verdict."""
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
     if warmup < 0:
         raise ValueError(f"warmup must be >= 0, got {warmup}")
     for _ in range(warmup):
         run()
-    samples = [timer.time_ms(run) for _ in range(repeats)]
-    return summarize(samples, clips_per_run)
+    meter = ContentionMeter(torch.get_num_threads())
+    samples = [time_one(run, timer, meter) for _ in range(repeats)]
+    return judged(summarize(samples, clips_per_run), meter)
+
+
+def time_one(
+    run: Callable[[], object], timer: CpuTimer | CudaTimer, meter: ContentionMeter
+) -> float:
+    """One timed call, with the machine measured around it."""
+    meter.start()
+    try:
+        return timer.time_ms(run)
+    finally:
+        meter.stop()
 
 
 def autocast_to(device: torch.device, dtype: torch.dtype | None) -> AbstractContextManager:

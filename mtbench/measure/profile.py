@@ -17,6 +17,7 @@ import torch
 from mtbench.errors import one_line
 from mtbench.measure.breakdown import BreakdownRun
 from mtbench.measure.ceilings import machine_ceilings
+from mtbench.measure.contention import flag_fwdbwd
 from mtbench.measure.environment import environment
 from mtbench.measure.flops import count_flops
 from mtbench.measure.latency import (
@@ -85,12 +86,14 @@ def profile(
     on_phase: Callable[[str], None] = lambda phase: None,
     model: torch.nn.Module | None = None,
     cache_dir: Path | None = None,
+    time_latency: bool = True,
 ) -> Record:
     """Measure one configuration; raises on failure (callers record it as they see fit).
 
     `model`, when given, is the cell's one build (a training cell's trained network); else
     the model is built here, once, for every measurement the options ask for. A runtime other
-    than PyTorch caches its exported file in `cache_dir` (the cell's folder).
+    than PyTorch caches its exported file in `cache_dir` (the cell's folder). Without
+    `time_latency` the latencies are left to the caller (the suite's interleaved rounds).
     """
     shape = parse_input_shape(input_shape)
     problems = options.problems()
@@ -105,11 +108,9 @@ def profile(
         raise ValueError("dtype float16 is not supported on cpu; use float32 or bfloat16")
     if options.cuda_graphs and device.type != "cuda":
         raise ValueError(f"cuda_graphs needs a CUDA device; device {options.device!r} is cpu")
-    benchmark = (
-        device.type == "cuda" if options.cudnn_benchmark is None else options.cudnn_benchmark
-    )
+    benchmark = cudnn_benchmark(options, device)
     record["cudnn_benchmark"] = benchmark
-    with _process_settings(options.threads, benchmark):
+    with process_settings(options.threads, benchmark):
         record.update(device=device.type, threads=torch.get_num_threads(), env=environment(device))
         on_phase("build")
         # A trained network may sit on its training device; counting runs on the CPU.
@@ -118,7 +119,9 @@ def profile(
         if "breakdown" in options.measure:
             breakdown = BreakdownRun(model, options.breakdown_depth, shape, dtype)
         _count(model, shape, options, record, on_phase, breakdown)
-        runtime = [m for m in options.measure if m in RUNTIME_MEASURES]
+        runtime = [
+            m for m in options.measure if m in RUNTIME_MEASURES and (time_latency or m == "memory")
+        ]
         if runtime and options.runtime != "pytorch":
             from mtbench.deploy.cell import export_folder, measure_deployed
 
@@ -126,13 +129,18 @@ def profile(
                 measure_deployed(model, shape, options, record, folder, on_phase)
         elif runtime:
             timed = [m for m in runtime if m != "memory"]
-            _measure_runtime(model, shape, device, dtype, options, timed, record, on_phase)
+            _measure_runtime(model, shape, device, options, timed, record, on_phase)
         if breakdown is not None:
             on_phase("breakdown profile")
             prepared = _prepared(model, shape, device, dtype, options)
             _measure_breakdown(breakdown, *prepared, options, record, on_phase)
     record.update(status="ok", finished_at=now_iso())
     return record
+
+
+def cudnn_benchmark(options: ProfileOptions, device: torch.device) -> bool:
+    """cuDNN autotuning as the cell runs: on for CUDA unless the option says otherwise."""
+    return device.type == "cuda" if options.cudnn_benchmark is None else options.cudnn_benchmark
 
 
 def build_for(name: str, kwargs: dict[str, Any], options: ProfileOptions) -> torch.nn.Module:
@@ -172,7 +180,7 @@ def _count(
 
 
 @contextmanager
-def _process_settings(threads: int | None, cudnn_benchmark: bool) -> Iterator[None]:
+def process_settings(threads: int | None, cudnn_benchmark: bool) -> Iterator[None]:
     """Thread count and cuDNN autotuning for one measurement, restored afterwards: a cell's
     settings must not leak into the next cell of a suite."""
     threads_before = torch.get_num_threads()
@@ -226,35 +234,51 @@ def _measure_breakdown(
     record["breakdown"] = breakdown.as_record(record)
 
 
+def runtime_steps(
+    model: torch.nn.Module,
+    shape: list[int],
+    device: torch.device,
+    options: ProfileOptions,
+    keys: list[str],
+    on_phase: Callable[[str], None] = lambda phase: None,
+) -> Iterator[tuple[str, Callable[[], object], Callable[[], object]]]:
+    """(measure, set_mode, step) for each of `keys` (`latency_fwd`, `latency_fwdbwd`): the
+    step as the cell runs it (prepared, compiled, replayed as a CUDA graph), its model already
+    in the step's mode; `set_mode` puts it back there when steps of one model alternate."""
+    model, x, autocast = _prepared(model, shape, device, DTYPES[options.dtype], options)
+    mode = None if options.compile_mode == "default" else options.compile_mode
+    runner = torch.compile(model, mode=mode) if options.compile else model
+    steps = {
+        "latency_fwd": (model.eval, forward_step),
+        "latency_fwdbwd": (model.train, forward_backward_step),
+    }
+    for key in keys:
+        set_mode, make_step = steps[key]
+        set_mode()
+        on_phase(key)
+        step = make_step(runner, x, autocast)
+        if options.cuda_graphs:
+            try:
+                step = cuda_graph_replay(step)
+            except Exception as exc:  # the cell fails with the reason, in one line
+                raise RuntimeError(f"CUDA graph capture of {key}: {one_line(exc)}") from exc
+        yield key, set_mode, step
+
+
 def _measure_runtime(
     model: torch.nn.Module,
     shape: list[int],
     device: torch.device,
-    dtype: torch.dtype,
     options: ProfileOptions,
     timed: list[str],
     record: Record,
     on_phase: Callable[[str], None],
 ) -> None:
-    model, x, autocast = _prepared(model, shape, device, dtype, options)
-    mode = None if options.compile_mode == "default" else options.compile_mode
-    runner = torch.compile(model, mode=mode) if options.compile else model
     timer = timer_for(device)
-    steps = {
-        "latency_fwd": (model.eval, forward_step),
-        "latency_fwdbwd": (model.train, forward_backward_step),
-    }
     with PeakMemory(device) as memory:
-        for key in timed or ["latency_fwdbwd"]:
-            set_mode, make_step = steps[key]
-            set_mode()
-            on_phase(key)
-            step = make_step(runner, x, autocast)
-            if options.cuda_graphs:
-                try:
-                    step = cuda_graph_replay(step)
-                except Exception as exc:  # the cell fails with the reason, in one line
-                    raise RuntimeError(f"CUDA graph capture of {key}: {one_line(exc)}") from exc
+        for key, _, step in runtime_steps(
+            model, shape, device, options, timed or ["latency_fwdbwd"], on_phase
+        ):
             stats = time_runs(
                 step,
                 warmup=options.warmup if timed else 0,
@@ -264,5 +288,6 @@ def _measure_runtime(
             )
             if timed:
                 record[f"{key}_ms"] = stats.as_dict()
+    flag_fwdbwd(record)
     if "memory" in options.measure:
         record["peak_mem_mb"] = memory.peak_mb

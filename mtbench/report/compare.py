@@ -44,6 +44,7 @@ SAME_MODEL = ("model", "kwargs_text", *(c for c in CONDITIONS if c not in ("mode
 ACCURACY_CONDITIONS = ("dataset", "views")
 NOT_RESOLVED = "n.r."
 UNAVAILABLE = "unavailable"
+DISTURBED = "disturbed"
 
 
 @dataclass(frozen=True)
@@ -99,11 +100,18 @@ def median_interval(samples: Sequence[float]) -> tuple[float, float] | None:
 
 
 def latency_ratio(
-    cell: Sequence[float], base: Sequence[float], median: float, base_median: float
+    cell: Sequence[float],
+    base: Sequence[float],
+    median: float,
+    base_median: float,
+    disturbed: bool = False,
 ) -> Estimate:
     """median(cell) / median(base), with the bootstrap interval of that ratio: both sets of
-    repeats resampled independently (the two cells were timed in separate runs)."""
+    repeats resampled independently. With a `disturbed` side no interval: the repeats
+    measured a busy machine as much as the model, and an interval would call that resolved."""
     value = median / base_median if base_median else math.nan
+    if disturbed:
+        return Estimate(value, how=DISTURBED)
     if len(cell) < 2 or len(base) < 2:
         return Estimate(value, how=UNAVAILABLE)
     rng = np.random.default_rng(SEED)
@@ -232,6 +240,14 @@ def _top1_by_seed(row: pd.Series) -> dict[int, float]:
     return {} if pd.isna(row["top1"]) else {-1: row["top1"]}
 
 
+def _latency_ratio(cell: pd.Series, base: pd.Series, stem: str) -> Estimate:
+    disturbed = DISTURBED in (cell[f"{stem}_verdict"], base[f"{stem}_verdict"])
+    return latency_ratio(
+        cell[f"{stem}_samples"], base[f"{stem}_samples"], cell[f"{stem}_ms"], base[f"{stem}_ms"],
+        disturbed,
+    )  # fmt: skip
+
+
 def _row(cell: pd.Series, base: pd.Series) -> dict:
     same_data = _key(cell, ACCURACY_CONDITIONS) == _key(base, ACCURACY_CONDITIONS)
     return {
@@ -242,15 +258,8 @@ def _row(cell: pd.Series, base: pd.Series) -> dict:
         else f"{cell['machine']} vs {base['machine']}",  # fmt: skip
         "conditions": f"{cell['device']}, {cell['input']}, batch {cell['batch_size']:g}, "
         f"{cell['dtype']}, {_mode_text(cell, base)}, {threads_text(cell['threads'])}",
-        "lat_fwd": latency_ratio(
-            cell["lat_fwd_samples"], base["lat_fwd_samples"], cell["lat_fwd_ms"], base["lat_fwd_ms"]
-        ),  # fmt: skip
-        "lat_fwdbwd": latency_ratio(
-            cell["lat_fwdbwd_samples"],
-            base["lat_fwdbwd_samples"],
-            cell["lat_fwdbwd_ms"],
-            base["lat_fwdbwd_ms"],
-        ),  # fmt: skip
+        "lat_fwd": _latency_ratio(cell, base, "lat_fwd"),
+        "lat_fwdbwd": _latency_ratio(cell, base, "lat_fwdbwd"),
         "gflops": Estimate(cell["gflops"] / base["gflops"], how="exact"),
         "params": Estimate(cell["params_m"] / base["params_m"], how="exact"),
         "top1": seed_difference(_top1_by_seed(cell), _top1_by_seed(base))
@@ -270,6 +279,8 @@ def ratio_text(estimate: Estimate, places: int = 2) -> str:
     text = f"{estimate.value:.{places}f}"
     if estimate.how == "exact":
         return text
+    if estimate.how == DISTURBED:
+        return f"{text} {DISTURBED}"
     if not estimate.has_interval:
         return f"{text} [{UNAVAILABLE}]"
     return f"{text} [{estimate.low:.{places}f}, {estimate.high:.{places}f}]" + (
@@ -321,7 +332,9 @@ def comparison_table(comparison: Comparison) -> pd.DataFrame:
 FOOTNOTE = (
     "Ratios are cell / baseline (below 1: faster or smaller); latency intervals are 95% "
     "percentile-bootstrap intervals over each cell's raw repeats ([unavailable]: a record "
-    "written before raw repeats were kept). GFLOPs and params are exact counts. Top-1 Δ is "
+    f"written before raw repeats were kept; {DISTURBED}: no interval, a side was timed while "
+    "other processes used the machine or its repeats scattered; re-time it with `mtbench run "
+    "SUITE --retime-disturbed`). GFLOPs and params are exact counts. Top-1 Δ is "
     "cell minus baseline over training seeds (paired by seed where both ran the same seeds, "
     f"else Welch), 95% Student-t interval. {NOT_RESOLVED}: not resolved, the interval contains "
     "1 (ratio) or 0 (difference)."

@@ -41,6 +41,7 @@ COLUMNS = [
     "flops_rel_diff",
     "lat_fwd_ms", "lat_fwd_p10", "lat_fwd_p90",
     "lat_fwdbwd_ms", "lat_fwdbwd_p10", "lat_fwdbwd_p90", "lat_fwd_samples", "lat_fwdbwd_samples",
+    "lat_fwd_verdict", "lat_fwdbwd_verdict", "interleaved",
     "peak_mem_mb", "top1", "top5", "mean_class_acc", "num_classes", "dataset", "views", "seed",
     "seed_group",
     *DURATION_COLUMNS, "top1_std", "top5_std", *(f"{c}_std" for c in DURATION_COLUMNS),
@@ -118,6 +119,27 @@ def _latency(record: dict[str, Any], key: str) -> tuple[float, float, float, tup
     )
 
 
+def _verdict(record: dict[str, Any], key: str) -> str:
+    """A timing's verdict (`read_record` gives old ones `unknown`); '' where not timed."""
+    stats = record.get(key)
+    return stats.get("verdict", "unknown") if isinstance(stats, dict) else ""
+
+
+def _timing(record: dict[str, Any]) -> dict[str, Any]:
+    """How the latencies were taken: each one's verdict, and whether in interleaved rounds."""
+    return {
+        "lat_fwd_verdict": _verdict(record, "latency_fwd_ms"),
+        "lat_fwdbwd_verdict": _verdict(record, "latency_fwdbwd_ms"),
+        "interleaved": bool(record.get("interleaved")),
+    }
+
+
+def worst_verdict(verdicts: Any) -> str:
+    """Of a group's verdicts, the one that speaks against it: disturbed, unknown, clean."""
+    said = set(verdicts)
+    return next((v for v in ("disturbed", "unknown", "clean") if v in said), "")
+
+
 def _mode(record: dict[str, Any]) -> str:
     """How the model ran, the execution options a latency depends on: 'eager', 'compiled
     (default), cuda graphs, autocast bfloat16, channels-last', or the runtime that ran the
@@ -142,14 +164,22 @@ def input_text(shape: Any) -> str:
     return "?"
 
 
+def _latency_columns(record: dict[str, Any]) -> dict[str, Any]:
+    """lat_fwd_ms, its p10, p90 and raw samples, and the same for lat_fwdbwd."""
+    columns: dict[str, Any] = {}
+    for stem, key in (("lat_fwd", "latency_fwd_ms"), ("lat_fwdbwd", "latency_fwdbwd_ms")):
+        median, p10, p90, samples = _latency(record, key)
+        columns.update({f"{stem}_ms": median, f"{stem}_p10": p10, f"{stem}_p90": p90,
+                        f"{stem}_samples": samples})  # fmt: skip
+    return columns
+
+
 def record_row(stored: dict[str, Any]) -> dict[str, Any]:
     """One flat row; missing or null figures become NaN so pandas keeps the columns numeric."""
     record = read_record(stored)
     kwargs = record.get("model_kwargs") or {}
     family = record.get("family") or ""
     defaults = MTNET_DEFAULTS if family == "mtnet" else {}
-    fwd = _latency(record, "latency_fwd_ms")
-    fwdbwd = _latency(record, "latency_fwdbwd_ms")
     params = _number(record.get("params_total"))
     by_duration = record.get("top1_by_duration")
     by_duration = by_duration if isinstance(by_duration, dict) else {}
@@ -170,19 +200,13 @@ def record_row(stored: dict[str, Any]) -> dict[str, Any]:
         "dtype": record.get("dtype") or "",
         "threads": _number(record.get("threads")),
         "mode": _mode(record),
-        "runtime": record.get("runtime") or "pytorch",  # records before runtimes: PyTorch
+        "runtime": record["runtime"],  # read_record: PyTorch for records before runtimes
         "machine": machine_key(record.get("env")),
         "params_m": params / 1e6,
         "gflops": _number(record.get("gflops")),
         "flops_rel_diff": _number(record.get("flops_rel_diff")),
-        "lat_fwd_ms": fwd[0],
-        "lat_fwd_p10": fwd[1],
-        "lat_fwd_p90": fwd[2],
-        "lat_fwdbwd_ms": fwdbwd[0],
-        "lat_fwdbwd_p10": fwdbwd[1],
-        "lat_fwdbwd_p90": fwdbwd[2],
-        "lat_fwd_samples": fwd[3],
-        "lat_fwdbwd_samples": fwdbwd[3],
+        **_latency_columns(record),
+        **_timing(record),
         "peak_mem_mb": _number(record.get("peak_mem_mb")),
         "top1": _number(record.get("top1")),
         "top5": _number(record.get("top5")),
@@ -235,6 +259,7 @@ def aggregate_seeds(frame: pd.DataFrame) -> pd.DataFrame:
             row["top1_by_seed"] = {k: v for d in group["top1_by_seed"] for k, v in d.items()}
             for stem in ("lat_fwd", "lat_fwdbwd"):  # repeats of one configuration, pooled
                 row[f"{stem}_samples"] = sum(group[f"{stem}_samples"], ())
+                row[f"{stem}_verdict"] = worst_verdict(group[f"{stem}_verdict"])
             row["train_curve"] = _mean_curve(group["train_curve"].tolist())
             row["seed"] = math.nan
             row["label"] = strip_seed(row["label"])

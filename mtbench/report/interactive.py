@@ -10,8 +10,8 @@ all) and takes only its core script (~1.3 MB, once per page).
 
 One source per suite, one row per cell in the table's order; a figure draws one scatter per
 family (the report's colour and marker) over the cells that have both of its figures. Each
-mark's fill is the source's `fill` column: a later per-cell mark (a hollow marker for a
-disturbed latency) is one more value there.
+mark's fill is the source's `fill` column, in figures with a latency axis `latency_fill`: a
+disturbed latency (mtbench.measure.contention) is a hollow marker there, only there.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ VIEWS = (
     ("gflops", "lat_fwd_ms", "GFLOPs per clip (1 MAC = 1 FLOP)", "Forward latency per clip (ms)"),
 )
 FIGURE_COLUMNS = ("params_m", "gflops", "lat_fwd_ms", "top1")
+HOLLOW = "white"  # the fill of a disturbed latency's marker
 TOOLTIPS = [
     ("cell", "@label"),
     ("model", "@model @kwargs"),
@@ -68,7 +69,8 @@ def _latency_text(row: pd.Series) -> str:
     spread = ""
     if pd.notna(row["lat_fwd_p10"]) and pd.notna(row["lat_fwd_p90"]):
         spread = f" (p10 {row['lat_fwd_p10']:.2f} – p90 {row['lat_fwd_p90']:.2f})"
-    return f"{row['lat_fwd_ms']:.2f} ms{spread}"
+    disturbed = " disturbed (machine busy)" if row["lat_fwd_verdict"] == "disturbed" else ""
+    return f"{row['lat_fwd_ms']:.2f} ms{spread}{disturbed}"
 
 
 def _top1_text(row: pd.Series) -> str:
@@ -96,6 +98,10 @@ def cell_source(cells: pd.DataFrame, styles: Styles) -> ColumnDataSource:
         "top1_text": [_top1_text(row) for _, row in cells.iterrows()],
         "colour": [colour for colour, _ in looks],
         "fill": [colour for colour, _ in looks],
+        "latency_fill": [
+            HOLLOW if verdict == "disturbed" else colour
+            for (colour, _), verdict in zip(looks, cells["lat_fwd_verdict"], strict=True)
+        ],
         "marker": [MARKERS.get(marker, "circle") for _, marker in looks],
     }  # fmt: skip
     return ColumnDataSource({k: [None if _nan(v) else v for v in vs] for k, vs in data.items()})
@@ -113,11 +119,12 @@ def _view_figure(cells: pd.DataFrame, source: ColumnDataSource, view: tuple) -> 
                   active_drag="box_select", x_axis_label=x_title, y_axis_label=y_title,
                   name=f"{x}-vs-{y}")  # fmt: skip
     measured = cells[x].notna() & cells[y].notna()
+    fill = "latency_fill" if "lat_fwd_ms" in (x, y) else "fill"
     items = []
     for family in dict.fromkeys(cells.loc[measured, "family"]):
         mask = (measured & (cells["family"] == family)).tolist()
         glyph = plot.scatter(x, y, source=source, view=CDSView(filter=BooleanFilter(mask)),
-                             size=9, marker="marker", fill_color="fill", line_color="colour",
+                             size=9, marker="marker", fill_color=fill, line_color="colour",
                              fill_alpha=0.85, nonselection_fill_alpha=0.15,
                              nonselection_line_alpha=0.25, name=family)  # fmt: skip
         items.append((family, [glyph]))

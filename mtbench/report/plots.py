@@ -103,7 +103,8 @@ def _size_handles(largest: float) -> list[Line2D]:
 def _family_scatter(
     ax: Axes, rows: pd.DataFrame, x: str, y: str, styles: dict, sizes: np.ndarray | None = None
 ) -> None:
-    """Filled markers per family; hollow paper markers and a dotted link where `paper_<x>` and
+    """Filled markers per family (hollow with a thick edge where a latency axis shows a
+    disturbed timing); hollow paper markers and a dotted link where `paper_<x>` and
     `paper_<y>` exist."""
     for family, (colour, marker) in styles.items():
         mask = (rows["family"] == family).to_numpy()
@@ -111,15 +112,16 @@ def _family_scatter(
             continue
         part = rows[mask]
         size = sizes[mask] if sizes is not None else 22.0
+        busy = _disturbed(part, x, y)
         ax.scatter(
             part[x],
             part[y],
             s=size,
-            color=colour,
+            facecolors=["white" if b else colour for b in busy],  # alpha would blacken "none"
             marker=marker,
             alpha=0.85,
-            edgecolors="white",
-            linewidths=0.5,
+            edgecolors=[colour if b else "white" for b in busy],
+            linewidths=[DISTURBED_EDGE if b else 0.5 for b in busy],
             label=family,
             zorder=3,
         )
@@ -155,6 +157,25 @@ def _family_scatter(
                     ls=":",
                     zorder=2,
                 )
+
+
+DISTURBED_EDGE = 1.4  # a disturbed latency's hollow marker: its edge, thick enough to see
+DISTURBED_HATCH = "xxxx"  # and its bar's hatching
+
+
+def _disturbed(rows: pd.DataFrame, x: str, y: str) -> list[bool]:
+    """Per row, whether a forward-latency axis among `x`, `y` shows a disturbed timing."""
+    if "lat_fwd_ms" not in (x, y):
+        return [False] * len(rows)
+    return list(rows["lat_fwd_verdict"] == "disturbed")
+
+
+def _disturbed_handle(rows: pd.DataFrame) -> list[Line2D]:
+    if not (rows["lat_fwd_verdict"] == "disturbed").any():
+        return []
+    return [Line2D([], [], ls="", marker="o", markerfacecolor="none", color="#555555",
+                   markeredgewidth=DISTURBED_EDGE, markersize=5,
+                   label="hollow: latency disturbed (machine busy)")]  # fmt: skip
 
 
 def _paper_obstacles(rows: pd.DataFrame, x: str, y: str) -> list[tuple[float, float]]:
@@ -324,7 +345,7 @@ def accuracy_vs_latency(
     datasets = list(dict.fromkeys(rows["dataset"]))
     fig, axes = figure(ncols=len(datasets))
     styles = styles or family_styles(frame["family"])
-    extra = _seed_bars_handle(rows)
+    extra = _seed_bars_handle(rows) + _disturbed_handle(rows)
     for ax, dataset in zip(axes[0], datasets, strict=True):
         panel = rows[rows["dataset"] == dataset]
         _family_scatter(ax, panel, "lat_fwd_ms", "top1", styles)
@@ -381,7 +402,7 @@ def _latency_series(
     bootstrap interval of each median; the paper's value as a hollow diamond where known."""
     stem, name, paper, hatch = series
     colours = [style_of(styles, f)[0] for f in rows["family"]]
-    ax.barh(
+    bars = ax.barh(
         y,
         rows[f"{stem}_ms"].fillna(0),
         height,
@@ -393,6 +414,10 @@ def _latency_series(
         label=name,
         error_kw={"lw": 0.7, "capsize": 1.5},
     )
+    for bar, verdict in zip(bars.patches, rows[f"{stem}_verdict"], strict=True):
+        if verdict == "disturbed":  # hollow, so that the hatch (in the edge colour) shows
+            bar.set_facecolor("white")
+            bar.set_hatch(DISTURBED_HATCH)
     if paper in rows and rows[paper].notna().any():
         ax.scatter(rows[paper], y, marker="D", s=14, facecolors="none", edgecolors="black",
                    linewidths=0.8, zorder=3, label=PAPER_LATENCY)  # fmt: skip
@@ -409,6 +434,9 @@ def _latency_handles(drawn: list[tuple], styles: Styles, rows: pd.DataFrame) -> 
         handles += [
             Patch(color=c, label=f) for f, (c, _) in styles.items() if f in set(rows["family"])
         ]
+    if any((rows[f"{stem}_verdict"] == "disturbed").any() for stem, *_ in drawn):
+        handles.append(Patch(facecolor="white", edgecolor="#777777", hatch=DISTURBED_HATCH,
+                             label="disturbed (machine busy)"))  # fmt: skip
     if any(paper in rows and rows[paper].notna().any() for _, _, paper, _ in drawn):
         handles.append(Line2D([], [], ls="", marker="D", markerfacecolor="none", color="black",
                               label=PAPER_LATENCY, markersize=4))  # fmt: skip
@@ -573,7 +601,8 @@ def complexity(frame: pd.DataFrame, compare: bool = False, styles: Styles | None
     if not timed.empty:
         axes[0][-1].set_title(_workload_title(timed), fontsize=7.5)
     shown = any(_paper_obstacles(part, x, y) for x, y, _, _, part in panels)
-    _legend(fig, styles, rows["family"], _few_labels_handle(len(rows)), shown)
+    extra = _few_labels_handle(len(rows)) + _disturbed_handle(timed)
+    _legend(fig, styles, rows["family"], extra, shown)
     fig.canvas.draw()  # final layout before labels are placed
     for ax, (x, y, _, _, part) in zip(axes[0], panels, strict=True):
         _label(ax, part, x, y, False)

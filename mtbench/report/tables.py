@@ -31,6 +31,13 @@ FIGURES = [
     ("top1_long", "Top-1 long (%)", "long", 1),
 ]
 DELTA_DECIMALS = 1
+# A latency timed while the machine was busy (mtbench.measure.contention): marked, not hidden.
+DISTURBED_MARK = "†"
+DISTURBED_NOTE = (
+    f"{DISTURBED_MARK} disturbed: timed while other processes used the machine (or its repeats "
+    "scattered); re-time with `mtbench run SUITE --retime-disturbed`."
+)
+LATENCY_VERDICTS = {"lat_fwd_ms": "lat_fwd_verdict", "lat_fwdbwd_ms": "lat_fwdbwd_verdict"}
 TEXT_COLUMNS = ("Family", "Model", "Input (T×H×W)", "Runtime", "Dataset", "Suite")
 
 SORT_COLUMNS = {
@@ -50,6 +57,18 @@ def ordered_rows(frame: pd.DataFrame, sort: str | None) -> pd.DataFrame:
     keys = frame.assign(_family=frame["family"].map(family_rank), _order=range(len(frame)))
     by = ["_family", SORT_COLUMNS[sort] if sort else "_order"]
     return frame.loc[keys.sort_values(by, kind="stable", na_position="last").index]
+
+
+def _identity_columns(ok: pd.DataFrame) -> pd.DataFrame:
+    """Which cell a row is: family, model, input, and the runtime and dataset where any says."""
+    table = pd.DataFrame(
+        {"Family": ok["family"], "Model": ok["label"], "Input (T×H×W)": ok["input"]}
+    )
+    if (ok["runtime"] != "pytorch").any():
+        table["Runtime"] = ok["runtime"]
+    if (ok["dataset"] != "").any():
+        table["Dataset"] = ok["dataset"]
+    return table
 
 
 def summary_table(
@@ -72,13 +91,7 @@ def summary_table(
     ok = ok.assign(top5=ok["top5"].where(~(ok["num_classes"] <= 5)))
     if compare:
         ok = with_paper(ok, counts or PaperCounts())
-    table = pd.DataFrame(
-        {"Family": ok["family"], "Model": ok["label"], "Input (T×H×W)": ok["input"]}
-    )
-    if (ok["runtime"] != "pytorch").any():
-        table["Runtime"] = ok["runtime"]
-    if (ok["dataset"] != "").any():
-        table["Dataset"] = ok["dataset"]
+    table = _identity_columns(ok)
     decimals: dict[str, int] = {}
     notes: list[str] = []
     for column, header, short, places in FIGURES:
@@ -111,7 +124,19 @@ def summary_table(
     table = table.reset_index(drop=True)
     table.attrs["decimals"] = decimals
     table.attrs["notes"] = notes
+    table.attrs["disturbed"] = _disturbed_marks(ok, table)
     return table
+
+
+def _disturbed_marks(ok: pd.DataFrame, table: pd.DataFrame) -> dict[str, list[bool]]:
+    """Per latency column shown, which rows' timing was disturbed (columns with one only)."""
+    marks = {}
+    for column, header, *_ in FIGURES:
+        if column in LATENCY_VERDICTS and header in table:
+            flags = list(ok[LATENCY_VERDICTS[column]] == "disturbed")
+            if any(flags):
+                marks[header] = flags
+    return marks
 
 
 def _paper_conditions(ok: pd.DataFrame, column: str) -> str:
@@ -155,6 +180,11 @@ def formatted(table: pd.DataFrame, missing: str = "–") -> pd.DataFrame:
                 for text, (sd, n) in zip(out[header], spread, strict=True)
             ]
             out = out.drop(columns=[f"{header} std", f"{header} seeds"])
+    for header, flags in table.attrs.get("disturbed", {}).items():
+        out[header] = [
+            f"{text} {DISTURBED_MARK}" if flag else text
+            for text, flag in zip(out[header], flags, strict=True)
+        ]
     return out
 
 
@@ -232,6 +262,8 @@ def _section(store: Store, fmt: str, compare: bool, sort: str | None) -> str:
     where = f"measured on {measured_on(store)}"
     failed = failed_lines(store)
     paper = [f"paper: {note}" for note in table.attrs.get("notes", [])]
+    if table.attrs.get("disturbed"):
+        paper.append(DISTURBED_NOTE)
     if fmt == "md":
         body = to_markdown(table) if len(table) else "_No successful cells._"
         notes = "".join(f"\n- {line}" for line in [*paper, *(f"failed: {f}" for f in failed)])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,7 +19,13 @@ from mtbench.launch.status import status
 from mtbench.measure.machine import machine_key
 from mtbench.measure.profile import FLOPS_WARN_REL_DIFF
 from mtbench.suite.grid import Cell, load_suite, shard
-from mtbench.suite.runner import SUITE_COPY, records_table, run_suite, view_cell_key
+from mtbench.suite.runner import (
+    SUITE_COPY,
+    disturbed_keys,
+    records_table,
+    run_suite,
+    view_cell_key,
+)
 from mtbench.suite.schema import SuiteError, SuiteSpec
 from mtbench.suite.store import (
     find_stores,
@@ -91,6 +98,14 @@ def run(
         list[str] | None,
         typer.Option(help="Set a launcher key for this run, KEY=VALUE (repeatable)."),
     ] = None,
+    interleave: Annotated[
+        bool,
+        typer.Option(help="Time the measure cells' latencies in rounds ([defaults] interleave)."),
+    ] = False,
+    retime_disturbed: Annotated[
+        bool,
+        typer.Option(help="Time again only the cells whose latest timing is disturbed."),
+    ] = False,
     imports: Imports = None,
 ) -> None:
     """Measure every cell of a suite, training and evaluating it first when the suite has
@@ -102,6 +117,13 @@ def run(
         spec.output = output
     if shard_spec is not None:
         cells = shard(cells, *parse_shard(shard_spec))
+    if interleave:  # how to time, not what: the cells keep their keys
+        cells = [replace(c, options=replace(c.options, interleave=True)) for c in cells]
+    if retime_disturbed:
+        cells, force = disturbed_cells(spec, cells), True
+        if not cells:
+            console.print(f"no disturbed timings in {spec.output}: nothing to re-time")
+            return
     done = ok_keys(spec.output)
     if dry_run:
         title = f"{spec.name}: {len(cells)} cells -> {spec.output}"
@@ -114,6 +136,13 @@ def run(
         slurm_launcher().submit(spec, cells, settings, force=force, console=console)
         return
     _run_and_report(spec, cells, force=force)
+
+
+def disturbed_cells(spec: SuiteSpec, cells: list[Cell]) -> list[Cell]:
+    """The cells whose latest ok record has a disturbed timing: `--retime-disturbed`'s. Their
+    new records are appended and, being the latest, win; the old ones stay in the store."""
+    keys = set(disturbed_keys(list(latest_by_cell(read_records(spec.output)).values())))
+    return [c for c in cells if c.key in keys]
 
 
 def slurm_launcher():
@@ -144,6 +173,13 @@ def _run_and_report(
         f"ran {len(summary.ran)}, skipped {len(summary.skipped)} already measured,"
         f" failed {len(summary.failed)}; results in {spec.output}"
     )
+    if disturbed := disturbed_keys(records):
+        console.print(
+            f"[yellow]{len(disturbed)} of {len(records)} cells disturbed[/] (†: timed while other"
+            f" processes used the machine, or their repeats scattered); re-time them with"
+            f" `mtbench run {spec.path} --retime-disturbed`, on a quieter machine, with fewer"
+            f" threads than free cores, or with --interleave"
+        )
     for record in records:
         rel = record.get("flops_rel_diff")
         if rel is not None and rel > FLOPS_WARN_REL_DIFF:

@@ -12,7 +12,7 @@ import gc
 import shutil
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -25,6 +25,7 @@ from rich.progress import (
     MofNCompleteColumn,
     Progress,
     SpinnerColumn,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -34,9 +35,10 @@ from rich.table import Table
 from mtbench.console import LogConsole
 from mtbench.errors import one_line
 from mtbench.measure.profile import now_iso, profile, unmeasured_record
-from mtbench.record import CellPart, Record, is_trained, read_record, with_cell
+from mtbench.record import CellPart, Record, is_trained, read_record, verdict_of, with_cell
 from mtbench.registry import model_entry
 from mtbench.suite.grid import Cell, cell_config, cell_key
+from mtbench.suite.interleave import interleavable, run_interleaved
 from mtbench.suite.schema import SuiteSpec
 from mtbench.suite.store import append_record, ok_records
 from mtbench.train.distributed import current_world
@@ -176,6 +178,7 @@ def run_suite(
         TextColumn("ETA"),
         TimeRemainingColumn(),
     )
+    rounds = interleavable(todo) if not world.distributed and eval_views is None else []
     with (
         stop_after_current_cell(console) as stop,
         Progress(*columns, console=console, disable=not world.is_main) as progress,
@@ -183,7 +186,9 @@ def run_suite(
         bar = progress.add_task(f"suite {spec.name}", total=len(cells))
         progress.update(bar, completed=len(summary.skipped))
         current = progress.add_task("", total=None)
-        for cell in todo:
+        if rounds:
+            _run_rounds(spec, rounds, summary, lambda: progress.advance(bar), progress, current)
+        for cell in (c for c in todo if c not in rounds):
             if stop[0]:
                 summary.interrupted = True
                 break
@@ -197,14 +202,36 @@ def run_suite(
             record = run_cell(
                 spec, cell, on_phase=on_phase, progress=progress, eval_views=eval_views
             )
-            summary.ran.append(cell)
-            if record["status"] != "ok":
-                summary.failed.append((cell, record["error"]))
+            _count(summary, cell, record)
             progress.advance(bar)
             if world.is_main and not console.is_terminal:  # a log: one line per finished cell
                 console.print(finished_line(title, record, started), markup=False)
         progress.update(current, description="done", visible=False)
     return summary
+
+
+def _run_rounds(
+    spec: SuiteSpec,
+    cells: list[Cell],
+    summary: RunSummary,
+    advance: Callable[[], None],
+    progress: Progress,
+    task: TaskID,
+) -> None:
+    """The interleaved cells (mtbench.suite.interleave), their latencies timed in rounds."""
+
+    def on_phase(phase: str) -> None:
+        progress.update(task, description=f"{len(cells)} cells interleaved: {phase}")
+
+    for cell, record in run_interleaved(spec.name, spec.output, cells, on_phase):
+        _count(summary, cell, record)
+        advance()
+
+
+def _count(summary: RunSummary, cell: Cell, record: Record) -> None:
+    summary.ran.append(cell)
+    if record["status"] != "ok":
+        summary.failed.append((cell, record["error"]))
 
 
 def current_ok_keys(
@@ -273,7 +300,11 @@ def _key(cell: Cell, eval_views: dict[str, int] | None) -> str:
 
 
 def _latency(stats: dict[str, Any] | None) -> str:
-    return f"{stats['median']:.1f}" if stats else "-"
+    """The median, marked where the timing was disturbed (`read_record`'s stats)."""
+    if not stats:
+        return "-"
+    mark = " †" if stats.get("verdict") == "disturbed" else ""
+    return f"{stats['median']:.1f}{mark}"
 
 
 def _number(value: float | None, scale: float = 1.0, digits: int = 2) -> str:
@@ -327,4 +358,12 @@ def records_table(stored: list[dict[str, Any]], title: str) -> Table:
             status if status != "ok" else "[green]ok",
         )
     table.caption = "* one multiply-add = one FLOP; latency is the per-clip median"
+    if any(verdict_of(r) == "disturbed" for r in records):
+        table.caption += "; † disturbed: timed while the machine was busy"
     return table
+
+
+def disturbed_keys(stored: list[dict[str, Any]]) -> list[str]:
+    """Cell keys of ok records with a disturbed timing: what `--retime-disturbed` re-times."""
+    records = [read_record(r) for r in stored]
+    return [r["cell_key"] for r in records if r["status"] == "ok" and verdict_of(r) == "disturbed"]

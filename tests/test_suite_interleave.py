@@ -1,0 +1,145 @@
+"""Interleaved timing of a suite's cells, and `mtbench run --retime-disturbed` (issue 27)."""
+
+import textwrap
+from dataclasses import replace
+
+import pytest
+import typer
+from conftest import assert_one_line_error
+from torch import nn
+from typer.testing import CliRunner
+
+from mtbench.registry import register_model
+from mtbench.suite import interleave
+from mtbench.suite.commands import register
+from mtbench.suite.grid import expand
+from mtbench.suite.runner import run_suite
+from mtbench.suite.schema import parse_suite
+from mtbench.suite.store import latest_by_cell, read_records, write_records
+
+CONTENTION_KEYS = {
+    "others_share", "others_cores", "pressure_some", "load_before", "load_after", "wall_s",
+    "own_cpu_s", "cores", "threads",
+}  # fmt: skip
+
+
+@register_model("test-interleave-tiny", family="test")
+def tiny(num_classes: int = 10, width: int = 4) -> nn.Module:
+    """A cheap video classifier."""
+    return nn.Sequential(
+        nn.Conv3d(3, width, 3, padding=1), nn.AdaptiveAvgPool3d(1), nn.Flatten(),
+        nn.Linear(width, num_classes),
+    )  # fmt: skip
+
+
+def _suite(tmp_path, interleave_line: str = ""):
+    path = tmp_path / "s.toml"
+    path.write_text(
+        textwrap.dedent(f"""
+        [suite]
+        name = "s"
+        output = "{tmp_path / "out"}"
+        [defaults]
+        device = "cpu"
+        input = [2, 3, 4, 16, 16]
+        warmup = 1
+        repeats = 3
+        measure = ["params", "latency_fwd", "latency_fwdbwd"]
+        {interleave_line}
+        [[models]]
+        name = "test-interleave-tiny"
+        width = [2, 3, 5]
+        """)
+    )
+    return parse_suite(path)
+
+
+def test_interleaved_rounds_give_every_cell_its_repeats_and_the_same_fields(tmp_path, monkeypatch):
+    calls = []
+    time_one = interleave.time_one
+
+    def spy(step, timer, meter):
+        calls.append(step)
+        return time_one(step, timer, meter)
+
+    monkeypatch.setattr(interleave, "time_one", spy)
+    spec = _suite(tmp_path, "interleave = true")
+    cells = expand(spec)
+    (tmp_path / "alone").mkdir()
+    alone = expand(_suite(tmp_path / "alone"))
+    assert [c.key for c in cells] == [c.key for c in alone]  # how to time is not in the key
+    summary = run_suite(spec, cells)
+    assert len(summary.ran) == 3 and not summary.failed
+    steps = 3 * 2  # cells x (forward, forward+backward)
+    assert len(calls) == 3 * steps
+    for k in range(3):  # round k times every step once, in its own order
+        assert len(set(map(id, calls[k * steps : (k + 1) * steps]))) == steps
+    assert calls[:steps] != calls[steps : 2 * steps]
+    for record in read_records(spec.output):
+        assert record["status"] == "ok" and record["interleaved"] is True
+        assert record["params_total"] > 0
+        for key in ("latency_fwd_ms", "latency_fwdbwd_ms"):
+            stats = record[key]
+            assert stats["repeats"] == len(stats["samples"]) == 3
+            assert set(stats["contention"]) == CONTENTION_KEYS
+            assert stats["verdict"] in ("clean", "disturbed", "unknown")
+
+
+def test_training_and_breakdown_cells_are_not_interleaved(tmp_path):
+    cells = expand(_suite(tmp_path, "interleave = true"))
+    assert interleave.interleavable(cells) == cells
+    trained = replace(cells[0], workload=object())
+    broken_down = replace(cells[1], options=replace(cells[1].options, measure=("breakdown",)))
+    assert interleave.interleavable([trained, broken_down, cells[2]]) == [cells[2]]
+    plain = expand(_suite(tmp_path))
+    assert interleave.interleavable(plain) == []
+
+
+@pytest.fixture
+def cli():
+    app = typer.Typer()
+    register(app)
+    runner = CliRunner()
+    return lambda *args: runner.invoke(app, [str(a) for a in args])
+
+
+def test_retime_disturbed_times_only_those_cells_and_their_new_records_win(tmp_path, cli):
+    spec = _suite(tmp_path)
+    first = cli("run", spec.path)
+    assert first.exit_code == 0, first.output
+    records = read_records(spec.output)
+    for record in records:  # a quiet run, whatever this machine was doing
+        for key in ("latency_fwd_ms", "latency_fwdbwd_ms"):
+            record[key].update(verdict="clean", reasons=[])
+    busy = records[1]
+    busy["latency_fwd_ms"].update(verdict="disturbed", reasons=["busy"])
+    write_records(spec.output, records)
+    result = cli("run", spec.path, "--retime-disturbed")
+    assert result.exit_code == 0, result.output
+    after = read_records(spec.output)
+    assert len(after) == 4  # nothing lost: the old record stays
+    assert [r["cell_key"] for r in after[3:]] == [busy["cell_key"]]
+    latest = latest_by_cell(after)[busy["cell_key"]]
+    assert latest["latency_fwd_ms"]["samples"] != busy["latency_fwd_ms"]["samples"]
+    assert latest["finished_at"] >= busy["finished_at"]
+
+
+def test_the_run_summary_counts_the_disturbed_and_says_how_to_retime(tmp_path, cli):
+    spec = _suite(tmp_path)
+    assert cli("run", spec.path).exit_code == 0
+    records = read_records(spec.output)
+    for record in records:
+        for key in ("latency_fwd_ms", "latency_fwdbwd_ms"):
+            record[key].update(verdict="disturbed" if record is records[0] else "clean")
+    write_records(spec.output, records)
+    quiet = cli("run", spec.path).output.replace("\n", " ")
+    assert "1 of 3 cells disturbed" in quiet and "--retime-disturbed" in quiet
+    for record in records:
+        record["latency_fwd_ms"]["verdict"] = record["latency_fwdbwd_ms"]["verdict"] = "clean"
+    write_records(spec.output, records)
+    assert "nothing to re-time" in cli("run", spec.path, "--retime-disturbed").output
+
+
+def test_profile_refuses_interleave_in_one_line(cli_inproc):
+    result = cli_inproc("profile", "r3d-18", "--interleave")
+    assert_one_line_error(result, "--interleave", "mtbench run")
