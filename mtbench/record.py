@@ -91,7 +91,12 @@ class Measurement(TypedDict):
     flops_skipped_ops: list[str] | None  # operators neither counter counted
     latency_fwd_ms: Latency | None  # forward, inference mode
     latency_fwdbwd_ms: Latency | None  # forward + backward, no optimizer step
-    peak_mem_mb: float | None  # peak memory growth over the timed runs
+    # Peak memory growth over one run of `peak_mem_pass`, in a pass of its own after one
+    # untimed run (never during a timing): CUDA's allocator peak, or the CPU's resident set.
+    peak_mem_mb: float | None
+    # fwdbwd: a training step without the optimizer (PyTorch); fwd: a forward (a runtime,
+    # which has no training step); None in records older than the field (timed runs then).
+    peak_mem_pass: Literal["fwdbwd", "fwd"] | None
     # Where the cost goes (mtbench.measure.breakdown): rows by module and by operator kind,
     # both counters' FLOPs, bytes moved, profiled times; None where not asked.
     breakdown: dict[str, Any] | None

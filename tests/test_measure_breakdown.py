@@ -22,6 +22,7 @@ from mtbench.measure.breakdown_count import (
 )
 from mtbench.measure.breakdown_rows import derived_rows
 from mtbench.measure.breakdown_time import attribute, profiled_step
+from mtbench.measure.execution import pytorch_executor
 from mtbench.measure.flops import (
     FVCORE_HANDLES,
     PTFLOPS_OUTPUT,
@@ -31,6 +32,7 @@ from mtbench.measure.flops import (
 )
 from mtbench.measure.latency import forward_step
 from mtbench.measure.opkinds import op_kind
+from mtbench.options import ProfileOptions
 from mtbench.registry import create_model, list_models, model_entry
 
 SMALL = [1, 3, 4, 32, 32]
@@ -194,7 +196,8 @@ def test_record_rows_and_derived_columns(one_thread):
     model, shape = _build("r3d-18")
     run = BreakdownRun(model, None, shape, torch.float32)
     run.count(model, True)
-    run.time(model, torch.randn(shape), None, ("latency_fwd",), {}, warmup=0, repeats=1)
+    eager = pytorch_executor(model, shape, ProfileOptions(), ["latency_fwd"], eager=True)
+    run.time(model, eager, {}, warmup=0, repeats=1)
     out = run.as_record({})
     assert out["error"] is None and out["depth"] == 1
     names = [r[0] for r in out["modules"]]
@@ -230,8 +233,8 @@ def test_backward_time_goes_to_the_rows_whose_forward_made_it(one_thread):
     shape = [2, 3, 8, 32, 32]
     run = BreakdownRun(model, 1, shape, torch.float32)
     run.count(model, True)
-    measures = ("latency_fwd", "latency_fwdbwd")
-    run.time(model, torch.randn(shape), None, measures, {}, warmup=0, repeats=1)
+    eager = pytorch_executor(model, shape, ProfileOptions(), eager=True)
+    run.time(model, eager, {}, warmup=0, repeats=1)
     out = run.as_record({})
     assert out["error"] is None
     rows = {r["module"]: r for r in derived_rows(out, "module", None)}

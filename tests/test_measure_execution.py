@@ -12,8 +12,7 @@ import pytest
 import torch
 from conftest import assert_one_line_error
 
-from mtbench.measure import latency
-from mtbench.measure import profile as profile_module
+from mtbench.measure import execution, latency
 from mtbench.measure.profile import ProfileOptions, profile
 from mtbench.suite.grid import load_suite
 from mtbench.suite.store import read_records
@@ -122,13 +121,13 @@ def test_cuda_graphs_cell_fails_with_one_line_reason_and_the_suite_goes_on(tmp_p
 
 def test_cudnn_benchmark_is_set_while_timing_recorded_and_restored(monkeypatch):
     seen = []
-    time_runs = profile_module.time_runs
+    time_runs = execution.time_runs
 
     def spy(*args, **kwargs):
         seen.append(torch.backends.cudnn.benchmark)
         return time_runs(*args, **kwargs)
 
-    monkeypatch.setattr(profile_module, "time_runs", spy)
+    monkeypatch.setattr(execution, "time_runs", spy)
     before = torch.backends.cudnn.benchmark
     for setting, expected in ((True, True), (None, torch.cuda.is_available())):
         options = ProfileOptions(
@@ -160,7 +159,7 @@ def test_precision_reaches_the_record_and_runs_as_recorded(
         weight_dtypes.append(next(model.parameters()).dtype)
         return lambda: logits.append(run())
 
-    monkeypatch.setattr(profile_module, "forward_step", spy)
+    monkeypatch.setattr(execution, "forward_step", spy)
     options = ProfileOptions(
         dtype=dtype, amp=amp, warmup=0, repeats=1, measure=("latency_fwd", "latency_fwdbwd")
     )

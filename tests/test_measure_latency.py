@@ -104,3 +104,38 @@ def test_a_profile_thread_count_does_not_leak_into_the_next_measurement():
     record = profile("r3d-18", {"num_classes": 2}, [1, 3, 2, 16, 16], options)
     assert record["threads"] == 1
     assert torch.get_num_threads() == before
+
+
+def test_memory_is_measured_in_its_own_pass_outside_the_timed_runs(one_thread):
+    """A model that counts the process's threads at each forward sees no sampling thread in
+    any timed forward when memory is measured too; the memory pass is a training step."""
+    import threading
+
+    from torch import nn
+
+    from mtbench.measure.profile import ProfileOptions, profile
+    from mtbench.registry import register_model
+
+    seen: list[tuple[bool, int]] = []
+
+    class Counting(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.Linear(3, 2)
+
+        def forward(self, x):
+            seen.append((torch.is_inference_mode_enabled(), threading.active_count()))
+            return self.fc(x.mean(dim=(2, 3, 4)))
+
+    register_model("test-thread-counting", family="test")(lambda num_classes=2: Counting())
+    for measure in (("latency_fwd",), ("latency_fwd", "memory")):
+        seen.clear()
+        options = ProfileOptions(warmup=1, repeats=10, measure=measure)
+        record = profile("test-thread-counting", {}, [1, 3, 2, 8, 8], options)
+        timed = [count for inference, count in seen if inference]
+        assert len(timed) == 11 and len(set(timed)) == 1, timed
+        if "memory" in measure:
+            assert record["peak_mem_mb"] is not None and record["peak_mem_pass"] == "fwdbwd"
+            assert sum(not inference for inference, _ in seen) == 2  # untimed run, measured run
+        else:
+            assert record["peak_mem_mb"] is None and seen and all(i for i, _ in seen)

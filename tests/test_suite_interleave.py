@@ -9,6 +9,7 @@ from conftest import assert_one_line_error
 from torch import nn
 from typer.testing import CliRunner
 
+from mtbench.measure import execution
 from mtbench.registry import register_model
 from mtbench.suite import interleave
 from mtbench.suite.commands import register
@@ -56,13 +57,13 @@ def _suite(tmp_path, interleave_line: str = ""):
 
 def test_interleaved_rounds_give_every_cell_its_repeats_and_the_same_fields(tmp_path, monkeypatch):
     calls = []
-    time_one = interleave.time_one
+    time_one = execution.time_one
 
     def spy(step, timer, meter):
         calls.append(step)
         return time_one(step, timer, meter)
 
-    monkeypatch.setattr(interleave, "time_one", spy)
+    monkeypatch.setattr(execution, "time_one", spy)
     spec = _suite(tmp_path, "interleave = true")
     cells = expand(spec)
     (tmp_path / "alone").mkdir()
@@ -143,3 +144,66 @@ def test_the_run_summary_counts_the_disturbed_and_says_how_to_retime(tmp_path, c
 def test_profile_refuses_interleave_in_one_line(cli_inproc):
     result = cli_inproc("profile", "r3d-18", "--interleave")
     assert_one_line_error(result, "--interleave", "mtbench run")
+
+
+def test_runtime_cells_interleave_with_pytorch_cells(tmp_path, monkeypatch):
+    """An ONNX Runtime cell is timed in the same rounds as the PyTorch cells: every round
+    runs its session once, and its record says it was interleaved, with its proof of equality."""
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    path = tmp_path / "s.toml"
+    path.write_text(
+        textwrap.dedent(f"""
+        [suite]
+        name = "s"
+        output = "{tmp_path / "out"}"
+        [defaults]
+        input = [1, 3, 4, 16, 16]
+        threads = 1
+        warmup = 1
+        repeats = 3
+        interleave = true
+        measure = ["params", "latency_fwd"]
+        [[models]]
+        name = "test-interleave-tiny"
+        runtime = ["pytorch", "onnxruntime"]
+        """)
+    )
+    spec = parse_suite(path)
+    cells = expand(spec)
+    assert interleave.interleavable(cells) == cells
+    summary = run_suite(spec, cells)
+    assert not summary.failed
+    records = {r["runtime"]: r for r in read_records(spec.output)}
+    for record in records.values():
+        assert record["interleaved"] is True and record["latency_fwd_ms"]["repeats"] == 3
+    assert records["onnxruntime"]["deploy"]["max_rel_diff"] <= 1e-4
+
+
+def test_ctrl_c_ends_the_rounds_and_stores_only_complete_cells(tmp_path):
+    """A stop asked during the rounds ends them after the run being timed; cells whose
+    repeats were not all timed are not stored, so the next run measures them again."""
+    spec = _suite(tmp_path, "interleave = true")
+    cells = expand(spec)
+    asked = []
+
+    def stop() -> bool:
+        asked.append(1)
+        return len(asked) > 4  # during the first round (6 timed runs a round)
+
+    stored = interleave.run_interleaved(spec.name, spec.output, cells, lambda p: None, stop)
+    assert stored == [] and read_records(spec.output) == []
+    summary = run_suite(spec, cells)
+    assert len(summary.ran) == 3 and not summary.failed
+
+
+def test_an_interleaved_group_logs_a_line_per_cell_in_a_pipe(tmp_path):
+    import io
+
+    from mtbench.console import LogConsole
+
+    spec = _suite(tmp_path, "interleave = true")
+    out = io.StringIO()
+    run_suite(spec, expand(spec), console=LogConsole(file=out))
+    lines = [line for line in out.getvalue().splitlines() if "(interleaved)" in line]
+    assert len(lines) == 3 and all(": ok in" in line and "fwd" in line for line in lines)

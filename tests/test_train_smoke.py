@@ -90,3 +90,35 @@ def test_accuracy_and_training_plots_draw_from_it(store):
     plots = {p.name for p in (store / "plots").iterdir()}
     for name in ("accuracy-gflops", "accuracy-latency", "training"):
         assert f"train-smoke-{name}.png" in plots, plots
+
+
+def test_retime_disturbed_measures_a_trained_cell_without_training_or_evaluating(
+    store, tmp_path, monkeypatch, cli_inproc
+):
+    """`--retime-disturbed` loads the trained network from its checkpoint and times it again;
+    the stored accuracy stands (nothing is trained or evaluated again)."""
+    import shutil
+
+    from mtbench.suite import runner
+    from mtbench.suite.store import write_records
+
+    copy = tmp_path / "store"
+    shutil.copytree(store, copy)
+    records = read_records(copy)
+    busy = records[0]
+    busy["latency_fwd_ms"].update(verdict="disturbed", reasons=["busy"])
+    write_records(copy, records)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("re-timing must not train or evaluate")
+
+    monkeypatch.setattr(runner, "train_and_evaluate", refuse)
+    result = cli_inproc("run", str(SUITE), "--output", str(copy), "--retime-disturbed")
+    assert result.returncode == 0, result.stdout + result.stderr
+    after = read_records(copy)
+    assert len(after) == len(records) + 1
+    new = after[-1]
+    assert new["cell_key"] == busy["cell_key"] and new["status"] == "ok"
+    assert new["top1"] == busy["top1"] and new["train_curve"] == busy["train_curve"]
+    assert new["params_total"] == busy["params_total"] and new["gflops"] == busy["gflops"]
+    assert new["latency_fwd_ms"]["samples"] != busy["latency_fwd_ms"]["samples"]

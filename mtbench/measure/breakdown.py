@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from mtbench.errors import one_line
+from mtbench.executor import FORWARD, TRAINING_STEP, Executor
 from mtbench.measure.breakdown_count import (
     OUTSIDE_MODULES,
     Counts,
@@ -24,7 +25,7 @@ from mtbench.measure.breakdown_count import (
     rows_at,
 )
 from mtbench.measure.breakdown_time import Times, attribute, profiled_step
-from mtbench.measure.latency import forward_backward_step, forward_step, time_runs, timer_for
+from mtbench.measure.latency import time_runs, timer_for
 from mtbench.measure.opkinds import KINDS
 
 MODULE_COLUMNS = (
@@ -85,34 +86,34 @@ class BreakdownRun:
         self.guarded("counting", run)
 
     def time(
-        self,
-        model: nn.Module,
-        x: torch.Tensor,
-        autocast: torch.dtype | None,
-        measures: tuple[str, ...],
-        record: dict[str, Any],
-        warmup: int,
-        repeats: int,
+        self, model: nn.Module, eager: Executor, record: dict[str, Any], warmup: int, repeats: int
     ) -> None:
-        """One profiled forward (and forward+backward when the cell times it), beside the
-        un-profiled median (the cell's own, else timed here)."""
-        steps = {"fwd": (model.eval, forward_step)}
-        if "latency_fwdbwd" in measures:
-            steps["fwdbwd"] = (model.train, forward_backward_step)
-        if x.device.type == "cuda":
+        """One profiled run of each of the eager executor's steps (the forward, and the
+        forward+backward when the cell times it), beside the un-profiled median: the cell's
+        own, else timed here by the one timer. `model` is the module the steps run, whose
+        modules open the profiler's ranges."""
+        if eager.device.type == "cuda":
             self.time_source = "cuda device time"
 
         def run() -> None:
-            for name, (set_mode, make_step) in steps.items():
-                set_mode()
-                step = make_step(model, x, autocast)
-                events = profiled_step(step, model, self.rows, x.device)
-                self.times[name] = attribute(events, x.shape[0], x.device.type == "cuda")
-                stats = record.get(f"latency_{name}_ms")
+            for name, key in zip(STEPS, (FORWARD, TRAINING_STEP), strict=True):
+                if key not in eager.steps:
+                    continue
+                step = eager.steps[key]
+                step.enter()
+                events = profiled_step(step.run, model, self.rows, eager.device)
+                self.times[name] = attribute(
+                    events, eager.clips_per_run, eager.device.type == "cuda"
+                )
+                stats = record.get(f"{key}_ms")
                 if stats is None:
-                    timer = timer_for(x.device)
-                    kept = time_runs(step, warmup=warmup, repeats=repeats, timer=timer)
-                    stats = {"median": kept.median / x.shape[0]}
+                    stats = time_runs(
+                        step.run,
+                        warmup=warmup,
+                        repeats=repeats,
+                        timer=timer_for(eager.device),
+                        clips_per_run=eager.clips_per_run,
+                    ).as_dict()
                 self.unprofiled[name] = stats["median"]
 
         self.guarded("profiling", run)

@@ -7,51 +7,53 @@ for it, so the CLI, the suites, plots and tables all agree on what a figure mean
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from mtbench.errors import one_line
+from mtbench.executor import TRAINING_STEP, Executor, process_settings
 from mtbench.measure.breakdown import BreakdownRun
 from mtbench.measure.ceilings import machine_ceilings
 from mtbench.measure.contention import flag_fwdbwd
 from mtbench.measure.environment import environment
-from mtbench.measure.flops import count_flops
-from mtbench.measure.latency import (
-    cuda_graph_replay,
-    forward_backward_step,
-    forward_step,
-    time_runs,
-    timer_for,
+from mtbench.measure.execution import (
+    DTYPES,
+    STEPS,
+    cell_device,
+    cudnn_benchmark,
+    executor_for,
+    peak_memory,
+    pytorch_executor,
+    resolve_device,
+    time_alone,
 )
-from mtbench.measure.memory import PeakMemory
+from mtbench.measure.flops import count_flops
 from mtbench.measure.params import count_params
 from mtbench.options import (
     MEASURE_CHOICES,
     MEASURES,
-    RUNTIME_MEASURES,
     ProfileOptions,
     parse_input_shape,
 )
 from mtbench.record import Record, new_record
 from mtbench.registry import create_model, model_entry
 
-__all__ = ["MEASURES", "MEASURE_CHOICES", "ProfileOptions", "profile", "unmeasured_record"]
+__all__ = [
+    "DTYPES",
+    "MEASURES",
+    "MEASURE_CHOICES",
+    "ProfileOptions",
+    "profile",
+    "resolve_device",
+    "unmeasured_record",
+]
 
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 FLOPS_WARN_REL_DIFF = 0.05
 SEED = 0
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device 'cuda' requested but CUDA is not available here")
-    return torch.device(name)
 
 
 def now_iso() -> str:
@@ -78,6 +80,18 @@ def unmeasured_record(
     return new_record(identity, conditions, now_iso())
 
 
+@dataclass
+class Measuring:
+    """One configuration being measured: its record so far, the network it was built as
+    (once), its clip shape and its options; the breakdown when the options ask for one."""
+
+    record: Record
+    model: torch.nn.Module
+    shape: list[int]
+    options: ProfileOptions
+    breakdown: BreakdownRun | None
+
+
 def profile(
     name: str,
     kwargs: dict[str, Any],
@@ -86,61 +100,94 @@ def profile(
     on_phase: Callable[[str], None] = lambda phase: None,
     model: torch.nn.Module | None = None,
     cache_dir: Path | None = None,
-    time_latency: bool = True,
 ) -> Record:
     """Measure one configuration; raises on failure (callers record it as they see fit).
 
     `model`, when given, is the cell's one build (a training cell's trained network); else
     the model is built here, once, for every measurement the options ask for. A runtime other
-    than PyTorch caches its exported file in `cache_dir` (the cell's folder). Without
-    `time_latency` the latencies are left to the caller (the suite's interleaved rounds).
+    than PyTorch caches its exported file in `cache_dir` (the cell's folder).
     """
+    measuring = counted(name, kwargs, input_shape, options, on_phase, model)
+    keys = timed_keys(options)
+    if keys or "memory" in options.measure:
+        executor = network_executor(measuring, cache_dir, on_phase)
+        record_timings(
+            measuring.record, time_alone(executor, keys, options.warmup, options.repeats, on_phase)
+        )
+        if "memory" in options.measure:
+            record_memory(measuring.record, executor, on_phase)
+    if measuring.breakdown is not None:
+        _measure_breakdown(measuring, on_phase)
+    return finished(measuring.record)
+
+
+def counted(
+    name: str,
+    kwargs: dict[str, Any],
+    input_shape: Sequence[int],
+    options: ProfileOptions,
+    on_phase: Callable[[str], None] = lambda phase: None,
+    model: torch.nn.Module | None = None,
+) -> Measuring:
+    """The configuration validated, built once (or `model`, moved to the CPU) and counted:
+    every figure but those that run the network."""
     shape = parse_input_shape(input_shape)
     problems = options.problems()
     if problems:
         raise ValueError("; ".join(f"{key}: {message}" for key, message in problems))
     record = unmeasured_record(name, kwargs, shape, options)
-    # ONNX Runtime and OpenVINO run on the CPU whatever `auto` finds.
-    on_cpu = options.runtime in ("onnxruntime", "openvino")
-    device = resolve_device("cpu" if on_cpu else options.device)
-    dtype = DTYPES[options.dtype]
-    if dtype is torch.float16 and device.type == "cpu":
+    device = cell_device(options)
+    if DTYPES[options.dtype] is torch.float16 and device.type == "cpu":
         raise ValueError("dtype float16 is not supported on cpu; use float32 or bfloat16")
     if options.cuda_graphs and device.type != "cuda":
         raise ValueError(f"cuda_graphs needs a CUDA device; device {options.device!r} is cpu")
-    benchmark = cudnn_benchmark(options, device)
-    record["cudnn_benchmark"] = benchmark
-    with process_settings(options.threads, benchmark):
+    record["cudnn_benchmark"] = cudnn_benchmark(options, device)
+    with process_settings(options.threads, record["cudnn_benchmark"]):
         record.update(device=device.type, threads=torch.get_num_threads(), env=environment(device))
         on_phase("build")
         # A trained network may sit on its training device; counting runs on the CPU.
         model = model.cpu() if model is not None else build_for(name, kwargs, options)
         breakdown = None
         if "breakdown" in options.measure:
-            breakdown = BreakdownRun(model, options.breakdown_depth, shape, dtype)
+            breakdown = BreakdownRun(model, options.breakdown_depth, shape, DTYPES[options.dtype])
         _count(model, shape, options, record, on_phase, breakdown)
-        runtime = [
-            m for m in options.measure if m in RUNTIME_MEASURES and (time_latency or m == "memory")
-        ]
-        if runtime and options.runtime != "pytorch":
-            from mtbench.deploy.cell import export_folder, measure_deployed
+    return Measuring(record, model, shape, options, breakdown)
 
-            with export_folder(cache_dir) as folder:
-                measure_deployed(model, shape, options, record, folder, on_phase)
-        elif runtime:
-            timed = [m for m in runtime if m != "memory"]
-            _measure_runtime(model, shape, device, options, timed, record, on_phase)
-        if breakdown is not None:
-            on_phase("breakdown profile")
-            prepared = _prepared(model, shape, device, dtype, options)
-            _measure_breakdown(breakdown, *prepared, options, record, on_phase)
+
+def timed_keys(options: ProfileOptions) -> list[str]:
+    """The steps the options time, in the record's order."""
+    return [key for key in STEPS if key in options.measure]
+
+
+def network_executor(
+    measuring: Measuring, cache_dir: Path | None, on_phase: Callable[[str], None]
+) -> Executor:
+    """The cell's executor, with the steps its timings and its memory pass run; a runtime's
+    export and proof of equality go into the record's `deploy`."""
+    options = measuring.options
+    memory = [TRAINING_STEP] if "memory" in options.measure else []
+    keys = [key for key in STEPS if key in [*timed_keys(options), *memory]]
+    executor = executor_for(measuring.model, measuring.shape, options, keys, cache_dir, on_phase)
+    measuring.record["deploy"] = executor.deploy
+    return executor
+
+
+def record_timings(record: Record, timings: dict[str, Any]) -> None:
+    """The timings' statistics into the record, then the check that a forward+backward is
+    not faster than its forward (both disturbed if so), whether timed alone or in rounds."""
+    for key, stats in timings.items():
+        record[f"{key}_ms"] = stats.as_dict()
+    flag_fwdbwd(record)
+
+
+def record_memory(record: Record, executor: Executor, on_phase: Callable[[str], None]) -> None:
+    on_phase("memory")
+    record["peak_mem_mb"], record["peak_mem_pass"] = peak_memory(executor)
+
+
+def finished(record: Record) -> Record:
     record.update(status="ok", finished_at=now_iso())
     return record
-
-
-def cudnn_benchmark(options: ProfileOptions, device: torch.device) -> bool:
-    """cuDNN autotuning as the cell runs: on for CUDA unless the option says otherwise."""
-    return device.type == "cuda" if options.cudnn_benchmark is None else options.cudnn_benchmark
 
 
 def build_for(name: str, kwargs: dict[str, Any], options: ProfileOptions) -> torch.nn.Module:
@@ -179,115 +226,21 @@ def _count(
         breakdown.count(model, options.count_norm)
 
 
-@contextmanager
-def process_settings(threads: int | None, cudnn_benchmark: bool) -> Iterator[None]:
-    """Thread count and cuDNN autotuning for one measurement, restored afterwards: a cell's
-    settings must not leak into the next cell of a suite."""
-    threads_before = torch.get_num_threads()
-    benchmark_before = torch.backends.cudnn.benchmark
-    if threads is not None:
-        torch.set_num_threads(threads)
-    torch.backends.cudnn.benchmark = cudnn_benchmark
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads_before)
-        torch.backends.cudnn.benchmark = benchmark_before
-
-
-def _prepared(
-    model: torch.nn.Module,
-    shape: list[int],
-    device: torch.device,
-    dtype: torch.dtype,
-    options: ProfileOptions,
-) -> tuple[torch.nn.Module, torch.Tensor, torch.dtype | None]:
-    """The model and a clip as the cell runs them, and the dtype to autocast to (or None)."""
-    memory_format = torch.channels_last_3d if options.channels_last else torch.preserve_format
-    # Autocast keeps weights and input in float32 and runs eligible ops in `dtype`; without
-    # it the whole model is cast.
-    stored = torch.float32 if options.amp else dtype
-    model = model.to(device=device, dtype=stored, memory_format=memory_format)
-    x = torch.randn(shape, device=device, dtype=stored).to(memory_format=memory_format)
-    return model, x, dtype if options.amp else None
-
-
-def _measure_breakdown(
-    breakdown: BreakdownRun,
-    model: torch.nn.Module,
-    x: torch.Tensor,
-    autocast: torch.dtype | None,
-    options: ProfileOptions,
-    record: Record,
-    on_phase: Callable[[str], None],
-) -> None:
+def _measure_breakdown(measuring: Measuring, on_phase: Callable[[str], None]) -> None:
     """The breakdown's profiled steps on the eager model, and the machine's ceilings in
     `env`; a failure of either is recorded, the cell's other figures stand."""
-    breakdown.time(model, x, autocast, options.measure, record, options.warmup, options.repeats)
+    breakdown, options, record = measuring.breakdown, measuring.options, measuring.record
+    assert breakdown is not None
+    on_phase("breakdown profile")
+    keys = ["latency_fwd", *(["latency_fwdbwd"] if "latency_fwdbwd" in options.measure else [])]
+    eager = pytorch_executor(measuring.model, measuring.shape, options, keys, eager=True)
+    with eager.settings():
+        breakdown.time(eager, record, options.warmup, options.repeats)
     if breakdown.error is None:
         on_phase("ceilings")
         try:
             dtype = DTYPES[options.dtype]
-            record["env"]["ceilings"] = machine_ceilings(record["env"], x.device, dtype)
+            record["env"]["ceilings"] = machine_ceilings(record["env"], eager.device, dtype)
         except Exception as exc:  # the breakdown stands without its ceilings
             record["env"]["ceilings"] = {"error": one_line(exc)}
     record["breakdown"] = breakdown.as_record(record)
-
-
-def runtime_steps(
-    model: torch.nn.Module,
-    shape: list[int],
-    device: torch.device,
-    options: ProfileOptions,
-    keys: list[str],
-    on_phase: Callable[[str], None] = lambda phase: None,
-) -> Iterator[tuple[str, Callable[[], object], Callable[[], object]]]:
-    """(measure, set_mode, step) for each of `keys` (`latency_fwd`, `latency_fwdbwd`): the
-    step as the cell runs it (prepared, compiled, replayed as a CUDA graph), its model already
-    in the step's mode; `set_mode` puts it back there when steps of one model alternate."""
-    model, x, autocast = _prepared(model, shape, device, DTYPES[options.dtype], options)
-    mode = None if options.compile_mode == "default" else options.compile_mode
-    runner = torch.compile(model, mode=mode) if options.compile else model
-    steps = {
-        "latency_fwd": (model.eval, forward_step),
-        "latency_fwdbwd": (model.train, forward_backward_step),
-    }
-    for key in keys:
-        set_mode, make_step = steps[key]
-        set_mode()
-        on_phase(key)
-        step = make_step(runner, x, autocast)
-        if options.cuda_graphs:
-            try:
-                step = cuda_graph_replay(step)
-            except Exception as exc:  # the cell fails with the reason, in one line
-                raise RuntimeError(f"CUDA graph capture of {key}: {one_line(exc)}") from exc
-        yield key, set_mode, step
-
-
-def _measure_runtime(
-    model: torch.nn.Module,
-    shape: list[int],
-    device: torch.device,
-    options: ProfileOptions,
-    timed: list[str],
-    record: Record,
-    on_phase: Callable[[str], None],
-) -> None:
-    timer = timer_for(device)
-    with PeakMemory(device) as memory:
-        for key, _, step in runtime_steps(
-            model, shape, device, options, timed or ["latency_fwdbwd"], on_phase
-        ):
-            stats = time_runs(
-                step,
-                warmup=options.warmup if timed else 0,
-                repeats=options.repeats if timed else 1,
-                timer=timer,
-                clips_per_run=shape[0],
-            )
-            if timed:
-                record[f"{key}_ms"] = stats.as_dict()
-    flag_fwdbwd(record)
-    if "memory" in options.measure:
-        record["peak_mem_mb"] = memory.peak_mb

@@ -18,6 +18,7 @@ from mtbench.launch.settings import launcher_settings
 from mtbench.launch.status import status
 from mtbench.measure.machine import machine_key
 from mtbench.measure.profile import FLOPS_WARN_REL_DIFF
+from mtbench.record import Record
 from mtbench.suite.grid import Cell, load_suite, shard
 from mtbench.suite.runner import (
     SUITE_COPY,
@@ -119,8 +120,10 @@ def run(
         cells = shard(cells, *parse_shard(shard_spec))
     if interleave:  # how to time, not what: the cells keep their keys
         cells = [replace(c, options=replace(c.options, interleave=True)) for c in cells]
+    retime = None
     if retime_disturbed:
         cells, force = disturbed_cells(spec, cells), True
+        retime = latest_by_cell(read_records(spec.output))
         if not cells:
             console.print(f"no disturbed timings in {spec.output}: nothing to re-time")
             return
@@ -135,7 +138,7 @@ def run(
     if settings.name == "slurm":
         slurm_launcher().submit(spec, cells, settings, force=force, console=console)
         return
-    _run_and_report(spec, cells, force=force)
+    _run_and_report(spec, cells, force=force, retime=retime)
 
 
 def disturbed_cells(spec: SuiteSpec, cells: list[Cell]) -> list[Cell]:
@@ -155,12 +158,19 @@ def slurm_launcher():
 
 
 def _run_and_report(
-    spec: SuiteSpec, cells: list[Cell], *, force: bool, eval_views: dict[str, int] | None = None
+    spec: SuiteSpec,
+    cells: list[Cell],
+    *,
+    force: bool,
+    eval_views: dict[str, int] | None = None,
+    retime: dict[str, Record] | None = None,
 ) -> None:
     timeout = max((c.workload.train["timeout"] for c in cells if c.workload), default=600)
     world = init_from_env(timeout)
     try:
-        summary = run_suite(spec, cells, force=force, console=console, eval_views=eval_views)
+        summary = run_suite(
+            spec, cells, force=force, console=console, eval_views=eval_views, retime=retime
+        )
     finally:
         shutdown()
     if not world.is_main:

@@ -12,7 +12,7 @@ import gc
 import shutil
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -35,7 +35,15 @@ from rich.table import Table
 from mtbench.console import LogConsole
 from mtbench.errors import one_line
 from mtbench.measure.profile import now_iso, profile, unmeasured_record
-from mtbench.record import CellPart, Record, is_trained, read_record, verdict_of, with_cell
+from mtbench.record import (
+    CellPart,
+    Record,
+    TrainingResult,
+    is_trained,
+    read_record,
+    verdict_of,
+    with_cell,
+)
 from mtbench.registry import model_entry
 from mtbench.suite.grid import Cell, cell_config, cell_key
 from mtbench.suite.interleave import interleavable, run_interleaved
@@ -43,7 +51,12 @@ from mtbench.suite.schema import SuiteSpec
 from mtbench.suite.store import append_record, ok_records
 from mtbench.train.distributed import current_world
 from mtbench.train.progress import TrainProgress
-from mtbench.train.trainer import TrainedCell, cell_folder, train_and_evaluate
+from mtbench.train.trainer import (
+    TrainedCell,
+    cell_folder,
+    train_and_evaluate,
+    trained_network,
+)
 
 SUITE_COPY = "suite.toml"
 
@@ -63,16 +76,23 @@ def execute_cell(
     on_phase=lambda phase: None,
     progress: Progress | None = None,
     eval_views: dict[str, int] | None = None,
+    retime: Record | None = None,
 ) -> Record:
     """The cell's record: for a training cell, train and evaluate it, then measure the network
     that was trained (the cell's one build); for a measure-only cell, measure it. Never raises:
     any failure is the cell's result. With `eval_views` the cell's trained checkpoint is only
-    evaluated again, with those views, under its own key."""
+    evaluated again, with those views, under its own key. With `retime` (the cell's stored
+    record) a trained cell's final checkpoint is measured again, nothing trained or
+    evaluated: the stored training part is kept."""
     trained: TrainedCell | None = None
     key = cell.key if eval_views is None else view_cell_key(cell, eval_views)
     bars = TrainProgress(progress, cell.label)
     try:
-        if cell.workload is not None:
+        if cell.workload is not None and retime is not None and is_trained(retime):
+            on_phase("load the trained network")
+            model = trained_network(cell, spec.output, retime["num_classes"])
+            trained = TrainedCell(training_part(retime), model)
+        elif cell.workload is not None:
             on_phase("train" if eval_views is None else "evaluate")
             known = spec.annotations.get(cell.workload.data_config())
             trained = train_and_evaluate(cell, spec.output, bars, eval_views, known)
@@ -106,6 +126,11 @@ def run_cell(spec: SuiteSpec, cell: Cell, **options: Any) -> Record:
     if current_world().is_main:
         append_record(spec.output, record)
     return record
+
+
+def training_part(record: Record) -> TrainingResult:
+    """A stored record's training and evaluation fields, as the trainer returned them."""
+    return {k: record[k] for k in TrainingResult.__annotations__ if k in record}  # type: ignore[return-value]
 
 
 def seed_group(cell: Cell) -> str:
@@ -155,8 +180,12 @@ def run_suite(
     force: bool = False,
     console: Console | None = None,
     eval_views: dict[str, int] | None = None,
+    retime: dict[str, Record] | None = None,
 ) -> RunSummary:
-    """Run the cells not yet done; under torchrun every rank runs them, rank 0 writes."""
+    """Run the cells not yet done; under torchrun every rank runs them, rank 0 writes.
+    `retime` holds the stored records of cells to time again (`--retime-disturbed`): a
+    trained one is measured from its checkpoint, not trained or evaluated again."""
+    retime = retime or {}
     console = console or LogConsole()
     world = current_world()
     if world.is_main:
@@ -187,7 +216,7 @@ def run_suite(
         progress.update(bar, completed=len(summary.skipped))
         current = progress.add_task("", total=None)
         if rounds:
-            _run_rounds(spec, rounds, summary, lambda: progress.advance(bar), progress, current)
+            _run_rounds(spec, rounds, summary, progress, (bar, current), stop)
         for cell in (c for c in todo if c not in rounds):
             if stop[0]:
                 summary.interrupted = True
@@ -200,7 +229,12 @@ def run_suite(
             on_phase("start")
             started = time.monotonic()
             record = run_cell(
-                spec, cell, on_phase=on_phase, progress=progress, eval_views=eval_views
+                spec,
+                cell,
+                on_phase=on_phase,
+                progress=progress,
+                eval_views=eval_views,
+                retime=retime.get(cell.key),
             )
             _count(summary, cell, record)
             progress.advance(bar)
@@ -214,18 +248,28 @@ def _run_rounds(
     spec: SuiteSpec,
     cells: list[Cell],
     summary: RunSummary,
-    advance: Callable[[], None],
     progress: Progress,
-    task: TaskID,
+    tasks: tuple[TaskID, TaskID],
+    stop: list[bool],
 ) -> None:
-    """The interleaved cells (mtbench.suite.interleave), their latencies timed in rounds."""
+    """The interleaved cells (mtbench.suite.interleave), their latencies timed in rounds;
+    each stored cell gets its line in a log as a cell timed alone does, and Ctrl-C ends the
+    rounds after the run being timed."""
+    bar, task = tasks
+    started = time.monotonic()
 
     def on_phase(phase: str) -> None:
         progress.update(task, description=f"{len(cells)} cells interleaved: {phase}")
 
-    for cell, record in run_interleaved(spec.name, spec.output, cells, on_phase):
+    stored = run_interleaved(spec.name, spec.output, cells, on_phase, lambda: stop[0])
+    for cell, record in stored:
         _count(summary, cell, record)
-        advance()
+        progress.advance(bar)
+        if current_world().is_main and not progress.console.is_terminal:
+            title = f"cell {cell.index + 1}/{len(summary.cells)} {cell.label} (interleaved)"
+            progress.console.print(finished_line(title, record, started), markup=False)
+    if len(stored) < len(cells):
+        summary.interrupted = True
 
 
 def _count(summary: RunSummary, cell: Cell, record: Record) -> None:

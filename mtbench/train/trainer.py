@@ -311,6 +311,21 @@ def train_and_evaluate(
     return TrainedCell(result, setup.model)
 
 
+def trained_network(cell, store: Path, num_classes: int) -> nn.Module:
+    """The cell's trained network from its final checkpoint, nothing trained or evaluated:
+    what re-timing a trained cell measures (its stored accuracy stands)."""
+    path = cell_folder(store, cell.key) / LAST
+    if not path.exists():
+        raise TrainingError(f"{path} is missing: the cell must be trained again to be re-timed")
+    state = load_checkpoint(path)
+    if state.get("epoch") != cell.workload.train["epochs"] or state.get("config") != cell.config():
+        raise TrainingError(f"{path} is not this cell's finished training; run the suite first")
+    model = create_model(cell.model, **{"num_classes": num_classes, **cell.kwargs})
+    model.load_state_dict(state["model"])
+    freeze(model, cell.workload.train["freeze"])
+    return model
+
+
 def _train(
     cell,
     setup: Setup,

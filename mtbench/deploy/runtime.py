@@ -1,6 +1,6 @@
-"""One cell under a runtime other than PyTorch: export (or reuse the cell's file), open the
-runtime's session, prove its logits equal to PyTorch eager float32, then time its forward with
-the same timer as PyTorch cells.
+"""A runtime other than PyTorch as the cell's executor: export (or reuse the cell's file),
+open the runtime's session, prove its logits equal to PyTorch eager float32, and hand back
+the session's forward as an executor's step, timed like any other by `mtbench.measure`.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -17,8 +17,7 @@ from torch import nn
 from mtbench.deploy.equality import THRESHOLDS, check_equal, fixed_clip, relative_difference
 from mtbench.deploy.export import Exported, convert_openvino, export_onnx
 from mtbench.deploy.sessions import Session, onnxruntime_session, openvino_session
-from mtbench.measure.latency import CpuTimer, time_runs
-from mtbench.measure.memory import PeakMemory
+from mtbench.executor import FORWARD, Executor, step
 from mtbench.runtimes import onnx_exporter
 
 if TYPE_CHECKING:
@@ -44,55 +43,51 @@ def open_session(exported: Exported, options: ProfileOptions, threads: int) -> S
     return onnxruntime_session(exported.path, threads)
 
 
-def measure_deployed(
+def runtime_executor(
     model: nn.Module,
     shape: list[int],
     options: ProfileOptions,
-    record: dict[str, Any],
-    folder: Path,
-    on_phase: Callable[[str], None],
-) -> None:
-    """Fill the record's `deploy` figures and forward latency; raises (the cell fails) when
-    the export fails, the runtime refuses it, or the outputs differ beyond the threshold."""
+    folder: Path | None,
+    on_phase: Callable[[str], None] = lambda phase: None,
+) -> Executor:
+    """The runtime's forward over the cell's export, proven equal to PyTorch eager float32
+    first; raises (the cell fails) when the export fails, the runtime refuses it, or the
+    outputs differ beyond the threshold. Its `deploy` holds what the record says of it."""
+    threads = options.threads or torch.get_num_threads()
     model = model.to(device="cpu", dtype=torch.float32).eval()
     clip = fixed_clip(shape)
     with torch.no_grad():
         reference = model(clip).float().numpy()
-    on_phase("export")
-    exported = exported_model(model, clip, options, folder)
-    on_phase(f"load into {options.runtime}")
-    session = open_session(exported, options, record["threads"])
+    with export_folder(folder) as where:
+        on_phase("export")
+        exported = exported_model(model, clip, options, where)
+        on_phase(f"load into {options.runtime}")
+        session = open_session(exported, options, threads)
     figure = relative_difference(reference, session.run(clip.numpy()))
-    record["deploy"] = {
+    deploy = {
         "runtime_version": session.version,
         **exported.as_record(),
         "precision": session.precision,
         "max_rel_diff": figure,
         "threshold": THRESHOLDS[options.dtype],
     }
+    array = clip.numpy()
+    executor = Executor(
+        runtime=options.runtime,
+        device=torch.device("cpu"),
+        clips_per_run=shape[0],
+        steps={FORWARD: step(lambda: session.run(array))},
+        threads=options.threads,
+        deploy=deploy,
+    )
     check_equal(figure, options.dtype)
-    if "latency_fwd" not in options.measure and "memory" not in options.measure:
-        return
-    on_phase("latency_fwd")
-    x = clip.numpy()
-    with PeakMemory(torch.device("cpu")) as memory:
-        stats = time_runs(
-            lambda: session.run(x),
-            warmup=options.warmup,
-            repeats=options.repeats,
-            timer=CpuTimer(),
-            clips_per_run=shape[0],
-        )
-    if "latency_fwd" in options.measure:
-        record["latency_fwd_ms"] = stats.as_dict()
-    if "memory" in options.measure:
-        record["peak_mem_mb"] = memory.peak_mb
+    return executor
 
 
 @contextmanager
 def export_folder(folder: Path | None) -> Iterator[Path]:
     """The cell's folder, where the export is cached; a temporary one for `mtbench profile`,
-    which has no store."""
+    which has no store (the session holds the loaded model once it is open)."""
     if folder is not None:
         yield folder
         return
