@@ -340,7 +340,7 @@ def _summary(histories: list[CellHistory], threshold: float) -> list[str]:
     if unjudged := _listed(histories, attrgetter("disturbed")):
         head = (
             f"{len(unjudged)} change(s) not judged, a side's timing {DISTURBED} (neither "
-            "regression nor improvement; measure again on a quiet machine):"
+            "regression nor improvement):"
         )
         blocks.append("\n".join([head, *unjudged]))
     worse = _listed(histories, attrgetter("regressions"))
