@@ -126,6 +126,43 @@ def test_a_failed_record_is_status_failed_with_its_reason(tmp_path, cli_inproc):
     assert "OOM" in result.stdout
 
 
+def test_status_of_a_suite_file_reads_its_imports_from_its_folder(
+    tmp_path, cli_inproc, monkeypatch
+):
+    """`status SUITE` expands the suite as `run` does (imports beside the suite, the store its
+    output folder, from the working directory): from another folder it lists the cells not
+    started, which the store's copy of the suite cannot (its imports are not beside it)."""
+    from test_plugins import write_plugins
+
+    from mtbench.suite.runner import copy_suite
+
+    (tmp_path / "suite").mkdir()
+    write_plugins(tmp_path / "suite", "tiny-status")
+    path = tmp_path / "suite" / "s.toml"
+    path.write_text(
+        '[suite]\nname = "s"\nimports = ["tinyvid.py"]\n[defaults]\nmeasure = ["params"]\n'
+        'input = [1, 3, 4, 16, 16]\n[[models]]\nname = "tiny-status"\nwidth = [2, 3]\n'
+    )
+    spec, cells = load_suite(path)
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    copy_suite(spec)  # as run leaves it: reports/s/suite.toml
+    append_record(spec.output, {"cell_key": cells[0].key, "status": "ok", "label": "first"})
+
+    result = cli_inproc("status", "../suite/s.toml", "--json")
+    assert result.returncode == 0, result.stderr
+    found = json.loads(result.stdout)["cells"]
+    assert [(c["cell_key"], c["state"]) for c in found] == [
+        (cells[0].key, "done"),
+        (cells[1].key, "not started"),
+    ]
+    assert [c["label"] for c in found] == [c.label for c in cells]
+
+    store = cli_inproc("status", "reports/s", "--json")
+    assert store.returncode == 0 and json.loads(store.stdout)["summary"].startswith("1 cells:")
+    assert "cannot import 'tinyvid.py'" in store.stderr and "mtbench status SUITE" in store.stderr
+
+
 @pytest.mark.parametrize(
     "launcher,args,needles",
     [

@@ -141,3 +141,123 @@ def test_a_suite_name_and_label_with_markup_are_text_in_the_page(tmp_path):
     html = build_plots(tmp_path / "r", ["complexity"], ["png"])[2].read_text()
     assert "<img src=x" not in html and "onerror=alert(1)>" not in html
     assert html.count("&lt;img src=x onerror=alert(1)&gt;") >= 3  # heading, table, history
+
+
+# A CI gate on one x3d-xs cell: measured at 40 ms under commit aaaa111, then again under bbbb222.
+SPREAD = np.linspace(0.98, 1.02, 21)  # odd and symmetric: the median is exactly the figure
+
+
+def contention(others_cores):
+    return {
+        "others_share": others_cores / 2,
+        "others_cores": others_cores,
+        "pressure_some": None,
+        "load_before": None,
+        "load_after": None,
+        "wall_s": 1.0,
+        "own_cpu_s": 2.0,
+        "cores": 2,
+        "threads": 2,
+    }
+
+
+def timed_record(median, commit, when, others_cores=0.0):
+    """An x3d-xs record as the runner writes one, its forward timed with other processes on
+    `others_cores` of the 2 cores (1.9: disturbed, as the contention meter judges it)."""
+    from dataclasses import replace
+
+    from mtbench.measure.contention import verdict
+    from mtbench.measure.latency import summarize
+    from mtbench.record import new_record, with_cell
+
+    identity = {
+        "model": "x3d-xs",
+        "family": "x3d",
+        "provenance": {"sha256": "f00d"},
+        "model_kwargs": {},
+        "input_shape": [1, 3, 4, 160, 160],
+    }
+    record = new_record(identity, {"device": "cpu", "threads": 2}, when)
+    stats = summarize((median * SPREAD).tolist())
+    said, reasons = verdict(contention(others_cores), stats.samples)
+    stats = replace(stats, contention=contention(others_cores), verdict=said, reasons=reasons)
+    record.update(status="ok", latency_fwd_ms=stats.as_dict(), env=env(commit=commit))
+    return with_cell(record, {"suite": "gate", "cell_key": "x3d0", "label": "x3d-xs"})
+
+
+def gate_store(folder, before_ms, after_ms, disturbed_side=None):
+    busy = {side: 1.9 if side == disturbed_side else 0.0 for side in ("before", "after")}
+    append_record(folder, timed_record(before_ms, "aaaa111", "2026-02-01T10:00:00", busy["before"]))
+    append_record(folder, timed_record(after_ms, "bbbb222", "2026-02-02T10:00:00", busy["after"]))
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("side", "before_ms", "after_ms"), [("after", 40.0, 120.0), ("before", 120.0, 40.0)]
+)
+def test_a_change_with_a_disturbed_side_is_neither_regression_nor_improvement(
+    tmp_path, cli_inproc, side, before_ms, after_ms
+):
+    store = gate_store(tmp_path / "gate", before_ms, after_ms, disturbed_side=side)
+    verdicts = [r["latency_fwd_ms"]["verdict"] for r in read_records(store)]
+    assert verdicts == (["clean", "disturbed"] if side == "after" else ["disturbed", "clean"])
+    (step,) = histories(store)["x3d-xs"].steps
+    ratio = step.estimates["F"]
+    assert ratio.value == pytest.approx(after_ms / before_ms) and not ratio.has_interval
+    assert step.regressions == [] and step.improvements == []
+    change = f"latency F {after_ms / before_ms - 1:+.1%}"
+    assert step.disturbed == [change]
+    result = cli_inproc("history", str(store), "--fail-on-regression")
+    assert result.returncode == 0, result.stdout
+    assert f"DISTURBED (not judged): {change}" in result.stdout
+    assert "REGRESSION" not in result.stdout and "IMPROVEMENT" not in result.stdout
+    summary = result.stdout.rstrip().splitlines()
+    assert summary[-1] == "no regression flagged (threshold 5%)"
+    assert summary[-3] == f"- x3d-xs on Test CPU: {change} (commit aaaa111 → bbbb222)"
+
+
+def test_a_clean_slower_timing_is_still_a_regression(tmp_path, cli_inproc):
+    store = gate_store(tmp_path / "gate", 40.0, 120.0)
+    (step,) = histories(store)["x3d-xs"].steps
+    assert step.regressions == ["latency F +200.0%"] and step.estimates["F"].low > 2.9
+    assert step.disturbed == [] and step.improvements == []
+    result = cli_inproc("history", str(store), "--fail-on-regression")
+    assert result.returncode == 1 and "REGRESSION: latency F +200.0%" in result.stdout
+
+
+def test_a_clean_faster_timing_is_flagged_an_improvement_never_a_failure(tmp_path, cli_inproc):
+    store = gate_store(tmp_path / "gate", 40.0, 28.0)
+    (step,) = histories(store)["x3d-xs"].steps
+    assert step.improvements == ["latency F -30.0%"] and step.estimates["F"].high < 0.71
+    assert step.regressions == [] and step.disturbed == []
+    assert not histories(store, threshold=0.35)["x3d-xs"].steps[0].improvements
+    result = cli_inproc("history", str(store), "--fail-on-regression")
+    assert result.returncode == 0 and "| IMPROVEMENT: latency F -30.0% |" in result.stdout
+    lines = result.stdout.rstrip().splitlines()
+    assert lines[-4:] == [
+        "1 improvement(s) flagged (threshold 5%):",
+        "- x3d-xs on Test CPU: latency F -30.0% (commit aaaa111 → bbbb222)",
+        "",
+        "no regression flagged (threshold 5%)",
+    ]
+
+
+def test_higher_accuracy_over_seeds_is_an_improvement(tmp_path):
+    folder = tmp_path / "acc"
+    for commit, base in (("aaaa111", 52.0), ("bbbb222", 60.0)):
+        for seed in range(3):
+            append_record(
+                folder,
+                record(
+                    f"r3d-{seed}",
+                    f"r3d-18 train.seed={seed}",
+                    5.0,
+                    f"2026-01-0{4 + (commit > 'b')}T10:0{seed}:00",
+                    env(commit=commit),
+                    seed,
+                    base + seed,
+                    "r3d",
+                ),
+            )
+    (step,) = histories(folder)["r3d-18"].steps
+    assert step.improvements == ["top-1 +8.00 points (+15.1%)"] and step.regressions == []

@@ -1,5 +1,5 @@
-"""`mtbench status STORE`: each cell done, failed (why), submitted (job id and SLURM state)
-or not started, from the store, the launcher's journal and squeue (or sacct)."""
+"""Where `mtbench status` says each cell stands: done, failed (why), submitted (job id and
+SLURM state) or not started, from the store, the launcher's journal and squeue (or sacct)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import json
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -33,15 +32,23 @@ class CellStatus:
     slurm_state: str | None = None  # squeue's, sacct's, or why there is none
 
 
-def store_status(folder: Path) -> list[CellStatus]:
-    """Every cell of the suite copied beside the store, in suite order, then any other
-    cell the store holds."""
-    cells = {}
-    if (folder / SUITE_COPY).exists():
-        try:
-            cells = {c.key: c.label for c in load_suite(folder / SUITE_COPY)[1]}
-        except SuiteError:
-            cells = {}  # a suite that no longer expands: the store's own cells still show
+def copied_suite_cells(folder: Path) -> tuple[dict[str, str], str | None]:
+    """The cells (key: label) of the suite copied beside the store, and why there are none
+    where the copy no longer expands (its relative `imports` are read from the store's folder,
+    not the suite's): the store's own cells still show."""
+    if not (folder / SUITE_COPY).exists():
+        return {}, None
+    try:
+        return {c.key: c.label for c in load_suite(folder / SUITE_COPY)[1]}, None
+    except SuiteError as exc:
+        return {}, exc.problems[-1]
+
+
+def store_status(folder: Path, cells: dict[str, str] | None = None) -> list[CellStatus]:
+    """Every cell of the suite (`cells`, key: label; by default the copy beside the store's),
+    in suite order, then any other cell the store holds."""
+    if cells is None:
+        cells = copied_suite_cells(folder)[0]
     records = latest_by_cell(read_records(folder))
     submitted = submissions(folder)
     job_ids = {s["job_id"] for s in submitted.values()}
@@ -83,15 +90,20 @@ def summary_line(statuses: list[CellStatus]) -> str:
     return f"{len(statuses)} cells: {', '.join(parts)}"
 
 
-def status(
-    folder: Annotated[Path, typer.Argument(help="A suite's output folder, e.g. reports/smoke.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-) -> None:
-    """Where each cell of a store stands: done, failed (why), submitted (SLURM job and
-    state) or not started."""
-    if not is_store(folder) and not (folder / SUITE_COPY).exists():
-        raise UsageError(f"{folder}: no results.jsonl, results.d/ or {SUITE_COPY} in it")
-    statuses = store_status(folder)
+def show_status(folder: Path, as_json: bool, cells: dict[str, str] | None = None) -> None:
+    """Print where each cell of the store in `folder` stands: those of `cells` (key: label,
+    from the suite file) or, without them, of the suite copied beside the store."""
+    if cells is None:
+        if not is_store(folder) and not (folder / SUITE_COPY).exists():
+            raise UsageError(f"{folder}: no results.jsonl, results.d/ or {SUITE_COPY} in it")
+        cells, problem = copied_suite_cells(folder)
+        if problem is not None:
+            typer.echo(
+                f"note: {problem}; cells not started are not listed (give the suite file: "
+                "mtbench status SUITE.toml)",
+                err=True,
+            )
+    statuses = store_status(folder, cells)
     line = summary_line(statuses)
     if as_json:
         print(json.dumps({"cells": [asdict(s) for s in statuses], "summary": line}, indent=2))

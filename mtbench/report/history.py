@@ -14,27 +14,34 @@ Between two consecutive measurements, with the intervals `mtbench compare` uses:
 - top-1: the difference of the means over seeds, with its 95% Student-t interval.
 
 A change is flagged as a regression when its interval excludes "no change" and it is worse by
-more than the threshold (relative: latency 5% slower, top-1 5% lower by default).
+more than the threshold (relative: latency 5% slower, top-1 5% lower by default), and as an
+improvement when it is better by as much, under the same interval. A latency with a disturbed
+side (either measurement's timing verdict `disturbed`) gets no interval, as in `compare`: it
+is reported as disturbed, neither a regression nor an improvement, whatever its ratio.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from mtbench.measure.machine import machine_key
+from mtbench.record import read_record
 from mtbench.report.compare import (
+    DISTURBED,
     Estimate,
     difference_text,
     latency_ratio,
     ratio_text,
     seed_difference,
 )
-from mtbench.report.frame import strip_seed
+from mtbench.report.frame import strip_seed, worst_verdict
 
 DEFAULT_THRESHOLD = 0.05
 # What a record says about the code it ran: (name shown, where in the record).
@@ -78,6 +85,11 @@ class Measurement:
         samples = tuple(float(v) for s in stats for v in (s.get("samples") or ()))
         return (float(np.mean(medians)) if medians else math.nan), samples
 
+    def verdict(self, key: str) -> str:
+        """The seeds' verdicts on timing `key` as `compare` pools them: the worst one."""
+        timings = (read_record(r)[key] for r in self.records)
+        return worst_verdict(t["verdict"] for t in timings if t is not None)
+
     def top1_by_seed(self) -> dict[int, float]:
         return {
             int(r["seed"]) if r.get("seed") is not None else -1: float(r["top1"])
@@ -95,6 +107,8 @@ class Step:
     changed: list[str]
     estimates: dict[str, Estimate]
     regressions: list[str]
+    improvements: list[str]
+    disturbed: list[str]  # latencies not judged: a side's timing was disturbed
 
 
 @dataclass
@@ -132,27 +146,57 @@ def _estimates(before: Measurement, after: Measurement) -> dict[str, Estimate]:
     for name, key in LATENCY_PASSES:
         (old, old_samples), (new, new_samples) = before.latency(key), after.latency(key)
         if not (math.isnan(old) or math.isnan(new)):
-            out[name] = latency_ratio(new_samples, old_samples, new, old)
+            disturbed = DISTURBED in (before.verdict(key), after.verdict(key))
+            out[name] = latency_ratio(new_samples, old_samples, new, old, disturbed)
     old_top1, new_top1 = before.top1_by_seed(), after.top1_by_seed()
     if old_top1 and new_top1:
         out["top-1"] = seed_difference(new_top1, old_top1)
     return out
 
 
+def _change(name: str, estimate: Estimate, before: Measurement) -> tuple[float, str] | None:
+    """How much worse a figure got (relative; negative: better) and its text; None where its
+    interval includes no change, or there is none (a disturbed side, too few repeats)."""
+    if not estimate.resolved:
+        return None
+    if name == "top-1":
+        old = float(np.mean(list(before.top1_by_seed().values())))
+        if not old:
+            return None
+        text = f"top-1 {estimate.value:+.2f} points ({estimate.value / old:+.1%})"
+        return -estimate.value / old, text
+    return estimate.value - 1, f"latency {name} {estimate.value - 1:+.1%}"
+
+
+def _beyond(
+    estimates: dict[str, Estimate], before: Measurement, threshold: float, sign: int
+) -> list[str]:
+    """The figures whose change times `sign` (1: worse, -1: better) exceeds `threshold`."""
+    out = []
+    for name, estimate in estimates.items():
+        change = _change(name, estimate, before)
+        if change is not None and sign * change[0] > threshold:
+            out.append(change[1])
+    return out
+
+
 def regressions(estimates: dict[str, Estimate], before: Measurement, threshold: float) -> list[str]:
     """The figures that got worse beyond `threshold` (relative) with an interval that
     excludes no change: slower latency, lower top-1."""
-    flags = []
-    for name, estimate in estimates.items():
-        if not estimate.resolved:
-            continue
-        if name == "top-1":
-            old = float(np.mean(list(before.top1_by_seed().values())))
-            if old and -estimate.value / old > threshold:
-                flags.append(f"top-1 {estimate.value:+.2f} points ({estimate.value / old:+.1%})")
-        elif estimate.value - 1 > threshold:
-            flags.append(f"latency {name} {estimate.value - 1:+.1%}")
-    return flags
+    return _beyond(estimates, before, threshold, 1)
+
+
+def improvements(
+    estimates: dict[str, Estimate], before: Measurement, threshold: float
+) -> list[str]:
+    """The figures that got better beyond `threshold`, under the same interval rule."""
+    return _beyond(estimates, before, threshold, -1)
+
+
+def disturbed(estimates: dict[str, Estimate]) -> list[str]:
+    """The latencies with a disturbed side: their ratio, judged neither way."""
+    flagged = [(name, e) for name, e in estimates.items() if e.how == DISTURBED]
+    return [f"latency {name} {e.value - 1:+.1%}" for name, e in flagged]
 
 
 def history_machine(record: dict[str, Any]) -> str:
@@ -168,6 +212,19 @@ def _group(record: dict[str, Any]) -> tuple[str, str]:
     return (record.get("seed_group") or record.get("cell_key") or "?", history_machine(record))
 
 
+def _step(before: Measurement, after: Measurement, threshold: float) -> Step:
+    estimates = _estimates(before, after)
+    return Step(
+        before,
+        after,
+        _changed(before.versions, after.versions),
+        estimates,
+        regressions(estimates, before, threshold),
+        improvements(estimates, before, threshold),
+        disturbed(estimates),
+    )
+
+
 def cell_histories(
     records: list[dict[str, Any]], threshold: float = DEFAULT_THRESHOLD
 ) -> list[CellHistory]:
@@ -179,12 +236,8 @@ def cell_histories(
     out = []
     for (key, machine), rows in groups.items():
         measured = _measurements(rows)
-        steps = []
-        for before, after in zip(measured, measured[1:], strict=False):
-            estimates = _estimates(before, after)
-            flags = regressions(estimates, before, threshold)
-            steps.append(Step(before, after, _changed(before.versions, after.versions),
-                              estimates, flags))  # fmt: skip
+        pairs = zip(measured, measured[1:], strict=False)
+        steps = [_step(before, after, threshold) for before, after in pairs]
         label = strip_seed(rows[-1].get("label") or rows[-1].get("model") or "?")
         out.append(CellHistory(label, key, rows[-1].get("model") or "", machine, measured, steps))
     return out
@@ -239,14 +292,34 @@ def steps_table(history: CellHistory) -> list[dict[str, str]]:
             row[f"{name} ratio [95% CI]"] = ratio_text(estimate) if estimate else "–"
         estimate = step.estimates.get("top-1")
         row["top-1 Δ (points)"] = difference_text(estimate) if estimate else "–"
-        row["flag"] = ("REGRESSION: " + ", ".join(step.regressions)) if step.regressions else ""
+        row["flag"] = _flag(step)
         rows.append(row)
     return rows
 
 
+def _flag(step: Step) -> str:
+    """What a step is flagged: its regressions, improvements and the latencies not judged."""
+    said = (
+        ("REGRESSION: ", step.regressions),
+        ("IMPROVEMENT: ", step.improvements),
+        ("DISTURBED (not judged): ", step.disturbed),
+    )
+    return "; ".join(head + ", ".join(flags) for head, flags in said if flags)
+
+
+def _listed(histories: list[CellHistory], flags_of: Callable[[Step], list[str]]) -> list[str]:
+    """One line per step with flags of one kind: the cell, the flags, what changed."""
+    return [
+        f"- {h.label} on {h.machine}: {', '.join(flags_of(s))} ({'; '.join(s.changed)})"
+        for h in histories
+        for s in h.steps
+        if flags_of(s)
+    ]
+
+
 def render_history(histories: list[CellHistory], threshold: float) -> str:
-    """Markdown: per cell and machine, its measurements and the steps between them; last, the
-    regressions flagged."""
+    """Markdown: per cell and machine, its measurements and the steps between them; then the
+    improvements, the changes not judged and, last, the regressions flagged."""
     sections = []
     for h in histories:
         sections.append(
@@ -254,15 +327,29 @@ def render_history(histories: list[CellHistory], threshold: float) -> str:
             + _markdown(measurements_table(h))
             + ("\n\n" + _markdown(steps_table(h)) if h.steps else "")
         )
-    flagged = [(h, s) for h in histories for s in h.steps if s.regressions]
-    lines = [f"- {h.label} on {h.machine}: {', '.join(s.regressions)} ({'; '.join(s.changed)})"
-             for h, s in flagged]  # fmt: skip
-    summary = (
-        f"{len(flagged)} regression(s) flagged (threshold {threshold:.0%}):\n" + "\n".join(lines)
-        if flagged
-        else f"no regression flagged (threshold {threshold:.0%})"
+    return "\n\n".join([*sections, *_summary(histories, threshold)]) + "\n"
+
+
+def _summary(histories: list[CellHistory], threshold: float) -> list[str]:
+    """The improvements and the changes not judged (where there are any), then the
+    regressions, last, where a CI log ends."""
+    limit = f"threshold {threshold:.0%}"
+    blocks = []
+    if better := _listed(histories, attrgetter("improvements")):
+        blocks.append("\n".join([f"{len(better)} improvement(s) flagged ({limit}):", *better]))
+    if unjudged := _listed(histories, attrgetter("disturbed")):
+        head = (
+            f"{len(unjudged)} change(s) not judged, a side's timing {DISTURBED} (neither "
+            "regression nor improvement):"
+        )
+        blocks.append("\n".join([head, *unjudged]))
+    worse = _listed(histories, attrgetter("regressions"))
+    blocks.append(
+        "\n".join([f"{len(worse)} regression(s) flagged ({limit}):", *worse])
+        if worse
+        else f"no regression flagged ({limit})"
     )
-    return "\n\n".join([*sections, summary]) + "\n"
+    return blocks
 
 
 def _markdown(rows: list[dict[str, str]]) -> str:

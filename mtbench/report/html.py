@@ -275,7 +275,8 @@ def _history(stores: list[Store]) -> str:
 HISTORY_NOTE = (
     "Each step compares a measurement with the one before it on the same machine: latency "
     "ratio with its 95% bootstrap interval, top-1 difference with its 95% t-interval over "
-    "seeds; flagged when the interval excludes no change and it is 5% worse or more "
+    "seeds; flagged when the interval excludes no change and it moved 5% or more: worse (the "
+    "row marked) or better; a latency with a disturbed side is judged neither way "
     "(<code>mtbench history</code> prints the same, with every measurement)."
 )
 
@@ -284,7 +285,8 @@ def _history_rows(history: CellHistory) -> str:
     rows = steps_table(history)
     head = "".join(f"<th>{escape(k)}</th>" for k in ("cell", "machine", *rows[0]))
     cells = [
-        f'<tr class="{"warn" if row["flag"] else ""}"><td>{escape(history.label)}</td>'
+        f'<tr class="{"warn" if "REGRESSION" in row["flag"] else ""}">'
+        f"<td>{escape(history.label)}</td>"
         f"<td>{escape(history.machine)}</td>"
         + "".join(f"<td>{escape(v)}</td>" for v in row.values())
         + "</tr>"

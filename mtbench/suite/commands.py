@@ -15,7 +15,7 @@ from mtbench.cli_options import Imports, import_cli_models
 from mtbench.console import LogConsole
 from mtbench.errors import UsageError
 from mtbench.launch.settings import launcher_settings
-from mtbench.launch.status import status
+from mtbench.launch.status import show_status
 from mtbench.measure.machine import machine_key
 from mtbench.measure.profile import FLOPS_WARN_REL_DIFF
 from mtbench.record import Record
@@ -312,6 +312,25 @@ def merge(
     on = f" on {machines} machines ({len(merged)} results)" if machines > 1 else ""
     console.print(f"merged {total} records from {len(folders)} stores into {cells} cells{on}")
     console.print(f"wrote {target / 'results.jsonl'}")
+
+
+def status(
+    target: Annotated[
+        Path,
+        typer.Argument(
+            help="A suite's output folder (e.g. reports/smoke), or the suite file: its cells, "
+            "imports read from its folder as run reads them, and its output folder."
+        ),
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Where each cell of a store stands: done, failed (why), submitted (SLURM job and
+    state) or not started."""
+    if target.is_file():
+        spec, cells = load_cells(target)
+        show_status(spec.output, as_json, {c.key: c.label for c in cells})
+    else:
+        show_status(target, as_json)
 
 
 def register(app: typer.Typer) -> None:
