@@ -5,19 +5,20 @@ Run: python benchmarks/baselines_zoo.py [--skip-224] [--train] [--only NAME ...]
 For each registered baseline (default keyword arguments) and each extra configuration in the
 reference table: params, GFLOPs at 16x224x224, GFLOPs at the reference input (counted with or
 without normalisation layers as the source counted), the reference value and the relative
-difference. `--train` also runs forward + backward at the canonical input. GFLOPs: one fused
-multiply-add = one FLOP, per clip (batch 1). Slow: every count is a real forward pass on CPU.
+difference. `--train` also times one training step (forward, cross-entropy, backward) at the
+canonical input, through the cell's executor. GFLOPs: one fused multiply-add = one FLOP, per
+clip (batch 1). Slow: every count is a real forward pass on CPU.
 """
 
 from __future__ import annotations
 
 import argparse
-import time
-
-import torch
 
 from baselines.reference import BASELINE_FAMILIES, canonical_input, load_reference
+from mtbench.executor import TRAINING_STEP
+from mtbench.measure.execution import executor_for, time_alone
 from mtbench.measure.flops import count_flops
+from mtbench.options import ProfileOptions
 from mtbench.registry import check_input, create_model, list_models, model_entry
 
 COMMON = (1, 3, 16, 224, 224)
@@ -67,11 +68,11 @@ def main() -> None:
             if count.skipped_ops:
                 print(f"<!-- {name}: skipped {count.skipped_ops} -->")
         step = None
-        if args.train:
-            model.train()
-            start = time.perf_counter()
-            model(torch.randn(1, 3, *canonical_input(name, family))).sum().backward()
-            step = time.perf_counter() - start
+        if args.train:  # one training step, untimed warm-up excluded: the first step's cost
+            shape = [1, 3, *canonical_input(name, family)]
+            executor = executor_for(model, shape, ProfileOptions(), [TRAINING_STEP])
+            timed = time_alone(executor, [TRAINING_STEP], warmup=0, repeats=1)
+            step = timed[TRAINING_STEP].median / 1e3
         cells = [
             name,
             ",".join(f"{k}={v}" for k, v in kwargs.items()),

@@ -1,11 +1,13 @@
-"""A model under PyTorch eager, ONNX Runtime and OpenVINO timed in turn inside each repeat.
+"""A model under PyTorch eager, ONNX Runtime and OpenVINO timed in interleaved rounds.
 
 A suite times its cells one after another; on a shared machine the load can change between
-them, and a wall-clock ratio of two cells then measures the load too. Here the three run in
-turn inside each repeat, on the files a `suites/deploy.toml` store already exported (nothing
-is exported again), with the store's threads; each call's wall time and the process's CPU time
-(`time.process_time`, all threads) are read, so that a machine whose cores are taken by others
-still gives the work each runtime does.
+them, and a wall-clock ratio of two cells then measures the load too. Here the model's cells
+of a `suites/deploy.toml` store run through their executors (`executor_for`, reading the
+files the store already exported: nothing is exported again) in interleaved rounds
+(`time_in_rounds`, as `mtbench run --interleave` times a suite), with the store's options;
+each timing's wall median, verdict and the process's CPU time per run (its contention meter's
+`own_cpu_s`, all threads) are printed, so that a machine whose cores are taken by others still
+gives the work each runtime does.
 
 Run: python benchmarks/deploy_interleaved.py reports/deploy x3d-xs [--repeats 7]
 """
@@ -13,49 +15,35 @@ Run: python benchmarks/deploy_interleaved.py reports/deploy x3d-xs [--repeats 7]
 from __future__ import annotations
 
 import argparse
-import os
-import statistics
-import time
 from pathlib import Path
 
 import torch
 
-from mtbench.deploy.equality import fixed_clip
-from mtbench.deploy.sessions import onnxruntime_session, openvino_session
+from mtbench.executor import FORWARD
+from mtbench.measure.execution import Timed, executor_for, time_in_rounds, warm
 from mtbench.measure.profile import SEED
 from mtbench.registry import create_model
-from mtbench.suite.store import read_records
+from mtbench.suite.grid import load_suite
+from mtbench.suite.runner import SUITE_COPY
+from mtbench.suite.store import ok_records
+from mtbench.train.trainer import cell_folder
 
 
-def runners(store: Path, model: str) -> tuple[dict, list[int], int]:
-    """The model's three forwards (PyTorch eager, each runtime's cached file), its clip shape
-    and the threads its cells ran with."""
-    cells = {r["runtime"]: r for r in read_records(store) if r["model"] == model}
-    if set(cells) < {"pytorch", "onnxruntime", "openvino"} or any(
-        r["status"] != "ok" for r in cells.values()
-    ):
-        raise SystemExit(
-            f"error: {store} has no ok pytorch, onnxruntime and openvino cells of {model}"
-        )
-    shape, threads = cells["pytorch"]["input_shape"], cells["pytorch"]["threads"]
-    torch.set_num_threads(threads)
-    torch.manual_seed(SEED)
-    net = create_model(model, **cells["pytorch"]["model_kwargs"]).eval()
-    folder = store / "cells"
-    ort = onnxruntime_session(
-        str(folder / cells["onnxruntime"]["cell_key"] / "model.onnx"), threads
-    )
-    ov = openvino_session(
-        str(folder / cells["openvino"]["cell_key"] / "model.xml"), threads, "float32"
-    )
-    clip = fixed_clip(shape)
-    array = clip.numpy()
-    return (
-        {"pytorch": lambda: net(clip), "onnxruntime": lambda: ort.run(array),
-         "openvino": lambda: ov.run(array)},
-        shape,
-        threads,
-    )  # fmt: skip
+def executors(store: Path, model: str, repeats: int) -> dict[str, Timed]:
+    """The model's ok cells of the store, one executor per runtime, ready for the rounds."""
+    _, cells = load_suite(store / SUITE_COPY)
+    done = ok_records(store)
+    mine = [c for c in cells if c.model == model and c.key in done]
+    if not mine:
+        raise SystemExit(f"error: {store} has no ok cell of {model}")
+    out = {}
+    for cell in mine:
+        torch.manual_seed(SEED)
+        network = create_model(cell.model, **cell.kwargs).eval()
+        folder = cell_folder(store, cell.key)
+        executor = executor_for(network, cell.input_shape, cell.options, [FORWARD], folder)
+        out[f"{cell.options.runtime} ({cell.label})"] = Timed(executor, [FORWARD], repeats)
+    return out
 
 
 def main() -> None:
@@ -63,26 +51,29 @@ def main() -> None:
     parser.add_argument("store", type=Path)
     parser.add_argument("model")
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--warmup", type=int, default=1)
     args = parser.parse_args()
-    runs, shape, threads = runners(args.store, args.model)
-    times: dict[str, tuple[list[float], list[float]]] = {k: ([], []) for k in runs}
-    with torch.inference_mode():
-        for run in runs.values():  # warm-up
-            run()
-        for _ in range(args.repeats):
-            for name, run in runs.items():
-                wall, cpu = time.perf_counter(), time.process_time()
-                run()
-                times[name][0].append((time.perf_counter() - wall) * 1e3)
-                times[name][1].append((time.process_time() - cpu) * 1e3)
-    load = os.getloadavg()[0]
-    print(f"{args.model} {'x'.join(map(str, shape))}, {threads} threads, {args.repeats} repeats,"
-          f" load average {load:.1f}")  # fmt: skip
-    eager_cpu = statistics.median(times["pytorch"][1])
-    for name, (wall, cpu) in times.items():
-        wall_ms, cpu_ms = statistics.median(wall), statistics.median(cpu)
-        print(f"  {name:12s} wall {wall_ms:8.1f} ms   CPU {cpu_ms:8.1f} ms"
-              f"   CPU / eager {cpu_ms / eager_cpu:.2f}")  # fmt: skip
+    timed = executors(args.store, args.model, args.repeats)
+    for t in timed.values():
+        warm(t, args.warmup)
+    time_in_rounds(list(timed.values()))
+    print(f"{args.model}, {args.repeats} interleaved rounds after {args.warmup} warm-up")
+    cpu = {}
+    for name, t in timed.items():
+        if t.error is None:
+            stats = t.stats()[FORWARD]
+            cpu[name] = stats.contention["own_cpu_s"] * 1e3 / stats.repeats
+    eager = next((v for k, v in cpu.items() if k.startswith("pytorch")), None)
+    for name, t in timed.items():
+        if t.error is not None:
+            print(f"  {name:28s} failed: {t.error}")
+            continue
+        stats = t.stats()[FORWARD]
+        ratio = f"   CPU / eager {cpu[name] / eager:.2f}" if eager else ""
+        print(
+            f"  {name:28s} wall {stats.median:8.1f} ms ({stats.verdict})"
+            f"   CPU {cpu[name]:8.1f} ms{ratio}"
+        )
 
 
 if __name__ == "__main__":
