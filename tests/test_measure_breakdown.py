@@ -25,7 +25,8 @@ from mtbench.measure.breakdown_time import attribute, profiled_step
 from mtbench.measure.flops import FVCORE_HANDLES, ZERO_COST_OPS, count_flops, ptflops_hooks
 from mtbench.measure.latency import forward_step
 from mtbench.measure.opkinds import op_kind
-from mtbench.measure.profile import ProfileOptions, profile
+from mtbench.measure.profile import profile
+from mtbench.options import ProfileOptions
 from mtbench.registry import create_model, list_models, model_entry
 
 SMALL = [1, 3, 4, 32, 32]
