@@ -1,17 +1,17 @@
-"""Where the cost goes: rows that add up to both counters' totals, per-module FLOPs equal to
-each counter's own attribution, profiled time that covers the forward and finds a slow block,
-kinds of operator, and the one-line refusals."""
+"""Where the cost goes: rows that add up to the totals of the same trace, one trace per counter
+per cell, per-module FLOPs equal to fvcore's own attribution, profiled time that covers the
+forward and finds a slow block, kinds of operator, and the one-line refusals."""
 
 import time
-from collections import Counter
 
 import pytest
 import torch
 from fvcore.nn import FlopCountAnalysis
-from ptflops.aten_engine import FlopCounterMode
+from ptflops import get_model_complexity_info
 from test_zoo_transformers import TINY_VIT
 from torch import nn
 
+from mtbench.measure import ceilings, flops
 from mtbench.measure.breakdown import BreakdownRun
 from mtbench.measure.breakdown_count import (
     OUTSIDE_MODULES,
@@ -23,15 +23,10 @@ from mtbench.measure.breakdown_count import (
 from mtbench.measure.breakdown_rows import derived_rows
 from mtbench.measure.breakdown_time import attribute, profiled_step
 from mtbench.measure.execution import pytorch_executor
-from mtbench.measure.flops import (
-    FVCORE_HANDLES,
-    PTFLOPS_OUTPUT,
-    ZERO_COST_OPS,
-    count_flops,
-    ptflops_hooks,
-)
+from mtbench.measure.flops import FVCORE_HANDLES, ZERO_COST_OPS, count_flops, ptflops_hooks
 from mtbench.measure.latency import forward_step
 from mtbench.measure.opkinds import op_kind
+from mtbench.measure.profile import profile
 from mtbench.options import ProfileOptions
 from mtbench.registry import create_model, list_models, model_entry
 
@@ -65,21 +60,18 @@ def one_per_family() -> list[str]:
 
 
 @pytest.mark.parametrize("name", one_per_family())
-def test_rows_add_up_to_both_counters_totals_and_params(name, one_thread):
+def test_rows_add_up_to_the_totals_and_params(name, one_thread):
     model, shape = _build(name)
     rows = rows_at(model, default_depth(model))
     counts = count_rows(model, shape, rows, True, 1)
     reference = count_flops(model, shape)
-    # The totals are the record's; the rows plus the outside row add up to them exactly.
-    assert counts.fvcore_total / 1e9 == pytest.approx(reference.gflops, rel=1e-12)
-    assert counts.ptflops_total / 1e9 == pytest.approx(reference.gflops_ptflops, rel=1e-12)
+    # The totals are the record's (an independent count agrees); the rows plus the outside row
+    # add up to them exactly.
+    assert counts.flops.gflops == pytest.approx(reference.gflops, rel=1e-12)
+    assert counts.flops.gflops_ptflops == pytest.approx(reference.gflops_ptflops, rel=1e-12)
     assert sum(p.numel() for p in model.parameters()) == counts.params_total
-    for total, per_row in (
-        (counts.fvcore_total, counts.fvcore),
-        (counts.ptflops_total, counts.ptflops),
-    ):
-        outside = total - sum(per_row.values())
-        assert 0 <= outside <= 0.05 * total, (name, outside, total)
+    outside = counts.fvcore_total - sum(counts.fvcore.values())
+    assert 0 <= outside <= 0.05 * counts.fvcore_total, (name, outside, counts.fvcore_total)
     # Params outside the rows are exactly those held by the modules above them (a class token).
     above = [
         m
@@ -90,33 +82,88 @@ def test_rows_add_up_to_both_counters_totals_and_params(name, one_thread):
     assert counts.params_total - sum(counts.params.values()) == held
     # Kinds of operator add up too.
     assert sum(k[0] for k in counts.kinds.values()) == counts.fvcore_total
-    assert sum(k[1] for k in counts.kinds.values()) == counts.ptflops_total
+
+
+@pytest.mark.parametrize("name", ["r3d-18", "mtnet-32"])
+def test_rows_sum_exactly_to_the_totals_of_the_same_count(name, one_thread):
+    """r3d-18 and a small MTNet at a tiny clip: the record's totals are the integers of the
+    traces that gave the rows, and rows plus the outside row give them back exactly."""
+    model, shape = _build(name)
+    run = BreakdownRun(model, None, shape, torch.float32)
+    run.count(model, True)
+    counts = run.counts
+    assert run.flops.gflops == counts.fvcore_total / 1e9
+    assert run.flops.gflops_ptflops == counts.ptflops_total / 1e9
+    outside = counts.fvcore_total - sum(counts.fvcore.values())
+    assert outside >= 0 and sum(counts.fvcore.values()) + outside == counts.fvcore_total
+    assert sum(fv for fv, _ in counts.kinds.values()) == counts.fvcore_total
+    assert sum(run.flops.by_operator.values()) == pytest.approx(run.flops.gflops, rel=1e-12)
+    # What the record stores: rows rounded to 4 digits; ptflops' column empty, its total the
+    # record's gflops_ptflops.
+    stored = run.as_record({})
+    gflops, ptflops = (stored["module_columns"].index(c) for c in ("gflops", "gflops_ptflops"))
+    assert sum(r[gflops] for r in stored["modules"]) == pytest.approx(run.flops.gflops, rel=1e-3)
+    assert {r[ptflops] for r in stored["modules"]} == {None}
+    assert {r[2] for r in stored["ops"]} == {None}
 
 
 @pytest.mark.parametrize("name", ["r3d-18", "mtnet-32", "x3d-s", "swin3d-t"])
-def test_module_flops_are_each_counters_own_attribution(name, one_thread):
+def test_module_flops_are_fvcores_own_attribution_and_the_total_ptflops_own(name, one_thread):
     model, shape = _build(name)
     rows = rows_at(model, default_depth(model))
     counts = count_rows(model, shape, rows, True, 1)
-    # ptflops attributes to the children of the module it is given: give it the parent of
-    # most rows (the model for r3d-18's layers, `blocks` for X3D's and MTNet's blocks).
-    parent = Counter(r.rpartition(".")[0] for r in rows).most_common(1)[0][0]
     x = torch.randn(shape)
     with torch.no_grad():
         analysis = FlopCountAnalysis(model.eval(), x)
         analysis.set_op_handle(**FVCORE_HANDLES, **dict.fromkeys(ZERO_COST_OPS))
         analysis.unsupported_ops_warnings(False)
         fvcore_own = analysis.by_module()
-        module = model.get_submodule(parent)
-        own = FlopCounterMode(module, False, False, PTFLOPS_OUTPUT, ptflops_hooks(True), [])
-        with own:
-            model(x)
+        macs, _ = get_model_complexity_info(
+            model,
+            tuple(shape[1:]),
+            print_per_layer_stat=False,
+            as_strings=False,
+            custom_modules_hooks=ptflops_hooks(True),
+            backend="aten",
+        )
     assert {r: counts.fvcore[r] for r in rows} == {r: fvcore_own[r] for r in rows}
-    prefix = f"{parent}." if parent else ""
-    ptflops_own = {prefix + k: sum(v.values()) for k, v in own.flop_counts.items()}
-    children = [r for r in rows if r.rpartition(".")[0] == parent]
-    assert len(children) >= 4
-    assert {r: counts.ptflops[r] for r in children} == {r: ptflops_own.get(r, 0) for r in children}
+    assert counts.fvcore_total == analysis.total()
+    assert counts.ptflops_total == macs
+
+
+def test_a_breakdown_cell_traces_each_counter_once(monkeypatch, tmp_path, one_thread):
+    """`profile` with flops and a breakdown: one fvcore analysis and one ptflops count give the
+    record's totals and the rows; the model is left without ptflops' module hooks."""
+    monkeypatch.setenv(ceilings.CACHE_ENV, str(tmp_path / "ceilings"))
+    measured = {"gemm_gflops": 50.0, "conv3d_gflops": 60.0, "copy_gbs": 10.0, "add_gbs": 12.0}
+    monkeypatch.setattr(ceilings, "measure", lambda device, dtype, sizes: measured)
+    calls = {"fvcore": 0, "ptflops": 0}
+
+    class Counted(FlopCountAnalysis):
+        def __init__(self, *args, **kwargs):
+            calls["fvcore"] += 1
+            super().__init__(*args, **kwargs)
+
+    def counted(*args, **kwargs):
+        calls["ptflops"] += 1
+        return get_model_complexity_info(*args, **kwargs)
+
+    monkeypatch.setattr(flops, "FlopCountAnalysis", Counted)
+    monkeypatch.setattr(flops, "get_model_complexity_info", counted)
+    model, shape = _build("r3d-18")
+    options = ProfileOptions(
+        device="cpu", measure=("flops", "breakdown"), warmup=0, repeats=1, threads=1
+    )
+    record = profile("r3d-18", {"num_classes": 10}, shape, options, model=model)
+    assert calls == {"fvcore": 1, "ptflops": 1}
+    assert record["breakdown"]["error"] is None
+    reference = count_flops(model, shape)
+    assert record["gflops"] == pytest.approx(reference.gflops, rel=1e-12)
+    assert record["gflops_ptflops"] == pytest.approx(reference.gflops_ptflops, rel=1e-12)
+    assert record["flops_rel_diff"] == pytest.approx(reference.rel_diff, abs=1e-12)
+    assert record["flops_skipped_ops"] == reference.skipped_ops == []
+    hooked = [m for m in model.modules() if m._forward_hooks or m._forward_pre_hooks]
+    assert hooked == []
 
 
 def test_depths_default_to_stages_and_blocks():
@@ -184,12 +231,13 @@ def test_kinds_of_operator():
 def test_grouped_convs_and_recurrent_cells_are_their_kinds(one_thread):
     model, shape = _build("x3d-xs")
     counts = count_rows(model, shape, rows_at(model, 2), True, 1)
-    assert counts.kinds["grouped conv"][0] > 0
-    assert counts.kinds["grouped conv"][0] == counts.kinds["grouped conv"][1]
+    convs = sum(n for op, n in counts.flops.by_operator.items() if "conv" in op) * 1e9
+    grouped, dense = counts.kinds["grouped conv"][0], counts.kinds["dense conv"][0]
+    assert grouped > 0 and dense > 0 and grouped + dense == pytest.approx(convs, rel=1e-12)
     mtnet, shape = _build("mtnet-32")
     counts = count_rows(mtnet, shape, rows_at(mtnet, 2), True, 1)
-    fv, pt, moved = counts.kinds["recurrent"]
-    assert fv > 0 and pt == pytest.approx(fv, rel=0.01) and moved > 0
+    fv, moved = counts.kinds["recurrent"]
+    assert fv == pytest.approx(counts.flops.by_operator["gru"] * 1e9, rel=1e-12) and moved > 0
 
 
 def test_record_rows_and_derived_columns(one_thread):
@@ -221,7 +269,7 @@ def test_bytes_moved_follow_the_convention():
     model = nn.Sequential(nn.Linear(16, 8))
     counts = count_rows(model, [4, 16], ["0"], True, batch=4)
     assert counts.moved["0"] == 16 + (16 * 8 + 8) / 4 + 8
-    assert counts.kinds["linear/matmul"][2] == counts.moved["0"]
+    assert counts.kinds["linear/matmul"][1] == counts.moved["0"]
 
 
 def test_backward_time_goes_to_the_rows_whose_forward_made_it(one_thread):

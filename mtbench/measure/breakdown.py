@@ -25,6 +25,7 @@ from mtbench.measure.breakdown_count import (
     rows_at,
 )
 from mtbench.measure.breakdown_time import Times, attribute, profiled_step
+from mtbench.measure.flops import FlopCount
 from mtbench.measure.latency import time_runs, timer_for
 from mtbench.measure.opkinds import KINDS
 
@@ -84,6 +85,11 @@ class BreakdownRun:
             self.counts = count_rows(model, self.shape, self.rows, count_norm, self.shape[0])
 
         self.guarded("counting", run)
+
+    @property
+    def flops(self) -> FlopCount | None:
+        """The record's FLOP totals from the traces that gave the rows (None: not counted)."""
+        return None if self.counts is None else self.counts.flops
 
     def time(
         self, model: nn.Module, eager: Executor, record: dict[str, Any], warmup: int, repeats: int
@@ -150,7 +156,7 @@ class BreakdownRun:
                 row,
                 c.params[row],
                 _r(c.fvcore[row] / 1e9),
-                _r(c.ptflops[row] / 1e9),
+                None,  # ptflops gives its total only: the record's gflops_ptflops
                 _r(c.outputs[row] * self.bytes_per_element / 2**20),
                 _r(c.moved[row] * mb),
                 _r(self._time("fwd", row)),
@@ -158,13 +164,10 @@ class BreakdownRun:
             ]
             for row in self.rows
         ]
-        rest = [
-            c.params_total - sum(c.params.values()),
-            (c.fvcore_total - sum(c.fvcore.values())) / 1e9,
-            (c.ptflops_total - sum(c.ptflops.values())) / 1e9,
-        ]
+        params = c.params_total - sum(c.params.values())
+        flops = (c.fvcore_total - sum(c.fvcore.values())) / 1e9
         moved = (c.moved_total - sum(c.moved.values())) * mb
-        outside = [OUTSIDE_MODULES, rest[0], _r(rest[1]), _r(rest[2]), None, _r(moved)]
+        outside = [OUTSIDE_MODULES, params, _r(flops), None, None, _r(moved)]
         outside += [_r(self._time(n, OUTSIDE_MODULES)) for n in STEPS]
         return [*rows, outside]
 
@@ -175,11 +178,11 @@ class BreakdownRun:
         for kind in KINDS:
             times = [self._time(n, kind, self.times[n].kinds) for n in STEPS if n in self.times]
             times += [None] * (len(STEPS) - len(times))
-            fv, pt, moved = kinds[kind]
-            if fv or pt or any(times):
-                rows.append([kind, _r(fv / 1e9), _r(pt / 1e9), _r(moved * mb), *map(_r, times)])
+            fv, moved = kinds[kind]
+            if fv or any(times):
+                rows.append([kind, _r(fv / 1e9), None, _r(moved * mb), *map(_r, times)])
         outside = [
             _r(self._time(n, OUTSIDE_OPS, self.times[n].kinds)) if n in self.times else None
             for n in STEPS
         ]
-        return [*rows, [OUTSIDE_OPS, 0.0, 0.0, 0.0, *outside]]
+        return [*rows, [OUTSIDE_OPS, 0.0, None, 0.0, *outside]]

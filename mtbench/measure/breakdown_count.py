@@ -1,11 +1,12 @@
 """Where the FLOPs, params and bytes sit: per module path at a depth, and per kind of operator.
 
-Both counters run exactly as `count_flops` runs them for a record's totals (same handles,
-batch 1, float32, CPU), so each counter's rows add up to its total: fvcore's attribution is
-its own `by_module()`; ptflops' is its own `FlopCounterMode` table and hooks, crediting each
-operator to every module on the call stack (ptflops itself does this for the top-level
-children only). What a parent computes outside its children's forward (a residual added in
-`forward`, a class token) is the "outside modules" row.
+FLOPs come from the traces that give the record's totals (`flops.trace_flops`: one fvcore
+analysis, one ptflops count), so the rows add up to the totals of the same count: the rows
+are fvcore's own `by_module()`, and by kind of operator its `by_module_and_operator()`.
+ptflops' public API returns a total and no per-module count, so it is the totals'
+cross-check, and a row's ptflops column is empty. What a parent computes outside its
+children's forward (a residual added in `forward`, a class token) is the "outside modules"
+row.
 
 Bytes moved, the denominator of arithmetic intensity, are counted per operator as eager
 execution moves them: every tensor an operator reads and every tensor it writes, once; an
@@ -23,11 +24,11 @@ from itertools import chain
 from typing import Any
 
 import torch
-from ptflops.aten_engine import FlopCounterMode
 from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 
-from mtbench.measure.flops import PTFLOPS_OUTPUT, fvcore_analysis, ptflops_hooks
+from mtbench.measure.flops import FlopCount, clip_for, trace_flops
 from mtbench.measure.opkinds import KINDS, conv_groups, op_kind
 
 OUTSIDE_MODULES = "(outside modules)"
@@ -115,86 +116,91 @@ def _numel(obj: Any) -> int:
     return sum(t.numel() for t in tree_leaves(obj) if isinstance(t, torch.Tensor))
 
 
-class ModuleFlopCounter(FlopCounterMode):
-    """ptflops' aten counter crediting each operator's count, and the bytes it moves, to every
-    module path on the call stack and to its kind of operator."""
+class BytesMoved(TorchDispatchMode):
+    """Elements each operator reads and writes, credited to every module path on the call
+    stack and to its kind of operator, and the elements each module outputs. Its module
+    hooks live while the mode is entered."""
 
-    def __init__(self, model: nn.Module, hooks: dict[Any, Callable[..., int]], batch: int):
-        super().__init__(None, False, False, PTFLOPS_OUTPUT, hooks, [])
+    def __init__(self, model: nn.Module, batch: int):
+        super().__init__()
         self.moved: dict[str, float] = defaultdict(float)  # elements, per clip
         self.outputs: dict[str, int] = defaultdict(int)  # output elements per module
-        self.kinds: dict[str, list[float]] = {k: [0, 0.0] for k in KINDS}
+        self.kinds: dict[str, float] = dict.fromkeys(KINDS, 0.0)
+        self.total = 0.0
+        self._model = model
         # By storage, so that a weight read through a view (`t()` before `addmm`) is a weight.
         self._weights = {_storage(t) for t in chain(model.parameters(), model.buffers())}
         self._batch = batch
+        self._stack: list[str] = []
         self._recurrent = 0  # >0 inside a recurrent module: its matmuls are the cell's
-        self._handles = []
-        for path, module in model.named_modules():
+        self._handles: list[Any] = []
+
+    def __enter__(self) -> BytesMoved:
+        for path, module in self._model.named_modules():
             self._handles.append(module.register_forward_pre_hook(self._enter(path)))
             self._handles.append(module.register_forward_hook(self._leave(path)))
+        return super().__enter__()
+
+    def __exit__(self, *exc: Any) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
+        super().__exit__(*exc)
 
     def _enter(self, path: str) -> Callable[..., None]:
         def enter(module: nn.Module, args: Any) -> None:
-            self.parents.append(path)
+            self._stack.append(path)
             self._recurrent += isinstance(module, RECURRENT_MODULES)
 
         return enter
 
     def _leave(self, path: str) -> Callable[..., None]:
         def leave(module: nn.Module, args: Any, out: Any) -> None:
-            self.parents.pop()
+            self._stack.pop()
             self._recurrent -= isinstance(module, RECURRENT_MODULES)
             self.outputs[path] += _numel(out)
 
         return leave
 
-    def remove(self) -> None:
-        for handle in self._handles:
-            handle.remove()
-
-    def _moved(self, func: Any, args: Any, outs: tuple[Any, ...]) -> float:
+    def _moved(self, func: Any, args: Any, outs: Any) -> float:
         if getattr(func, "is_view", False):  # a view moves nothing
             return 0.0
         read = 0.0
         for t in tree_leaves(args):
             if isinstance(t, torch.Tensor):
                 read += t.numel() / self._batch if _storage(t) in self._weights else t.numel()
-        return read + sum(t.numel() for t in tree_leaves(outs) if isinstance(t, torch.Tensor))
+        return read + _numel(outs)
 
     def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None):
         out = func(*args, **(kwargs or {}))
+        moved = self._moved(func, args, out)
+        for path in self._stack:
+            self.moved[path] += moved
+        self.total += moved
         packet = func._overloadpacket
-        outs = out if isinstance(out, tuple) else (out,)
-        flops = self.all_ops[packet](args, outs) if packet in self.all_ops else 0
-        moved = self._moved(func, args, outs)
-        for parent in self.parents:
-            self.flop_counts[parent][packet] += flops
-            self.moved[parent] += moved
         groups = 1
         if "conv" in packet.__name__ and len(args) > 1:
             groups = conv_groups(tuple(args[0].shape), list(args[1].shape))
-        kind = "recurrent" if self._recurrent else op_kind(packet.__name__, groups)
-        row = self.kinds[kind]
-        row[0] += flops
-        row[1] += moved
+        self.kinds["recurrent" if self._recurrent else op_kind(packet.__name__, groups)] += moved
         return out
 
 
 @dataclass
 class Counts:
     """Integer FLOPs (one multiply-add = one FLOP) and params per row, elements moved per clip;
-    `kinds` holds [fvcore, ptflops, elements moved] per kind of operator."""
+    `kinds` holds [fvcore FLOPs, elements moved] per kind of operator; `flops` is the record's
+    totals from the same traces."""
 
     rows: list[str]
     params: dict[str, int]
     fvcore: dict[str, int]
-    ptflops: dict[str, int]
     outputs: dict[str, int]
     moved: dict[str, float]
     fvcore_total: int
     ptflops_total: int
     params_total: int
     moved_total: float
+    flops: FlopCount
     kinds: dict[str, list[float]] = field(default_factory=dict)
 
 
@@ -231,35 +237,25 @@ def _fvcore_kinds(analysis: Any, model: nn.Module) -> dict[str, int]:
 def count_rows(
     model: nn.Module, shape: list[int], rows: list[str], count_norm: bool, batch: int
 ) -> Counts:
-    """Both counters' FLOPs, params, outputs and elements moved per row, on the float32 CPU
-    model at batch 1 (`shape[0]` is ignored; `batch` amortises the weights)."""
-    x = torch.randn([1, *shape[1:]])
-    model.eval()
-    with torch.no_grad():
-        analysis = fvcore_analysis(model, x, count_norm)
-        fv = analysis.by_module()
-        counter = ModuleFlopCounter(model, ptflops_hooks(count_norm), batch)
-        try:
-            with counter:
-                model(x)
-        finally:
-            counter.remove()
-    pt = {k: sum(v.values()) for k, v in counter.flop_counts.items()}
-    fv_kinds = _fvcore_kinds(analysis, model)
-    kinds = {k: [fv_kinds[k], *counter.kinds[k]] for k in KINDS}
-    params = _row_params(model, rows)
+    """fvcore's FLOPs, params, outputs and elements moved per row, and both counters' totals
+    (`flops`, as `count_flops` gives them), from one trace per counter at batch 1 on the
+    model as it is (`shape[0]` is ignored; `batch` amortises the weights)."""
+    moved = BytesMoved(model, batch)
+    traces = trace_flops(model, clip_for(model, [1, *shape[1:]]), count_norm, moved)
+    fv = traces.analysis.by_module()
+    fv_kinds = _fvcore_kinds(traces.analysis, model)
     return Counts(
         rows=rows,
-        params=params,
+        params=_row_params(model, rows),
         fvcore={r: int(fv.get(r, 0)) for r in rows},
-        ptflops=_per_row(model, rows, pt),
-        outputs=_per_row(model, rows, counter.outputs),
-        moved=_per_row(model, rows, counter.moved),
-        fvcore_total=int(analysis.total()),
-        ptflops_total=int(counter.complexity),
+        outputs=_per_row(model, rows, moved.outputs),
+        moved=_per_row(model, rows, moved.moved),
+        fvcore_total=traces.fvcore_total,
+        ptflops_total=traces.ptflops_total,
         params_total=sum(p.numel() for p in model.parameters()),
-        moved_total=counter.moved.get("Global", 0.0),
-        kinds=kinds,
+        moved_total=moved.total,
+        flops=traces.flop_count(),
+        kinds={k: [fv_kinds[k], moved.kinds[k]] for k in KINDS},
     )
 
 

@@ -21,19 +21,26 @@ nn.Conv3d (torchvision's Conv3DSimple) as zero; its `aten` backend sees every co
 at dispatch level, so it is the second counter here: one more forward pass on the same input
 (on real tensors: meta tensors looked cheaper but run their shape functions in Python and
 took four times as long on MTNet-132).
+
+Each counter runs once per cell, through its public API: one `FlopCountAnalysis` (fvcore
+traces once and answers `total()`, `by_module()` and `by_operator()` from that trace) and one
+`ptflops.get_model_complexity_info(..., backend='aten')`, which returns the total only (its
+per-module statistics are printed text, for the root's children only), so ptflops is the
+totals' cross-check and a breakdown's rows are fvcore's.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from fvcore.nn import FlopCountAnalysis
 from fvcore.nn.jit_handles import get_shape
-from ptflops.aten_engine import FlopCounterMode
+from ptflops import get_model_complexity_info
 from torch import nn
 
 # Free by convention: elementwise and data-movement operators absent from fvcore's own
@@ -254,16 +261,6 @@ def fvcore_analysis(model: nn.Module, x: torch.Tensor, count_norm: bool) -> Flop
     return analysis
 
 
-def _fvcore_count(
-    model: nn.Module, x: torch.Tensor, count_norm: bool
-) -> tuple[int, list[str], dict[str, float]]:
-    analysis = fvcore_analysis(model, x, count_norm)
-    total = analysis.total()
-    skipped = sorted(analysis.unsupported_ops())
-    by_op = {op: n / 1e9 for op, n in analysis.by_operator().items() if n}
-    return total, skipped, by_op
-
-
 def ptflops_hooks(count_norm: bool) -> dict[Any, Callable[..., int]]:
     """The operators ptflops counts beyond its own table, as the second counter counts them."""
     hooks = dict(PTFLOPS_REDUCTION_HOOKS)
@@ -272,32 +269,90 @@ def ptflops_hooks(count_norm: bool) -> dict[Any, Callable[..., int]]:
     return hooks
 
 
-PTFLOPS_OUTPUT = {"print_params": {}, "serialize_params": {}}
+class _Childless(nn.Module):
+    """The model behind a module with no children: ptflops' aten backend registers forward
+    hooks on the children of the module it is given and never removes them, and a model
+    timed after counting must run without them."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self._model = (model,)  # in a tuple: not registered as a child
+
+    def forward(self, clip: torch.Tensor) -> Any:
+        return self._model[0](clip)
 
 
-def _ptflops_count(model: nn.Module, x: torch.Tensor, count_norm: bool) -> int:
-    counter = FlopCounterMode(None, False, False, PTFLOPS_OUTPUT, ptflops_hooks(count_norm), [])
-    with counter:
-        model(x)
-    return counter.complexity
+def ptflops_total(model: nn.Module, x: torch.Tensor, count_norm: bool) -> int:
+    """ptflops' aten count of one forward of `model` on `x`, multiply-adds in the batch."""
+    macs, _ = get_model_complexity_info(
+        _Childless(model),
+        tuple(x.shape),
+        print_per_layer_stat=False,
+        as_strings=False,
+        input_constructor=lambda _: {"clip": x},
+        custom_modules_hooks=ptflops_hooks(count_norm),
+        backend="aten",
+    )
+    if macs is None:  # ptflops prints the exception and returns None
+        raise RuntimeError("ptflops' aten backend could not count the model (reason above)")
+    return int(macs)
+
+
+@dataclass
+class FlopTraces:
+    """One fvcore analysis and one ptflops count of the same input: the record's totals and,
+    from the same analysis, any attribution of them (`by_module()`, `by_operator()`)."""
+
+    analysis: FlopCountAnalysis
+    ptflops_total: int
+    batch: int
+
+    @property
+    def fvcore_total(self) -> int:
+        return int(self.analysis.total())
+
+    def flop_count(self) -> FlopCount:
+        """Per clip, as a record holds them."""
+        gflops = self.fvcore_total / 1e9 / self.batch
+        gflops_pt = self.ptflops_total / 1e9 / self.batch
+        largest = max(gflops, gflops_pt)
+        by_op = {op: n / 1e9 / self.batch for op, n in self.analysis.by_operator().items() if n}
+        return FlopCount(
+            gflops,
+            gflops_pt,
+            abs(gflops - gflops_pt) / largest if largest else 0.0,
+            sorted(self.analysis.unsupported_ops()),
+            by_op,
+        )
+
+
+def trace_flops(
+    model: nn.Module,
+    x: torch.Tensor,
+    count_norm: bool,
+    during_ptflops: AbstractContextManager[Any] | None = None,
+) -> FlopTraces:
+    """Each counter once on `x` (the model put in eval mode); `during_ptflops` is entered
+    around ptflops' forward, so that a breakdown counts bytes in that same pass."""
+    model.eval()
+    with torch.no_grad():
+        analysis = fvcore_analysis(model, x, count_norm)
+        analysis.total()  # the trace; fvcore keeps its result for every later query
+        with during_ptflops or nullcontext():
+            pt_total = ptflops_total(model, x, count_norm)
+    return FlopTraces(analysis, pt_total, x.shape[0])
+
+
+def clip_for(model: nn.Module, input_shape: Sequence[int]) -> torch.Tensor:
+    """A random input of `input_shape` on the model's device, in its floating dtype."""
+    param = next(model.parameters(), None)
+    device = param.device if param is not None else torch.device("cpu")
+    dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
+    return torch.randn(tuple(int(s) for s in input_shape), device=device, dtype=dtype)
 
 
 def count_flops(
     model: nn.Module, input_shape: Sequence[int], *, count_norm: bool = True
 ) -> FlopCount:
     """GFLOPs per clip of `model` (put in eval mode) on a (B, 3, T, H, W) input."""
-    shape = tuple(int(s) for s in input_shape)
-    batch = shape[0]
-    param = next(model.parameters(), None)
-    device = param.device if param is not None else torch.device("cpu")
-    dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
-    x = torch.randn(shape, device=device, dtype=dtype)
-    model.eval()
-    with torch.no_grad():
-        fv_total, skipped, by_op = _fvcore_count(model, x, count_norm)
-        pt_total = _ptflops_count(model, x, count_norm)
-    gflops = fv_total / 1e9 / batch
-    gflops_pt = pt_total / 1e9 / batch
-    largest = max(gflops, gflops_pt)
-    rel = abs(gflops - gflops_pt) / largest if largest else 0.0
-    return FlopCount(gflops, gflops_pt, rel, skipped, {k: v / batch for k, v in by_op.items()})
+    return trace_flops(model, clip_for(model, input_shape), count_norm).flop_count()

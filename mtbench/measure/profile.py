@@ -211,19 +211,22 @@ def _count(
 ) -> None:
     if "params" in options.measure:
         record["params_total"], record["params_trainable"] = count_params(model)
+    if breakdown is not None:
+        on_phase("breakdown counts")
+        breakdown.count(model, options.count_norm)
     if "flops" in options.measure:
-        on_phase("flops")
-        # Counted in fp32 on the CPU at batch 1: a per-clip count depends on neither.
-        flops = count_flops(model, [1, *shape[1:]], count_norm=options.count_norm)
+        # One trace per counter: a breakdown's counts carry the totals of the same traces.
+        flops = breakdown.flops if breakdown is not None else None
+        if flops is None:
+            on_phase("flops")
+            # Counted in fp32 on the CPU at batch 1: a per-clip count depends on neither.
+            flops = count_flops(model, [1, *shape[1:]], count_norm=options.count_norm)
         record.update(
             gflops=flops.gflops,
             gflops_ptflops=flops.gflops_ptflops,
             flops_rel_diff=flops.rel_diff,
             flops_skipped_ops=flops.skipped_ops,
         )
-    if breakdown is not None:
-        on_phase("breakdown counts")
-        breakdown.count(model, options.count_norm)
 
 
 def _measure_breakdown(measuring: Measuring, on_phase: Callable[[str], None]) -> None:
@@ -235,7 +238,7 @@ def _measure_breakdown(measuring: Measuring, on_phase: Callable[[str], None]) ->
     keys = ["latency_fwd", *(["latency_fwdbwd"] if "latency_fwdbwd" in options.measure else [])]
     eager = pytorch_executor(measuring.model, measuring.shape, options, keys, eager=True)
     with eager.settings():
-        breakdown.time(eager, record, options.warmup, options.repeats)
+        breakdown.time(measuring.model, eager, record, options.warmup, options.repeats)
     if breakdown.error is None:
         on_phase("ceilings")
         try:
