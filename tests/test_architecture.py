@@ -103,3 +103,101 @@ def test_the_core_never_imports_the_baselines():
 def test_a_new_circle_is_caught():
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
     assert circles(graph) == [["a", "b", "c"]]
+
+
+LAYERS_DOC = ROOT / "docs" / "architecture.md"
+MAX_FUNCTION_LINES = 60
+
+
+def layer_table() -> dict[str, int]:
+    """docs/architecture.md's layer table: each path (relative to mtbench/, or baselines/...)
+    with its layer number."""
+    text = LAYERS_DOC.read_text(encoding="utf-8")
+    section = text.split("## The layers, bottom to top", 1)[1].split("\n## ", 1)[0]
+    table: dict[str, int] = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 2 and cells[0].isdigit():
+            for path in cells[1].split(","):
+                table[path.strip().strip("`")] = int(cells[0])
+    return table
+
+
+def module_path(name: str) -> str:
+    """A module's path as the table writes it: `measure/profile.py`, `baselines/x3d.py`."""
+    path = module_files()[name].relative_to(ROOT).as_posix()
+    return path.removeprefix("mtbench/")
+
+
+def layer_of(name: str, table: dict[str, int]) -> tuple[str, int]:
+    """The table's most specific entry for module `name` and its layer."""
+    path = module_path(name)
+    matches = []
+    for entry, layer in table.items():
+        if entry.startswith("*/"):
+            hit = path.count("/") == 1 and path.endswith(entry[1:])
+            matches.append((2, entry, layer)) if hit else None
+        elif entry.endswith("/"):
+            matches.append((1, entry, layer)) if path.startswith(entry) else None
+        elif path == entry:
+            matches.append((3, entry, layer))
+    assert matches, f"{path} is in no row of the layer table in docs/architecture.md"
+    _, entry, layer = max(matches)
+    return entry, layer
+
+
+def test_every_module_is_in_the_layer_table():
+    table = layer_table()
+    assert len(table) > 10 and max(table.values()) >= 9
+    for name in module_files():
+        layer_of(name, table)
+
+
+def test_no_import_climbs_a_layer():
+    table = layer_table()
+    climbing = []
+    for name, targets in import_graph().items():
+        entry, layer = layer_of(name, table)
+        for target in targets:
+            target_entry, target_layer = layer_of(target, table)
+            if target_layer > layer:
+                climbing.append(
+                    f"{name} ({entry}, {layer}) -> {target} ({target_entry}, {target_layer})"
+                )
+    assert climbing == []
+
+
+def test_no_circle_of_packages():
+    table = layer_table()
+    graph: dict[str, set[str]] = {}
+    for name, targets in import_graph().items():
+        unit = layer_of(name, table)[0]
+        graph.setdefault(unit, set())
+        graph[unit] |= {layer_of(t, table)[0] for t in targets} - {unit}
+    assert circles(graph) == []
+
+
+def test_a_climbing_import_is_caught():
+    table = {"errors.py": 1, "measure/": 6, "*/commands.py": 10, "suite/": 8}
+    assert layer_of("mtbench.suite.commands", table) == ("*/commands.py", 10)
+    assert layer_of("mtbench.suite.runner", table) == ("suite/", 8)
+    assert layer_of("mtbench.errors", table)[1] < layer_of("mtbench.measure.profile", table)[1]
+
+
+def python_files() -> list[Path]:
+    return [
+        p for d in ("mtbench", "baselines", "benchmarks", "tests") for p in (ROOT / d).rglob("*.py")
+    ]
+
+
+def test_no_function_is_longer_than_a_reader_sees_whole():
+    long = []
+    for path in python_files():
+        if path.parent.name == "tests":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                lines = node.end_lineno - node.lineno + 1
+                if lines > MAX_FUNCTION_LINES:
+                    long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({lines})")
+    assert long == []

@@ -120,19 +120,14 @@ def run(
         cells = shard(cells, *parse_shard(shard_spec))
     if interleave:  # how to time, not what: the cells keep their keys
         cells = [replace(c, options=replace(c.options, interleave=True)) for c in cells]
-    retime = None
-    if retime_disturbed:
-        cells, force = disturbed_cells(spec, cells), True
-        retime = latest_by_cell(read_records(spec.output))
+    retime = disturbed_cells(spec, cells) if retime_disturbed else None
+    if retime is not None:
+        cells, force = [c for c in cells if c.key in retime], True
         if not cells:
             console.print(f"no disturbed timings in {spec.output}: nothing to re-time")
             return
-    done = ok_keys(spec.output)
     if dry_run:
-        title = f"{spec.name}: {len(cells)} cells -> {spec.output}"
-        console.print(dry_run_table(cells, done, title))
-        for table in multigrid_tables(cells):
-            console.print(table)
+        print_dry_run(spec, cells)
         return
     settings = launcher_settings(spec.launcher, launcher, launcher_opt or [])
     if settings.name == "slurm":
@@ -141,11 +136,21 @@ def run(
     _run_and_report(spec, cells, force=force, retime=retime)
 
 
-def disturbed_cells(spec: SuiteSpec, cells: list[Cell]) -> list[Cell]:
-    """The cells whose latest ok record has a disturbed timing: `--retime-disturbed`'s. Their
-    new records are appended and, being the latest, win; the old ones stay in the store."""
-    keys = set(disturbed_keys(list(latest_by_cell(read_records(spec.output)).values())))
-    return [c for c in cells if c.key in keys]
+def print_dry_run(spec: SuiteSpec, cells: list[Cell]) -> None:
+    """What `run` would do: every cell, done or not, and the multigrid schedules."""
+    title = f"{spec.name}: {len(cells)} cells -> {spec.output}"
+    console.print(dry_run_table(cells, ok_keys(spec.output), title))
+    for table in multigrid_tables(cells):
+        console.print(table)
+
+
+def disturbed_cells(spec: SuiteSpec, cells: list[Cell]) -> dict[str, Record]:
+    """The stored records, by cell key, of the cells whose latest ok record has a disturbed
+    timing: `--retime-disturbed`'s. Their new records are appended and, being the latest,
+    win; the old ones stay in the store."""
+    latest = latest_by_cell(read_records(spec.output))
+    keys = set(disturbed_keys(list(latest.values()))) & {c.key for c in cells}
+    return {key: latest[key] for key in keys}
 
 
 def slurm_launcher():

@@ -59,6 +59,15 @@ from mtbench.train.trainer import (
 )
 
 SUITE_COPY = "suite.toml"
+PROGRESS_COLUMNS = (
+    SpinnerColumn(),
+    TextColumn("{task.description}"),
+    BarColumn(),
+    MofNCompleteColumn(),
+    TimeElapsedColumn(),
+    TextColumn("ETA"),
+    TimeRemainingColumn(),
+)
 
 
 @dataclass
@@ -185,7 +194,6 @@ def run_suite(
     """Run the cells not yet done; under torchrun every rank runs them, rank 0 writes.
     `retime` holds the stored records of cells to time again (`--retime-disturbed`): a
     trained one is measured from its checkpoint, not trained or evaluated again."""
-    retime = retime or {}
     console = console or LogConsole()
     world = current_world()
     if world.is_main:
@@ -198,50 +206,53 @@ def run_suite(
         if (_key(c, eval_views) in done and not force) or (eval_views is not None and c in changed)
     ]
     todo = [c for c in cells if c not in summary.skipped]
-    columns = (
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-    )
     rounds = interleavable(todo) if not world.distributed and eval_views is None else []
     with (
         stop_after_current_cell(console) as stop,
-        Progress(*columns, console=console, disable=not world.is_main) as progress,
+        Progress(*PROGRESS_COLUMNS, console=console, disable=not world.is_main) as progress,
     ):
         bar = progress.add_task(f"suite {spec.name}", total=len(cells))
         progress.update(bar, completed=len(summary.skipped))
         current = progress.add_task("", total=None)
         if rounds:
             _run_rounds(spec, rounds, summary, progress, (bar, current), stop)
-        for cell in (c for c in todo if c not in rounds):
-            if stop[0]:
-                summary.interrupted = True
-                break
-            title = f"cell {cell.index + 1}/{len(cells)} {cell.label}"
-
-            def on_phase(phase: str, title: str = title) -> None:
-                progress.update(current, description=f"{title}: {phase}")
-
-            on_phase("start")
-            started = time.monotonic()
-            record = run_cell(
-                spec,
-                cell,
-                on_phase=on_phase,
-                progress=progress,
-                eval_views=eval_views,
-                retime=retime.get(cell.key),
-            )
-            _count(summary, cell, record)
-            progress.advance(bar)
-            if world.is_main and not console.is_terminal:  # a log: one line per finished cell
-                console.print(finished_line(title, record, started), markup=False)
+        alone = [c for c in todo if c not in rounds]
+        _run_alone(spec, alone, summary, progress, (bar, current), stop, eval_views, retime or {})
         progress.update(current, description="done", visible=False)
     return summary
+
+
+def _run_alone(
+    spec: SuiteSpec,
+    cells: list[Cell],
+    summary: RunSummary,
+    progress: Progress,
+    tasks: tuple[TaskID, TaskID],
+    stop: list[bool],
+    eval_views: dict[str, int] | None,
+    retime: dict[str, Record],
+) -> None:
+    """Each cell in turn, in this process; a log gets one line per finished cell."""
+    bar, current = tasks
+    for cell in cells:
+        if stop[0]:
+            summary.interrupted = True
+            break
+        title = f"cell {cell.index + 1}/{len(summary.cells)} {cell.label}"
+
+        def on_phase(phase: str, title: str = title) -> None:
+            progress.update(current, description=f"{title}: {phase}")
+
+        on_phase("start")
+        started = time.monotonic()
+        views, stored = eval_views, retime.get(cell.key)
+        record = run_cell(
+            spec, cell, on_phase=on_phase, progress=progress, eval_views=views, retime=stored
+        )
+        _count(summary, cell, record)
+        progress.advance(bar)
+        if current_world().is_main and not progress.console.is_terminal:
+            progress.console.print(finished_line(title, record, started), markup=False)
 
 
 def _run_rounds(
