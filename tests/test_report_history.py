@@ -261,3 +261,17 @@ def test_higher_accuracy_over_seeds_is_an_improvement(tmp_path):
             )
     (step,) = histories(folder)["r3d-18"].steps
     assert step.improvements == ["top-1 +8.00 points (+15.1%)"] and step.regressions == []
+
+
+def test_a_slowdown_timed_busy_then_quiet_is_judged_against_the_code_before_it(tmp_path):
+    """A (clean, 40 ms) -> B (disturbed, 120 ms) -> B again (clean, 120 ms): the first step is
+    not judged; the second is judged against A, the latest undisturbed timing, and is the
+    regression (judged against the disturbed B it would read as no change)."""
+    store = tmp_path / "gate"
+    append_record(store, timed_record(40.0, "aaaa111", "2026-02-01T10:00:00"))
+    append_record(store, timed_record(120.0, "bbbb222", "2026-02-02T10:00:00", 1.9))
+    append_record(store, timed_record(120.0, "bbbb222", "2026-02-03T10:00:00"))
+    first, second = histories(store)["x3d-xs"].steps
+    assert first.disturbed == ["latency F +200.0%"] and first.regressions == []
+    assert second.regressions == ["latency F +200.0%"] and second.disturbed == []
+    assert second.estimates["F"].low > 2.9

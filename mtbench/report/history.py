@@ -17,7 +17,10 @@ A change is flagged as a regression when its interval excludes "no change" and i
 more than the threshold (relative: latency 5% slower, top-1 5% lower by default), and as an
 improvement when it is better by as much, under the same interval. A latency with a disturbed
 side (either measurement's timing verdict `disturbed`) gets no interval, as in `compare`: it
-is reported as disturbed, neither a regression nor an improvement, whatever its ratio.
+is reported as disturbed, neither a regression nor an improvement, whatever its ratio. A
+latency is judged against the latest earlier measurement whose timing was not disturbed, so
+a measurement taken again on a quiet machine after a disturbed one is still judged against
+the code before it.
 """
 
 from __future__ import annotations
@@ -141,12 +144,22 @@ def _changed(before: dict[str, str], after: dict[str, str]) -> list[str]:
     return changes or ["nothing recorded (measured again)"]
 
 
-def _estimates(before: Measurement, after: Measurement) -> dict[str, Estimate]:
+def latency_reference(earlier: list[Measurement], key: str) -> Measurement:
+    """What a latency is judged against: the latest earlier measurement whose timing `key`
+    was not disturbed (else the latest), so that a slowdown timed once on a busy machine
+    and again on a quiet one is still judged against the code before it."""
+    quiet = [m for m in earlier if m.verdict(key) != DISTURBED]
+    return (quiet or earlier)[-1]
+
+
+def _estimates(earlier: list[Measurement], after: Measurement) -> dict[str, Estimate]:
     out = {}
+    before = earlier[-1]
     for name, key in LATENCY_PASSES:
-        (old, old_samples), (new, new_samples) = before.latency(key), after.latency(key)
+        reference = latency_reference(earlier, key)
+        (old, old_samples), (new, new_samples) = reference.latency(key), after.latency(key)
         if not (math.isnan(old) or math.isnan(new)):
-            disturbed = DISTURBED in (before.verdict(key), after.verdict(key))
+            disturbed = DISTURBED in (reference.verdict(key), after.verdict(key))
             out[name] = latency_ratio(new_samples, old_samples, new, old, disturbed)
     old_top1, new_top1 = before.top1_by_seed(), after.top1_by_seed()
     if old_top1 and new_top1:
@@ -212,8 +225,11 @@ def _group(record: dict[str, Any]) -> tuple[str, str]:
     return (record.get("seed_group") or record.get("cell_key") or "?", history_machine(record))
 
 
-def _step(before: Measurement, after: Measurement, threshold: float) -> Step:
-    estimates = _estimates(before, after)
+def _step(earlier: list[Measurement], after: Measurement, threshold: float) -> Step:
+    """From the latest of `earlier` to `after`: top-1 against the latest, each latency
+    against its `latency_reference`."""
+    before = earlier[-1]
+    estimates = _estimates(earlier, after)
     return Step(
         before,
         after,
@@ -236,8 +252,7 @@ def cell_histories(
     out = []
     for (key, machine), rows in groups.items():
         measured = _measurements(rows)
-        pairs = zip(measured, measured[1:], strict=False)
-        steps = [_step(before, after, threshold) for before, after in pairs]
+        steps = [_step(measured[:i], measured[i], threshold) for i in range(1, len(measured))]
         label = strip_seed(rows[-1].get("label") or rows[-1].get("model") or "?")
         out.append(CellHistory(label, key, rows[-1].get("model") or "", machine, measured, steps))
     return out
