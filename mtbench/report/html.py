@@ -22,7 +22,14 @@ from mtbench.report.interactive import interactive_figures, page_script
 from mtbench.report.paper import PaperCounts
 from mtbench.report.plots import PlotOutcome
 from mtbench.report.style import Styles, family_styles
-from mtbench.report.tables import failed_lines, formatted, ordered_rows, summary_table
+from mtbench.report.tables import (
+    failed_lines,
+    footnotes,
+    ordered_rows,
+    summary_table,
+    text_table,
+)
+from mtbench.table_model import to_html
 
 ENV_KEYS = (
     "device_name",
@@ -93,7 +100,7 @@ document.querySelectorAll("table.cells").forEach((table) => {
     const dir = th.dataset.dir === "asc" ? "desc" : "asc";
     table.querySelectorAll("thead th").forEach((h) => delete h.dataset.dir);
     th.dataset.dir = dir;
-    const key = (row) => row.cells[col].textContent.trim();
+    const key = (row) => row.cells[col].dataset.value ?? row.cells[col].textContent.trim();
     const num = (text) => parseFloat(text.replace("−", "-"));
     const rows = [...body.rows].sort((a, b) => {
       const x = key(a), y = key(b), nx = num(x), ny = num(y);
@@ -153,7 +160,7 @@ def _list(title: str, items: list[str]) -> str:
 
 
 def _notes(notes: list[str]) -> str:
-    """What each paper column was matched on, under the table."""
+    """What each paper column was matched on and what the marks mean, under the table."""
     if not notes:
         return ""
     return '<ul class="note">' + "".join(f"<li>{escape(n)}</li>" for n in notes) + "</ul>"
@@ -174,10 +181,7 @@ def _cells_table(store: Store, table: pd.DataFrame, find: str) -> str:
     """The sortable, searchable cell table (rows in the interactive figures' order)."""
     if not len(table):
         return '<p class="note">No successful cells.</p>'
-    cells = formatted(table).to_html(index=False, border=0, classes="cells")
-    cells = cells.replace(
-        '<table class="dataframe cells">', f'<table class="cells" data-find="{find}">', 1
-    )
+    cells = to_html(text_table(table), f'class="cells" data-find="{find}"')
     return (
         f'<p><input class="find" id="{find}" type="search" placeholder="find a cell: '
         f'model, input, any figure" aria-label="find a cell"> {cells_and_runs(store.ok)}; '
@@ -230,7 +234,7 @@ def _section(
 {len(store.failed)} failed.
 Measured on {escape(measured_on(store))}.</p>
 {_cells_table(store, table, find)}
-{_notes(table.attrs.get("notes", []))}
+{_notes(footnotes(table))}
 {_list("Failed cells", failed_lines(store))}
 {_list("Skipped plots", skipped)}
 {_list("Store problems", unreadable)}
