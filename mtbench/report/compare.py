@@ -120,14 +120,6 @@ def latency_ratio(
     return Estimate(value, low, high, how="bootstrap")
 
 
-def seed_interval(sd: float, n: float) -> float:
-    """Half-width of the 95% Student-t interval of a mean over `n` seeds with standard
-    deviation `sd`; 0 (no bar) for one seed or an unknown spread."""
-    if n < 2 or pd.isna(sd):
-        return 0.0
-    return t_half_width(sd / math.sqrt(n), n - 1)
-
-
 def seed_difference(cell: dict[int, float], base: dict[int, float]) -> Estimate:
     """mean(cell) - mean(base) over seeds, in accuracy points, with SE and 95% t-interval."""
     if not cell or not base:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from mtbench import numbers
 from mtbench.report.breakdown_tables import breakdown_html
 from mtbench.report.frame import Store, measured_on
 from mtbench.report.history import CellHistory, cell_histories, steps_table
@@ -250,8 +251,8 @@ Measured on {escape(measured_on(store))}.</p>
 EXPLORE_NOTE = (
     "Hover a mark for its cell and conditions; click a family in a legend to hide it; drag a "
     "box in one figure to select those cells in every figure and in the table above (reset "
-    "with the figure's reset tool). Latency is the median with its p10-p90, top-1 the mean "
-    "over seeds with its 95% t-interval."
+    "with the figure's reset tool). Latency is the median with its p10-p90 (a hollow mark: "
+    f"{numbers.DISTURBED_WORDS}), top-1 the {numbers.SEED_SPREAD}."
 )
 
 
