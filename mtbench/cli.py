@@ -310,7 +310,7 @@ def print_breakdown(record: dict[str, Any], by: str) -> None:
     table = breakdown_table(record["breakdown"], record["env"].get("ceilings"), by)
     # Twelve numeric columns: wider than the 80 columns rich assumes for a pipe.
     wide = Console(width=max(console.width, 124))
-    wide.print(to_rich_plain(table))
+    wide.print(to_rich_plain(replace(table, footnotes=[])))  # the notes as lines, unwrapped
     for note in table.footnotes:
         wide.print(escape(note), highlight=False)
 

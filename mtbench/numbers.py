@@ -37,11 +37,11 @@ def _absent(value: Any) -> bool:
 
 def decimal(value: float | None, places: int = 2, significant: int = 2, sign: bool = False) -> str:
     """`value` with `places` decimals, more where fewer would show under `significant`
-    significant digits (0.0123 -> '0.012', not '0.01'; 0.000412 -> '0.00041')."""
+    significant digits (0.0123 -> '0.012', not '0.01'; 0.000412 -> '0.00041'); 0: fixed."""
     if _absent(value):
         return MISSING
     assert value is not None
-    if value != 0:
+    if value != 0 and significant > 0:
         places = max(places, significant - 1 - math.floor(math.log10(abs(value))))
     return f"{value:{'+' if sign else ''}.{places}f}"
 
@@ -114,11 +114,12 @@ def gflops(value: float | None) -> str:
 def percent(
     value: float | None, places: int = 1, fraction: bool = False, sign: bool = False
 ) -> str:
-    """'45.0%' from 45.0 (or from 0.45 with `fraction`)."""
+    """'45.0%' from 45.0 (or from 0.45 with `fraction`): fixed decimals, a share is read to
+    its place (0.00004 -> '0.0%')."""
     if _absent(value):
         return MISSING
     assert value is not None
-    return decimal(100 * value if fraction else value, places, sign=sign) + "%"
+    return decimal(100 * value if fraction else value, places, significant=0, sign=sign) + "%"
 
 
 def interval(low: float, high: float, places: int = 2, sign: bool = False) -> str:

@@ -54,6 +54,7 @@ def test_the_disturbed_mark_goes_after_the_unit():
 def test_percentages_intervals_seeds_and_counts():
     assert numbers.percent(45.0) == "45.0%"
     assert numbers.percent(0.0123, 2, fraction=True) == "1.23%"
+    assert numbers.percent(4.5e-7, 2, fraction=True) == "0.00%"  # a share is read to its place
     assert numbers.interval(0.981, 1.043) == "[0.98, 1.04]"
     assert numbers.interval(-1.5, 2.25, sign=True) == "[-1.50, +2.25]"
     assert numbers.over_seeds(60.0, 10.0, 3) == "60.00 ± 10.00 (3)"
