@@ -43,7 +43,8 @@ class Column:
 @dataclass
 class TextTable:
     """Columns, rows of cells, footnotes. `group` (a column index) draws a rule where its value
-    changes (LaTeX), `row_styles` colours rows in the terminal (rich style names)."""
+    changes (LaTeX), `row_styles` colours rows in the terminal (rich style names),
+    `row_classes` names rows in HTML (the page's CSS)."""
 
     columns: list[Column]
     rows: list[list[Any]] = field(default_factory=list)
@@ -51,6 +52,7 @@ class TextTable:
     footnotes: list[str] = field(default_factory=list)
     group: int | None = None
     row_styles: list[str | None] = field(default_factory=list)
+    row_classes: list[str] = field(default_factory=list)
 
     @property
     def headers(self) -> list[str]:
@@ -68,7 +70,7 @@ class TextTable:
         ]  # fmt: skip
         return TextTable(
             [self.columns[i] for i in kept], [[row[i] for i in kept] for row in self.rows],
-            self.title, self.footnotes, self.group, self.row_styles,
+            self.title, self.footnotes, self.group, self.row_styles, self.row_classes,
         )  # fmt: skip
 
 
@@ -168,13 +170,15 @@ def to_html(table: TextTable, attributes: str = "") -> str:
     list under it."""
     head = "".join(f"<th>{html_escape(h)}</th>" for h in table.headers)
     body = []
-    for row in table.rows:
+    classes = table.row_classes or [""] * len(table.rows)
+    for row, name in zip(table.rows, classes, strict=True):
         cells = []
         for cell in row:
             value = value_of(cell)
             sort = f' data-value="{value}"' if isinstance(cell, Figure) and value != "" else ""
             cells.append(f"<td{sort}>{html_escape(text_of(cell))}</td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
+        opening = f'<tr class="{html_escape(name)}">' if name else "<tr>"
+        body.append(opening + "".join(cells) + "</tr>")
     opening = f"<table {attributes}>" if attributes else "<table>"
     html = f"{opening}<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
     if table.footnotes:

@@ -30,7 +30,7 @@ from mtbench.report.tables import (
     summary_table,
     text_table,
 )
-from mtbench.table_model import to_html
+from mtbench.table_model import Column, TextTable, to_html
 
 ENV_KEYS = (
     "device_name",
@@ -268,11 +268,11 @@ def _history(stores: list[Store]) -> str:
         if not changed:
             continue
         suite = next(s.suite for s in stores if s.folder == folder).split(" [machine")[0]
-        body = "".join(_history_rows(h) for h in changed)
+        table = to_html(_history_table(changed), 'class="history"')
         panels.append(
             f'<h2 id="history-{_anchor(suite)}">History: {escape(suite)}</h2>'
             f'<p class="note">{len(changed)} cell(s) measured more than once. {HISTORY_NOTE}</p>'
-            f'<div class="scroll"><table class="history">{body}</table></div>'
+            f'<div class="scroll">{table}</div>'
         )
     return "".join(panels)
 
@@ -285,17 +285,17 @@ HISTORY_NOTE = (
 )
 
 
-def _history_rows(history: CellHistory) -> str:
-    rows = steps_table(history)
-    head = "".join(f"<th>{escape(k)}</th>" for k in ("cell", "machine", *rows[0]))
-    cells = [
-        f'<tr class="{"warn" if row["flag"] else ""}"><td>{escape(history.label)}</td>'
-        f"<td>{escape(history.machine)}</td>"
-        + "".join(f"<td>{escape(v)}</td>" for v in row.values())
-        + "</tr>"
-        for row in rows
-    ]
-    return f"<tr>{head}</tr>" + "".join(cells)
+def _history_table(histories: list[CellHistory]) -> TextTable:
+    """Every step of every cell in one table; a flagged step's row marked for the CSS."""
+    steps = [(h, row) for h in histories for row in steps_table(h)]
+    heads = ["cell", "machine", *steps[0][1]]
+    table = TextTable([Column(h, "left") for h in heads])
+    for history, row in steps:
+        table.rows.append([history.label, history.machine, *row.values()])
+        table.row_classes.append("warn" if row["flag"] else "")
+    if any(numbers.DISTURBED_MARK in str(v) for row in table.rows for v in row):
+        table.footnotes.append(numbers.DISTURBED_NOTE)
+    return table
 
 
 def write_index(

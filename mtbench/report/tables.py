@@ -216,10 +216,12 @@ def text_table(
     return TextTable(columns, rows, title, footnotes or [], group=0)
 
 
-def _number(value: object, header: str) -> float | None:
+def _number(value: object, header: str) -> float | int | None:
     if pd.isna(value):
         return None
-    return float(value) * (1e6 if _is_params(header) else 1)  # type: ignore[arg-type]
+    if _is_params(header):  # the frame holds millions; the page sorts by the exact count
+        return round(float(value) * 1e6)  # type: ignore[arg-type]
+    return float(value)  # type: ignore[arg-type]
 
 
 def csv_table(table: pd.DataFrame) -> TextTable:

@@ -18,7 +18,7 @@ from mtbench.launch.settings import launcher_settings
 from mtbench.launch.status import status
 from mtbench.measure.machine import machine_key
 from mtbench.measure.profile import FLOPS_WARN_REL_DIFF
-from mtbench.numbers import MISSING
+from mtbench.numbers import DISTURBED_MARK, DISTURBED_WORDS, MISSING
 from mtbench.suite.grid import Cell, load_suite, shard
 from mtbench.suite.runner import (
     SUITE_COPY,
@@ -173,8 +173,8 @@ def _run_and_report(
     )
     if disturbed := disturbed_keys(records):
         console.print(
-            f"[yellow]{len(disturbed)} of {len(records)} cells disturbed[/] (†: timed while other"
-            f" processes used the machine, or their repeats scattered); re-time them with"
+            f"[yellow]{len(disturbed)} of {len(records)} cells disturbed[/]"
+            f" ({DISTURBED_MARK} {DISTURBED_WORDS}); re-time them with"
             f" `mtbench run {spec.path} --retime-disturbed`, on a quieter machine, with fewer"
             f" threads than free cores, or with --interleave"
         )
