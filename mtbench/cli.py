@@ -139,12 +139,17 @@ def _deploy_rows(record: dict[str, Any]) -> list[list[str]]:
     top = sorted(d["operators"].items(), key=lambda item: -item[1])[:8]
     return [
         ["runtime", f"{record['runtime']} {d['runtime_version']}, {d['precision']}"],
-        ["export", f"{d['exporter']}{opset}: {d['nodes']} nodes, {d['file_bytes'] / 1e6:.1f} MB,"
-                   f" {d['export_s']:.1f} s{cached}"],
+        [
+            "export",
+            f"{d['exporter']}{opset}: {d['nodes']} nodes, {d['file_bytes'] / 1e6:.1f} MB,"
+            f" {d['export_s']:.1f} s{cached}",
+        ],
         ["operators (top 8)", ", ".join(f"{op} {n}" for op, n in top)],
-        ["equal to PyTorch eager float32",
-         f"max |diff| / max |logit| = {d['max_rel_diff']:.2g} (threshold {d['threshold']:g})"],
-    ]  # fmt: skip
+        [
+            "equal to PyTorch eager float32",
+            f"max |diff| / max |logit| = {d['max_rel_diff']:.2g} (threshold {d['threshold']:g})",
+        ],
+    ]
 
 
 def _count_rows(record: dict[str, Any]) -> list[list[str]]:
@@ -169,14 +174,19 @@ def record_table(stored: dict[str, Any]) -> TextTable:
     memory, how it ran."""
     record = read_record(stored)
     shape = "x".join(map(str, record["input_shape"]))
-    table = TextTable([Column("measure", "left"), Column("value", "left")], _count_rows(record),
-                      f"{record['model']} {record['model_kwargs'] or ''} @ {shape}")  # fmt: skip
+    table = TextTable(
+        [Column("measure", "left"), Column("value", "left")],
+        _count_rows(record),
+        f"{record['model']} {record['model_kwargs'] or ''} @ {shape}",
+    )
     fwd, fwdbwd = record["latency_fwd_ms"], record["latency_fwdbwd_ms"]
     table.rows += [
         ["latency fwd / clip", numbers.latency_stats(fwd, detail=True) if fwd else "not measured"],
-        ["latency fwd+bwd / clip",
-         numbers.latency_stats(fwdbwd, detail=True) if fwdbwd else "not measured"],
-    ]  # fmt: skip
+        [
+            "latency fwd+bwd / clip",
+            numbers.latency_stats(fwdbwd, detail=True) if fwdbwd else "not measured",
+        ],
+    ]
     if fwd or fwdbwd:
         verdicts = [
             f"{name} {numbers.verdict(s)}" for name, s in (("fwd", fwd), ("fwd+bwd", fwdbwd)) if s
@@ -191,13 +201,15 @@ def record_table(stored: dict[str, Any]) -> TextTable:
     else:
         table.rows.append(["execution", execution_summary(record)])
     env = record["env"]
-    table.rows.append([
-        "environment",
-        f"{record['device']} ({env['device_name']}), {record['dtype']}, batch"
-        f" {record['batch_size']}, {numbers.count(record['threads'], 'thread')}, torch"
-        f" {env['torch']}, torchvision {env['torchvision']}, mtbench {env['mtbench']}"
-        f" @ {(env['git_commit'] or 'no git')[:10]}",
-    ])  # fmt: skip
+    table.rows.append(
+        [
+            "environment",
+            f"{record['device']} ({env['device_name']}), {record['dtype']}, batch"
+            f" {record['batch_size']}, {numbers.count(record['threads'], 'thread')}, torch"
+            f" {env['torch']}, torchvision {env['torchvision']}, mtbench {env['mtbench']}"
+            f" @ {(env['git_commit'] or 'no git')[:10]}",
+        ]
+    )
     if verdict_of(record) == "disturbed":
         table.footnotes.append(numbers.DISTURBED_NOTE)
     return table

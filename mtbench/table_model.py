@@ -65,13 +65,19 @@ class TextTable:
         """The table without the columns no row has a figure in (except those in `keep`)."""
         texts = self.texts()
         kept = [
-            i for i, c in enumerate(self.columns)
+            i
+            for i, c in enumerate(self.columns)
             if c.header in keep or any(row[i] != MISSING for row in texts)
-        ]  # fmt: skip
+        ]
         return TextTable(
-            [self.columns[i] for i in kept], [[row[i] for i in kept] for row in self.rows],
-            self.title, self.footnotes, self.group, self.row_styles, self.row_classes,
-        )  # fmt: skip
+            [self.columns[i] for i in kept],
+            [[row[i] for i in kept] for row in self.rows],
+            self.title,
+            self.footnotes,
+            self.group,
+            self.row_styles,
+            self.row_classes,
+        )
 
 
 def text_of(cell: Any) -> str:
@@ -112,9 +118,12 @@ def to_rich_plain(table: TextTable) -> Table:
 def to_markdown(table: TextTable, notes: bool = True) -> str:
     """A pipe table; its footnotes as a list under it."""
     body = tabulate(
-        table.texts(), headers=table.headers, tablefmt="pipe", disable_numparse=True,
+        table.texts(),
+        headers=table.headers,
+        tablefmt="pipe",
+        disable_numparse=True,
         colalign=[c.align for c in table.columns],
-    )  # fmt: skip
+    )
     footer = "".join(f"\n- {note}" for note in table.footnotes) if notes else ""
     return body + ("\n" + footer if footer else "")
 
@@ -130,10 +139,22 @@ def to_csv(table: TextTable) -> str:
 
 
 _LATEX_ESCAPES = {
-    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
-    "×": r"$\times$", "Δ": r"$\Delta$", "–": "--", "±": r"$\pm$", "†": r"\dag{}",
-}  # fmt: skip
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "×": r"$\times$",
+    "Δ": r"$\Delta$",
+    "–": "--",
+    "±": r"$\pm$",
+    "†": r"\dag{}",
+}
 
 
 def latex_escape(text: str) -> str:

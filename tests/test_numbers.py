@@ -22,18 +22,30 @@ from mtbench.table_model import (
 
 @pytest.mark.parametrize(
     ("count", "text"),
-    [(343, "343"), (12_345, "12.3 k"), (999, "999"), (33_371_472, "33.37 M"),
-     (1_500_000_000, "1.50 G"), (None, "–")],
-)  # fmt: skip
+    [
+        (343, "343"),
+        (12_345, "12.3 k"),
+        (999, "999"),
+        (33_371_472, "33.37 M"),
+        (1_500_000_000, "1.50 G"),
+        (None, "–"),
+    ],
+)
 def test_params_take_the_unit_that_fits(count, text):
     assert numbers.params(count) == text
 
 
 @pytest.mark.parametrize(
     ("gflops", "text"),
-    [(40.7, "40.70"), (0.881, "0.881"), (0.000412, "0.000412"), (0.0123, "0.0123"),
-     (0.0, "0.00"), (float("nan"), "–")],
-)  # fmt: skip
+    [
+        (40.7, "40.70"),
+        (0.881, "0.881"),
+        (0.000412, "0.000412"),
+        (0.0123, "0.0123"),
+        (0.0, "0.00"),
+        (float("nan"), "–"),
+    ],
+)
 def test_a_small_model_never_reads_zero_gflops(gflops, text):
     assert numbers.gflops(gflops) == text
 
@@ -69,8 +81,12 @@ def _table() -> TextTable:
         ["r3d", "<b>a&b</b> 50%_x", Figure(33_371_472, "33.37 M"), numbers.latency(94.6, True)],
         ["x3d", "plain", Figure(343, "343"), None],
     ]
-    columns = [Column("Family", "left"), Column("Model", "left"), Column("Params"),
-               Column("Latency")]  # fmt: skip
+    columns = [
+        Column("Family", "left"),
+        Column("Model", "left"),
+        Column("Params"),
+        Column("Latency"),
+    ]
     return TextTable(columns, rows, "t", [numbers.DISTURBED_NOTE], group=0)
 
 

@@ -308,11 +308,15 @@ def comparison_table(comparison: Comparison) -> TextTable:
     are left out."""
     columns = [Column("Machine", "left"), *(Column(h, "left") for h in HEADERS.values())]
     rows = [
-        [row["machine"], row["cell"], row["conditions"],
-         *(ratio_text(row[k]) for k in ("lat_fwd", "lat_fwdbwd", "gflops", "params")),
-         difference_text(row["top1"])]
+        [
+            row["machine"],
+            row["cell"],
+            row["conditions"],
+            *(ratio_text(row[k]) for k in ("lat_fwd", "lat_fwdbwd", "gflops", "params")),
+            difference_text(row["top1"]),
+        ]
         for row in comparison.rows
-    ]  # fmt: skip
+    ]
     return TextTable(columns, rows).drop_empty(keep=("Machine", "Cell", "Conditions"))
 
 

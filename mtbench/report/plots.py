@@ -175,9 +175,19 @@ def _disturbed(rows: pd.DataFrame, x: str, y: str) -> list[bool]:
 def _disturbed_handle(rows: pd.DataFrame) -> list[Line2D]:
     if not (rows["lat_fwd_verdict"] == "disturbed").any():
         return []
-    return [Line2D([], [], ls="", marker="o", markerfacecolor="none", color="#555555",
-                   markeredgewidth=DISTURBED_EDGE, markersize=5,
-                   label=f"hollow: latency {DISTURBED_WORDS}")]  # fmt: skip
+    return [
+        Line2D(
+            [],
+            [],
+            ls="",
+            marker="o",
+            markerfacecolor="none",
+            color="#555555",
+            markeredgewidth=DISTURBED_EDGE,
+            markersize=5,
+            label=f"hollow: latency {DISTURBED_WORDS}",
+        )
+    ]
 
 
 def _paper_obstacles(rows: pd.DataFrame, x: str, y: str) -> list[tuple[float, float]]:
@@ -437,8 +447,14 @@ def _latency_handles(drawn: list[tuple], styles: Styles, rows: pd.DataFrame) -> 
             Patch(color=c, label=f) for f, (c, _) in styles.items() if f in set(rows["family"])
         ]
     if any((rows[f"{stem}_verdict"] == "disturbed").any() for stem, *_ in drawn):
-        handles.append(Patch(facecolor="white", edgecolor="#777777", hatch=DISTURBED_HATCH,
-                             label=f"hatched: {DISTURBED_WORDS}"))  # fmt: skip
+        handles.append(
+            Patch(
+                facecolor="white",
+                edgecolor="#777777",
+                hatch=DISTURBED_HATCH,
+                label=f"hatched: {DISTURBED_WORDS}",
+            )
+        )
     if any(paper in rows and rows[paper].notna().any() for _, _, paper, _ in drawn):
         handles.append(Line2D([], [], ls="", marker="D", markerfacecolor="none", color="black",
                               label=PAPER_LATENCY, markersize=4))  # fmt: skip
@@ -657,8 +673,9 @@ def training(frame: pd.DataFrame, compare: bool = False, styles: Styles | None =
     handles = axes[0][0].get_legend_handles_labels()[0]
     if banded:
         seeds = "-".join(f"{n:g}" for n in sorted(set(rows.loc[rows["n_seeds"] > 1, "n_seeds"])))
-        handles.append(Patch(color="#777777", alpha=0.25,
-                             label=f"band: {SEED_SPREAD} ({seeds} seeds)"))  # fmt: skip
+        handles.append(
+            Patch(color="#777777", alpha=0.25, label=f"band: {SEED_SPREAD} ({seeds} seeds)")
+        )
     _legend_below(fig, handles)
     return fig
 

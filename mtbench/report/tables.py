@@ -124,12 +124,17 @@ def summary_table(
     table.attrs["decimals"] = decimals
     table.attrs["notes"] = notes
     table.attrs["disturbed"] = _disturbed_marks(ok, table)
-    table.attrs["verdicts"] = {
+    table.attrs["verdicts"] = _verdicts(ok, table)
+    return table
+
+
+def _verdicts(ok: pd.DataFrame, table: pd.DataFrame) -> dict[str, list[str]]:
+    """Per latency column shown, each row's timing verdict (the CSV's verdict columns)."""
+    return {
         header: list(ok[LATENCY_VERDICTS[column]].fillna(""))
         for column, header, *_ in FIGURES
         if column in LATENCY_VERDICTS and header in table
     }
-    return table
 
 
 def _disturbed_marks(ok: pd.DataFrame, table: pd.DataFrame) -> dict[str, list[bool]]:
@@ -205,14 +210,18 @@ def text_table(
     """`summary_table`'s frame in the table model: each figure its text with its number (the
     page sorts by it), a rule between families."""
     text = formatted(table)
-    figures = [c if c in table.attrs.get("decimals", {}) else None for c in
-               [PARAMS_HEADER if c == "Params" else c for c in text.columns]]  # fmt: skip
+    figures = [
+        c if c in table.attrs.get("decimals", {}) else None
+        for c in [PARAMS_HEADER if c == "Params" else c for c in text.columns]
+    ]
     columns = [Column(c, "left" if c in TEXT_COLUMNS else "right") for c in text.columns]
     rows = [
-        [Figure(_number(table[c].iloc[i], c), t) if c else t
-         for c, t in zip(figures, row, strict=True)]
+        [
+            Figure(_number(table[c].iloc[i], c), t) if c else t
+            for c, t in zip(figures, row, strict=True)
+        ]
         for i, row in enumerate(text.itertuples(index=False))
-    ]  # fmt: skip
+    ]
     return TextTable(columns, rows, title, footnotes or [], group=0)
 
 
@@ -261,8 +270,11 @@ def render(stores: list[Store], fmt: str, compare: bool = False, sort: str | Non
             for part in store.by_machine()
         ]
         whole = pd.concat(tables, ignore_index=True)
-        return to_csv(TextTable([Column(c) for c in whole.columns],
-                                [list(r) for r in whole.itertuples(index=False)]))  # fmt: skip
+        return to_csv(
+            TextTable(
+                [Column(c) for c in whole.columns], [list(r) for r in whole.itertuples(index=False)]
+            )
+        )
     sections = []
     for whole in stores:
         note = machines_note(whole)

@@ -65,10 +65,16 @@ def load_cells(suite: Path) -> tuple[SuiteSpec, list[Cell]]:
 def dry_run_table(cells: list[Cell], done: set[str], title: str) -> TextTable:
     headers = ("#", "label", "input", "measure", "key", "stored")
     rows = [
-        [c.index, c.label, "x".join(map(str, c.input_shape)), ",".join(c.options.measure),
-         c.key[:8], "ok" if c.key in done else MISSING]
+        [
+            c.index,
+            c.label,
+            "x".join(map(str, c.input_shape)),
+            ",".join(c.options.measure),
+            c.key[:8],
+            "ok" if c.key in done else MISSING,
+        ]
         for c in cells
-    ]  # fmt: skip
+    ]
     return TextTable([Column(h, "right" if h == "#" else "left") for h in headers], rows, title)
 
 

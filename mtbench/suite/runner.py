@@ -311,8 +311,15 @@ def finished_line(title: str, record: dict[str, Any], started: float) -> str:
     return f"{title}: {status} in {time.monotonic() - started:.1f} s ({what})"
 
 
-RECORD_COLUMNS = ("label", "input", "params", "GFLOPs/clip*", "fwd (ms)", "fwd+bwd (ms)",
-                  "mem (MiB)")  # fmt: skip
+RECORD_COLUMNS = (
+    "label",
+    "input",
+    "params",
+    "GFLOPs/clip*",
+    "fwd (ms)",
+    "fwd+bwd (ms)",
+    "mem (MiB)",
+)
 
 
 def records_table(stored: list[dict[str, Any]], title: str) -> TextTable:
@@ -326,17 +333,19 @@ def records_table(stored: list[dict[str, Any]], title: str) -> TextTable:
     for r in records:
         status = r["status"] if r["status"] == "ok" else f"{r['status']}: {r['error'] or ''}"
         figures = (r.get("views"), numbers.decimal(r.get("top1")), numbers.decimal(r.get("top5")))
-        table.rows.append([
-            r.get("label") or r["model"] or "?",
-            "x".join(map(str, r["input_shape"])),
-            Figure(r["params_total"], numbers.params(r["params_total"])),
-            Figure(r["gflops"], numbers.gflops(r["gflops"])),
-            numbers.latency_stats(r["latency_fwd_ms"], unit=False),
-            numbers.latency_stats(r["latency_fwdbwd_ms"], unit=False),
-            Figure(r["peak_mem_mb"], numbers.decimal(r["peak_mem_mb"], 0)),
-            *(figures if trained else ()),
-            status,
-        ])  # fmt: skip
+        table.rows.append(
+            [
+                r.get("label") or r["model"] or "?",
+                "x".join(map(str, r["input_shape"])),
+                Figure(r["params_total"], numbers.params(r["params_total"])),
+                Figure(r["gflops"], numbers.gflops(r["gflops"])),
+                numbers.latency_stats(r["latency_fwd_ms"], unit=False),
+                numbers.latency_stats(r["latency_fwdbwd_ms"], unit=False),
+                Figure(r["peak_mem_mb"], numbers.decimal(r["peak_mem_mb"], 0)),
+                *(figures if trained else ()),
+                status,
+            ]
+        )
         table.row_styles.append(None if r["status"] == "ok" else "red")
     table.footnotes = ["* one multiply-add = one FLOP; latency is the per-clip median"]
     if any(verdict_of(r) == "disturbed" for r in records):
