@@ -14,11 +14,11 @@ from dataclasses import replace
 from typing import Annotated, Any, get_type_hints
 
 import typer
-from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from mtbench import numbers
 from mtbench.checks import parse_value
 from mtbench.cli_options import Imports, import_cli_models
 from mtbench.console import LogConsole
@@ -31,7 +31,7 @@ from mtbench.options import (
     options_from,
     parse_input_shape,
 )
-from mtbench.record import execution_summary, read_record
+from mtbench.record import execution_summary, read_record, verdict_of
 from mtbench.registry import (
     ModelConfigError,
     check_input,
@@ -39,6 +39,7 @@ from mtbench.registry import (
     list_models,
     model_entry,
 )
+from mtbench.table_model import Column, TextTable, to_rich, to_rich_plain
 
 # Deprecation notices from torch's JIT, which fvcore's tracer uses, are not the user's concern.
 warnings.filterwarnings("ignore", message=r".*torch\.jit.*", category=FutureWarning)
@@ -130,32 +131,88 @@ def _model_blocks(entries: list, width: int) -> str:
     return "\n\n".join(blocks)
 
 
-def _fmt_latency(stats: dict[str, Any] | None) -> str:
-    if not stats:
-        return "not measured"
-    return (
-        f"{stats['median']:.2f} ms (p10 {stats['p10']:.2f}, p90 {stats['p90']:.2f},"
-        f" cv {stats['cv']:.3f}, n={stats['repeats']})"
-    )
-
-
-def _deploy_rows(table: Table, record: dict[str, Any]) -> None:
+def _deploy_rows(record: dict[str, Any]) -> list[list[str]]:
     """What ran the exported graph, how it was exported, and its proof of equality."""
     d = record["deploy"]
     opset = f" (opset {d['opset']})" if d["opset"] else ""
     cached = ", read from the cell's cache" if d["cached"] else ""
     top = sorted(d["operators"].items(), key=lambda item: -item[1])[:8]
-    table.add_row("runtime", f"{record['runtime']} {d['runtime_version']}, {d['precision']}")
-    table.add_row(
-        "export",
-        f"{d['exporter']}{opset}: {d['nodes']} nodes, {d['file_bytes'] / 1e6:.1f} MB,"
-        f" {d['export_s']:.1f} s{cached}",
+    return [
+        ["runtime", f"{record['runtime']} {d['runtime_version']}, {d['precision']}"],
+        [
+            "export",
+            f"{d['exporter']}{opset}: {d['nodes']} nodes, {d['file_bytes'] / 1e6:.1f} MB,"
+            f" {d['export_s']:.1f} s{cached}",
+        ],
+        ["operators (top 8)", ", ".join(f"{op} {n}" for op, n in top)],
+        [
+            "equal to PyTorch eager float32",
+            f"max |diff| / max |logit| = {d['max_rel_diff']:.2g} (threshold {d['threshold']:g})",
+        ],
+    ]
+
+
+def _count_rows(record: dict[str, Any]) -> list[list[str]]:
+    """Params and the two FLOP counters' GFLOPs, where they were counted."""
+    rows = []
+    if record["params_total"] is not None:
+        rows.append(["params (total)", f"{record['params_total']:,}"])
+        rows.append(["params (trainable)", f"{record['params_trainable']:,}"])
+    if record["gflops"] is not None:
+        norm = "" if record["count_norm"] else ", norm layers not counted"
+        rows += [
+            ["GFLOPs/clip (fvcore; 1 MAC = 1 FLOP)", numbers.gflops(record["gflops"])],
+            [f"GFLOPs/clip (ptflops aten{norm})", numbers.gflops(record["gflops_ptflops"])],
+            ["FLOP counters disagree by", numbers.percent(record["flops_rel_diff"], 2, True)],
+            ["operators not counted", ", ".join(record["flops_skipped_ops"]) or "none"],
+        ]
+    return rows
+
+
+def record_table(stored: dict[str, Any]) -> TextTable:
+    """A profile record as a two-column table: counts, latency with its spread and verdict,
+    memory, how it ran."""
+    record = read_record(stored)
+    shape = "x".join(map(str, record["input_shape"]))
+    table = TextTable(
+        [Column("measure", "left"), Column("value", "left")],
+        _count_rows(record),
+        f"{record['model']} {record['model_kwargs'] or ''} @ {shape}",
     )
-    table.add_row("operators (top 8)", ", ".join(f"{op} {n}" for op, n in top))
-    table.add_row(
-        "equal to PyTorch eager float32",
-        f"max |diff| / max |logit| = {d['max_rel_diff']:.2g} (threshold {d['threshold']:g})",
+    fwd, fwdbwd = record["latency_fwd_ms"], record["latency_fwdbwd_ms"]
+    table.rows += [
+        ["latency fwd / clip", numbers.latency_stats(fwd, detail=True) if fwd else "not measured"],
+        [
+            "latency fwd+bwd / clip",
+            numbers.latency_stats(fwdbwd, detail=True) if fwdbwd else "not measured",
+        ],
+    ]
+    if fwd or fwdbwd:
+        verdicts = [
+            f"{name} {numbers.verdict(s)}" for name, s in (("fwd", fwd), ("fwd+bwd", fwdbwd)) if s
+        ]
+        table.rows.append(["timing verdict", ", ".join(verdicts)])
+    if record["peak_mem_mb"] is not None:
+        table.rows.append(
+            ["peak memory growth", f"{numbers.decimal(record['peak_mem_mb'], 1)} MiB"]
+        )
+    if record.get("deploy"):
+        table.rows += _deploy_rows(record)
+    else:
+        table.rows.append(["execution", execution_summary(record)])
+    env = record["env"]
+    table.rows.append(
+        [
+            "environment",
+            f"{record['device']} ({env['device_name']}), {record['dtype']}, batch"
+            f" {record['batch_size']}, {numbers.count(record['threads'], 'thread')}, torch"
+            f" {env['torch']}, torchvision {env['torchvision']}, mtbench {env['mtbench']}"
+            f" @ {(env['git_commit'] or 'no git')[:10]}",
+        ]
     )
+    if verdict_of(record) == "disturbed":
+        table.footnotes.append(numbers.DISTURBED_NOTE)
+    return table
 
 
 def print_record(stored: dict[str, Any]) -> None:
@@ -163,36 +220,7 @@ def print_record(stored: dict[str, Any]) -> None:
     from mtbench.measure.profile import FLOPS_WARN_REL_DIFF
 
     record = read_record(stored)
-    shape = "x".join(map(str, record["input_shape"]))
-    table = Table(title=f"{record['model']} {record['model_kwargs'] or ''} @ {shape}")
-    table.add_column("measure")
-    table.add_column("value", overflow="fold")
-    if record["params_total"] is not None:
-        table.add_row("params (total)", f"{record['params_total']:,}")
-        table.add_row("params (trainable)", f"{record['params_trainable']:,}")
-    if record["gflops"] is not None:
-        norm = "" if record["count_norm"] else ", norm layers not counted"
-        table.add_row("GFLOPs/clip (fvcore; 1 MAC = 1 FLOP)", f"{record['gflops']:.3f}")
-        table.add_row(f"GFLOPs/clip (ptflops aten{norm})", f"{record['gflops_ptflops']:.3f}")
-        table.add_row("FLOP counters disagree by", f"{100 * record['flops_rel_diff']:.2f}%")
-        table.add_row("operators not counted", ", ".join(record["flops_skipped_ops"]) or "none")
-    table.add_row("latency fwd / clip", _fmt_latency(record["latency_fwd_ms"]))
-    table.add_row("latency fwd+bwd / clip", _fmt_latency(record["latency_fwdbwd_ms"]))
-    if record["peak_mem_mb"] is not None:
-        table.add_row("peak memory growth", f"{record['peak_mem_mb']:.1f} MiB")
-    if record.get("deploy"):
-        _deploy_rows(table, record)
-    else:
-        table.add_row("execution", execution_summary(record))
-    env = record["env"]
-    table.add_row(
-        "environment",
-        f"{record['device']} ({env['device_name']}), {record['dtype']}, batch"
-        f" {record['batch_size']}, {record['threads']} threads, torch {env['torch']},"
-        f" torchvision {env['torchvision']}, mtbench {env['mtbench']}"
-        f" @ {(env['git_commit'] or 'no git')[:10]}",
-    )
-    console.print(table)
+    console.print(to_rich(record_table(record)))
     if record["flops_rel_diff"] is not None and record["flops_rel_diff"] > FLOPS_WARN_REL_DIFF:
         err_console.print(
             f"[bold yellow]warning:[/] fvcore and ptflops disagree by"
@@ -289,23 +317,13 @@ def _check_breakdown(name: str, kwargs: dict[str, Any], depth: int | None, by: s
 
 def print_breakdown(record: dict[str, Any], by: str) -> None:
     """The breakdown table under the record's, with what its times and ceilings are."""
-    from mtbench.report.breakdown_tables import breakdown_notes, breakdown_rows
+    from mtbench.report.breakdown_tables import breakdown_table
 
-    ceilings = record["env"].get("ceilings")
-    header, rows = breakdown_rows(record["breakdown"], ceilings, by)
-    table = Table(
-        title=f"where the cost goes, by {by} (depth {record['breakdown']['depth']})",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-    )
-    for i, col in enumerate(header):
-        table.add_column(col, justify="left" if i == 0 else "right", no_wrap=i == 0)
-    for row in rows:
-        table.add_row(*map(escape, row))
+    table = breakdown_table(record["breakdown"], record["env"].get("ceilings"), by)
     # Twelve numeric columns: wider than the 80 columns rich assumes for a pipe.
     wide = Console(width=max(console.width, 124))
-    wide.print(table)
-    for note in breakdown_notes(record["breakdown"], ceilings):
+    wide.print(to_rich_plain(replace(table, footnotes=[])))  # the notes as lines, unwrapped
+    for note in table.footnotes:
         wide.print(escape(note), highlight=False)
 
 

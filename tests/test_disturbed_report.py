@@ -7,12 +7,14 @@ import numpy as np
 import typer
 from typer.testing import CliRunner
 
+from mtbench.numbers import DISTURBED_MARK, DISTURBED_NOTE
 from mtbench.report.commands import register
-from mtbench.report.compare import DISTURBED, latency_ratio, ratio_text
+from mtbench.report.compare import latency_ratio, ratio_text
 from mtbench.report.frame import load_stores
-from mtbench.report.tables import DISTURBED_MARK, DISTURBED_NOTE, render
+from mtbench.report.tables import render
 from mtbench.suite.runner import records_table
 from mtbench.suite.store import read_records, write_records
+from mtbench.table_model import text_of
 
 FIXTURES = Path(__file__).parent / "fixtures" / "report"
 BASE = "MTNet-32 r=0.875 g=1"
@@ -52,20 +54,20 @@ def test_a_ratio_with_a_disturbed_side_has_no_interval_and_is_never_resolved():
     cell = cell * 3  # clearly apart: resolved if it were clean
     estimate = latency_ratio(cell, base, np.median(cell), np.median(base), disturbed=True)
     assert not estimate.has_interval and estimate.resolved is None
-    assert ratio_text(estimate).endswith(DISTURBED) and "[" not in ratio_text(estimate)
+    assert ratio_text(estimate).endswith(DISTURBED_MARK) and "[" not in ratio_text(estimate)
 
 
 def test_compare_prints_disturbed_for_the_busy_cell_and_intervals_for_the_others(tmp_path):
     rows = _compare(_store(tmp_path))
     busy, quiet = rows[BUSY], rows["MTNet-32 r=0.75 g=1"]
-    assert busy[2].endswith(DISTURBED) and "[" not in busy[2]  # forward: disturbed side
+    assert busy[2].endswith(DISTURBED_MARK) and "[" not in busy[2]  # forward: disturbed side
     assert "[" in busy[3]  # its forward+backward was clean: interval as usual
-    assert "[" in quiet[2] and DISTURBED not in quiet[2]
+    assert "[" in quiet[2] and DISTURBED_MARK not in quiet[2]
 
 
 def test_a_disturbed_baseline_disturbs_every_ratio_against_it(tmp_path):
     rows = _compare(_store(tmp_path, disturbed=BASE))
-    assert len(rows) == 8 and all(row[2].endswith(DISTURBED) for row in rows.values())
+    assert len(rows) == 8 and all(row[2].endswith(DISTURBED_MARK) for row in rows.values())
 
 
 def test_tables_and_show_mark_the_disturbed_timing(tmp_path):
@@ -76,8 +78,9 @@ def test_tables_and_show_mark_the_disturbed_timing(tmp_path):
     quiet = next(line for line in text.splitlines() if "| MTNet-32 r=0.75 g=1" in line)
     assert DISTURBED_MARK not in quiet
     table = records_table(read_records(folder), "t")
-    shown = dict(zip(table.columns[0]._cells, table.columns[4]._cells, strict=True))
-    assert shown[BUSY].endswith("†") and not shown["MTNet-32 r=0.75 g=1"].endswith("†")
+    shown = {row[0]: text_of(row[4]) for row in table.rows}
+    assert shown[BUSY].endswith(" †") and not shown["MTNet-32 r=0.75 g=1"].endswith("†")
+    assert DISTURBED_NOTE in table.footnotes
 
 
 def test_an_old_store_reads_unknown_and_is_neither_marked_nor_refused(tmp_path):
@@ -87,7 +90,7 @@ def test_an_old_store_reads_unknown_and_is_neither_marked_nor_refused(tmp_path):
     timed = frame[frame["lat_fwd_ms"].notna()]
     assert set(timed["lat_fwd_verdict"]) == {"unknown"}
     assert DISTURBED_MARK not in render(load_stores(folder), "md")
-    assert all(DISTURBED not in row[2] for row in _compare(folder).values())
+    assert all(DISTURBED_MARK not in row[2] for row in _compare(folder).values())
 
 
 def test_figures_draw_a_disturbed_latency_hollow_and_only_on_latency_axes(tmp_path):

@@ -91,13 +91,13 @@ def test_training_curves_over_seeds_are_a_mean_with_a_band_and_say_so(train_stor
     ys = band.get_paths()[0].vertices[:, 1]
     assert ys.min() == pytest.approx(2.0 - 1.0) and ys.max() == pytest.approx(3.0 + 1.0)
     legend = [t.get_text() for t in fig.legends[0].get_texts()]
-    assert "mean over 3 seeds, band ± 1 std" in legend
+    assert "band: mean ± 1 std over seeds (3 seeds)" in legend  # the one seed convention
 
 
 def test_accuracy_figure_names_its_error_bars_and_draws_chance(train_store):
     fig = accuracy_vs_gflops(load_stores(train_store)[0].ok)
     legend = [t.get_text() for t in fig.legends[0].get_texts()]
-    assert "bars: 95% t-interval of the mean over 3 seeds" in legend
+    assert "bars: mean ± 1 std over seeds (3 seeds)" in legend  # as the tables print it
     assert "chance: 1/10 = 10%" in legend
     dashed = [line for line in fig.axes[0].lines if line.get_linestyle() == "--"]
     assert [line.get_ydata()[0] for line in dashed] == [10.0]

@@ -50,13 +50,13 @@ def test_markdown_has_the_store_numbers_rounded(reports):
             continue
         rows = [[c.strip() for c in line.strip("|").split("|")] for line in text.splitlines()]
         cells = next(row for row in rows if len(row) > 1 and row[1] == record["label"])
-        assert f"{record['params_total'] / 1e6:.2f}" in cells
+        assert f"{record['params_total'] / 1e6:.2f} M" in cells  # params in the unit that fits
         assert f"{record['gflops']:.2f}" in cells
         assert f"{record['latency_fwd_ms']['median']:.2f}" in cells
         assert f"{record['latency_fwdbwd_ms']['median']:.2f}" in cells
         if record.get("top1") is not None:
             assert f"{record['top1']:.3f}" in cells and f"{record['top5']:.3f}" in cells
-    assert "| MTNet-64 " in text and "42.87" in text and "84.876" in text
+    assert "| MTNet-64 " in text and "42.87 M" in text and "84.876" in text
     assert "- failed: MTNet-132 g=8: RuntimeError: out of memory" in text
 
 

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from mtbench import numbers
 from mtbench.measure.breakdown_rows import derived_rows, peaks
 from mtbench.report.style import PlotSkipped, Styles, style_of
 
@@ -26,12 +27,19 @@ def _with_breakdown(frame: pd.DataFrame) -> list[tuple[str, dict[str, Any], dict
     for _, row in frame.iterrows():
         b = row.get("breakdown")
         if isinstance(b, dict) and b.get("modules") and b.get("fwd_ms"):
-            mark = " (disturbed)" if b.get("verdict") == "disturbed" else ""
+            label = numbers.marked(row["label"], b.get("verdict") == "disturbed")
             ceilings = row.get("ceilings") if isinstance(row.get("ceilings"), dict) else None
-            out.append((f"{row['label']}{mark}", b, ceilings, row.get("family") or ""))
+            out.append((label, b, ceilings, row.get("family") or ""))
     if not out:
         raise PlotSkipped('no cell with a breakdown (measure = [..., "breakdown"])')
     return out
+
+
+def _mark_note(cells: list[tuple]) -> str:
+    """The disturbed mark's one wording, under a title where a label carries the mark."""
+    if not any(b.get("verdict") == "disturbed" for _, b, _, _ in cells):
+        return ""
+    return f"\n{numbers.DISTURBED_MARK} {numbers.DISTURBED_WORDS}"
 
 
 def flop_time_shares(
@@ -51,9 +59,9 @@ def flop_time_shares(
         ax.set_yticks(y, [r["module"] for r in rows], fontsize=7)
         ax.invert_yaxis()
         ax.set_xlabel("share (%)")
-        ax.set_title(f"{label}: {b['fwd_ms']:.0f} ms profiled forward", fontsize=9)
+        ax.set_title(f"{label}: {numbers.latency(b['fwd_ms'])} profiled forward", fontsize=9)
         ax.legend(fontsize=7, loc="lower right")
-    fig.suptitle("Share of FLOPs (fvcore) vs share of forward time, by module")
+    fig.suptitle("Share of FLOPs (fvcore) vs share of forward time, by module" + _mark_note(cells))
     return fig
 
 
@@ -88,7 +96,7 @@ def _roofline(frame: pd.DataFrame, by: str, title: str, styles: Styles | None) -
                 label=f"ceilings: {peak[0]:.0f} GFLOP/s, {peak[1]:.1f} GB/s")  # fmt: skip
     ax.set_xlabel("arithmetic intensity (FLOPs per byte read and written; 1 MAC = 1 FLOP)")
     ax.set_ylabel("achieved GFLOP/s (profiled forward)")
-    ax.set_title(title)
+    ax.set_title(title + _mark_note(cells))
     ax.legend(fontsize=7)
     return fig
 

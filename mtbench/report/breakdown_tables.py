@@ -6,23 +6,21 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from mtbench import numbers
 from mtbench.measure.breakdown_rows import derived_rows
+from mtbench.table_model import Column, TextTable, to_html, to_markdown
 
 BY_CHOICES = ("module", "op")
 # GF: GFLOPs per clip by fvcore (fv) and ptflops (pt); F/B: FLOPs per byte moved; roof: the
 # achieved GFLOP/s as a fraction of the roofline's bound at that intensity.
 HEADERS = (
-    "params M", "GF fv", "GF pt", "out MiB", "fwd ms", "share", "GFLOP/s", "F/B", "bound",
+    "params", "GF fv", "GF pt", "out MiB", "fwd ms", "share", "GFLOP/s", "F/B", "bound",
     "roof", "f+b ms",
 )  # fmt: skip
 
 
-def _num(value: float | None, digits: int = 2, scale: float = 1.0) -> str:
-    return "-" if value is None else f"{value / scale:.{digits}f}"
-
-
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:.1f}%"
+def _share(value: float | None) -> str:
+    return numbers.percent(value, fraction=True)
 
 
 def breakdown_rows(
@@ -36,26 +34,37 @@ def breakdown_rows(
     if "modules" not in breakdown:  # failed before counting: only its reason remains
         return [first, *HEADERS], out
     for row in derived_rows(breakdown, by, ceilings):
+        params = row.get("params")
         out.append(
             [
                 row.get("module") or row.get("kind") or "(whole model)",
-                _num(row.get("params"), 3, 1e6),
-                _num(row["gflops"], 3),
-                _num(row["gflops_ptflops"], 3),
-                _num(row.get("out_mib"), 1),
-                _num(row["fwd_ms"], 1),
-                _pct(row["share"]),
-                _num(row["gflop_s"], 1),
-                _num(row["intensity"], 1),
-                row["bound"] or "-",
-                _pct(row.get("of_roof")),
-                _num(row["fwdbwd_ms"], 1),
+                numbers.params(params) if params is not None else numbers.MISSING,
+                numbers.gflops(row["gflops"]),
+                numbers.gflops(row["gflops_ptflops"]),
+                numbers.decimal(row.get("out_mib"), 1),
+                numbers.decimal(row["fwd_ms"], 1),
+                _share(row["share"]),
+                numbers.decimal(row["gflop_s"], 1),
+                numbers.decimal(row["intensity"], 1),
+                row["bound"] or numbers.MISSING,
+                _share(row.get("of_roof")),
+                numbers.decimal(row["fwdbwd_ms"], 1),
             ]
         )
     if by == "op":  # kinds of operator hold no params and have no outputs of their own
-        keep = [i for i, h in enumerate([first, *HEADERS]) if h not in ("params M", "out MiB")]
+        keep = [i for i, h in enumerate([first, *HEADERS]) if h not in ("params", "out MiB")]
         return [[first, *HEADERS][i] for i in keep], [[r[i] for i in keep] for r in out]
     return [first, *HEADERS], out
+
+
+def breakdown_table(
+    breakdown: dict[str, Any], ceilings: dict[str, Any] | None, by: str, title: str = ""
+) -> TextTable:
+    """One cell's breakdown in the table model: its rows, and its notes as footnotes."""
+    header, rows = breakdown_rows(breakdown, ceilings, by)
+    columns = [Column(h, "left" if i == 0 else "right") for i, h in enumerate(header)]
+    notes = breakdown_notes(breakdown, ceilings)
+    return TextTable(columns, rows, title or _title("", breakdown, by), notes)
 
 
 def breakdown_notes(b: dict[str, Any], c: dict[str, Any] | None) -> list[str]:
@@ -78,7 +87,7 @@ def breakdown_notes(b: dict[str, Any], c: dict[str, Any] | None) -> list[str]:
             f" {c['add_gbs']:.1f} GB/s"
         )
     if b.get("verdict") == "disturbed":
-        notes.append("DISTURBED: the machine was busy while these times were taken")
+        notes.append(numbers.DISTURBED_NOTE)
     notes.append(
         "GF: GFLOPs/clip by fvcore (fv) and ptflops (pt), 1 multiply-add = 1 FLOP; F/B: fvcore"
         " FLOPs per byte its operators read and write; share: of the profiled forward; roof:"
@@ -98,20 +107,19 @@ def cells_with_breakdown(frame: Any) -> list[tuple[str, dict[str, Any], dict | N
     return out
 
 
-def _title(label: str, breakdown: dict[str, Any]) -> str:
-    mark = " (disturbed)" if breakdown.get("verdict") == "disturbed" else ""
-    return f"{label}{mark}: where the cost goes (depth {breakdown['depth']})"
+def _title(label: str, breakdown: dict[str, Any], by: str = "") -> str:
+    """'mtnet-32 †: where the cost goes (depth 2), by module' (the mark where disturbed)."""
+    who = numbers.marked(label, breakdown.get("verdict") == "disturbed") if label else ""
+    where = f"where the cost goes, by {by}" if by else "where the cost goes"
+    return f"{who + ': ' if who else ''}{where} (depth {breakdown['depth']})"
 
 
 def breakdown_markdown(
     label: str, breakdown: dict[str, Any], ceilings: dict | None, by: str
 ) -> str:
     """One cell's breakdown as a Markdown table with its notes."""
-    header, rows = breakdown_rows(breakdown, ceilings, by)
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    notes = [f"- {n}" for n in breakdown_notes(breakdown, ceilings)]
-    return "\n".join([f"### {_title(label, breakdown)}", "", *lines, "", *notes, ""])
+    table = breakdown_table(breakdown, ceilings, by)
+    return "\n".join([f"### {_title(label, breakdown)}", "", to_markdown(table), ""])
 
 
 def breakdown_html(frame: Any) -> str:
@@ -119,15 +127,8 @@ def breakdown_html(frame: Any) -> str:
     parts = []
     for label, breakdown, ceilings in cells_with_breakdown(frame):
         for by in ("module", "op"):
-            header, rows = breakdown_rows(breakdown, ceilings, by)
-            head = "".join(f"<th>{escape(h)}</th>" for h in header)
-            body = "".join(
-                "<tr>" + "".join(f"<td>{escape(v)}</td>" for v in r) + "</tr>" for r in rows
-            )
-            notes = "<br>".join(escape(n) for n in breakdown_notes(breakdown, ceilings))
+            html = to_html(breakdown_table(breakdown, ceilings, by), 'class="cells"')
             parts.append(
-                f'<h4>{escape(_title(label, breakdown))}, by {by}</h4><div class="scroll">'
-                f'<table class="cells"><tr>{head}</tr>{body}</table></div>'
-                f'<p class="note">{notes}</p>'
+                f'<h4>{escape(_title(label, breakdown, by))}</h4><div class="scroll">{html}</div>'
             )
     return f"<h3>Where the cost goes</h3>{''.join(parts)}" if parts else ""

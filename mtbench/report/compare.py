@@ -27,8 +27,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from mtbench import numbers
 from mtbench.errors import UsageError
-from mtbench.report.frame import threads_text
+from mtbench.table_model import Column, TextTable, to_csv, to_markdown
 
 LEVEL = 0.95
 RESAMPLES = 4000
@@ -117,14 +118,6 @@ def latency_ratio(
     rng = np.random.default_rng(SEED)
     low, high = percentile_interval(bootstrap_median(cell, rng) / bootstrap_median(base, rng))
     return Estimate(value, low, high, how="bootstrap")
-
-
-def seed_interval(sd: float, n: float) -> float:
-    """Half-width of the 95% Student-t interval of a mean over `n` seeds with standard
-    deviation `sd`; 0 (no bar) for one seed or an unknown spread."""
-    if n < 2 or pd.isna(sd):
-        return 0.0
-    return t_half_width(sd / math.sqrt(n), n - 1)
 
 
 def seed_difference(cell: dict[int, float], base: dict[int, float]) -> Estimate:
@@ -257,7 +250,7 @@ def _row(cell: pd.Series, base: pd.Series) -> dict:
         if cell["machine"] == base["machine"]
         else f"{cell['machine']} vs {base['machine']}",  # fmt: skip
         "conditions": f"{cell['device']}, {cell['input']}, batch {cell['batch_size']:g}, "
-        f"{cell['dtype']}, {_mode_text(cell, base)}, {threads_text(cell['threads'])}",
+        f"{cell['dtype']}, {_mode_text(cell, base)}, {numbers.count(cell['threads'], 'thread')}",
         "lat_fwd": _latency_ratio(cell, base, "lat_fwd"),
         "lat_fwdbwd": _latency_ratio(cell, base, "lat_fwdbwd"),
         "gflops": Estimate(cell["gflops"] / base["gflops"], how="exact"),
@@ -274,31 +267,29 @@ def _mode_text(cell: pd.Series, base: pd.Series) -> str:
 
 
 def ratio_text(estimate: Estimate, places: int = 2) -> str:
+    """'1.23 [1.20, 1.27]', '0.99 [0.97, 1.02] n.r.', '2.67 †' (a disturbed side: no interval)."""
     if math.isnan(estimate.value):
-        return "–"
-    text = f"{estimate.value:.{places}f}"
+        return numbers.MISSING
+    text = numbers.decimal(estimate.value, places)
     if estimate.how == "exact":
         return text
     if estimate.how == DISTURBED:
-        return f"{text} {DISTURBED}"
+        return numbers.marked(text, True)
     if not estimate.has_interval:
         return f"{text} [{UNAVAILABLE}]"
-    return f"{text} [{estimate.low:.{places}f}, {estimate.high:.{places}f}]" + (
-        "" if estimate.resolved else f" {NOT_RESOLVED}"
-    )
+    flag = "" if estimate.resolved else f" {NOT_RESOLVED}"
+    return f"{text} {numbers.interval(estimate.low, estimate.high, places)}{flag}"
 
 
 def difference_text(estimate: Estimate) -> str:
     if math.isnan(estimate.value):
-        return "–" if estimate.how != "other dataset" else "– (other dataset)"
-    text = f"{estimate.value:+.2f}"
+        return numbers.MISSING if estimate.how != "other dataset" else "– (other dataset)"
+    text = numbers.decimal(estimate.value, 2, sign=True)
     if not estimate.has_interval:
         return f"{text} [{estimate.how}]"
     flag = "" if estimate.resolved else f" {NOT_RESOLVED}"
-    return (
-        f"{text} ± {estimate.se:.2f} [{estimate.low:+.2f}, {estimate.high:+.2f}]{flag} "
-        f"({estimate.how})"
-    )
+    bounds = numbers.interval(estimate.low, estimate.high, 2, sign=True)
+    return f"{text} ± {numbers.decimal(estimate.se, 2)} {bounds}{flag} ({estimate.how})"
 
 
 HEADERS = {
@@ -312,29 +303,28 @@ HEADERS = {
 }
 
 
-def comparison_table(comparison: Comparison) -> pd.DataFrame:
-    """The rows as text, one column per figure; columns that no row has are left out."""
-    texts = []
-    for row in comparison.rows:
-        texts.append({
-            "cell": row["cell"],
-            "machine": row["machine"],
-            "conditions": row["conditions"],
-            **{k: ratio_text(row[k]) for k in ("lat_fwd", "lat_fwdbwd", "gflops", "params")},
-            "top1": difference_text(row["top1"]),
-        })  # fmt: skip
-    table = pd.DataFrame(texts, columns=["machine", *HEADERS])
-    keep = [c for c in table.columns if c in ("cell", "machine", "conditions")
-            or (table[c] != "–").any()]  # fmt: skip
-    return table[keep]
+def comparison_table(comparison: Comparison) -> TextTable:
+    """The rows as text, one column per figure (the machine first); columns that no row has
+    are left out."""
+    columns = [Column("Machine", "left"), *(Column(h, "left") for h in HEADERS.values())]
+    rows = [
+        [
+            row["machine"],
+            row["cell"],
+            row["conditions"],
+            *(ratio_text(row[k]) for k in ("lat_fwd", "lat_fwdbwd", "gflops", "params")),
+            difference_text(row["top1"]),
+        ]
+        for row in comparison.rows
+    ]
+    return TextTable(columns, rows).drop_empty(keep=("Machine", "Cell", "Conditions"))
 
 
 FOOTNOTE = (
     "Ratios are cell / baseline (below 1: faster or smaller); latency intervals are 95% "
     "percentile-bootstrap intervals over each cell's raw repeats ([unavailable]: a record "
-    f"written before raw repeats were kept; {DISTURBED}: no interval, a side was timed while "
-    "other processes used the machine or its repeats scattered; re-time it with `mtbench run "
-    "SUITE --retime-disturbed`). GFLOPs and params are exact counts. Top-1 Δ is "
+    f"written before raw repeats were kept; {numbers.DISTURBED_MARK}: no interval, a side was "
+    "disturbed). GFLOPs and params are exact counts. Top-1 Δ is "
     "cell minus baseline over training seeds (paired by seed where both ran the same seeds, "
     f"else Welch), 95% Student-t interval. {NOT_RESOLVED}: not resolved, the interval contains "
     "1 (ratio) or 0 (difference)."
@@ -345,15 +335,14 @@ def render_comparison(comparison: Comparison, fmt: str = "md") -> str:
     """Markdown (a section per machine, footnotes, unmatched cells) or CSV (one table)."""
     table = comparison_table(comparison)
     if fmt == "csv":
-        return table.rename(columns=HEADERS | {"machine": "Machine"}).to_csv(index=False)
+        return to_csv(table)
     sections = []
-    for machine, part in table.groupby("machine", sort=False):
-        body = part.drop(columns="machine").rename(columns=HEADERS)
-        sections.append(
-            f"### against {comparison.baseline} on {machine}\n\n"
-            + body.to_markdown(index=False, disable_numparse=True)
-        )
+    for machine in dict.fromkeys(row[0] for row in table.rows):
+        part = TextTable(table.columns[1:], [r[1:] for r in table.rows if r[0] == machine])
+        sections.append(f"### against {comparison.baseline} on {machine}\n\n" + to_markdown(part))
     if not sections:
         sections.append(f"### against {comparison.baseline}\n\n_No cell could be compared._")
     notes = [FOOTNOTE, *(f"not compared: {line}" for line in comparison.unmatched)]
+    if any(numbers.DISTURBED_MARK in text for row in table.rows for text in row):
+        notes.insert(1, numbers.DISTURBED_NOTE)
     return "\n\n".join(sections) + "\n\n" + "\n".join(f"- {n}" for n in notes) + "\n"

@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from mtbench import numbers
 from mtbench.measure.machine import machine_key
 from mtbench.record import read_record
 from mtbench.suite.store import find_stores, latest_by_cell, read_store
@@ -322,16 +323,12 @@ def _distinct(values: pd.Series) -> str:
     return ", ".join(str(v) for v in dict.fromkeys(values.dropna()) if v != "")
 
 
-def threads_text(threads: float) -> str:
-    return f"{threads:g} thread" + ("" if threads == 1 else "s")
-
-
 def measured_on(store: Store) -> str:
     """One line naming the machine (its key: processor, ISA, GPU, kernel libraries), threads
     and software the store was measured with."""
     parts = []
     for env in store.envs:
-        threads = f", {threads_text(env['threads'])}" if env.get("threads") else ""
+        threads = f", {numbers.count(env['threads'], 'thread')}" if env.get("threads") else ""
         versions = ", ".join(f"{k} {env[k]}" for k in ("torchvision", "mtbench") if env.get(k))
         commit = f", commit {env['git_commit']}" if env.get("git_commit") else ""
         parts.append(f"{machine_key(env)}{threads}; {versions}{commit}")

@@ -32,8 +32,8 @@ from operator import attrgetter
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
+from mtbench import numbers
 from mtbench.measure.machine import machine_key
 from mtbench.record import read_record
 from mtbench.report.compare import (
@@ -45,6 +45,7 @@ from mtbench.report.compare import (
     seed_difference,
 )
 from mtbench.report.frame import strip_seed, worst_verdict
+from mtbench.table_model import Column, TextTable, to_markdown
 
 DEFAULT_THRESHOLD = 0.05
 # What a record says about the code it ran: (name shown, where in the record).
@@ -269,18 +270,23 @@ def select(histories: list[CellHistory], cell: str | None, model: str | None) ->
 
 
 def _figure(measurement: Measurement, key: str) -> str:
+    """'94.62 † (n=10)': the median, marked where a record's timing was disturbed."""
     median, samples = measurement.latency(key)
-    if math.isnan(median):
-        return "–"
-    return f"{median:.2f}" + (f" (n={len(samples)})" if samples else "")
+    disturbed = any(
+        isinstance(r.get(key), dict) and r[key].get("verdict") == "disturbed"
+        for r in measurement.records
+    )
+    text = numbers.latency(None if math.isnan(median) else median, disturbed, unit=False)
+    return text + (f" (n={len(samples)})" if samples and text != numbers.MISSING else "")
 
 
 def _top1(measurement: Measurement) -> str:
-    by_seed = measurement.top1_by_seed()
-    if not by_seed:
-        return "–"
-    seeds = f" ({len(by_seed)} seeds)" if len(by_seed) > 1 else ""
-    return f"{np.mean(list(by_seed.values())):.2f}{seeds}"
+    """The top-1 over the measurement's seeds: mean ± 1 std (n), as every table shows it."""
+    values = list(measurement.top1_by_seed().values())
+    if not values:
+        return numbers.MISSING
+    std = float(np.std(values, ddof=1)) if len(values) > 1 else None
+    return numbers.over_seeds(float(np.mean(values)), std, len(values))
 
 
 def measurements_table(history: CellHistory) -> list[dict[str, str]]:
@@ -369,6 +375,7 @@ def _summary(histories: list[CellHistory], threshold: float) -> list[str]:
 
 def _markdown(rows: list[dict[str, str]]) -> str:
     """A Markdown table without the columns no row has a figure in."""
-    table = pd.DataFrame(rows)
-    table = table.loc[:, (table != "–").any()]
-    return table.to_markdown(index=False, disable_numparse=True)
+    table = TextTable([Column(h, "left") for h in rows[0]], [list(r.values()) for r in rows])
+    text = to_markdown(table.drop_empty())
+    marked = any(numbers.DISTURBED_MARK in v for r in rows for v in r.values())
+    return text + (f"\n\n- {numbers.DISTURBED_NOTE}" if marked else "")

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from mtbench import numbers
 from mtbench.report.breakdown_tables import breakdown_html
 from mtbench.report.frame import Store, measured_on
 from mtbench.report.history import CellHistory, cell_histories, steps_table
@@ -22,7 +23,14 @@ from mtbench.report.interactive import interactive_figures, page_script
 from mtbench.report.paper import PaperCounts
 from mtbench.report.plots import PlotOutcome
 from mtbench.report.style import Styles, family_styles
-from mtbench.report.tables import failed_lines, formatted, ordered_rows, summary_table
+from mtbench.report.tables import (
+    failed_lines,
+    footnotes,
+    ordered_rows,
+    summary_table,
+    text_table,
+)
+from mtbench.table_model import Column, TextTable, to_html
 
 ENV_KEYS = (
     "device_name",
@@ -93,7 +101,7 @@ document.querySelectorAll("table.cells").forEach((table) => {
     const dir = th.dataset.dir === "asc" ? "desc" : "asc";
     table.querySelectorAll("thead th").forEach((h) => delete h.dataset.dir);
     th.dataset.dir = dir;
-    const key = (row) => row.cells[col].textContent.trim();
+    const key = (row) => row.cells[col].dataset.value ?? row.cells[col].textContent.trim();
     const num = (text) => parseFloat(text.replace("−", "-"));
     const rows = [...body.rows].sort((a, b) => {
       const x = key(a), y = key(b), nx = num(x), ny = num(y);
@@ -153,7 +161,7 @@ def _list(title: str, items: list[str]) -> str:
 
 
 def _notes(notes: list[str]) -> str:
-    """What each paper column was matched on, under the table."""
+    """What each paper column was matched on and what the marks mean, under the table."""
     if not notes:
         return ""
     return '<ul class="note">' + "".join(f"<li>{escape(n)}</li>" for n in notes) + "</ul>"
@@ -174,10 +182,7 @@ def _cells_table(store: Store, table: pd.DataFrame, find: str) -> str:
     """The sortable, searchable cell table (rows in the interactive figures' order)."""
     if not len(table):
         return '<p class="note">No successful cells.</p>'
-    cells = formatted(table).to_html(index=False, border=0, classes="cells")
-    cells = cells.replace(
-        '<table class="dataframe cells">', f'<table class="cells" data-find="{find}">', 1
-    )
+    cells = to_html(text_table(table), f'class="cells" data-find="{find}"')
     return (
         f'<p><input class="find" id="{find}" type="search" placeholder="find a cell: '
         f'model, input, any figure" aria-label="find a cell"> {cells_and_runs(store.ok)}; '
@@ -230,7 +235,7 @@ def _section(
 {len(store.failed)} failed.
 Measured on {escape(measured_on(store))}.</p>
 {_cells_table(store, table, find)}
-{_notes(table.attrs.get("notes", []))}
+{_notes(footnotes(table))}
 {_list("Failed cells", failed_lines(store))}
 {_list("Skipped plots", skipped)}
 {_list("Store problems", unreadable)}
@@ -246,8 +251,8 @@ Measured on {escape(measured_on(store))}.</p>
 EXPLORE_NOTE = (
     "Hover a mark for its cell and conditions; click a family in a legend to hide it; drag a "
     "box in one figure to select those cells in every figure and in the table above (reset "
-    "with the figure's reset tool). Latency is the median with its p10-p90, top-1 the mean "
-    "over seeds with its 95% t-interval."
+    "with the figure's reset tool). Latency is the median with its p10-p90 (a hollow mark: "
+    f"{numbers.DISTURBED_WORDS}), top-1 the {numbers.SEED_SPREAD}."
 )
 
 
@@ -263,36 +268,36 @@ def _history(stores: list[Store]) -> str:
         if not changed:
             continue
         suite = next(s.suite for s in stores if s.folder == folder).split(" [machine")[0]
-        body = "".join(_history_rows(h) for h in changed)
+        table = to_html(_history_table(changed), 'class="history"')
         panels.append(
             f'<h2 id="history-{_anchor(suite)}">History: {escape(suite)}</h2>'
             f'<p class="note">{len(changed)} cell(s) measured more than once. {HISTORY_NOTE}</p>'
-            f'<div class="scroll"><table class="history">{body}</table></div>'
+            f'<div class="scroll">{table}</div>'
         )
     return "".join(panels)
 
 
 HISTORY_NOTE = (
-    "Each step compares a measurement with the one before it on the same machine: latency "
-    "ratio with its 95% bootstrap interval, top-1 difference with its 95% t-interval over "
-    "seeds; flagged when the interval excludes no change and it moved 5% or more: worse (the "
-    "row marked) or better; a latency with a disturbed side is judged neither way "
+    "Each step compares a measurement with the one before it on the same machine (a latency "
+    "with the latest earlier one whose timing was not disturbed): latency ratio with its 95% "
+    "bootstrap interval, top-1 difference with its 95% t-interval over seeds; flagged when "
+    "the interval excludes no change and it moved 5% or more: worse (the row marked) or "
+    "better; a latency with a disturbed side is judged neither way "
     "(<code>mtbench history</code> prints the same, with every measurement)."
 )
 
 
-def _history_rows(history: CellHistory) -> str:
-    rows = steps_table(history)
-    head = "".join(f"<th>{escape(k)}</th>" for k in ("cell", "machine", *rows[0]))
-    cells = [
-        f'<tr class="{"warn" if "REGRESSION" in row["flag"] else ""}">'
-        f"<td>{escape(history.label)}</td>"
-        f"<td>{escape(history.machine)}</td>"
-        + "".join(f"<td>{escape(v)}</td>" for v in row.values())
-        + "</tr>"
-        for row in rows
-    ]
-    return f"<tr>{head}</tr>" + "".join(cells)
+def _history_table(histories: list[CellHistory]) -> TextTable:
+    """Every step of every cell in one table; a flagged step's row marked for the CSS."""
+    steps = [(h, row) for h in histories for row in steps_table(h)]
+    heads = ["cell", "machine", *steps[0][1]]
+    table = TextTable([Column(h, "left") for h in heads])
+    for history, row in steps:
+        table.rows.append([history.label, history.machine, *row.values()])
+        table.row_classes.append("warn" if "REGRESSION" in row["flag"] else "")
+    if any(numbers.DISTURBED_MARK in str(v) for row in table.rows for v in row):
+        table.footnotes.append(numbers.DISTURBED_NOTE)
+    return table
 
 
 def write_index(

@@ -27,7 +27,7 @@ from bokeh.models import BooleanFilter, CDSView, ColumnDataSource, CustomJS, Hov
 from bokeh.plotting import figure
 from bokeh.resources import Resources
 
-from mtbench.report.compare import seed_interval
+from mtbench import numbers
 from mtbench.report.style import Styles, style_of
 
 # matplotlib marker -> the nearest Bokeh marker, so a family keeps its shape on the page.
@@ -59,28 +59,22 @@ def page_script() -> str:
     return Resources(mode="inline", components=["bokeh"]).render_js()
 
 
-def _number(value: float, unit: str = "", places: int = 2) -> str:
-    return "–" if pd.isna(value) else f"{value:.{places}f}{unit}"
-
-
 def _latency_text(row: pd.Series) -> str:
-    if pd.isna(row["lat_fwd_ms"]):
-        return "–"
-    spread = ""
-    if pd.notna(row["lat_fwd_p10"]) and pd.notna(row["lat_fwd_p90"]):
-        spread = f" (p10 {row['lat_fwd_p10']:.2f} – p90 {row['lat_fwd_p90']:.2f})"
-    disturbed = " disturbed (machine busy)" if row["lat_fwd_verdict"] == "disturbed" else ""
-    return f"{row['lat_fwd_ms']:.2f} ms{spread}{disturbed}"
+    """'35.50 ms † (p10 34.10, p90 36.20)': the median, marked where disturbed, its spread."""
+    return numbers.latency(
+        None if pd.isna(row["lat_fwd_ms"]) else row["lat_fwd_ms"],
+        row["lat_fwd_verdict"] == "disturbed",
+        spread=(row["lat_fwd_p10"], row["lat_fwd_p90"]),
+    )
 
 
 def _top1_text(row: pd.Series) -> str:
-    if pd.isna(row["top1"]):
-        return "–"
-    if row["n_seeds"] <= 1 or pd.isna(row["top1_std"]):
-        return f"{row['top1']:.2f}%"
-    half = seed_interval(row["top1_std"], row["n_seeds"])
-    return (f"{row['top1']:.2f}% ± {half:.2f} (95% t-interval, {row['n_seeds']:g} seeds; "
-            f"std {row['top1_std']:.2f})")  # fmt: skip
+    """'75.50% ± 1.20 (3)': the mean over seeds ± 1 std (n), as every table shows it."""
+    text = numbers.over_seeds(row["top1"], row["top1_std"], row["n_seeds"])
+    if text == numbers.MISSING:
+        return text
+    mean, _, spread = text.partition(" ")
+    return f"{mean}% {spread}".rstrip()
 
 
 def cell_source(cells: pd.DataFrame, styles: Styles) -> ColumnDataSource:
@@ -92,8 +86,8 @@ def cell_source(cells: pd.DataFrame, styles: Styles) -> ColumnDataSource:
            ("label", "model", "family", "input", "dtype", "mode", "machine")},
         "kwargs": [", ".join(f"{k}={v}" for k, v in kw.items()) for kw in cells["kwargs"]],
         **{c: cells[c].astype(float).tolist() for c in FIGURE_COLUMNS},
-        "params_text": [_number(v, " M") for v in cells["params_m"]],
-        "gflops_text": [_number(v) for v in cells["gflops"]],
+        "params_text": [numbers.params(None if pd.isna(v) else v * 1e6) for v in cells["params_m"]],
+        "gflops_text": [numbers.gflops(None if pd.isna(v) else v) for v in cells["gflops"]],
         "latency_text": [_latency_text(row) for _, row in cells.iterrows()],
         "top1_text": [_top1_text(row) for _, row in cells.iterrows()],
         "colour": [colour for colour, _ in looks],

@@ -20,8 +20,9 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from mtbench.numbers import DISTURBED_WORDS, SEED_SPREAD
 from mtbench.report.breakdown_plots import BREAKDOWN_PLOTS
-from mtbench.report.compare import median_interval, seed_interval
+from mtbench.report.compare import median_interval
 from mtbench.report.frame import DURATION_COLUMNS, TOP1_BY_DURATION_KEYS, workload
 from mtbench.report.paper import matched_paper, paper_dataset
 from mtbench.report.style import (
@@ -127,8 +128,9 @@ def _family_scatter(
         )
         spread = part.get(f"{y}_std")
         if spread is not None and spread.notna().any():
-            # mean over training seeds, with its 95% Student-t interval (as `mtbench compare`)
-            half = [seed_interval(sd, n) for sd, n in zip(spread, part["n_seeds"], strict=True)]
+            # mean over training seeds ± 1 std, as every table prints it (mtbench.numbers)
+            seeds = zip(spread, part["n_seeds"], strict=True)
+            half = [sd if n > 1 and pd.notna(sd) else 0.0 for sd, n in seeds]
             ax.errorbar(part[x], part[y], yerr=half, fmt="none", ecolor=colour,
                         elinewidth=0.8, capsize=2, zorder=2)  # fmt: skip
         paired = (
@@ -173,9 +175,19 @@ def _disturbed(rows: pd.DataFrame, x: str, y: str) -> list[bool]:
 def _disturbed_handle(rows: pd.DataFrame) -> list[Line2D]:
     if not (rows["lat_fwd_verdict"] == "disturbed").any():
         return []
-    return [Line2D([], [], ls="", marker="o", markerfacecolor="none", color="#555555",
-                   markeredgewidth=DISTURBED_EDGE, markersize=5,
-                   label="hollow: latency disturbed (machine busy)")]  # fmt: skip
+    return [
+        Line2D(
+            [],
+            [],
+            ls="",
+            marker="o",
+            markerfacecolor="none",
+            color="#555555",
+            markeredgewidth=DISTURBED_EDGE,
+            markersize=5,
+            label=f"hollow: latency {DISTURBED_WORDS}",
+        )
+    ]
 
 
 def _paper_obstacles(rows: pd.DataFrame, x: str, y: str) -> list[tuple[float, float]]:
@@ -260,13 +272,13 @@ def _text_handle(text: str, **line: object) -> Line2D:
 
 
 def _seed_bars_handle(rows: pd.DataFrame) -> list[Line2D]:
-    """What the accuracy error bars are, when any are drawn: the tables print mean ± std, the
-    figures the 95% t-interval of the mean, and the figure must say which."""
+    """What the accuracy error bars are, when any are drawn: mean ± 1 std over seeds, as the
+    tables print it (mtbench.numbers.SEED_SPREAD)."""
     seeds = rows.loc[rows["n_seeds"] > 1, "n_seeds"]
     if seeds.empty:
         return []
     counts = "-".join(f"{n:g}" for n in sorted({seeds.min(), seeds.max()}))
-    return [_text_handle(f"bars: 95% t-interval of the mean over {counts} seeds", ls="-",
+    return [_text_handle(f"bars: {SEED_SPREAD} ({counts} seeds)", ls="-",
                          color="#555555", lw=0.8)]  # fmt: skip
 
 
@@ -435,8 +447,14 @@ def _latency_handles(drawn: list[tuple], styles: Styles, rows: pd.DataFrame) -> 
             Patch(color=c, label=f) for f, (c, _) in styles.items() if f in set(rows["family"])
         ]
     if any((rows[f"{stem}_verdict"] == "disturbed").any() for stem, *_ in drawn):
-        handles.append(Patch(facecolor="white", edgecolor="#777777", hatch=DISTURBED_HATCH,
-                             label="disturbed (machine busy)"))  # fmt: skip
+        handles.append(
+            Patch(
+                facecolor="white",
+                edgecolor="#777777",
+                hatch=DISTURBED_HATCH,
+                label=f"hatched: {DISTURBED_WORDS}",
+            )
+        )
     if any(paper in rows and rows[paper].notna().any() for _, _, paper, _ in drawn):
         handles.append(Line2D([], [], ls="", marker="D", markerfacecolor="none", color="black",
                               label=PAPER_LATENCY, markersize=4))  # fmt: skip
@@ -655,8 +673,9 @@ def training(frame: pd.DataFrame, compare: bool = False, styles: Styles | None =
     handles = axes[0][0].get_legend_handles_labels()[0]
     if banded:
         seeds = "-".join(f"{n:g}" for n in sorted(set(rows.loc[rows["n_seeds"] > 1, "n_seeds"])))
-        handles.append(Patch(color="#777777", alpha=0.25,
-                             label=f"mean over {seeds} seeds, band ± 1 std"))  # fmt: skip
+        handles.append(
+            Patch(color="#777777", alpha=0.25, label=f"band: {SEED_SPREAD} ({seeds} seeds)")
+        )
     _legend_below(fig, handles)
     return fig
 
@@ -712,7 +731,7 @@ def accuracy_by_duration(
         )
     ax.set_xticks(x, TOP1_BY_DURATION_KEYS)
     ax.set_xlabel("Action duration bucket")
-    ax.set_ylabel("Top-1 (%), mean ± std over seeds")
+    ax.set_ylabel(f"Top-1 (%), {SEED_SPREAD}")
     _legend_below(fig, ax.get_legend_handles_labels()[0])
     return fig
 

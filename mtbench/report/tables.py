@@ -1,8 +1,10 @@
 """The store as the paper's tables: one row per successful cell, grouped by family.
 
-Markdown and LaTeX show each figure at a fixed rounding (params and GFLOPs 2 decimals, latency
-2, accuracy 3 as in the paper, deltas 1); CSV keeps full precision for further processing.
-Failed cells are not rows: they are listed under the table with their error.
+Markdown, LaTeX and the page show each figure through `mtbench.numbers` (params in the unit
+that fits, GFLOPs and latency 2 decimals, accuracy 3 as in the paper, deltas 1, a figure over
+seeds as mean ± 1 std (n), a disturbed latency marked); CSV keeps full precision for further
+processing, and says each latency's verdict in a column. Every format is rendered from one
+`TextTable`. Failed cells are not rows: they are listed under the table with their error.
 """
 
 from __future__ import annotations
@@ -10,16 +12,19 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from mtbench import numbers
 from mtbench.errors import UsageError
 from mtbench.report.choices import SORT_KEYS, TABLE_FORMATS
 from mtbench.report.frame import Store, aggregate_seeds, machines_note, measured_on
 from mtbench.report.paper import PaperCounts, with_paper
+from mtbench.table_model import Column, Figure, TextTable, to_csv, to_latex, to_markdown
 
 GFLOPS_HEADER = "GFLOPs (1 MAC = 1 FLOP)"
+PARAMS_HEADER = "Params (M)"  # the frame's unit (CSV); the text shows each count in its own
 
 # (frame column, header, short name for the compare columns, decimals)
 FIGURES = [
-    ("params_m", "Params (M)", "Params", 2),
+    ("params_m", PARAMS_HEADER, "Params", 2),
     ("gflops", GFLOPS_HEADER, "GFLOPs", 2),
     ("lat_fwd_ms", "Latency F (ms)", "F", 2),
     ("lat_fwdbwd_ms", "Latency F+B (ms)", "F+B", 2),
@@ -31,12 +36,6 @@ FIGURES = [
     ("top1_long", "Top-1 long (%)", "long", 1),
 ]
 DELTA_DECIMALS = 1
-# A latency timed while the machine was busy (mtbench.measure.contention): marked, not hidden.
-DISTURBED_MARK = "†"
-DISTURBED_NOTE = (
-    f"{DISTURBED_MARK} disturbed: timed while other processes used the machine (or its repeats "
-    "scattered); re-time with `mtbench run SUITE --retime-disturbed`."
-)
 LATENCY_VERDICTS = {"lat_fwd_ms": "lat_fwd_verdict", "lat_fwdbwd_ms": "lat_fwdbwd_verdict"}
 TEXT_COLUMNS = ("Family", "Model", "Input (T×H×W)", "Runtime", "Dataset", "Suite")
 
@@ -125,7 +124,17 @@ def summary_table(
     table.attrs["decimals"] = decimals
     table.attrs["notes"] = notes
     table.attrs["disturbed"] = _disturbed_marks(ok, table)
+    table.attrs["verdicts"] = _verdicts(ok, table)
     return table
+
+
+def _verdicts(ok: pd.DataFrame, table: pd.DataFrame) -> dict[str, list[str]]:
+    """Per latency column shown, each row's timing verdict (the CSV's verdict columns)."""
+    return {
+        header: list(ok[LATENCY_VERDICTS[column]].fillna(""))
+        for column, header, *_ in FIGURES
+        if column in LATENCY_VERDICTS and header in table
+    }
 
 
 def _disturbed_marks(ok: pd.DataFrame, table: pd.DataFrame) -> dict[str, list[bool]]:
@@ -166,66 +175,83 @@ def _note(
     return f"{short}: against the paper on the same dataset ({at})."
 
 
-def formatted(table: pd.DataFrame, missing: str = "–") -> pd.DataFrame:
-    """Every cell as text at its column's rounding; deltas carry a sign; a figure averaged
-    over seeds reads `mean ± std (n)`."""
+def _is_params(header: str) -> bool:
+    return header == PARAMS_HEADER or header.startswith("Params ") and not header.endswith("Δ%")
+
+
+def _texts(table: pd.DataFrame, header: str, places: int) -> list[str]:
+    """One figure column as text: params in the unit that fits, deltas signed, else `places`
+    decimals (significant digits where those would show none), over seeds mean ± 1 std (n)."""
+    values = table[header]
+    if _is_params(header):
+        return [numbers.params(None if pd.isna(v) else v * 1e6) for v in values]
+    if f"{header} std" in table:
+        spread = zip(values, table[f"{header} std"], table[f"{header} seeds"], strict=True)
+        return [numbers.over_seeds(v, sd, n, places) for v, sd, n in spread]
+    sign = header.endswith("Δ%")
+    return [numbers.decimal(None if pd.isna(v) else v, places, sign=sign) for v in values]
+
+
+def formatted(table: pd.DataFrame) -> pd.DataFrame:
+    """Every cell as its text (`_texts`), a disturbed latency marked; the spread columns
+    folded into their figure's."""
     out = table.astype(object).copy()
     for header, places in table.attrs.get("decimals", {}).items():
-        sign = "+" if header.endswith("Δ%") else ""
-        out[header] = [missing if pd.isna(v) else f"{v:{sign}.{places}f}" for v in table[header]]
-        if f"{header} std" in table:
-            spread = zip(table[f"{header} std"], table[f"{header} seeds"], strict=True)
-            out[header] = [
-                text if n <= 1 or pd.isna(sd) else f"{text} ± {sd:.{places}f} ({n:g})"
-                for text, (sd, n) in zip(out[header], spread, strict=True)
-            ]
-            out = out.drop(columns=[f"{header} std", f"{header} seeds"])
+        out[header] = _texts(table, header, places)
+        out = out.drop(columns=[c for c in (f"{header} std", f"{header} seeds") if c in out])
     for header, flags in table.attrs.get("disturbed", {}).items():
-        out[header] = [
-            f"{text} {DISTURBED_MARK}" if flag else text
-            for text, flag in zip(out[header], flags, strict=True)
-        ]
-    return out
+        out[header] = [numbers.marked(t, f) for t, f in zip(out[header], flags, strict=True)]
+    return out.fillna(numbers.MISSING).rename(columns={PARAMS_HEADER: "Params"})
 
 
-def to_markdown(table: pd.DataFrame) -> str:
+def text_table(
+    table: pd.DataFrame, title: str = "", footnotes: list[str] | None = None
+) -> TextTable:
+    """`summary_table`'s frame in the table model: each figure its text with its number (the
+    page sorts by it), a rule between families."""
     text = formatted(table)
-    align = ["left" if c in TEXT_COLUMNS else "right" for c in text.columns]
-    return text.to_markdown(index=False, colalign=align, disable_numparse=True)
-
-
-_LATEX_ESCAPES = {
-    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
-    "×": r"$\times$", "Δ": r"$\Delta$", "–": "--",
-}  # fmt: skip
-
-
-def latex_escape(text: str) -> str:
-    return "".join(_LATEX_ESCAPES.get(ch, ch) for ch in text)
-
-
-def to_latex(table: pd.DataFrame, caption: str) -> str:
-    """A booktabs table; a rule between families, as the paper groups its rows."""
-    text = formatted(table)
-    spec = "".join("l" if c in TEXT_COLUMNS else "r" for c in text.columns)
-    lines = [
-        r"\begin{table}[t]",
-        r"\centering",
-        rf"\caption{{{latex_escape(caption)}}}",
-        rf"\begin{{tabular}}{{{spec}}}",
-        r"\toprule",
-        " & ".join(latex_escape(c) for c in text.columns) + r" \\",
-        r"\midrule",
+    figures = [
+        c if c in table.attrs.get("decimals", {}) else None
+        for c in [PARAMS_HEADER if c == "Params" else c for c in text.columns]
     ]
-    previous = None
-    for row in text.itertuples(index=False):
-        if previous is not None and row[0] != previous:
-            lines.append(r"\midrule")
-        previous = row[0]
-        lines.append(" & ".join(latex_escape(str(v)) for v in row) + r" \\")
-    lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
-    return "\n".join(lines)
+    columns = [Column(c, "left" if c in TEXT_COLUMNS else "right") for c in text.columns]
+    rows = [
+        [
+            Figure(_number(table[c].iloc[i], c), t) if c else t
+            for c, t in zip(figures, row, strict=True)
+        ]
+        for i, row in enumerate(text.itertuples(index=False))
+    ]
+    return TextTable(columns, rows, title, footnotes or [], group=0)
+
+
+def _number(value: object, header: str) -> float | int | None:
+    if pd.isna(value):
+        return None
+    if _is_params(header):  # the frame holds millions; the page sorts by the exact count
+        return round(float(value) * 1e6)  # type: ignore[arg-type]
+    return float(value)  # type: ignore[arg-type]
+
+
+def csv_table(table: pd.DataFrame) -> TextTable:
+    """`summary_table`'s frame at full precision, each latency's verdict in a column of its own
+    (CSV has no footnotes to carry the mark)."""
+    out = table.copy()
+    verdicts = table.attrs.get("verdicts", {})
+    for header in [h for h in out.columns if h in verdicts]:
+        out.insert(out.columns.get_loc(header) + 1, f"{header} verdict", verdicts[header])
+    columns = [Column(c) for c in out.columns]
+    return TextTable(columns, [list(row) for row in out.itertuples(index=False)])
+
+
+def footnotes(table: pd.DataFrame, store: Store | None = None) -> list[str]:
+    """What a table's marks and paper columns mean, and the cells that failed."""
+    notes = [f"paper: {note}" for note in table.attrs.get("notes", [])]
+    if table.attrs.get("disturbed"):
+        notes.append(numbers.DISTURBED_NOTE)
+    if any(c.endswith(" std") for c in table.columns):
+        notes.append(numbers.SEED_NOTE)
+    return notes + [f"failed: {f}" for f in (failed_lines(store) if store else [])]
 
 
 def failed_lines(store: Store) -> list[str]:
@@ -239,13 +265,16 @@ def render(stores: list[Store], fmt: str, compare: bool = False, sort: str | Non
         raise UsageError(f"unknown --format {fmt!r}; choose one of: {', '.join(TABLE_FORMATS)}")
     if fmt == "csv":
         tables = [
-            summary_table(part.frame, compare, sort, PaperCounts(store.folder))
-            .assign(Suite=store.suite, Machine=part.machines[0] if part.machines else "")
-            .pipe(lambda t: t[["Suite", "Machine", *t.columns[:-2]]])
+            _csv_frame(part, store.suite, compare, sort)
             for store in stores
             for part in store.by_machine()
         ]
-        return pd.concat(tables, ignore_index=True).to_csv(index=False)
+        whole = pd.concat(tables, ignore_index=True)
+        return to_csv(
+            TextTable(
+                [Column(c) for c in whole.columns], [list(r) for r in whole.itertuples(index=False)]
+            )
+        )
     sections = []
     for whole in stores:
         note = machines_note(whole)
@@ -256,18 +285,25 @@ def render(stores: list[Store], fmt: str, compare: bool = False, sort: str | Non
     return "\n\n".join(sections) + "\n"
 
 
+def _csv_frame(part: Store, suite: str, compare: bool, sort: str | None) -> pd.DataFrame:
+    """One machine's part of a store as CSV columns: Suite, Machine, then `csv_table`'s."""
+    table = csv_table(summary_table(part.frame, compare, sort, PaperCounts(part.folder)))
+    frame = pd.DataFrame(table.rows, columns=table.headers)
+    frame.insert(0, "Machine", part.machines[0] if part.machines else "")
+    frame.insert(0, "Suite", suite)
+    return frame
+
+
 def _section(store: Store, fmt: str, compare: bool, sort: str | None) -> str:
     """One store (or one machine's part of it) as a Markdown or LaTeX section."""
     table = summary_table(store.frame, compare, sort, PaperCounts(store.folder))
     where = f"measured on {measured_on(store)}"
-    failed = failed_lines(store)
-    paper = [f"paper: {note}" for note in table.attrs.get("notes", [])]
-    if table.attrs.get("disturbed"):
-        paper.append(DISTURBED_NOTE)
+    notes = footnotes(table, store)
     if fmt == "md":
-        body = to_markdown(table) if len(table) else "_No successful cells._"
-        notes = "".join(f"\n- {line}" for line in [*paper, *(f"failed: {f}" for f in failed)])
-        return f"### {store.suite}\n\n{where}\n\n{body}\n{notes}".rstrip()
-    caption = f"{store.suite}: {where}."
-    notes = "".join(f"\n% {line}" for line in [*paper, *(f"failed: {f}" for f in failed)])
-    return f"% suite {store.suite}\n{to_latex(table, caption)}{notes}"
+        body = (
+            to_markdown(text_table(table), notes=False) if len(table) else "_No successful cells._"
+        )
+        listed = "".join(f"\n- {line}" for line in notes)
+        return f"### {store.suite}\n\n{where}\n\n{body}\n{listed}".rstrip()
+    latex = to_latex(text_table(table, f"{store.suite}: {where}.", notes))
+    return f"% suite {store.suite}\n{latex}"

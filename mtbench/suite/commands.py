@@ -18,6 +18,7 @@ from mtbench.launch.settings import launcher_settings
 from mtbench.launch.status import show_status
 from mtbench.measure.machine import machine_key
 from mtbench.measure.profile import FLOPS_WARN_REL_DIFF
+from mtbench.numbers import DISTURBED_MARK, DISTURBED_WORDS, MISSING
 from mtbench.record import Record
 from mtbench.suite.grid import Cell, load_suite, shard
 from mtbench.suite.runner import (
@@ -36,6 +37,7 @@ from mtbench.suite.store import (
     read_records,
     write_records,
 )
+from mtbench.table_model import Column, TextTable, to_rich
 from mtbench.train.distributed import init_from_env, shutdown
 from mtbench.train.schedule import long_cycle, short_cycle_shape
 
@@ -61,20 +63,20 @@ def load_cells(suite: Path) -> tuple[SuiteSpec, list[Cell]]:
         raise UsageError(str(exc)) from exc
 
 
-def dry_run_table(cells: list[Cell], done: set[str], title: str) -> Table:
-    table = Table(title=title)
-    for col in ("#", "label", "input", "measure", "key", "stored"):
-        table.add_column(col, overflow="fold")
-    for c in cells:
-        table.add_row(
-            str(c.index),
+def dry_run_table(cells: list[Cell], done: set[str], title: str) -> TextTable:
+    headers = ("#", "label", "input", "measure", "key", "stored")
+    rows = [
+        [
+            c.index,
             c.label,
             "x".join(map(str, c.input_shape)),
             ",".join(c.options.measure),
             c.key[:8],
-            "ok" if c.key in done else "-",
-        )
-    return table
+            "ok" if c.key in done else MISSING,
+        ]
+        for c in cells
+    ]
+    return TextTable([Column(h, "right" if h == "#" else "left") for h in headers], rows, title)
 
 
 def run(
@@ -139,7 +141,7 @@ def run(
 def print_dry_run(spec: SuiteSpec, cells: list[Cell]) -> None:
     """What `run` would do: every cell, done or not, and the multigrid schedules."""
     title = f"{spec.name}: {len(cells)} cells -> {spec.output}"
-    console.print(dry_run_table(cells, ok_keys(spec.output), title))
+    console.print(to_rich(dry_run_table(cells, ok_keys(spec.output), title)))
     for table in multigrid_tables(cells):
         console.print(table)
 
@@ -183,15 +185,17 @@ def _run_and_report(
     keys = [c.key if eval_views is None else view_cell_key(c, eval_views) for c in cells]
     latest = latest_by_cell(read_records(spec.output))
     records = [latest[k] for k in keys if k in latest]
-    console.print(records_table(records, f"{spec.name}: {len(records)} of {len(cells)} cells"))
+    console.print(
+        to_rich(records_table(records, f"{spec.name}: {len(records)} of {len(cells)} cells"))
+    )
     console.print(
         f"ran {len(summary.ran)}, skipped {len(summary.skipped)} already measured,"
         f" failed {len(summary.failed)}; results in {spec.output}"
     )
     if disturbed := disturbed_keys(records):
         console.print(
-            f"[yellow]{len(disturbed)} of {len(records)} cells disturbed[/] (†: timed while other"
-            f" processes used the machine, or their repeats scattered); re-time them with"
+            f"[yellow]{len(disturbed)} of {len(records)} cells disturbed[/]"
+            f" ({DISTURBED_MARK} {DISTURBED_WORDS}); re-time them with"
             f" `mtbench run {spec.path} --retime-disturbed`, on a quieter machine, with fewer"
             f" threads than free cores, or with --interleave"
         )
@@ -275,7 +279,7 @@ def show(
         raise UsageError(f"{folder}: no results.jsonl or results.d/ found under it")
     for store in stores:
         records = list(latest_by_cell(read_records(store), per_machine=True).values())
-        console.print(records_table(records, f"{store}: {len(records)} cells"))
+        console.print(to_rich(records_table(records, f"{store}: {len(records)} cells")))
         if csv:
             import pandas as pd
 

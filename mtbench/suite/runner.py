@@ -30,8 +30,8 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
-from rich.table import Table
 
+from mtbench import numbers
 from mtbench.console import LogConsole
 from mtbench.errors import one_line
 from mtbench.measure.profile import now_iso, profile, unmeasured_record
@@ -49,6 +49,7 @@ from mtbench.suite.grid import Cell, cell_config, cell_key
 from mtbench.suite.interleave import interleavable, run_interleaved
 from mtbench.suite.schema import SuiteSpec
 from mtbench.suite.store import append_record, ok_records
+from mtbench.table_model import Column, Figure, TextTable
 from mtbench.train.distributed import current_world
 from mtbench.train.progress import TrainProgress
 from mtbench.train.trainer import (
@@ -354,67 +355,56 @@ def _key(cell: Cell, eval_views: dict[str, int] | None) -> str:
     return cell.key if eval_views is None else view_cell_key(cell, eval_views)
 
 
-def _latency(stats: dict[str, Any] | None) -> str:
-    """The median, marked where the timing was disturbed (`read_record`'s stats)."""
-    if not stats:
-        return "-"
-    mark = " †" if stats.get("verdict") == "disturbed" else ""
-    return f"{stats['median']:.1f}{mark}"
-
-
-def _number(value: float | None, scale: float = 1.0, digits: int = 2) -> str:
-    return "-" if value is None else f"{value / scale:.{digits}f}"
-
-
 def finished_line(title: str, record: dict[str, Any], started: float) -> str:
-    """'cell 3/16 mtnet-32: ok in 41.2 s (fwd 35.5 ms, top-1 45.0%)': what a log gets per
+    """'cell 3/16 mtnet-32: ok in 41.2 s (fwd 35.50 ms, top-1 45.0%)': what a log gets per
     finished cell, so a long run's log shows its progress (a progress bar draws nothing there)."""
-    figures = [f"fwd {_latency(record.get('latency_fwd_ms'))} ms"]
+    figures = [f"fwd {numbers.latency_stats(record.get('latency_fwd_ms'))}"]
     if record.get("top1") is not None:
-        figures.append(f"top-1 {record['top1']:.1f}%")
+        figures.append(f"top-1 {numbers.percent(record['top1'])}")
     status = record.get("status", "?")
     what = ", ".join(figures) if status == "ok" else record.get("error") or ""
     return f"{title}: {status} in {time.monotonic() - started:.1f} s ({what})"
 
 
-def records_table(stored: list[dict[str, Any]], title: str) -> Table:
+RECORD_COLUMNS = (
+    "label",
+    "input",
+    "params",
+    "GFLOPs/clip*",
+    "fwd (ms)",
+    "fwd+bwd (ms)",
+    "mem (MiB)",
+)
+
+
+def records_table(stored: list[dict[str, Any]], title: str) -> TextTable:
     """Key figures of each record: the run's summary and `mtbench show` use this one table."""
-    table = Table(title=title)
-    columns = (
-        "label",
-        "input",
-        "params (M)",
-        "GFLOPs/clip*",
-        "fwd (ms)",
-        "fwd+bwd (ms)",
-        "mem (MiB)",
-        "status",
-    )
     records = [read_record(r) for r in stored]
     trained = any(is_trained(r) for r in records)
-    if trained:
-        columns = (*columns[:-1], "views", "top-1 (%)", "top-5 (%)", columns[-1])
-    for col in columns:
-        table.add_column(col, overflow="fold")
+    accuracy = ("views", "top-1 (%)", "top-5 (%)") if trained else ()
+    headers = (*RECORD_COLUMNS, *accuracy, "status")
+    left = ("label", "input", "views", "status")
+    table = TextTable([Column(h, "left" if h in left else "right") for h in headers], title=title)
     for r in records:
-        status = r["status"]
-        if status != "ok":
-            status = f"[red]{status}: {r['error'] or ''}"
-        accuracy = (r.get("views") or "-", _number(r.get("top1")), _number(r.get("top5")))
-        table.add_row(
-            r.get("label") or r["model"] or "?",
-            "x".join(map(str, r["input_shape"])),
-            _number(r["params_total"], 1e6),
-            _number(r["gflops"]),
-            _latency(r["latency_fwd_ms"]),
-            _latency(r["latency_fwdbwd_ms"]),
-            _number(r["peak_mem_mb"], digits=0),
-            *(accuracy if trained else ()),
-            status if status != "ok" else "[green]ok",
+        status = r["status"] if r["status"] == "ok" else f"{r['status']}: {r['error'] or ''}"
+        figures = (r.get("views"), numbers.decimal(r.get("top1")), numbers.decimal(r.get("top5")))
+        table.rows.append(
+            [
+                r.get("label") or r["model"] or "?",
+                "x".join(map(str, r["input_shape"])),
+                Figure(r["params_total"], numbers.params(r["params_total"])),
+                Figure(r["gflops"], numbers.gflops(r["gflops"])),
+                numbers.latency_stats(r["latency_fwd_ms"], unit=False),
+                numbers.latency_stats(r["latency_fwdbwd_ms"], unit=False),
+                Figure(r["peak_mem_mb"], numbers.decimal(r["peak_mem_mb"], 0)),
+                *(figures if trained else ()),
+                status,
+            ]
         )
-    table.caption = "* one multiply-add = one FLOP; latency is the per-clip median"
+        table.row_styles.append(None if r["status"] == "ok" else "red")
+    table.footnotes = ["* one multiply-add = one FLOP; latency is the per-clip median"]
     if any(verdict_of(r) == "disturbed" for r in records):
-        table.caption += "; † disturbed: timed while the machine was busy"
+        table.footnotes.append(numbers.DISTURBED_NOTE)
     return table
 
 
