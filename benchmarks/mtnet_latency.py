@@ -34,11 +34,13 @@ import warnings
 import torch
 from torch import nn
 
+from mtbench import numbers
 from mtbench.executor import FORWARD, TRAINING_STEP
 from mtbench.measure.execution import Timed, executor_for, time_in_rounds, warm
 from mtbench.measure.flops import count_flops
 from mtbench.options import ProfileOptions
 from mtbench.registry import create_model
+from mtbench.table_model import Column, TextTable, to_markdown
 
 FRAMES = 16
 MODELS: dict[str, tuple[str, dict[str, object]]] = {
@@ -138,27 +140,34 @@ def main() -> None:
         f"{args.repeats} interleaved rounds after {args.warmup} warm-up, load average "
         f"{os.getloadavg()[0]:.1f}\n"
     )
-    print(
-        "| model | GFLOPs (1 MAC = 1 FLOP) | forward ms, median (p10-p90) | verdict | "
-        "achieved GFLOP/s | fwd+bwd ms, median (p10-p90) | verdict | achieved GFLOP/s |"
-    )
-    print("|---|---|---|---|---|---|---|---|")
+    print(to_markdown(latency_table(timed)))
+
+
+def latency_table(timed: dict[str, tuple[Timed, float]]) -> TextTable:
+    """One row per model: GFLOPs, then per step its median (p10-p90), marked where
+    disturbed, and the achieved GFLOP/s (a training step counted as three forwards)."""
+    heads = ["model", "GFLOPs (1 MAC = 1 FLOP)"]
+    for step in ("forward", "fwd+bwd"):
+        heads += [f"{step} ms, median (p10-p90)", f"{step} achieved GFLOP/s"]
+    table = TextTable([Column(h, "left" if h == "model" else "right") for h in heads])
     for label, (t, gflops) in timed.items():
+        row: list[object] = [label, numbers.gflops(gflops)]
         if t.error is not None:
-            print(f"| {label} | {gflops:.2f} | failed: {t.error} |")
+            table.rows.append([*row, f"failed: {t.error}", None, None, None])
             continue
-        cells = []
+        stats = t.stats()
         for key, work in ((FORWARD, 1), (TRAINING_STEP, 3)):
-            stats = t.stats().get(key)
-            if stats is None:
-                cells.append("- | - | -")
+            s = stats.get(key)
+            if s is None:
+                row += [None, None]
                 continue
-            rate = 2 * work * gflops / (stats.median / 1e3)
-            cells.append(
-                f"{stats.median:.0f} ({stats.p10:.0f}-{stats.p90:.0f}) | {stats.verdict}"
-                f" | {rate:.1f}"
-            )
-        print(f"| {label} | {gflops:.2f} | {' | '.join(cells)} |")
+            rate = 2 * work * gflops / (s.median / 1e3)
+            text = numbers.latency(s.median, s.verdict == "disturbed", unit=False)
+            row += [f"{text} ({numbers.decimal(s.p10)}-{numbers.decimal(s.p90)})", f"{rate:.1f}"]
+        table.rows.append(row)
+    if any(numbers.DISTURBED_MARK in str(cell) for row in table.rows for cell in row):
+        table.footnotes.append(numbers.DISTURBED_NOTE)
+    return table
 
 
 if __name__ == "__main__":
