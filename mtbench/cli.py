@@ -358,13 +358,32 @@ def ceilings(
         found = machine_ceilings(env, where, DTYPES[dtype], remeasure=remeasure)
     finally:
         torch.set_num_threads(before)
+    print_ceilings(found, env["device_name"], str(cache_dir()))
+
+
+def print_ceilings(found: dict[str, Any], device_name: str, cached_in: str) -> None:
+    """Each ceiling with the verdict on its window, and why one is not clean."""
+    from mtbench.measure.breakdown_rows import CEILING_LABELS, ceiling_verdict
+
+    def one(name: str) -> str:
+        return f"{CEILING_LABELS[name]} {found[name]:.1f} ({ceiling_verdict(found, name)})"
+
     console.print(
-        f"{found['entry']} on {env['device_name']}: GEMM {found['gemm_gflops']:.1f}, conv3d"
-        f" {found['conv3d_gflops']:.1f} GFLOP/s (1 multiply-add = 1 FLOP); copy"
-        f" {found['copy_gbs']:.1f}, add {found['add_gbs']:.1f} GB/s; measured"
-        f" {found['measured_at']}, cached in {cache_dir()}",
+        f"{found['entry']} on {device_name}: {one('gemm_gflops')}, {one('conv3d_gflops')}"
+        f" GFLOP/s (1 multiply-add = 1 FLOP); {one('copy_gbs')}, {one('add_gbs')} GB/s;"
+        f" measured {found['measured_at']}, cached in {cached_in}",
         highlight=False,
     )
+    for name, label in CEILING_LABELS.items():
+        judged = (found.get("verdicts") or {}).get(name, {})
+        if judged.get("verdict") == "disturbed":
+            console.print(
+                f"{label}: disturbed in {judged['tries']} windows ({'; '.join(judged['reasons'])});"
+                " measured again on the next call",
+                highlight=False,
+            )
+        elif judged.get("verdict") == "unknown":
+            console.print(f"{label}: {'; '.join(judged['reasons'])}", highlight=False)
 
 
 # Typer reads a command's parameters from its signature: the run options' flags are added

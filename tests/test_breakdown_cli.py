@@ -22,7 +22,9 @@ def stub_ceilings(monkeypatch, tmp_path):
     """Ceilings cached in the test's folder and 'measured' at once."""
     monkeypatch.setenv(ceilings.CACHE_ENV, str(tmp_path / "ceilings"))
     measured = {"gemm_gflops": 50.0, "conv3d_gflops": 60.0, "copy_gbs": 10.0, "add_gbs": 12.0}
-    monkeypatch.setattr(ceilings, "measure", lambda device, dtype, sizes: measured)
+    monkeypatch.setattr(
+        ceilings, "measure_figure", lambda name, *a: ceilings.Measured(measured[name], "clean")
+    )
 
 
 def test_unknown_depth_and_rows_are_one_line_naming_what_exists(cli_inproc):
@@ -115,14 +117,18 @@ def test_a_suite_with_breakdowns_gets_its_figures_tables_and_report(tmp_path, cl
 def test_ceilings_command_prints_caches_and_remeasures(cli_inproc, monkeypatch):
     calls = []
     measured = {"gemm_gflops": 50.0, "conv3d_gflops": 60.0, "copy_gbs": 10.0, "add_gbs": 12.0}
-    monkeypatch.setattr(ceilings, "measure", lambda *a: calls.append(a) or measured)
+    monkeypatch.setattr(
+        ceilings,
+        "measure_figure",
+        lambda name, *a: calls.append(name) or ceilings.Measured(measured[name], "clean"),
+    )
     first = cli_inproc("ceilings", "--threads", "1")
     assert first.returncode == 0 and "cpu/float32/1 threads" in first.stdout
-    assert "GEMM 50.0" in first.stdout and len(calls) == 1
+    assert "GEMM 50.0 (clean)" in first.stdout and len(calls) == 4  # one call per figure
     cli_inproc("ceilings", "--threads", "1")
-    assert len(calls) == 1
+    assert len(calls) == 4
     cli_inproc("ceilings", "--threads", "1", "--remeasure")
-    assert len(calls) == 2
+    assert len(calls) == 8
     assert_one_line_error(cli_inproc("ceilings", "--dtype", "float64"), "--dtype", "float32")
 
 

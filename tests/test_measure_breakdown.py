@@ -136,7 +136,9 @@ def test_a_breakdown_cell_traces_each_counter_once(monkeypatch, tmp_path, one_th
     record's totals and the rows; the model is left without ptflops' module hooks."""
     monkeypatch.setenv(ceilings.CACHE_ENV, str(tmp_path / "ceilings"))
     measured = {"gemm_gflops": 50.0, "conv3d_gflops": 60.0, "copy_gbs": 10.0, "add_gbs": 12.0}
-    monkeypatch.setattr(ceilings, "measure", lambda device, dtype, sizes: measured)
+    monkeypatch.setattr(
+        ceilings, "measure_figure", lambda name, *a: ceilings.Measured(measured[name], "clean")
+    )
     calls = {"fvcore": 0, "ptflops": 0}
 
     class Counted(FlopCountAnalysis):

@@ -17,6 +17,28 @@ def peaks(ceilings: dict[str, Any] | None) -> tuple[float, float] | None:
     )
 
 
+# The ceilings' figures as tables and figures name them.
+CEILING_LABELS = {
+    "gemm_gflops": "GEMM",
+    "conv3d_gflops": "conv3d",
+    "copy_gbs": "copy",
+    "add_gbs": "add",
+}
+
+
+def ceiling_verdict(ceilings: dict[str, Any], name: str) -> str:
+    """The verdict on one ceiling's window; `unknown` in records older than the verdicts."""
+    return ((ceilings.get("verdicts") or {}).get(name) or {}).get("verdict", "unknown")
+
+
+def peak_names(ceilings: dict[str, Any]) -> tuple[str, str]:
+    """The figures `peaks` takes: the better compute and the better bandwidth benchmark."""
+    return (
+        max(("gemm_gflops", "conv3d_gflops"), key=lambda name: ceilings[name]),
+        max(("copy_gbs", "add_gbs"), key=lambda name: ceilings[name]),
+    )
+
+
 def derived_rows(
     breakdown: dict[str, Any], by: str, ceilings: dict[str, Any] | None
 ) -> list[dict[str, Any]]:

@@ -16,7 +16,13 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from mtbench import numbers
-from mtbench.measure.breakdown_rows import derived_rows, peaks
+from mtbench.measure.breakdown_rows import (
+    CEILING_LABELS,
+    ceiling_verdict,
+    derived_rows,
+    peak_names,
+    peaks,
+)
 from mtbench.report.style import PlotSkipped, Styles, style_of
 
 
@@ -65,6 +71,16 @@ def flop_time_shares(
     return fig
 
 
+def _ceilings_label(ceilings: dict[str, Any]) -> str:
+    """The roof's legend: which ceilings drew it, and the verdict on each."""
+    compute, memory = peak_names(ceilings)
+    return (
+        f"ceilings: {ceilings[compute]:.0f} GFLOP/s ({CEILING_LABELS[compute]},"
+        f" {ceiling_verdict(ceilings, compute)}), {ceilings[memory]:.1f} GB/s"
+        f" ({CEILING_LABELS[memory]}, {ceiling_verdict(ceilings, memory)})"
+    )
+
+
 def _roofline(frame: pd.DataFrame, by: str, title: str, styles: Styles | None) -> Figure:
     """Rows as points, each model in its family's colour and marker (the report's)."""
     cells = _with_breakdown(frame)
@@ -93,7 +109,7 @@ def _roofline(frame: pd.DataFrame, by: str, title: str, styles: Styles | None) -
     if peak is not None:
         grid = np.geomspace(min(xs) / 2, max(xs) * 2, 200)
         ax.plot(grid, np.minimum(peak[0], peak[1] * grid), color="black", lw=1.2,
-                label=f"ceilings: {peak[0]:.0f} GFLOP/s, {peak[1]:.1f} GB/s")  # fmt: skip
+                label=_ceilings_label(ceilings))  # fmt: skip
     ax.set_xlabel("arithmetic intensity (FLOPs per byte read and written; 1 MAC = 1 FLOP)")
     ax.set_ylabel("achieved GFLOP/s (profiled forward)")
     ax.set_title(title + _mark_note(cells))

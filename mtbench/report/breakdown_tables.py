@@ -7,7 +7,12 @@ from html import escape
 from typing import Any
 
 from mtbench import numbers
-from mtbench.measure.breakdown_rows import derived_rows
+from mtbench.measure.breakdown_rows import (
+    CEILING_LABELS,
+    ceiling_verdict,
+    derived_rows,
+    peak_names,
+)
 from mtbench.table_model import Column, TextTable, to_html, to_markdown
 
 BY_CHOICES = ("module", "op")
@@ -81,11 +86,7 @@ def breakdown_notes(b: dict[str, Any], c: dict[str, Any] | None) -> list[str]:
                 f" {b['time_source']}"
             )
     if c and "error" not in c:
-        notes.append(
-            f"ceilings ({c['entry']}): GEMM {c['gemm_gflops']:.0f}, conv3d"
-            f" {c['conv3d_gflops']:.0f} GFLOP/s; copy {c['copy_gbs']:.1f}, add"
-            f" {c['add_gbs']:.1f} GB/s"
-        )
+        notes += _ceilings_notes(c)
     if b.get("verdict") == "disturbed":
         notes.append(numbers.DISTURBED_NOTE)
     notes.append(
@@ -93,6 +94,26 @@ def breakdown_notes(b: dict[str, Any], c: dict[str, Any] | None) -> list[str]:
         " FLOPs per byte its operators read and write; share: of the profiled forward; roof:"
         " achieved GFLOP/s over the roofline at that F/B"
     )
+    return notes
+
+
+def _ceilings_notes(c: dict[str, Any]) -> list[str]:
+    """The ceilings the bound and roof columns are against, each with its verdict."""
+
+    def one(name: str, digits: int) -> str:
+        return f"{CEILING_LABELS[name]} {c[name]:.{digits}f} ({ceiling_verdict(c, name)})"
+
+    notes = [
+        f"ceilings ({c['entry']}): {one('gemm_gflops', 0)}, {one('conv3d_gflops', 0)} GFLOP/s;"
+        f" {one('copy_gbs', 1)}, {one('add_gbs', 1)} GB/s"
+    ]
+    used = [name for name in peak_names(c) if ceiling_verdict(c, name) != "clean"]
+    if used:
+        notes.append(
+            f"bound and roof are against {' and '.join(CEILING_LABELS[n] for n in used)}"
+            f" ceilings not measured clean ({', '.join(ceiling_verdict(c, n) for n in used)}):"
+            " `mtbench ceilings` measures a disturbed one again"
+        )
     return notes
 
 
