@@ -57,6 +57,35 @@ console = LogConsole()
 err_console = LogConsole(stderr=True)
 
 
+def _print_version(value: bool) -> None:
+    """`--version`: which mtbench (release and commit, as records give it) and torch run."""
+    if not value:
+        return
+    import torch
+
+    from mtbench import __version__
+    from mtbench.measure.environment import git_commit
+
+    commit = git_commit() or "unknown (not a git checkout)"
+    print(f"mtbench {__version__} (commit {commit}, torch {torch.__version__})")
+    raise typer.Exit()
+
+
+@app.callback()
+def _global_options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print mtbench's version, its git commit and torch's version, and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Options before the command; the app's help above says what mtbench is."""
+
+
 def parse_kwargs(items: list[str]) -> dict[str, Any]:
     kwargs = {}
     for item in items:

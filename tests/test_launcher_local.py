@@ -6,13 +6,14 @@ requeued and resumes its training cell to the weights of an uninterrupted run.""
 import os
 import signal
 import textwrap
-import time
 from pathlib import Path
 
 import submitit
 import tiny_models  # noqa: F401  (registers test-tiny3d)
 import torch
+from checkpoint_hold import HOLD
 from test_train_resume import SUITE
+from waiting import wait_for_checkpoint
 
 from mtbench.launch.settings import launcher_settings
 from mtbench.launch.slurm import plan
@@ -58,13 +59,11 @@ def test_a_signalled_task_is_requeued_and_resumes_to_the_same_weights(tmp_path, 
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     spec, cells = training_suite(tmp_path, "", epochs=6)
     (group,) = plan(spec, cells, launcher_settings(spec.launcher))
+    monkeypatch.setenv(HOLD, "2")  # the task waits after epoch 2 (requeued, it resumes past it)
     job = local_executor(tmp_path / "logs", group).submit(group.tasks[0])
-    ckpt = spec.output / "cells" / cells[0].key / "last.pt"
-    deadline = time.monotonic() + 120
-    while not ckpt.exists() and time.monotonic() < deadline:
-        time.sleep(0.02)
+    monkeypatch.delenv(HOLD)  # the reference run below, in this process, is not held
+    ckpt = wait_for_checkpoint(f"cells/{cells[0].key}/last.pt", spec.output, 2, timeout=120)
     os.kill(_task_pid(job._process.pid), signal.SIGUSR2)
-    assert torch.load(ckpt, weights_only=False)["epoch"] < 6, "finished before the signal"
     assert job.result() == [cells[0].key]
     assert "Requeued job" in Path(job.paths.stdout).read_text()
 

@@ -4,7 +4,6 @@ interactive figure has one mark per cell, hover names the cell, a legend click h
 a brushed box filters the table, and no JavaScript error is logged."""
 
 import shutil
-import time
 from pathlib import Path
 
 import pytest
@@ -17,8 +16,17 @@ CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver"
 FIXTURES = Path(__file__).parent / "fixtures" / "report"
 NETWORK = ("http:", "https:", "ws:", "wss:", "ftp:")  # chrome:// and data: stay in the browser
 FIGURE = "params_m-vs-gflops"  # every substreams cell has both: all nine are marks
+BOUND_S = 30  # how long the browser may take to draw or react, on a loaded machine
+# Every named figure has a view and every Bokeh document is idle (all its roots drawn).
+DRAWN = """
+if (window.Bokeh === undefined || Bokeh.index === undefined) return false;
+const names = new Set([...Bokeh.index.all_views()].map((v) => v.model.name));
+const idle = Bokeh.documents.length > 0 && Bokeh.documents.every((doc) => doc.is_idle);
+return idle && arguments[0].every((name) => names.has(name));
+"""
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
+WebDriverWait = pytest.importorskip("selenium.webdriver.support.wait").WebDriverWait
 if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
     pytest.skip(
         f"no browser: {CHROMIUM} or {CHROMEDRIVER} is missing (apt-get install chromium "
@@ -33,6 +41,11 @@ const plots = views.filter((v) => v.model.name === arguments[0]);
 const plot = plots[plots.length - 1];  // the substreams section comes after baselines
 const glyphs = views.filter((v) => v.parent === plot && v.all_indices !== undefined);
 """
+
+
+def wait_for(driver, condition, what: str):
+    """`condition(driver)`'s first true value, polled by Selenium; fail naming `what`."""
+    return WebDriverWait(driver, BOUND_S).until(condition, f"no {what} within {BOUND_S} s")
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +73,8 @@ def page(tmp_path_factory):
     driver = webdriver.Chrome(options=options, service=service)
     driver.get((root / "index.html").as_uri())
     driver.execute_script("document.querySelectorAll('div.interactive')[1].scrollIntoView()")
-    time.sleep(0.5)
+    names = [f"{x}-vs-{y}" for x, y, *_ in VIEWS]
+    wait_for(driver, lambda d: d.execute_script(DRAWN, names), "drawn figures")
     yield driver, root
     driver.quit()
 
@@ -126,9 +140,7 @@ def test_hovering_a_mark_shows_its_cell_and_model(page):
     driver, _ = page
     element, dx, dy, label, model = _mark_offset(driver)
     webdriver.ActionChains(driver).move_to_element_with_offset(element, int(dx), int(dy)).perform()
-    deadline = time.monotonic() + 5
-    while label not in _tooltip(driver) and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_for(driver, lambda d: label in _tooltip(d), f"tooltip naming {label}")
     text = _tooltip(driver)
     assert label in text and model in text
 
@@ -139,14 +151,19 @@ def test_brushing_a_box_filters_the_table_to_the_selected_cells(page):
     chain = webdriver.ActionChains(driver)
     chain.move_to_element_with_offset(element, int(dx) - 6, int(dy) - 6).click_and_hold()
     chain.move_by_offset(12, 12).release().perform()
-    time.sleep(0.3)
-    selected = driver.execute_script(
-        PLOTS + "return [...glyphs[0].model.data_source.selected.indices];", FIGURE
-    )
-    rows = driver.execute_script(
-        "return [...document.querySelectorAll('table.cells')].pop().tBodies[0].rows"
-    )
-    shown = [row for row in rows if row.is_displayed()]
+
+    def filtered(driver) -> tuple[list[int], list] | None:
+        """The selected indices and the rows shown, once the table shows only those."""
+        selected = driver.execute_script(
+            PLOTS + "return [...glyphs[0].model.data_source.selected.indices];", FIGURE
+        )
+        rows = driver.execute_script(
+            "return [...document.querySelectorAll('table.cells')].pop().tBodies[0].rows"
+        )
+        shown = [row for row in rows if row.is_displayed()]
+        return (selected, shown) if selected and len(shown) == len(selected) else None
+
+    selected, shown = wait_for(driver, filtered, "selection with the table filtered to it")
     assert len(selected) >= 1 and len(shown) == len(selected)
     assert label in [row.find_elements("tag name", "td")[1].text for row in shown]
 
@@ -167,9 +184,14 @@ def test_a_legend_click_hides_a_family(page):
     webdriver.ActionChains(driver).move_to_element_with_offset(
         element, int(dx), int(dy)
     ).click().perform()
-    visible = driver.execute_script(
-        PLOTS + "return glyphs.map((g) => [g.model.name, g.model.visible]);", FIGURE
-    )
+
+    def hidden(driver) -> list | None:
+        """Each glyph's name and visibility, once the clicked family's is hidden."""
+        script = PLOTS + "return glyphs.map((g) => [g.model.name, g.model.visible]);"
+        visible = driver.execute_script(script, FIGURE)
+        return visible if dict(visible)[family] is False else None
+
+    visible = wait_for(driver, hidden, f"hidden {family}")
     assert dict(visible)[family] is False
     assert all(shown for name, shown in visible if name != family)
 

@@ -1,16 +1,19 @@
-"""`mtbench run --launcher slurm` against a real SLURM: Debian's slurm-wlm and munge,
-installed with apt-get, started as a one-node cluster on this host from a generated
-slurm.conf (all files in a temporary folder), stopped and removed afterwards.
+"""`mtbench run --launcher slurm` against a real SLURM: Debian's slurm-wlm and munge (which
+.ci/run installs; this test installs nothing) started as a private one-node cluster on this host
+from a generated slurm.conf on free ports (all files in a temporary folder). Afterwards it
+cancels only the jobs it submitted and stops only the daemons it started.
 
 The scenario: measure cells packed two to a task plus one cell that fails; one tiny training
 cell whose task is signalled with USR2 (SLURM's warning before a time limit or preemption)
-mid-training, requeued by submitit, resumed from last.pt. Then the stores: every cell
-exactly once, the failed one with its reason, the trained weights equal to a local run's.
+while it waits after the checkpoint of epoch HOLD_AT (tests/checkpoint_hold.py), requeued by
+submitit, resumed from last.pt. Then the stores: every cell exactly once, the failed one with
+its reason, the trained weights equal to a local run's.
 
-Skipped, with the reason, where SLURM cannot be started (not root, no apt-get, apt fails,
-the daemons do not come up).
+Skipped, with the reason, where SLURM cannot be started (not root, slurmctld, slurmd, munged or
+SLURM's commands missing, the daemons do not come up).
 """
 
+import functools
 import os
 import shutil
 import socket
@@ -23,7 +26,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from checkpoint_hold import HOLD
 from test_train_resume import SUITE
+from waiting import poll_until, wait_for_checkpoint, wait_until
 
 from mtbench.launch.jobs import submissions
 from mtbench.suite.store import read_records
@@ -35,9 +40,9 @@ ENTRY = (
     " from mtbench.cli import main; main(sys.argv[1:])"
 )
 DAEMONS = ("munged", "slurmctld", "slurmd")
-# About half a second an epoch on an idle core: 30 leave the signal seconds to arrive mid-run
-# (with 8, an idle machine finished training before scancel's signal reached the task).
-EPOCHS = 30
+COMMANDS = ("sbatch", "squeue", "sinfo", "scancel", "scontrol")
+EPOCHS = 6  # test_train_resume's SUITE
+HOLD_AT = 2  # the training task waits after this epoch's checkpoint for the USR2
 
 
 def _free_port() -> int:
@@ -46,20 +51,13 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _install() -> str | None:
-    """apt-get slurm-wlm and munge; the reason it failed, or None."""
+def _cannot_start() -> str | None:
+    """Why SLURM cannot be started here, or None."""
     if os.geteuid() != 0:
-        return "installing and starting SLURM needs root"
-    if shutil.which("apt-get") is None:
-        return "no apt-get to install slurm-wlm and munge with"
-    if all(shutil.which(d) for d in (*DAEMONS, "sbatch")):
-        return None
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "slurm-wlm"]):
-        done = subprocess.run(cmd + (["munge"] if "install" in cmd else []), env=env,
-                              capture_output=True, text=True, timeout=240)  # fmt: skip
-        if done.returncode != 0:
-            return f"{' '.join(cmd)} failed: {done.stderr.strip()[-300:]}"
+        return "starting slurmctld and slurmd as SlurmUser=root needs root"
+    missing = [name for name in (*DAEMONS, *COMMANDS) if shutil.which(name) is None]
+    if missing:
+        return f"{', '.join(missing)} not on PATH (Debian's slurm-wlm and munge; .ci/run installs)"
     return None
 
 
@@ -97,10 +95,71 @@ def _slurm_conf(root: Path) -> str:
         """)
 
 
+def _commands(root: Path, conf: Path, key: Path) -> dict[str, list[str]]:
+    munged = [
+        "munged",
+        "-F",
+        "--force",
+        f"--key-file={key}",
+        f"--socket={root}/munge.socket",
+        f"--pid-file={root}/munged.pid",
+        f"--log-file={root}/munged.log",
+        f"--seed-file={root}/munged.seed",
+    ]
+    slurmctld = ["slurmctld", "-D", "-i", "-f", str(conf)]
+    return {"munged": munged, "slurmctld": slurmctld, "slurmd": ["slurmd", "-D", "-f", str(conf)]}
+
+
+def _up(name: str, root: Path, proc: subprocess.Popen) -> bool:
+    """Whether the daemon `name` of this cluster answers (or its process has ended)."""
+    if proc.poll() is not None:
+        return True
+    if name == "munged":
+        return (root / "munge.socket").exists()
+    if name == "slurmctld":
+        ping = subprocess.run(["scontrol", "ping"], capture_output=True, text=True)
+        return "is UP" in ping.stdout
+    out = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True)
+    return out.stdout.strip() == "idle"
+
+
+def _start(root: Path, conf: Path, key: Path, daemons: list[subprocess.Popen]) -> str | None:
+    """Start munged, slurmctld, slurmd in turn, each once the one before answers; why one
+    did not come up, or None."""
+    for name, command in _commands(root, conf, key).items():
+        log = open(root / f"{name}.out", "w")  # noqa: SIM115  (closed when the process ends)
+        daemons.append(subprocess.Popen(command, stdout=log, stderr=log))
+        log.close()
+        proc, out = daemons[-1], root / f"{name}.out"
+        if not poll_until(functools.partial(_up, name, root, proc), 60):
+            return f"{name} did not answer within 60 s: {out.read_text()[-300:]}"
+        if proc.poll() is not None:
+            return f"{name} exited {proc.returncode}: {out.read_text()[-300:]}"
+    return None
+
+
+def _stop(daemons: list[subprocess.Popen]) -> None:
+    for proc in reversed(daemons):
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _cancel(stores: list[Path]) -> None:
+    """scancel the jobs this test submitted (as each store's journal names them), no other."""
+    ids = sorted({s["job_id"] for store in stores for s in submissions(store).values()})
+    if ids:
+        subprocess.run(["scancel", *ids], capture_output=True)
+
+
 @pytest.fixture(scope="module")
 def slurm_cluster():
-    """A one-node cluster on this host; SLURM_CONF points every client at it."""
-    reason = _install()
+    """A one-node cluster on this host; SLURM_CONF points every client at it. The test appends
+    each store it submits to `stores`: their jobs, and only those, are cancelled afterwards."""
+    reason = _cannot_start()
     if reason:
         pytest.skip(f"SLURM cannot be started here: {reason}")
     root = Path(tempfile.mkdtemp(prefix="mtbench-slurm-"))
@@ -114,40 +173,16 @@ def slurm_cluster():
     conf.write_text(_slurm_conf(root))
     previous = os.environ.get("SLURM_CONF")
     os.environ["SLURM_CONF"] = str(conf)
-    logs = {d: open(root / f"{d}.out", "w") for d in DAEMONS}  # noqa: SIM115
-    commands = {
-        "munged": ["munged", "-F", "--force", f"--key-file={key}", f"--socket={root}/munge.socket",
-                   f"--pid-file={root}/munged.pid", f"--log-file={root}/munged.log",
-                   f"--seed-file={root}/munged.seed"],
-        "slurmctld": ["slurmctld", "-D", "-i", "-f", str(conf)],
-        "slurmd": ["slurmd", "-D", "-f", str(conf)],
-    }  # fmt: skip
-    daemons = []
+    daemons: list[subprocess.Popen] = []
+    stores: list[Path] = []
     try:
-        for name in DAEMONS:
-            daemons.append(subprocess.Popen(commands[name], stdout=logs[name], stderr=logs[name]))
-            time.sleep(1)
-        deadline = time.monotonic() + 60
-        state = ""
-        while time.monotonic() < deadline and state not in ("idle", "mixed", "allocated"):
-            out = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True)
-            state = out.stdout.strip()
-            time.sleep(1)
-        if state != "idle":
-            tails = {d: (root / f"{d}.out").read_text()[-300:] for d in DAEMONS}
-            pytest.skip(f"SLURM did not come up (node state {state!r}): {tails}")
-        yield root
+        reason = _start(root, conf, key, daemons)
+        if reason:
+            pytest.skip(f"SLURM did not come up: {reason}")
+        yield stores
     finally:
-        subprocess.run(["scancel", "--user=root"], capture_output=True)
-        for proc in reversed(daemons):
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        for log in logs.values():
-            log.close()
+        _cancel(stores)
+        _stop(daemons)
         if previous is None:
             os.environ.pop("SLURM_CONF", None)
         else:
@@ -155,8 +190,12 @@ def slurm_cluster():
         shutil.rmtree(root, ignore_errors=True)
 
 
-def mtbench(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+def mtbench(*args: str, cwd: Path, hold: bool = False) -> subprocess.CompletedProcess:
+    """`mtbench ARGS`; with `hold`, the jobs it submits (sbatch exports the environment) hold
+    their training after epoch HOLD_AT."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}  # the same threads locally and in SLURM
+    if hold:
+        env[HOLD] = str(HOLD_AT)
     cmd = [sys.executable, "-c", ENTRY, *args]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=240, cwd=cwd, env=env)
 
@@ -179,28 +218,6 @@ name = "test-exploding"
 """
 
 
-# test_train_resume's suite on larger clips, so that an epoch takes long enough to interrupt.
-LARGER = {
-    "epochs = 6": f"epochs = {EPOCHS}",
-    "videos_per_class = 16": "videos_per_class = 32",
-    "source_frames = 12": "source_frames = 24",
-    "source_size = [24, 24]": "source_size = [40, 40]",
-    "frames = 4": "frames = 8",
-    "resize = [18, 22]": "resize = [32, 36]",
-    "crop = 16": "crop = 32",
-    'name = "test-tiny3d"': 'name = "test-tiny3d"\nwidth = 16',
-}
-
-
-def _wait(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    pytest.fail(f"timed out waiting for {what}")
-
-
 def _jobs_left(folders: list[Path]) -> bool:
     ids = {s["job_id"] for f in folders for s in submissions(f).values()}
     out = subprocess.run(["squeue", "-h", "-r", "-o", "%i"], capture_output=True, text=True)
@@ -211,15 +228,22 @@ def test_a_suite_through_slurm_requeues_a_signalled_training_cell_and_stores_eac
     slurm_cluster, tmp_path
 ):
     start = time.monotonic()
-    text = textwrap.dedent(SUITE.format(workers=0))
-    for old, new in LARGER.items():
-        text = text.replace(old, new)
     train = tmp_path / "train.toml"
-    train.write_text(text)
+    train.write_text(textwrap.dedent(SUITE.format(workers=0)))
     (tmp_path / "measure.toml").write_text(MEASURE)
     measured, trained, local = tmp_path / "m", tmp_path / "t", tmp_path / "local"
+    slurm_cluster.extend([measured, trained, tmp_path / "bad"])  # their jobs are ours to cancel
     for suite, out in (("train.toml", trained), ("measure.toml", measured)):
-        result = mtbench("run", suite, "--output", str(out), "--launcher", "slurm", cwd=tmp_path)
+        result = mtbench(
+            "run",
+            suite,
+            "--output",
+            str(out),
+            "--launcher",
+            "slurm",
+            cwd=tmp_path,
+            hold=out == trained,
+        )
         assert result.returncode == 0, result.stderr
     # the same training locally, meanwhile, for the weights to compare with
     reference = subprocess.Popen(
@@ -229,13 +253,10 @@ def test_a_suite_through_slurm_requeues_a_signalled_training_cell_and_stores_eac
     )  # fmt: skip
 
     (job,) = {s["job_id"] for s in submissions(trained).values()}
-    _wait(lambda: list(trained.glob("cells/*/last.pt")), 150, "the first training checkpoint")
+    ckpt = wait_for_checkpoint("cells/*/last.pt", trained, HOLD_AT, timeout=150)
     subprocess.run(["scancel", "--signal=USR2", job], check=True)
-    (ckpt,) = trained.glob("cells/*/last.pt")
-    at_signal = torch.load(ckpt, weights_only=False)["epoch"]
-    assert at_signal < EPOCHS, "training finished before the signal could interrupt it"
 
-    _wait(lambda: not _jobs_left([measured, trained]), 200, "the SLURM jobs to finish")
+    wait_until(lambda: not _jobs_left([measured, trained]), 200, "the SLURM jobs to finish")
     assert reference.wait(timeout=120) == 0, reference.stderr.read()
 
     log = "".join(p.read_text() for p in (trained / "slurm").glob(f"{job}_0_log.*"))

@@ -4,11 +4,11 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 
 import pytest
 from conftest import assert_one_line_error
 from torch import nn
+from waiting import wait_until
 
 from mtbench.record import MEASUREMENT_KEYS
 from mtbench.registry import register_model
@@ -115,13 +115,13 @@ def test_a_torn_last_line_is_ignored_and_never_corrupts_earlier_records(tmp_path
 
 
 def _wait_for_records(store, count: int, proc, timeout: float = 240) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def appeared() -> bool:
         if len(read_records(store)) >= count:
-            return
+            return True
         assert proc.poll() is None, proc.communicate()
-        time.sleep(0.05)
-    pytest.fail("no record appeared in time")
+        return False
+
+    wait_until(appeared, timeout, f"{count} record(s) in {store}")
 
 
 def test_sigkill_mid_suite_then_rerun_leaves_exactly_one_ok_record_per_cell(tmp_path):

@@ -6,13 +6,14 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import tiny_models  # noqa: F401  (registers test-tiny3d)
 import torch
+from checkpoint_hold import HOLD
 from test_train_resume import ENTRY, SUITE
 from torch import nn
+from waiting import wait_for_checkpoint
 
 from mtbench.registry import register_model
 from mtbench.suite.store import read_records
@@ -173,15 +174,20 @@ def test_ddp_resume_after_a_kill_matches_an_uninterrupted_ddp_run(tmp_path):
     straight = subprocess.run(torchrun(tmp_path / "a"), capture_output=True, text=True, timeout=300)
     assert straight.returncode == 0, straight.stderr[-3000:]
     out = tmp_path / "b"
-    proc = subprocess.Popen(torchrun(out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)  # fmt: skip
-    deadline = time.time() + 240
-    while not list(out.glob("cells/*/last.pt")) and time.time() < deadline:
-        time.sleep(0.02)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
-    (ckpt,) = out.glob("cells/*/last.pt")
-    assert 1 <= torch.load(ckpt, weights_only=False)["epoch"] < 6
+    held = {**os.environ, HOLD: "2"}  # rank 0 saves epoch 2 and trains no further
+    proc = subprocess.Popen(
+        torchrun(out),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        env=held,
+    )
+    try:
+        ckpt = wait_for_checkpoint("cells/*/last.pt", out, 2, timeout=240)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    assert torch.load(ckpt, weights_only=False)["epoch"] == 2
     resumed = subprocess.run(torchrun(out), capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     (a,) = (tmp_path / "a").glob("cells/*/last.pt")

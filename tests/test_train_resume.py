@@ -6,15 +6,17 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
 import torch
+from checkpoint_hold import HOLD
+from waiting import wait_for_checkpoint
 
 from mtbench.suite.store import read_records
 
 ENTRY = str(Path(__file__).parent / "mtbench_tiny.py")
+HOLD_AT = 2  # the epoch of 6 whose checkpoint a killed run leaves
 
 SUITE = """
 [suite]
@@ -74,14 +76,14 @@ def test_sigkill_after_a_checkpoint_then_rerun_gives_identical_weights(tmp_path,
 
     out = tmp_path / "killed"
     cmd = [sys.executable, ENTRY, "run", str(suite), "--output", str(out)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.time() + 240
-    while not list(out.glob("cells/*/last.pt")) and time.time() < deadline:
-        time.sleep(0.02)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
-    interrupted_at = checkpoint(out)["epoch"]
-    assert 1 <= interrupted_at < 6, "the run finished before it could be killed"
+    held = {**os.environ, HOLD: str(HOLD_AT)}  # trains no further than epoch HOLD_AT
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=held)
+    try:
+        wait_for_checkpoint("cells/*/last.pt", out, HOLD_AT, timeout=240)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    assert checkpoint(out)["epoch"] == HOLD_AT
     assert read_records(out) == []
 
     resumed = run(suite, out)

@@ -1,6 +1,7 @@
 """A small real video classifier for tests that run mtbench in a subprocess (SIGKILL, torchrun):
 `python tests/mtbench_tiny.py ...` registers it, then runs the CLI unchanged."""
 
+import checkpoint_hold  # noqa: F401  (MTBENCH_TEST_HOLD_EPOCH in a run this module is part of)
 from torch import nn
 
 from mtbench.registry import list_models, register_model
