@@ -222,9 +222,9 @@ def record_table(stored: dict[str, Any]) -> TextTable:
         ]
         table.rows.append(["timing verdict", ", ".join(verdicts)])
     if record["peak_mem_mb"] is not None:
-        table.rows.append(
-            ["peak memory growth", f"{numbers.decimal(record['peak_mem_mb'], 1)} MiB"]
-        )
+        step = MEMORY_PASS_WORDS.get(record.get("peak_mem_pass"), "")
+        memory = f"{numbers.decimal(record['peak_mem_mb'], 1)} MiB{step}"
+        table.rows.append(["peak memory growth", memory])
     if record.get("deploy"):
         table.rows += _deploy_rows(record)
     else:
@@ -242,6 +242,10 @@ def record_table(stored: dict[str, Any]) -> TextTable:
     if verdict_of(record) == "disturbed":
         table.footnotes.append(numbers.DISTURBED_NOTE)
     return table
+
+
+# What the record's memory pass ran (mtbench.executor.MEMORY_PASSES), in words.
+MEMORY_PASS_WORDS = {"fwdbwd": " (one forward+backward)", "fwd": " (one forward)"}
 
 
 def print_record(stored: dict[str, Any]) -> None:
