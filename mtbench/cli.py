@@ -8,6 +8,7 @@ import json
 import re
 import sys
 import textwrap
+import traceback
 import warnings
 from collections.abc import Callable
 from dataclasses import replace
@@ -55,6 +56,24 @@ app = typer.Typer(
 )
 console = LogConsole()
 err_console = LogConsole(stderr=True)
+DEBUG_ENV = "MTBENCH_DEBUG"  # set to 1: every error prints its traceback, as --debug does
+_debug = {"on": False}  # set by the app's callback for this invocation; read by main()
+
+
+@app.callback()
+def global_options(
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug",
+            envvar=DEBUG_ENV,
+            help="On an error, print the full traceback, with its causes (a model's builder"
+            " or forward included), instead of one line.",
+        ),
+    ] = False,
+) -> None:
+    """Options of every command: given before the command's name (mtbench --debug run ...)."""
+    _debug["on"] = debug
 
 
 def _print_version(value: bool) -> None:
@@ -476,12 +495,19 @@ _register_area_commands()
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point; `argv` lets tests run the CLI in-process exactly as the shell does."""
+    """Entry point; `argv` lets tests run the CLI in-process exactly as the shell does.
+
+    Bad input is one line and exit code 2; with --debug (or MTBENCH_DEBUG=1) the same error
+    prints its traceback and the chain of causes (a builder's own frames), still exit code 2.
+    """
+    _debug["on"] = False
     try:
         app(args=argv, prog_name="mtbench")
     except (UsageError, ModelConfigError) as exc:
-        # escape: messages name TOML sections ("[data]"), which rich would read as markup
-        err_console.print(
-            f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
-        )
+        if _debug["on"]:
+            traceback.print_exception(exc, file=sys.stderr)
+        else:  # escape: messages name TOML sections ("[data]"), which rich reads as markup
+            err_console.print(
+                f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+            )
         sys.exit(2)

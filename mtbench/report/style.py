@@ -142,8 +142,30 @@ def _leader(anchor: np.ndarray, box: Bbox) -> np.ndarray:
 
 # Directions tried in turn for each label (right, left, up, down, then diagonals), at growing
 # distances; a label moved away from its point gets a thin leader line.
-_DIRECTIONS = ((1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (-1, 1), (1, -1), (-1, -1))
-_DISTANCES = (1.0, 2.5, 4.5, 7.0, 10.0)  # multiples of the base gap
+_DIRECTIONS = (
+    (1, 0),
+    (-1, 0),
+    (0, 1),
+    (0, -1),
+    (1, 1),
+    (-1, 1),
+    (1, -1),
+    (-1, -1),
+    (0.5, 1),
+    (-0.5, 1),
+    (0.5, -1),
+    (-0.5, -1),
+    (1, 0.5),
+    (-1, 0.5),
+    (1, -0.5),
+    (-1, -0.5),
+)
+# Multiples of the base gap; the rings past the first `_NEAR_RINGS` are tried only while no
+# position clears every label (four labels side by side near 2 GFLOPs need them).
+_DISTANCES = (1.0, 2.5, 4.5, 7.0, 10.0, 14.0, 19.0, 25.0, 32.0)
+_NEAR_RINGS = 5
+_ATTEMPTS = 6  # placements tried, each with the labels left walled in by the last first
+_CROWD = 40.0  # points: how near a neighbour crowds a label (about a label's width)
 _GAP = 4.0  # points between a marker's edge and its label
 LABEL_SIZE = 6.0
 
@@ -186,42 +208,61 @@ class _LabelLayout:
             rings.append(ring)
         return rings
 
+    def crowded_first(self, indices: list[int]) -> list[int]:
+        """`indices` with the most crowded points first (most neighbours within `_CROWD`
+        points), in their given order among equals: a point whose neighbours took every
+        nearby position left it no free one (four labels near 2 GFLOPs did)."""
+        if not indices:
+            return []
+        reach = _CROWD * self.px_per_pt
+        gaps = np.abs(self.anchors[indices][:, None, :] - self.anchors[None, :, :])
+        near = ((gaps[..., 0] < reach) & (gaps[..., 1] < reach / 4)).sum(axis=1)
+        return [indices[k] for k in np.argsort(-near, kind="stable")]
+
     def is_far(self, i: int, offset: tuple[float, float]) -> bool:
         """Whether a label at `offset` is far enough from its marker to need a leader line."""
         return abs(offset[0]) + abs(offset[1]) > self.radii[i] + 2 * _GAP
 
-    def score(self, i: int, offset: tuple[float, float], box: Bbox) -> float:
-        """Overlap with everything to keep clear of; a box outside the axes, a leader through
-        a label or a label over a leader count as a whole label's overlap each."""
+    def score(self, i: int, offset: tuple[float, float], box: Bbox) -> tuple[float, ...]:
+        """What a label must never do, what it should not do, what it had better not do,
+        compared in that order: (its overlap with the labels placed so far, plus a whole
+        label's area for a box outside the axes; a whole label's area for its leader through a
+        label or a marker and for each leader it covers; its overlap with markers and
+        obstacles)."""
         whole = box.width * box.height
-        others = np.concatenate(
-            [self.markers[:i], self.markers[i + 1 :], self.extra, _corners(self.placed)]
-        )
-        score = _overlap_area(box, others)
+        placed = _corners(self.placed)
+        overlap = _overlap_area(box, placed)
         if not self.frame.contains(box.x0, box.y0) or not self.frame.contains(box.x1, box.y1):
-            score += whole * 10
-        if self.is_far(i, offset):
-            score += whole * _hits(_leader(self.anchors[i], box), _corners(self.placed))
+            overlap += whole
+        marks = np.concatenate([self.markers[:i], self.markers[i + 1 :], self.extra])
         crossed = sum(_hits(line, _corners([box])) for line in self.leaders)
-        return score + whole * crossed
+        if self.is_far(i, offset):  # a leader over another marker points at the wrong one
+            crossed += _hits(_leader(self.anchors[i], box), np.concatenate([placed, marks]))
+        return overlap, whole * crossed, _overlap_area(box, marks)
 
-    def best(self, i: int, w: float, h: float) -> tuple[tuple[float, float], Bbox]:
-        """The first free position, nearest ring first; else the least crowded one."""
-        best: tuple[float, tuple[float, float], Bbox] | None = None
-        for ring in self.candidates(i, w, h):
+    def best(self, i: int, w: float, h: float) -> tuple[tuple[float, float], Bbox, tuple]:
+        """The first free position, nearest ring first; else, within the first rings, the one
+        that does least of what it must not; the farther rings only while no position clears
+        every label and leader. Returns the offset, the box and its score."""
+        best: tuple[tuple[float, ...], tuple[float, float], Bbox] | None = None
+        for n, ring in enumerate(self.candidates(i, w, h)):
             for offset, box in ring:
                 score = self.score(i, offset, box)
                 if best is None or score < best[0]:
                     best = (score, offset, box)
-            if best is not None and best[0] == 0:
+            assert best is not None
+            if not any(best[0]) or (n + 1 >= _NEAR_RINGS and not any(best[0][:2])):
                 break
         assert best is not None
-        return best[1], best[2]
+        return best[1], best[2], best[0]
 
-    def add(self, i: int, offset: tuple[float, float], box: Bbox) -> None:
+    def place(self, i: int, w: float, h: float) -> tuple[tuple[float, float], Bbox, tuple]:
+        """Label `i` at its best position, kept clear of from now on: (offset, box, score)."""
+        offset, box, hard = self.best(i, w, h)
         self.placed.append(box)
         if self.is_far(i, offset):
             self.leaders.append(_leader(self.anchors[i], box))
+        return offset, box, hard
 
 
 def place_labels(
@@ -244,17 +285,29 @@ def place_labels(
     measured here are where they will be drawn.
     """
     xs, ys, texts = list(xs), list(ys), list(texts)
+    renderer = ax.figure.canvas.get_renderer()
+    sizes = {}
+    for i in range(len(texts)):
+        if chosen is None or chosen[i]:
+            probe = ax.text(0, 0, texts[i], fontsize=LABEL_SIZE)
+            extent = probe.get_window_extent(renderer)
+            probe.remove()
+            sizes[i] = (extent.width, extent.height)
     layout = _LabelLayout(ax, xs, ys, areas, obstacles)
-    for i, text in enumerate(texts):
-        if chosen is not None and not chosen[i]:
-            continue
-        probe = ax.text(0, 0, text, fontsize=LABEL_SIZE)
-        extent = probe.get_window_extent(layout.renderer)
-        probe.remove()
-        offset, box = layout.best(i, extent.width, extent.height)
-        leader = layout.radii[i] if layout.is_far(i, offset) else None
-        _annotate(ax, (xs[i], ys[i]), text, offset, leader)
-        layout.add(i, offset, box)
+    order, best = layout.crowded_first(list(sizes)), None
+    for _ in range(_ATTEMPTS):
+        layout = _LabelLayout(ax, xs, ys, areas, obstacles)
+        placed = [(i, *layout.place(i, *sizes[i])) for i in order]
+        stuck = [i for i, _, _, score in placed if any(score[:2])]
+        faults = (sum(score[0] > 0 for *_, score in placed), len(stuck))
+        if best is None or faults < best[0]:
+            best = (faults, placed, layout)
+        if not stuck:
+            break
+        order = stuck + [i for i in order if i not in stuck]  # walled in: placed first next
+    for i, offset, _, _ in best[1] if best else []:
+        leader = best[2].radii[i] if best[2].is_far(i, offset) else None
+        _annotate(ax, (xs[i], ys[i]), texts[i], offset, leader)
 
 
 def _annotate(

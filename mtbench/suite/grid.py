@@ -116,7 +116,7 @@ def expand(spec: SuiteSpec) -> list[Cell]:
         for name in names:
             grid.add_model(i, name, flatten_overrides(entry))
     if spec.problems:
-        raise SuiteError(spec.problems)
+        raise spec.error()
     return grid.cells
 
 
@@ -130,10 +130,10 @@ class _Grid:
     seen: dict[str, str] = field(default_factory=dict)  # cell key -> where it came from
     reported: set[tuple[str, str]] = field(default_factory=set)
 
-    def problem(self, where: str, message: str) -> None:
+    def problem(self, where: str, message: str, cause: Exception | None = None) -> None:
         if (where, message) not in self.reported:
             self.reported.add((where, message))
-            self.spec.problem(where, message)
+            self.spec.problem(where, message, cause)
 
     def add_model(self, source: int, name: str, entry: dict[str, Any]) -> None:
         """The cells of one model of one [[models]] entry, or its problems."""
@@ -248,7 +248,7 @@ def _meta_model(grid: _Grid, where: str, name: str, kwargs: dict[str, Any]) -> n
         return validate_model(name, **kwargs)
     except ModelConfigError as exc:
         line = f"{where}.{exc.key}" if exc.key else where
-        grid.problem(line, exc.detail if exc.key else f"{name} {kwargs}: {exc.detail}")
+        grid.problem(line, exc.detail if exc.key else f"{name} {kwargs}: {exc.detail}", exc)
         return None
 
 

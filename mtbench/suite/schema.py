@@ -95,9 +95,20 @@ class SuiteSpec:
     # Annotations read while expanding, per DataConfig (None where reading failed).
     annotations: dict[Any, Any] = field(default_factory=dict)
     launcher: dict[str, Any] = field(default_factory=dict)  # [launcher] as written (checked)
+    # The exceptions behind problems (a builder's failure): the SuiteError's cause, for --debug.
+    causes: list[Exception] = field(default_factory=list)
 
-    def problem(self, key: str, message: str) -> None:
+    def problem(self, key: str, message: str, cause: Exception | None = None) -> None:
         self.problems.append(f"{self.path}: {key}: {message}")
+        if cause is not None:
+            self.causes.append(cause)
+
+    def error(self) -> SuiteError:
+        """Every problem in one SuiteError, caused by the first exception behind them, so
+        that a traceback asked for (--debug) shows its frames."""
+        error = SuiteError(self.problems)
+        error.__cause__ = self.causes[0] if self.causes else None
+        return error
 
 
 def load_toml(path: Path) -> dict[str, Any]:
