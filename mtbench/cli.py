@@ -60,22 +60,6 @@ DEBUG_ENV = "MTBENCH_DEBUG"  # set to 1: every error prints its traceback, as --
 _debug = {"on": False}  # set by the app's callback for this invocation; read by main()
 
 
-@app.callback()
-def global_options(
-    debug: Annotated[
-        bool,
-        typer.Option(
-            "--debug",
-            envvar=DEBUG_ENV,
-            help="On an error, print the full traceback, with its causes (a model's builder"
-            " or forward included), instead of one line.",
-        ),
-    ] = False,
-) -> None:
-    """Options of every command: given before the command's name (mtbench --debug run ...)."""
-    _debug["on"] = debug
-
-
 def _print_version(value: bool) -> None:
     """`--version`: which mtbench (release and commit, as records give it) and torch run."""
     if not value:
@@ -91,7 +75,16 @@ def _print_version(value: bool) -> None:
 
 
 @app.callback()
-def _global_options(
+def global_options(
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug",
+            envvar=DEBUG_ENV,
+            help="On an error, print the full traceback, with its causes (a model's builder"
+            " or forward included), instead of one line.",
+        ),
+    ] = False,
     version: Annotated[
         bool,
         typer.Option(
@@ -102,7 +95,8 @@ def _global_options(
         ),
     ] = False,
 ) -> None:
-    """Options before the command; the app's help above says what mtbench is."""
+    """Options of every command: given before the command's name (mtbench --debug run ...)."""
+    _debug["on"] = debug
 
 
 def parse_kwargs(items: list[str]) -> dict[str, Any]:
