@@ -35,7 +35,7 @@ SMALL = [1, 3, 4, 32, 32]
 SMALL_KWARGS = {"videomae": TINY_VIT, "timesformer": TINY_VIT, "vivit": TINY_VIT}
 TINY_SHAPE = [1, 3, 4, 16, 16]
 HEAVY = {"mvit"}  # 16x224x224 only: the registry benchmark covers it
-# check_input lets s3d take 4x32x32, but its last pooling window outgrows that clip.
+# s3d's last pooling window outgrows a 4x32x32 clip (check_input refuses it): its smallest.
 SHAPES = {"s3d": [1, 3, 8, 64, 64]}
 SMALLEST = {
     "r3d": "r3d-18", "r2plus1d": "r2plus1d-18", "mtnet": "mtnet-32", "x3d": "x3d-xs",
