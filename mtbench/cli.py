@@ -31,7 +31,7 @@ from mtbench.options import (
     options_from,
     parse_input_shape,
 )
-from mtbench.record import execution_summary, read_record
+from mtbench.record import ceilings_of, execution_summary, read_record
 from mtbench.registry import (
     ModelConfigError,
     check_input,
@@ -291,7 +291,7 @@ def print_breakdown(record: dict[str, Any], by: str) -> None:
     """The breakdown table under the record's, with what its times and ceilings are."""
     from mtbench.report.breakdown_tables import breakdown_notes, breakdown_rows
 
-    ceilings = record["env"].get("ceilings")
+    ceilings = ceilings_of(record)
     header, rows = breakdown_rows(record["breakdown"], ceilings, by)
     table = Table(
         title=f"where the cost goes, by {by} (depth {record['breakdown']['depth']})",

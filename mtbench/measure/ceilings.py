@@ -24,6 +24,7 @@ from typing import Any
 import torch
 
 from mtbench.measure.machine import machine_key
+from mtbench.record import Ceilings, Env
 
 CACHE_ENV = "MTBENCH_CEILINGS_DIR"
 
@@ -96,13 +97,13 @@ def _cache_file(key: str) -> Path:
 
 
 def machine_ceilings(
-    env: dict[str, Any],
+    env: Env,
     device: torch.device,
     dtype: torch.dtype,
     *,
     remeasure: bool = False,
     sizes: Sizes | None = None,
-) -> dict[str, Any]:
+) -> Ceilings:
     """The ceilings of this machine, device, dtype and thread count: from the cache, or
     measured now (and cached) when absent or when `remeasure` asks."""
     key = machine_key(env)

@@ -37,13 +37,14 @@ from mtbench.errors import one_line
 from mtbench.measure.profile import now_iso, profile, unmeasured_record
 from mtbench.record import CellPart, Record, is_trained, read_record, verdict_of, with_cell
 from mtbench.registry import model_entry
+from mtbench.store_layout import cell_folder
 from mtbench.suite.grid import Cell, cell_config, cell_key
 from mtbench.suite.interleave import interleavable, run_interleaved
 from mtbench.suite.schema import SuiteSpec
 from mtbench.suite.store import append_record, ok_records
 from mtbench.train.distributed import current_world
 from mtbench.train.progress import TrainProgress
-from mtbench.train.trainer import TrainedCell, cell_folder, train_and_evaluate
+from mtbench.train.trainer import TrainedCell, train_and_evaluate
 
 SUITE_COPY = "suite.toml"
 
