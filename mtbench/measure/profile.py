@@ -32,7 +32,7 @@ from mtbench.measure.params import count_params
 from mtbench.options import (
     MEASURE_CHOICES,
     MEASURES,
-    RUNTIME_MEASURES,
+    RUNNING_MEASURES,
     ProfileOptions,
     parse_input_shape,
 )
@@ -120,7 +120,7 @@ def profile(
             breakdown = BreakdownRun(model, options.breakdown_depth, shape, dtype)
         _count(model, shape, options, record, on_phase, breakdown)
         runtime = [
-            m for m in options.measure if m in RUNTIME_MEASURES and (time_latency or m == "memory")
+            m for m in options.measure if m in RUNNING_MEASURES and (time_latency or m == "memory")
         ]
         if runtime and options.runtime != "pytorch":
             from mtbench.deploy.cell import export_folder, measure_deployed

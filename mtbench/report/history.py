@@ -61,7 +61,7 @@ def versions(record: dict[str, Any]) -> dict[str, str]:
 
 
 @dataclass
-class Measurement:
+class VersionRun:
     """One cell measured once under one code version (its seeds, for a trained cell)."""
 
     started: str
@@ -90,8 +90,8 @@ class Measurement:
 class Step:
     """From one measurement to the next: what changed, each figure's estimate, the flags."""
 
-    before: Measurement
-    after: Measurement
+    before: VersionRun
+    after: VersionRun
     changed: list[str]
     estimates: dict[str, Estimate]
     regressions: list[str]
@@ -103,19 +103,19 @@ class CellHistory:
     key: str
     model: str
     machine: str
-    measurements: list[Measurement]
+    measurements: list[VersionRun]
     steps: list[Step]
 
 
-def _measurements(records: list[dict[str, Any]]) -> list[Measurement]:
+def _measurements(records: list[dict[str, Any]]) -> list[VersionRun]:
     """Records of one cell on one machine, oldest first, cut where the code changed or a
     seed came again."""
-    out: list[Measurement] = []
+    out: list[VersionRun] = []
     for record in records:
         code = versions(record)
         current = out[-1] if out else None
         if current is None or current.versions != code or record.get("seed") in current.seeds():
-            current = Measurement(str(record.get("started_at") or ""), code)
+            current = VersionRun(str(record.get("started_at") or ""), code)
             out.append(current)
         current.records.append(record)
     return out
@@ -127,7 +127,7 @@ def _changed(before: dict[str, str], after: dict[str, str]) -> list[str]:
     return changes or ["nothing recorded (measured again)"]
 
 
-def _estimates(before: Measurement, after: Measurement) -> dict[str, Estimate]:
+def _estimates(before: VersionRun, after: VersionRun) -> dict[str, Estimate]:
     out = {}
     for name, key in LATENCY_PASSES:
         (old, old_samples), (new, new_samples) = before.latency(key), after.latency(key)
@@ -139,7 +139,7 @@ def _estimates(before: Measurement, after: Measurement) -> dict[str, Estimate]:
     return out
 
 
-def regressions(estimates: dict[str, Estimate], before: Measurement, threshold: float) -> list[str]:
+def regressions(estimates: dict[str, Estimate], before: VersionRun, threshold: float) -> list[str]:
     """The figures that got worse beyond `threshold` (relative) with an interval that
     excludes no change: slower latency, lower top-1."""
     flags = []
@@ -200,14 +200,14 @@ def select(histories: list[CellHistory], cell: str | None, model: str | None) ->
     return [h for h in histories if len(h.measurements) > 1]
 
 
-def _figure(measurement: Measurement, key: str) -> str:
+def _figure(measurement: VersionRun, key: str) -> str:
     median, samples = measurement.latency(key)
     if math.isnan(median):
         return "–"
     return f"{median:.2f}" + (f" (n={len(samples)})" if samples else "")
 
 
-def _top1(measurement: Measurement) -> str:
+def _top1(measurement: VersionRun) -> str:
     by_seed = measurement.top1_by_seed()
     if not by_seed:
         return "–"
