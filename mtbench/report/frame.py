@@ -39,9 +39,10 @@ COLUMNS = [
     "suite", "cell_key", "label", "model", "family", "kwargs", "count_norm", "r", "g", "input",
     "batch_size", "device", "dtype", "threads", "mode", "runtime", "machine", "params_m", "gflops",
     "flops_rel_diff",
-    "lat_fwd_ms", "lat_fwd_p10", "lat_fwd_p90",
-    "lat_fwdbwd_ms", "lat_fwdbwd_p10", "lat_fwdbwd_p90", "lat_fwd_samples", "lat_fwdbwd_samples",
-    "lat_fwd_verdict", "lat_fwdbwd_verdict", "interleaved",
+    "latency_fwd_ms", "latency_fwd_p10", "latency_fwd_p90",
+    "latency_fwdbwd_ms", "latency_fwdbwd_p10", "latency_fwdbwd_p90",
+    "latency_fwd_samples", "latency_fwdbwd_samples",
+    "latency_fwd_verdict", "latency_fwdbwd_verdict", "interleaved",
     "peak_mem_mb", "top1", "top5", "mean_class_acc", "num_classes", "dataset", "views", "seed",
     "seed_group",
     *DURATION_COLUMNS, "top1_std", "top5_std", *(f"{c}_std" for c in DURATION_COLUMNS),
@@ -128,8 +129,8 @@ def _verdict(record: dict[str, Any], key: str) -> str:
 def _timing(record: dict[str, Any]) -> dict[str, Any]:
     """How the latencies were taken: each one's verdict, and whether in interleaved rounds."""
     return {
-        "lat_fwd_verdict": _verdict(record, "latency_fwd_ms"),
-        "lat_fwdbwd_verdict": _verdict(record, "latency_fwdbwd_ms"),
+        "latency_fwd_verdict": _verdict(record, "latency_fwd_ms"),
+        "latency_fwdbwd_verdict": _verdict(record, "latency_fwdbwd_ms"),
         "interleaved": bool(record.get("interleaved")),
     }
 
@@ -165,9 +166,9 @@ def input_text(shape: Any) -> str:
 
 
 def _latency_columns(record: dict[str, Any]) -> dict[str, Any]:
-    """lat_fwd_ms, its p10, p90 and raw samples, and the same for lat_fwdbwd."""
+    """latency_fwd_ms, its p10, p90 and raw samples, and the same for latency_fwdbwd."""
     columns: dict[str, Any] = {}
-    for stem, key in (("lat_fwd", "latency_fwd_ms"), ("lat_fwdbwd", "latency_fwdbwd_ms")):
+    for stem, key in (("latency_fwd", "latency_fwd_ms"), ("latency_fwdbwd", "latency_fwdbwd_ms")):
         median, p10, p90, samples = _latency(record, key)
         columns.update({f"{stem}_ms": median, f"{stem}_p10": p10, f"{stem}_p90": p90,
                         f"{stem}_samples": samples})  # fmt: skip
@@ -257,7 +258,7 @@ def aggregate_seeds(frame: pd.DataFrame) -> pd.DataFrame:
                 row[f"{metric}_std"] = group[metric].std(ddof=1)
             row["n_seeds"] = len(group)
             row["top1_by_seed"] = {k: v for d in group["top1_by_seed"] for k, v in d.items()}
-            for stem in ("lat_fwd", "lat_fwdbwd"):  # repeats of one configuration, pooled
+            for stem in ("latency_fwd", "latency_fwdbwd"):  # repeats of one configuration, pooled
                 row[f"{stem}_samples"] = sum(group[f"{stem}_samples"], ())
                 row[f"{stem}_verdict"] = worst_verdict(group[f"{stem}_verdict"])
             row["train_curve"] = _mean_curve(group["train_curve"].tolist())
