@@ -23,10 +23,10 @@ from mtbench.executor import FORWARD
 from mtbench.measure.execution import Timed, executor_for, time_in_rounds, warm
 from mtbench.measure.profile import SEED
 from mtbench.registry import create_model
+from mtbench.store_layout import cell_folder
 from mtbench.suite.grid import load_suite
 from mtbench.suite.runner import SUITE_COPY
 from mtbench.suite.store import ok_records
-from mtbench.train.trainer import cell_folder
 
 
 def executors(store: Path, model: str, repeats: int) -> dict[str, Timed]:

@@ -32,7 +32,7 @@ from mtbench.options import (
     options_from,
     parse_input_shape,
 )
-from mtbench.record import execution_summary, read_record, verdict_of
+from mtbench.record import ceilings_of, execution_summary, read_record, verdict_of
 from mtbench.registry import (
     ModelConfigError,
     check_input,
@@ -365,7 +365,7 @@ def print_breakdown(record: dict[str, Any], by: str) -> None:
     """The breakdown table under the record's, with what its times and ceilings are."""
     from mtbench.report.breakdown_tables import breakdown_table
 
-    table = breakdown_table(record["breakdown"], record["env"].get("ceilings"), by)
+    table = breakdown_table(record["breakdown"], ceilings_of(record), by)
     # Twelve numeric columns: wider than the 80 columns rich assumes for a pipe.
     wide = Console(width=max(console.width, 124))
     wide.print(to_rich_plain(replace(table, footnotes=[])))  # the notes as lines, unwrapped

@@ -28,7 +28,9 @@ MEASURES = ("params", "flops", "latency_fwd", "latency_fwdbwd", "memory")
 # Measures a user may ask for; the default (MEASURES) leaves out the breakdown, so that the
 # keys of suites that name no `measure` stay what they were.
 MEASURE_CHOICES = (*MEASURES, "breakdown")
-RUNTIME_MEASURES = ("latency_fwd", "latency_fwdbwd", "memory")
+# Measures that run the model on a clip (the others count it): not "timed", since memory is
+# measured in a pass of its own, and not "runtime", the word for what runs it (RUNTIMES).
+RUNNING_MEASURES = ("latency_fwd", "latency_fwdbwd", "memory")
 DTYPE_NAMES = ("float32", "bfloat16", "float16")
 DEVICES = ("auto", "cpu", "cuda")
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")

@@ -8,12 +8,30 @@ predates reads as None (or its documented default), never as a KeyError.
 
 Units: params are counts; GFLOPs are per clip, one fused multiply-add = one FLOP; latencies
 are milliseconds per clip (a run of batch B divided by B); memory is MiB.
+
+Every nested part is declared here too (`Latency` with its `Contention`, `Breakdown` with its
+rows, `Deploy`, `Env` with its `Ceilings`, `TrainStep`), so a reader indexes a declared key.
+A record written since the layout was versioned says which it has in `schema` (`SCHEMA`);
+the earlier layouts have no `schema` key and read as `schema` 0, each key they predate as
+None (or its documented default). Names: a timed pass is `fwd` or `fwdbwd`; the measure
+that times it is `latency_<pass>`, its record key `latency_<pass>_ms` (a `Latency`), and
+`latency_key` gives one from the other.
 """
 
 from __future__ import annotations
 
 import copy
+import sys
 from typing import Any, Literal, TypedDict
+
+if sys.version_info >= (3, 11):
+    from typing import NotRequired
+else:  # torch depends on typing_extensions
+    from typing_extensions import NotRequired
+
+# The record's layout version, written in every new record. 1: the first layout that says
+# its version (nested parts declared, `deploy`, `runtime`, contention); 0: every earlier one.
+SCHEMA = 1
 
 
 class Contention(TypedDict):
@@ -45,6 +63,139 @@ class Latency(TypedDict):
     reasons: list[str]  # why disturbed (or unknown); [] when clean
 
 
+class CeilingFigures(TypedDict):
+    """The machine's peaks (mtbench.measure.ceilings) at the cell's device, dtype and threads:
+    the best of a few runs each."""
+
+    entry: str  # "cpu/float32/2 threads"
+    threads: int
+    gemm_gflops: float  # a large square matrix product, GFLOP/s (1 multiply-add = 1 FLOP)
+    conv3d_gflops: float  # a large dense 3x3x3 conv3d, GFLOP/s
+    copy_gbs: float  # a large copy, GB/s (2 x size bytes)
+    add_gbs: float  # a large add, GB/s (3 x size bytes)
+    measured_at: str  # ISO 8601, UTC: the newest figure's
+
+
+class Ceilings(CeilingFigures, total=False):
+    """The peaks and, since ceilings are judged, the worst of the four figures' verdicts
+    (disturbed, unknown, clean) and each figure's: its verdict, reasons, timed windows and
+    time. Records from before have neither (they read as unknown)."""
+
+    verdict: Literal["clean", "disturbed", "unknown"]
+    verdicts: dict[str, CeilingVerdict]
+
+
+class CeilingVerdict(TypedDict):
+    """How busy the machine was while one ceiling was measured (mtbench.measure.contention)."""
+
+    verdict: Literal["clean", "disturbed", "unknown"]
+    reasons: list[str]
+    tries: int  # windows measured (a disturbed one is measured again, a few times at most)
+    measured_at: str  # ISO 8601, UTC
+
+
+class CeilingsFailure(TypedDict):
+    """What `env.ceilings` holds when measuring the ceilings failed: the one-line reason."""
+
+    error: str
+
+
+class Env(TypedDict, total=False):
+    """What a number was measured on (mtbench.measure.environment). Every layout has the
+    versions, platform, device name, CPU, threads and commit; the ISA and GPU keys are absent
+    from records of the first releases, `ceilings` from records without a breakdown."""
+
+    torch: str
+    torchvision: str
+    mtbench: str
+    python: str
+    platform: str
+    device_name: str  # the GPU's name on CUDA, else the CPU model
+    cpu: str  # the CPU model
+    threads: int  # torch's CPU threads when the environment was read
+    cpu_capability: str  # ATen's vectorised kernels' ISA, e.g. "AVX512"
+    onednn_max_cpu_isa: str  # the cap on oneDNN's ISA ("default": none)
+    onednn: str  # oneDNN's version ("" where not named)
+    gpu: str | None  # None on CPU
+    cuda: str | None
+    cudnn: int | None
+    git_commit: str | None  # None for an installed copy without git
+    ceilings: Ceilings | CeilingsFailure  # with a breakdown only
+
+
+class ModuleRow(TypedDict):
+    """One row of a breakdown by module (stored as a list in `MODULE_COLUMNS` order)."""
+
+    module: str  # module path at the breakdown's depth, or "(outside modules)"
+    params: int
+    gflops: float | None  # fvcore, per clip
+    gflops_ptflops: float | None
+    out_mib: float | None  # the module's output, MiB
+    moved_mb: float | None  # bytes its operators read and write, MB
+    fwd_ms: float | None  # profiled forward time per clip
+    fwdbwd_ms: float | None  # profiled forward+backward time per clip
+
+
+class OpRow(TypedDict):
+    """One row of a breakdown by kind of operator (stored as a list in `OP_COLUMNS` order)."""
+
+    kind: str  # mtbench.measure.opkinds.KINDS, or "(outside operators)"
+    gflops: float | None
+    gflops_ptflops: float | None
+    moved_mb: float | None
+    fwd_ms: float | None
+    fwdbwd_ms: float | None
+
+
+MODULE_COLUMNS = tuple(ModuleRow.__annotations__)
+OP_COLUMNS = tuple(OpRow.__annotations__)
+
+
+class Breakdown(TypedDict):
+    """Where the cost goes (mtbench.measure.breakdown): rows as lists under their column names,
+    the profiled totals beside the un-profiled medians. Rows are absent when the breakdown
+    failed before counting, the times for a pass that was not profiled."""
+
+    depth: int
+    error: str | None  # why the breakdown stopped; None when complete
+    module_columns: NotRequired[list[str]]  # MODULE_COLUMNS
+    modules: NotRequired[list[list[Any]]]  # ModuleRow values, "(outside modules)" last
+    op_columns: NotRequired[list[str]]  # OP_COLUMNS
+    ops: NotRequired[list[list[Any]]]  # OpRow values, "(outside operators)" last
+    fwd_ms: NotRequired[float | None]  # profiled forward per clip
+    unprofiled_fwd_ms: NotRequired[float | None]  # the un-profiled median beside it
+    fwdbwd_ms: NotRequired[float | None]
+    unprofiled_fwdbwd_ms: NotRequired[float | None]
+    time_source: str | None  # "cpu wall clock" | "cuda device time"; None when not timed
+    verdict: Literal["clean", "disturbed", "unknown"] | None  # of the cell's same timings
+
+
+class Deploy(TypedDict):
+    """A runtime cell's export and its proof of equality (mtbench.deploy, docs/deploy.md)."""
+
+    runtime_version: str
+    path: str  # the exported file's name in the cell's folder
+    exporter: str  # "torch.onnx dynamo", "torch.onnx torchscript", "openvino.convert_model"
+    opset: int | None  # the ONNX opset; None for OpenVINO's own IR
+    nodes: int
+    operators: dict[str, int]  # operator type -> count
+    file_bytes: int  # the graph file and its weights
+    export_s: float
+    cached: bool  # read from an earlier run's file instead of exported now
+    precision: str  # what the runtime computed in
+    max_rel_diff: float  # max |diff| / max |logit| against PyTorch eager float32
+    threshold: float  # the largest max_rel_diff accepted for the cell's dtype
+
+
+class TrainStep(TypedDict):
+    """One epoch of a training curve (`train_curve`)."""
+
+    epoch: int
+    lr: float
+    loss: float
+    train_top1: float | None
+
+
 class Provenance(TypedDict):
     """Which code built the model: origin (built-in, import, entry-point, callable, hub),
     module, file, the file's sha256 and the package version."""
@@ -60,6 +211,7 @@ class Provenance(TypedDict):
 class Measurement(TypedDict):
     """What `mtbench profile` writes: the model, the conditions it ran under, its figures."""
 
+    schema: int  # the layout version (SCHEMA); 0 for records written before it was recorded
     model: str  # registry name
     family: str | None
     provenance: Provenance | None
@@ -99,14 +251,10 @@ class Measurement(TypedDict):
     peak_mem_pass: Literal["fwdbwd", "fwd"] | None
     # Where the cost goes (mtbench.measure.breakdown): rows by module and by operator kind,
     # both counters' FLOPs, bytes moved, profiled times; None where not asked.
-    breakdown: dict[str, Any] | None
-    # A runtime cell's export and its proof of equality (mtbench.deploy.cell, docs/deploy.md):
-    # runtime version, exporter, opset, nodes, operator histogram, file bytes, export seconds,
-    # precision, max |diff| / max |logit| against PyTorch eager float32; None for PyTorch.
-    deploy: dict[str, Any] | None
-    # mtbench.measure.environment: versions, CPU, GPU, commit; with a breakdown, `ceilings`
-    # (mtbench.measure.ceilings: the machine's peak compute and bandwidth).
-    env: dict[str, Any] | None
+    breakdown: Breakdown | None
+    # A runtime cell's export and its proof of equality; None for PyTorch.
+    deploy: Deploy | None
+    env: Env | None  # versions, CPU, GPU, commit; with a breakdown, the machine's ceilings
     status: Literal["ok", "failed"]
     error: str | None  # `Type: first line` of a failure
     started_at: str  # ISO 8601, UTC
@@ -137,7 +285,7 @@ class TrainingResult(TypedDict, total=False):
     num_test_videos: int
     num_test_scored: int
     final_train_loss: float | None
-    train_curve: list[dict[str, Any]]  # per epoch: epoch, lr, loss, train_top1
+    train_curve: list[TrainStep]
     final_train_top1: float | None
     world_size: int
     checkpoint: str | None  # relative to the store
@@ -164,6 +312,7 @@ class Record(Measurement, TrainingResult, CellPart):
 
 # What a record that predates a key reads as (None for every key not named here).
 _DEFAULTS: dict[str, Any] = {
+    "schema": 0,
     "model_kwargs": {},
     "input_shape": [],
     "count_norm": True,
@@ -176,14 +325,23 @@ _DEFAULTS: dict[str, Any] = {
     "interleaved": False,
     "status": "unknown",
 }
-# What a timing that predates the contention fields reads as: never `clean`.
+# What a timing that predates the raw times or the contention fields reads as: never `clean`.
 _LATENCY_DEFAULTS: dict[str, Any] = {
+    "samples": [],
     "contention": None,
     "verdict": "unknown",
     "reasons": ["timed before mtbench measured the machine's contention"],
 }
 MEASUREMENT_KEYS = tuple(Measurement.__annotations__)
-LATENCY_KEYS = ("latency_fwd_ms", "latency_fwdbwd_ms")
+PASSES = ("fwd", "fwdbwd")  # the timed passes: forward, forward+backward (no optimizer step)
+
+
+def latency_key(timed_pass: str) -> str:
+    """The record key of a timed pass's `Latency`: 'fwd' -> 'latency_fwd_ms'."""
+    return f"latency_{timed_pass}_ms"
+
+
+LATENCY_KEYS = tuple(latency_key(p) for p in PASSES)
 
 
 def new_record(identity: dict[str, Any], conditions: dict[str, Any], started_at: str) -> Record:
@@ -195,13 +353,14 @@ def new_record(identity: dict[str, Any], conditions: dict[str, Any], started_at:
     shape = list(identity["input_shape"])
     record: dict[str, Any] = {key: None for key in MEASUREMENT_KEYS}
     record.update(identity, input_shape=shape, batch_size=shape[0] if shape else None)
-    record.update(conditions, status="failed", started_at=started_at)
+    record.update(conditions, schema=SCHEMA, status="failed", started_at=started_at)
     return record  # type: ignore[return-value]
 
 
 def read_record(raw: dict[str, Any]) -> Record:
     """A stored record of any layout with every measurement key present (older records
-    lack some), the stored values untouched; a deep copy, so readers cannot alter the store."""
+    lack some, and read as `schema` 0), the stored values untouched; a deep copy, so readers
+    cannot alter the store."""
     record = copy.deepcopy(raw)
     for key in MEASUREMENT_KEYS:
         if key not in record:
@@ -209,8 +368,9 @@ def read_record(raw: dict[str, Any]) -> Record:
     for key in LATENCY_KEYS:
         if not isinstance(record[key], dict):
             record[key] = None
-        elif "verdict" not in record[key]:
-            record[key].update(copy.deepcopy(_LATENCY_DEFAULTS))
+        else:
+            for field, default in _LATENCY_DEFAULTS.items():
+                record[key].setdefault(field, copy.deepcopy(default))
     return record  # type: ignore[return-value]
 
 
@@ -227,6 +387,24 @@ def verdict_of(record: Record) -> str | None:
     if not said:
         return None
     return next((v for v in ("disturbed", "unknown") if v in said), "clean")
+
+
+def ceilings_of(record: Record) -> Ceilings | None:
+    """The machine's ceilings a breakdown is read against; None where none were measured or
+    measuring them failed (the failure's reason stays in `env.ceilings.error`)."""
+    found = (record["env"] or {}).get("ceilings")
+    return None if found is None or "error" in found else found  # type: ignore[return-value]
+
+
+def breakdown_rows_of(breakdown: Breakdown, by: Literal["module", "op"]) -> list[dict[str, Any]]:
+    """The stored rows of a breakdown by 'module' (`ModuleRow`s) or 'op' (`OpRow`s) as dicts
+    under their column names; [] when the breakdown failed before counting."""
+    columns, rows = (
+        (breakdown.get("module_columns"), breakdown.get("modules"))
+        if by == "module"
+        else (breakdown.get("op_columns"), breakdown.get("ops"))
+    )
+    return [dict(zip(columns, values, strict=True)) for values in rows or []]
 
 
 def is_trained(record: Record) -> bool:

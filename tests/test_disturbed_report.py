@@ -87,8 +87,8 @@ def test_an_old_store_reads_unknown_and_is_neither_marked_nor_refused(tmp_path):
     folder = tmp_path / "reports" / "substreams"
     write_records(folder, read_records(FIXTURES / "substreams"))  # no verdict fields at all
     frame = load_stores(folder)[0].frame
-    timed = frame[frame["lat_fwd_ms"].notna()]
-    assert set(timed["lat_fwd_verdict"]) == {"unknown"}
+    timed = frame[frame["latency_fwd_ms"].notna()]
+    assert set(timed["latency_fwd_verdict"]) == {"unknown"}
     assert DISTURBED_MARK not in render(load_stores(folder), "md")
     assert all(DISTURBED_MARK not in row[2] for row in _compare(folder).values())
 

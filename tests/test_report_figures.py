@@ -106,7 +106,7 @@ def test_accuracy_figure_names_its_error_bars_and_draws_chance(train_store):
 def test_an_unmeasured_pass_has_no_bars_and_no_legend_entry(tmp_path):
     shutil.copytree(FIXTURES, tmp_path / "reports")
     frame = next(s for s in load_stores(tmp_path / "reports") if s.suite == "baselines").ok
-    fig = latency_bars(frame.assign(lat_fwdbwd_ms=np.nan))
+    fig = latency_bars(frame.assign(latency_fwdbwd_ms=np.nan))
     assert len([c for c in fig.axes[0].containers if isinstance(c, BarContainer)]) == 1
     legend = [t.get_text() for t in fig.legends[0].get_texts()]
     assert "forward (F)" in legend and not any("backward" in t for t in legend)

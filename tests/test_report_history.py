@@ -83,7 +83,7 @@ def test_accuracy_over_seeds_is_flagged_with_the_seed_interval(store):
 def test_nothing_is_dropped_and_the_views_keep_the_latest(store):
     assert len(read_records(store)) == 10
     ok = load_stores(store)[0].ok
-    latest = ok.set_index("label")["lat_fwd_ms"]
+    latest = ok.set_index("label")["latency_fwd_ms"]
     assert latest["r3d-18"] == 5.0 and ok.set_index("label").loc["r3d-18", "top1"] == 53.0
 
 

@@ -36,6 +36,6 @@ def test_rows_follow_the_table_and_hover_texts_name_the_spread(stores):
 def test_a_store_without_accuracy_gets_only_the_cost_figures(stores):
     store = next(s for s in stores if s.suite == "baselines")
     html = interactive_figures(ordered_rows(store.ok, None), report_styles(stores), "find-b")
-    assert "params_m-vs-gflops" in html and "gflops-vs-lat_fwd_ms" in html
-    assert "gflops-vs-top1" not in html and "lat_fwd_ms-vs-top1" not in html
+    assert "params_m-vs-gflops" in html and "gflops-vs-latency_fwd_ms" in html
+    assert "gflops-vs-top1" not in html and "latency_fwd_ms-vs-top1" not in html
     assert "window.mtbenchSelect(" in html and 'data-find="find-b"' in html

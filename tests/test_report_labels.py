@@ -52,7 +52,7 @@ def test_no_two_complexity_labels_overlap(tmp_path, suite, with_latency):
     fig = complexity(frame)
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
-    panels = [("params_m", "gflops"), ("gflops", "lat_fwd_ms")][: 2 if with_latency else 1]
+    panels = [("params_m", "gflops"), ("gflops", "latency_fwd_ms")][: 2 if with_latency else 1]
     for ax, (x, y) in zip(fig.axes, panels, strict=True):
         boxes = text_boxes(ax, renderer)
         chosen = labels_to_draw(frame[x], frame[y], frame["family"] != "mtnet", False)

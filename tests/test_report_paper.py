@@ -110,13 +110,13 @@ def test_join_on_configuration_and_dataset():
     assert first["r"] == 0.875  # the paper's default ratio fills in
     assert first["paper_params_m"] == 13.07
     assert first["paper_top1"] == 84.642
-    assert first["paper_lat_fwdbwd_ms"] == 97.83
+    assert first["paper_latency_fwdbwd_ms"] == 97.83
     assert pd.isna(second["paper_params_m"])  # Table 3 has only r = 0.875
     numbers = [c for c in joined.columns if c.startswith("paper_") and not c.endswith("_at")]
     assert third[numbers].isna().all()
     # Without a counter, nothing at the paper's input is known; latency is on the paper's GPU.
-    assert pd.isna(first["matched_gflops"]) and pd.isna(first["matched_lat_fwd_ms"])
-    assert first["paper_lat_fwd_ms_at"] == "Table 3, GPU"
+    assert pd.isna(first["matched_gflops"]) and pd.isna(first["matched_latency_fwd_ms"])
+    assert first["paper_latency_fwd_ms_at"] == "Table 3, GPU"
 
 
 def test_every_paper_number_carries_its_conditions():

@@ -124,7 +124,7 @@ def test_latency_bars_and_spread(reports):
 def test_latency_error_bars_are_the_bootstrap_interval_of_the_median(reports):
     frame = ok_frame(reports, "baselines")
     samples = (93.0, 94.5, 95.2, 96.0, 99.0, 95.0)
-    frame.at[0, "lat_fwd_samples"] = samples
+    frame.at[0, "latency_fwd_samples"] = samples
     fig = latency_bars(frame)
     ax = fig.axes[0]
     errors = [c for c in ax.containers if isinstance(c, ErrorbarContainer)][0]
@@ -143,7 +143,7 @@ def test_ablation_lines_per_depth_and_g(reports):
 
 
 def test_complexity_without_latency_is_one_panel(reports):
-    frame = ok_frame(reports, "baselines").assign(lat_fwd_ms=np.nan)
+    frame = ok_frame(reports, "baselines").assign(latency_fwd_ms=np.nan)
     fig = complexity(frame)
     assert len(fig.axes) == 1
     assert sorted(map(tuple, offsets(fig.axes[0]))) == [
@@ -159,7 +159,7 @@ def test_nothing_to_plot_raises_skip(reports):
     with pytest.raises(PlotSkipped, match="top-1"):
         accuracy_vs_gflops(frame)
     with pytest.raises(PlotSkipped, match="latency"):
-        latency_bars(frame.assign(lat_fwd_ms=np.nan))
+        latency_bars(frame.assign(latency_fwd_ms=np.nan))
 
 
 def test_plot_command_reports_skips(reports):

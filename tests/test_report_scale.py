@@ -68,7 +68,7 @@ def test_latency_of_a_large_store_is_split_into_pages(big):
         ticks = fig.axes[0].get_yticklabels()
         assert len(ticks) <= MAX_BARS
         bars += len(ticks)
-    assert bars == ok["lat_fwd_ms"].notna().sum()  # every timed cell on some page
+    assert bars == ok["latency_fwd_ms"].notna().sum()  # every timed cell on some page
 
 
 def test_index_lets_a_reader_find_and_sort_every_cell(big):

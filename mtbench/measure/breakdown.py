@@ -28,13 +28,10 @@ from mtbench.measure.breakdown_time import Times, attribute, profiled_step
 from mtbench.measure.flops import FlopCount
 from mtbench.measure.latency import time_runs, timer_for
 from mtbench.measure.opkinds import KINDS
+from mtbench.record import MODULE_COLUMNS, OP_COLUMNS, PASSES, Breakdown, latency_key
 
-MODULE_COLUMNS = (
-    "module", "params", "gflops", "gflops_ptflops", "out_mib", "moved_mb", "fwd_ms", "fwdbwd_ms",
-)  # fmt: skip
-OP_COLUMNS = ("kind", "gflops", "gflops_ptflops", "moved_mb", "fwd_ms", "fwdbwd_ms")
 OUTSIDE_OPS = "(outside operators)"
-STEPS = ("fwd", "fwdbwd")  # the profiled steps, in the order of the rows' time columns
+STEPS = PASSES  # the profiled steps, in the order of the rows' time columns
 
 
 def _r(value: float | None) -> float | None:
@@ -49,7 +46,7 @@ def time_verdict(breakdown: dict[str, Any], record: dict[str, Any]) -> str | Non
     said = [
         stats.get("verdict", "unknown")
         for step in STEPS
-        if f"{step}_ms" in breakdown and (stats := record.get(f"latency_{step}_ms"))
+        if f"{step}_ms" in breakdown and (stats := record.get(latency_key(step)))
     ]
     if not said:
         return None
@@ -124,7 +121,7 @@ class BreakdownRun:
 
         self.guarded("profiling", run)
 
-    def as_record(self, record: dict[str, Any]) -> dict[str, Any]:
+    def as_record(self, record: dict[str, Any]) -> Breakdown:
         """The compact `record["breakdown"]`: rows as lists under column names."""
         out: dict[str, Any] = {"depth": self.depth, "error": self.error}
         if self.counts is not None:
@@ -137,7 +134,7 @@ class BreakdownRun:
             out[f"unprofiled_{name}_ms"] = _r(self.unprofiled.get(name))
         out["time_source"] = self.time_source if self.times else None
         out["verdict"] = time_verdict(out, record)
-        return out
+        return out  # type: ignore[return-value]
 
     def _time(self, name: str, key: str, rows: dict[str, float] | None = None) -> float | None:
         times = self.times.get(name)

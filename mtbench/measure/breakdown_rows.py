@@ -4,10 +4,12 @@ report needs no torch)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
+
+from mtbench.record import Breakdown, Ceilings, breakdown_rows_of
 
 
-def peaks(ceilings: dict[str, Any] | None) -> tuple[float, float] | None:
+def peaks(ceilings: Ceilings | None) -> tuple[float, float] | None:
     """(peak GFLOP/s, peak GB/s): the better of each pair of benchmarks."""
     if not ceilings:
         return None
@@ -40,21 +42,15 @@ def peak_names(ceilings: dict[str, Any]) -> tuple[str, str]:
 
 
 def derived_rows(
-    breakdown: dict[str, Any], by: str, ceilings: dict[str, Any] | None
+    breakdown: Breakdown, by: Literal["module", "op"], ceilings: Ceilings | None
 ) -> list[dict[str, Any]]:
     """Each row of `by` ('module' or 'op') as a dict, with share of the forward, achieved
     GFLOP/s (fvcore FLOPs over forward time), intensity (FLOPs per byte moved) and the
     ceiling that bounds it on a roofline (compute or memory)."""
-    columns, rows = (
-        (breakdown["module_columns"], breakdown["modules"])
-        if by == "module"
-        else (breakdown["op_columns"], breakdown["ops"])
-    )
     total = breakdown.get("fwd_ms")
     peak = peaks(ceilings)
     out = []
-    for values in rows:
-        row = dict(zip(columns, values, strict=True))
+    for row in breakdown_rows_of(breakdown, by):
         fwd, gflops, moved = row["fwd_ms"], row["gflops"], row["moved_mb"]
         row["share"] = fwd / total if fwd is not None and total else None
         row["gflop_s"] = gflops / (fwd / 1e3) if gflops and fwd and fwd > 0 else None

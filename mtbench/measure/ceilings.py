@@ -33,6 +33,7 @@ import torch
 
 from mtbench.measure.contention import ContentionMeter, verdict
 from mtbench.measure.machine import machine_key
+from mtbench.record import Ceilings, Env
 
 CACHE_ENV = "MTBENCH_CEILINGS_DIR"
 # Windows a disturbed figure is measured in before it is cached as disturbed.
@@ -171,9 +172,7 @@ def _worst(verdicts: list[str]) -> str:
     return next((v for v in ("disturbed", "unknown") if v in verdicts), "clean")
 
 
-def _entry(
-    entry: str, threads: int, old: dict[str, Any], fresh: dict[str, Measured]
-) -> dict[str, Any]:
+def _entry(entry: str, threads: int, old: dict[str, Any], fresh: dict[str, Measured]) -> Ceilings:
     """The cache's and the record's entry: the four figures, when the latest was measured,
     the worst verdict, and each figure's verdict, reasons, windows and time."""
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -197,13 +196,13 @@ def _entry(
 
 
 def machine_ceilings(
-    env: dict[str, Any],
+    env: Env,
     device: torch.device,
     dtype: torch.dtype,
     *,
     remeasure: bool = False,
     sizes: Sizes | None = None,
-) -> dict[str, Any]:
+) -> Ceilings:
     """The ceilings of this machine, device, dtype and thread count: each figure from the
     cache, or measured now (and cached) when absent, disturbed, cached without a verdict,
     or when `remeasure` asks."""

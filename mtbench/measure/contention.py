@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mtbench.record import Contention
+
 # Other processes may use the cores the cell's threads leave idle, plus this much of a core,
 # before a timing is disturbed (a shell, a logger, the kernel's own work stay under it).
 OTHERS_CORES_MARGIN = 0.25
@@ -123,8 +125,8 @@ class ContentionMeter:
         self.load_after = b.load1
         self._open = None
 
-    def as_dict(self) -> dict[str, Any]:
-        """The record's `contention` (mtbench.record.Contention)."""
+    def as_dict(self) -> Contention:
+        """The record's `contention`."""
         n = cores()
         others = None
         if self.has_stat and self.total > 0:

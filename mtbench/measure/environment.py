@@ -13,6 +13,7 @@ import torch
 import torchvision
 
 import mtbench
+from mtbench.record import Env
 
 
 @functools.cache
@@ -85,7 +86,7 @@ def gpu(device: torch.device) -> dict[str, Any]:
     }
 
 
-def environment(device: torch.device) -> dict[str, Any]:
+def environment(device: torch.device) -> Env:
     """Everything that decides which kernels ran, and the software versions around them."""
     return {
         "torch": torch.__version__,

@@ -12,19 +12,21 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import Literal
 
 import torch
 from torch import nn
 
 from mtbench.measure.contention import ContentionMeter, verdict
+from mtbench.record import Contention, Latency
 
 
 @dataclass(frozen=True)
 class LatencyStats:
-    """Per-clip milliseconds over `repeats` timed runs. `samples` keeps every run's per-clip
-    time in the order it was timed, so a report can put a bootstrap interval on a median or on
-    a ratio of two medians instead of trusting p10/p90 alone."""
+    """Per-clip milliseconds over `repeats` timed runs, the fields of `record.Latency` (a test
+    holds them equal). `samples` keeps every run's per-clip time in the order it was timed, so
+    a report can put a bootstrap interval on a median or on a ratio of two medians instead of
+    trusting p10/p90 alone."""
 
     median: float
     p10: float
@@ -34,15 +36,16 @@ class LatencyStats:
     samples: tuple[float, ...] = ()
     # How busy the machine was over the timed repeats, and the verdict it gives
     # (mtbench.measure.contention); None / "unknown" where nothing was measured.
-    contention: dict[str, Any] | None = None
-    verdict: str = "unknown"
+    contention: Contention | None = None
+    verdict: Literal["clean", "disturbed", "unknown"] = "unknown"
     reasons: tuple[str, ...] = field(default=())
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> Latency:
+        """The record's `Latency`: the same fields, sequences as lists."""
         out = asdict(self)
         out["samples"] = list(self.samples)
         out["reasons"] = list(self.reasons)
-        return out
+        return out  # type: ignore[return-value]
 
 
 def judged(stats: LatencyStats, meter: ContentionMeter) -> LatencyStats:

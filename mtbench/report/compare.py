@@ -251,8 +251,8 @@ def _row(cell: pd.Series, base: pd.Series) -> dict:
         else f"{cell['machine']} vs {base['machine']}",  # fmt: skip
         "conditions": f"{cell['device']}, {cell['input']}, batch {cell['batch_size']:g}, "
         f"{cell['dtype']}, {_mode_text(cell, base)}, {numbers.count(cell['threads'], 'thread')}",
-        "lat_fwd": _latency_ratio(cell, base, "lat_fwd"),
-        "lat_fwdbwd": _latency_ratio(cell, base, "lat_fwdbwd"),
+        "latency_fwd": _latency_ratio(cell, base, "latency_fwd"),
+        "latency_fwdbwd": _latency_ratio(cell, base, "latency_fwdbwd"),
         "gflops": Estimate(cell["gflops"] / base["gflops"], how="exact"),
         "params": Estimate(cell["params_m"] / base["params_m"], how="exact"),
         "top1": seed_difference(_top1_by_seed(cell), _top1_by_seed(base))
@@ -295,8 +295,8 @@ def difference_text(estimate: Estimate) -> str:
 HEADERS = {
     "cell": "Cell",
     "conditions": "Conditions",
-    "lat_fwd": "Latency F ratio [95% CI]",
-    "lat_fwdbwd": "Latency F+B ratio [95% CI]",
+    "latency_fwd": "Latency F ratio [95% CI]",
+    "latency_fwdbwd": "Latency F+B ratio [95% CI]",
     "gflops": "GFLOPs ratio",
     "params": "Params ratio",
     "top1": "Top-1 Δ (points) ± SE [95% CI]",
@@ -312,7 +312,7 @@ def comparison_table(comparison: Comparison) -> TextTable:
             row["machine"],
             row["cell"],
             row["conditions"],
-            *(ratio_text(row[k]) for k in ("lat_fwd", "lat_fwdbwd", "gflops", "params")),
+            *(ratio_text(row[k]) for k in ("latency_fwd", "latency_fwdbwd", "gflops", "params")),
             difference_text(row["top1"]),
         ]
         for row in comparison.rows

@@ -19,7 +19,7 @@ import pandas as pd
 
 from mtbench import numbers
 from mtbench.measure.machine import machine_key
-from mtbench.record import read_record
+from mtbench.record import ceilings_of, read_record
 from mtbench.suite.store import find_stores, latest_by_cell, read_store
 
 # Where a record leaves r or g out, the MTNet builder's defaults apply (the paper's: Table 4
@@ -40,9 +40,10 @@ COLUMNS = [
     "suite", "cell_key", "label", "model", "family", "kwargs", "count_norm", "r", "g", "input",
     "batch_size", "device", "dtype", "threads", "mode", "runtime", "machine", "params_m", "gflops",
     "flops_rel_diff",
-    "lat_fwd_ms", "lat_fwd_p10", "lat_fwd_p90",
-    "lat_fwdbwd_ms", "lat_fwdbwd_p10", "lat_fwdbwd_p90", "lat_fwd_samples", "lat_fwdbwd_samples",
-    "lat_fwd_verdict", "lat_fwdbwd_verdict", "interleaved",
+    "latency_fwd_ms", "latency_fwd_p10", "latency_fwd_p90",
+    "latency_fwdbwd_ms", "latency_fwdbwd_p10", "latency_fwdbwd_p90",
+    "latency_fwd_samples", "latency_fwdbwd_samples",
+    "latency_fwd_verdict", "latency_fwdbwd_verdict", "interleaved",
     "peak_mem_mb", "top1", "top5", "mean_class_acc", "num_classes", "dataset", "views", "seed",
     "seed_group",
     *DURATION_COLUMNS, "top1_std", "top5_std", *(f"{c}_std" for c in DURATION_COLUMNS),
@@ -97,7 +98,7 @@ class Store:
         ]
 
 
-def _number(value: Any) -> float:
+def _as_float(value: Any) -> float:
     """A figure from a record as float, NaN for null or anything non-numeric."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return math.nan
@@ -113,9 +114,9 @@ def _latency(record: dict[str, Any], key: str) -> tuple[float, float, float, tup
     samples = stats.get("samples")
     raw = tuple(float(v) for v in samples) if isinstance(samples, list) else ()
     return (
-        _number(stats.get("median")),
-        _number(stats.get("p10")),
-        _number(stats.get("p90")),
+        _as_float(stats.get("median")),
+        _as_float(stats.get("p10")),
+        _as_float(stats.get("p90")),
         raw,
     )
 
@@ -129,8 +130,8 @@ def _verdict(record: dict[str, Any], key: str) -> str:
 def _timing(record: dict[str, Any]) -> dict[str, Any]:
     """How the latencies were taken: each one's verdict, and whether in interleaved rounds."""
     return {
-        "lat_fwd_verdict": _verdict(record, "latency_fwd_ms"),
-        "lat_fwdbwd_verdict": _verdict(record, "latency_fwdbwd_ms"),
+        "latency_fwd_verdict": _verdict(record, "latency_fwd_ms"),
+        "latency_fwdbwd_verdict": _verdict(record, "latency_fwdbwd_ms"),
         "interleaved": bool(record.get("interleaved")),
     }
 
@@ -166,9 +167,9 @@ def input_text(shape: Any) -> str:
 
 
 def _latency_columns(record: dict[str, Any]) -> dict[str, Any]:
-    """lat_fwd_ms, its p10, p90 and raw samples, and the same for lat_fwdbwd."""
+    """latency_fwd_ms, its p10, p90 and raw samples, and the same for latency_fwdbwd."""
     columns: dict[str, Any] = {}
-    for stem, key in (("lat_fwd", "latency_fwd_ms"), ("lat_fwdbwd", "latency_fwdbwd_ms")):
+    for stem, key in (("latency_fwd", "latency_fwd_ms"), ("latency_fwdbwd", "latency_fwdbwd_ms")):
         median, p10, p90, samples = _latency(record, key)
         columns.update({f"{stem}_ms": median, f"{stem}_p10": p10, f"{stem}_p90": p90,
                         f"{stem}_samples": samples})  # fmt: skip
@@ -181,7 +182,7 @@ def record_row(stored: dict[str, Any]) -> dict[str, Any]:
     kwargs = record.get("model_kwargs") or {}
     family = record.get("family") or ""
     defaults = MTNET_DEFAULTS if family == "mtnet" else {}
-    params = _number(record.get("params_total"))
+    params = _as_float(record.get("params_total"))
     by_duration = record.get("top1_by_duration")
     by_duration = by_duration if isinstance(by_duration, dict) else {}
     label = record.get("label") or record.get("model") or "?"
@@ -193,29 +194,29 @@ def record_row(stored: dict[str, Any]) -> dict[str, Any]:
         "family": family,
         "kwargs": kwargs,
         "count_norm": record.get("count_norm", True),
-        "r": _number(kwargs.get("r", defaults.get("r"))),
-        "g": _number(kwargs.get("g", defaults.get("g"))),
+        "r": _as_float(kwargs.get("r", defaults.get("r"))),
+        "g": _as_float(kwargs.get("g", defaults.get("g"))),
         "input": input_text(record.get("input_shape")),
-        "batch_size": _number(record.get("batch_size")),
+        "batch_size": _as_float(record.get("batch_size")),
         "device": record.get("device") or "",
         "dtype": record.get("dtype") or "",
-        "threads": _number(record.get("threads")),
+        "threads": _as_float(record.get("threads")),
         "mode": _mode(record),
         "runtime": record["runtime"],  # read_record: PyTorch for records before runtimes
         "machine": machine_key(record.get("env")),
         "params_m": params / 1e6,
-        "gflops": _number(record.get("gflops")),
-        "flops_rel_diff": _number(record.get("flops_rel_diff")),
+        "gflops": _as_float(record.get("gflops")),
+        "flops_rel_diff": _as_float(record.get("flops_rel_diff")),
         **_latency_columns(record),
         **_timing(record),
-        "peak_mem_mb": _number(record.get("peak_mem_mb")),
-        "top1": _number(record.get("top1")),
-        "top5": _number(record.get("top5")),
-        "mean_class_acc": _number(record.get("mean_class_acc")),
-        "num_classes": _number(record.get("num_classes")),
+        "peak_mem_mb": _as_float(record.get("peak_mem_mb")),
+        "top1": _as_float(record.get("top1")),
+        "top5": _as_float(record.get("top5")),
+        "mean_class_acc": _as_float(record.get("mean_class_acc")),
+        "num_classes": _as_float(record.get("num_classes")),
         "dataset": record.get("dataset") or "",
         "views": record.get("views") or "",
-        "seed": _number(record.get("seed")),
+        "seed": _as_float(record.get("seed")),
         "seed_group": record.get("seed_group") or "",
         **{f"{metric}_std": math.nan for metric in SEED_SPREAD_METRICS},
         "n_seeds": 1,
@@ -223,15 +224,15 @@ def record_row(stored: dict[str, Any]) -> dict[str, Any]:
         "train_curve": record.get("train_curve") or [],
         "status": record.get("status") or "unknown",
         "error": record.get("error") or "",
-        **{f"top1_{b}": _number(by_duration.get(b)) for b in TOP1_BY_DURATION_KEYS},
+        **{f"top1_{b}": _as_float(by_duration.get(b)) for b in TOP1_BY_DURATION_KEYS},
         "breakdown": record.get("breakdown"),
-        "ceilings": (record.get("env") or {}).get("ceilings"),
+        "ceilings": ceilings_of(record),
     }
 
 
 def _by_seed(record: dict[str, Any]) -> dict[int, float]:
     """{seed: top-1} of a trained cell, so differences over seeds can be paired by seed."""
-    seed, top1 = _number(record.get("seed")), _number(record.get("top1"))
+    seed, top1 = _as_float(record.get("seed")), _as_float(record.get("top1"))
     return {} if math.isnan(seed) or math.isnan(top1) else {int(seed): top1}
 
 
@@ -258,7 +259,7 @@ def aggregate_seeds(frame: pd.DataFrame) -> pd.DataFrame:
                 row[f"{metric}_std"] = group[metric].std(ddof=1)
             row["n_seeds"] = len(group)
             row["top1_by_seed"] = {k: v for d in group["top1_by_seed"] for k, v in d.items()}
-            for stem in ("lat_fwd", "lat_fwdbwd"):  # repeats of one configuration, pooled
+            for stem in ("latency_fwd", "latency_fwdbwd"):  # repeats of one configuration, pooled
                 row[f"{stem}_samples"] = sum(group[f"{stem}_samples"], ())
                 row[f"{stem}_verdict"] = worst_verdict(group[f"{stem}_verdict"])
             row["train_curve"] = _mean_curve(group["train_curve"].tolist())

@@ -72,7 +72,7 @@ def versions(record: dict[str, Any]) -> dict[str, str]:
 
 
 @dataclass
-class Measurement:
+class VersionRun:
     """One cell measured once under one code version (its seeds, for a trained cell)."""
 
     started: str
@@ -106,8 +106,8 @@ class Measurement:
 class Step:
     """From one measurement to the next: what changed, each figure's estimate, the flags."""
 
-    before: Measurement
-    after: Measurement
+    before: VersionRun
+    after: VersionRun
     changed: list[str]
     estimates: dict[str, Estimate]
     regressions: list[str]
@@ -121,19 +121,19 @@ class CellHistory:
     key: str
     model: str
     machine: str
-    measurements: list[Measurement]
+    measurements: list[VersionRun]
     steps: list[Step]
 
 
-def _measurements(records: list[dict[str, Any]]) -> list[Measurement]:
+def _measurements(records: list[dict[str, Any]]) -> list[VersionRun]:
     """Records of one cell on one machine, oldest first, cut where the code changed or a
     seed came again."""
-    out: list[Measurement] = []
+    out: list[VersionRun] = []
     for record in records:
         code = versions(record)
         current = out[-1] if out else None
         if current is None or current.versions != code or record.get("seed") in current.seeds():
-            current = Measurement(str(record.get("started_at") or ""), code)
+            current = VersionRun(str(record.get("started_at") or ""), code)
             out.append(current)
         current.records.append(record)
     return out
@@ -145,7 +145,7 @@ def _changed(before: dict[str, str], after: dict[str, str]) -> list[str]:
     return changes or ["nothing recorded (measured again)"]
 
 
-def latency_reference(earlier: list[Measurement], key: str) -> Measurement:
+def latency_reference(earlier: list[VersionRun], key: str) -> VersionRun:
     """What a latency is judged against: the latest earlier measurement whose timing `key`
     was not disturbed (else the latest), so that a slowdown timed once on a busy machine
     and again on a quiet one is still judged against the code before it."""
@@ -153,7 +153,7 @@ def latency_reference(earlier: list[Measurement], key: str) -> Measurement:
     return (quiet or earlier)[-1]
 
 
-def _estimates(earlier: list[Measurement], after: Measurement) -> dict[str, Estimate]:
+def _estimates(earlier: list[VersionRun], after: VersionRun) -> dict[str, Estimate]:
     out = {}
     before = earlier[-1]
     for name, key in LATENCY_PASSES:
@@ -168,7 +168,7 @@ def _estimates(earlier: list[Measurement], after: Measurement) -> dict[str, Esti
     return out
 
 
-def _change(name: str, estimate: Estimate, before: Measurement) -> tuple[float, str] | None:
+def _change(name: str, estimate: Estimate, before: VersionRun) -> tuple[float, str] | None:
     """How much worse a figure got (relative; negative: better) and its text; None where its
     interval includes no change, or there is none (a disturbed side, too few repeats)."""
     if not estimate.resolved:
@@ -183,7 +183,7 @@ def _change(name: str, estimate: Estimate, before: Measurement) -> tuple[float, 
 
 
 def _beyond(
-    estimates: dict[str, Estimate], before: Measurement, threshold: float, sign: int
+    estimates: dict[str, Estimate], before: VersionRun, threshold: float, sign: int
 ) -> list[str]:
     """The figures whose change times `sign` (1: worse, -1: better) exceeds `threshold`."""
     out = []
@@ -194,15 +194,13 @@ def _beyond(
     return out
 
 
-def regressions(estimates: dict[str, Estimate], before: Measurement, threshold: float) -> list[str]:
+def regressions(estimates: dict[str, Estimate], before: VersionRun, threshold: float) -> list[str]:
     """The figures that got worse beyond `threshold` (relative) with an interval that
     excludes no change: slower latency, lower top-1."""
     return _beyond(estimates, before, threshold, 1)
 
 
-def improvements(
-    estimates: dict[str, Estimate], before: Measurement, threshold: float
-) -> list[str]:
+def improvements(estimates: dict[str, Estimate], before: VersionRun, threshold: float) -> list[str]:
     """The figures that got better beyond `threshold`, under the same interval rule."""
     return _beyond(estimates, before, threshold, -1)
 
@@ -226,7 +224,7 @@ def _group(record: dict[str, Any]) -> tuple[str, str]:
     return (record.get("seed_group") or record.get("cell_key") or "?", history_machine(record))
 
 
-def _step(earlier: list[Measurement], after: Measurement, threshold: float) -> Step:
+def _step(earlier: list[VersionRun], after: VersionRun, threshold: float) -> Step:
     """From the latest of `earlier` to `after`: top-1 against the latest, each latency
     against its `latency_reference`."""
     before = earlier[-1]
@@ -269,7 +267,7 @@ def select(histories: list[CellHistory], cell: str | None, model: str | None) ->
     return [h for h in histories if len(h.measurements) > 1]
 
 
-def _figure(measurement: Measurement, key: str) -> str:
+def _figure(measurement: VersionRun, key: str) -> str:
     """'94.62 † (n=10)': the median, marked where a record's timing was disturbed."""
     median, samples = measurement.latency(key)
     disturbed = any(
@@ -280,7 +278,7 @@ def _figure(measurement: Measurement, key: str) -> str:
     return text + (f" (n={len(samples)})" if samples and text != numbers.MISSING else "")
 
 
-def _top1(measurement: Measurement) -> str:
+def _top1(measurement: VersionRun) -> str:
     """The top-1 over the measurement's seeds: mean ± 1 std (n), as every table shows it."""
     values = list(measurement.top1_by_seed().values())
     if not values:

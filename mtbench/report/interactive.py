@@ -36,11 +36,16 @@ MARKERS = {"o": "circle", "s": "square", "^": "triangle", "D": "diamond",
 # (x column, y column, x title, y title) of each figure; a figure no cell has both for is left out.
 VIEWS = (
     ("gflops", "top1", "GFLOPs per clip (1 MAC = 1 FLOP)", "Top-1 accuracy (%)"),
-    ("lat_fwd_ms", "top1", "Forward latency per clip (ms)", "Top-1 accuracy (%)"),
+    ("latency_fwd_ms", "top1", "Forward latency per clip (ms)", "Top-1 accuracy (%)"),
     ("params_m", "gflops", "Parameters (M)", "GFLOPs per clip (1 MAC = 1 FLOP)"),
-    ("gflops", "lat_fwd_ms", "GFLOPs per clip (1 MAC = 1 FLOP)", "Forward latency per clip (ms)"),
+    (
+        "gflops",
+        "latency_fwd_ms",
+        "GFLOPs per clip (1 MAC = 1 FLOP)",
+        "Forward latency per clip (ms)",
+    ),
 )
-FIGURE_COLUMNS = ("params_m", "gflops", "lat_fwd_ms", "top1")
+FIGURE_COLUMNS = ("params_m", "gflops", "latency_fwd_ms", "top1")
 HOLLOW = "white"  # the fill of a disturbed latency's marker
 TOOLTIPS = [
     ("cell", "@label"),
@@ -62,9 +67,9 @@ def page_script() -> str:
 def _latency_text(row: pd.Series) -> str:
     """'35.50 ms † (p10 34.10, p90 36.20)': the median, marked where disturbed, its spread."""
     return numbers.latency(
-        None if pd.isna(row["lat_fwd_ms"]) else row["lat_fwd_ms"],
-        row["lat_fwd_verdict"] == "disturbed",
-        spread=(row["lat_fwd_p10"], row["lat_fwd_p90"]),
+        None if pd.isna(row["latency_fwd_ms"]) else row["latency_fwd_ms"],
+        row["latency_fwd_verdict"] == "disturbed",
+        spread=(row["latency_fwd_p10"], row["latency_fwd_p90"]),
     )
 
 
@@ -94,7 +99,7 @@ def cell_source(cells: pd.DataFrame, styles: Styles) -> ColumnDataSource:
         "fill": [colour for colour, _ in looks],
         "latency_fill": [
             HOLLOW if verdict == "disturbed" else colour
-            for (colour, _), verdict in zip(looks, cells["lat_fwd_verdict"], strict=True)
+            for (colour, _), verdict in zip(looks, cells["latency_fwd_verdict"], strict=True)
         ],
         "marker": [MARKERS.get(marker, "circle") for _, marker in looks],
     }  # fmt: skip
@@ -113,7 +118,7 @@ def _view_figure(cells: pd.DataFrame, source: ColumnDataSource, view: tuple) -> 
                   active_drag="box_select", x_axis_label=x_title, y_axis_label=y_title,
                   name=f"{x}-vs-{y}")  # fmt: skip
     measured = cells[x].notna() & cells[y].notna()
-    fill = "latency_fill" if "lat_fwd_ms" in (x, y) else "fill"
+    fill = "latency_fill" if "latency_fwd_ms" in (x, y) else "fill"
     items = []
     for family in dict.fromkeys(cells.loc[measured, "family"]):
         mask = (measured & (cells["family"] == family)).tolist()

@@ -39,14 +39,14 @@ COUNTS_FILE = "paper_counts.json"
 COMPARED = {
     "params_m": "params_m",
     "gflops": "gflops",
-    "lat_fwd_ms": "latency_fwd_ms",
-    "lat_fwdbwd_ms": "latency_b_ms",
+    "latency_fwd_ms": "latency_fwd_ms",
+    "latency_fwdbwd_ms": "latency_b_ms",
     "top1": "top1",
     "top5": "top5",
 }
 # Paper metrics that are looked up by dataset (the others hold for any dataset).
 PER_DATASET_METRICS = ("top1", "top5")
-LATENCY = ("lat_fwd_ms", "lat_fwdbwd_ms")
+LATENCY = ("latency_fwd_ms", "latency_fwdbwd_ms")
 # A record's device -> the kind the paper names.
 DEVICE_KINDS = {"cuda": "GPU", "cpu": "CPU", "mps": "GPU"}
 

@@ -167,13 +167,13 @@ DISTURBED_HATCH = "xxxx"  # and its bar's hatching
 
 def _disturbed(rows: pd.DataFrame, x: str, y: str) -> list[bool]:
     """Per row, whether a forward-latency axis among `x`, `y` shows a disturbed timing."""
-    if "lat_fwd_ms" not in (x, y):
+    if "latency_fwd_ms" not in (x, y):
         return [False] * len(rows)
-    return list(rows["lat_fwd_verdict"] == "disturbed")
+    return list(rows["latency_fwd_verdict"] == "disturbed")
 
 
 def _disturbed_handle(rows: pd.DataFrame) -> list[Line2D]:
-    if not (rows["lat_fwd_verdict"] == "disturbed").any():
+    if not (rows["latency_fwd_verdict"] == "disturbed").any():
         return []
     return [
         Line2D(
@@ -352,7 +352,7 @@ def accuracy_vs_latency(
     device and input, since latency means nothing without them."""
     frame = _prepared(frame, compare)
     rows = _rows_with(
-        frame, ["top1", "lat_fwd_ms"], "no cell has both top-1 accuracy and forward latency"
+        frame, ["top1", "latency_fwd_ms"], "no cell has both top-1 accuracy and forward latency"
     )
     datasets = list(dict.fromkeys(rows["dataset"]))
     fig, axes = figure(ncols=len(datasets))
@@ -360,19 +360,19 @@ def accuracy_vs_latency(
     extra = _seed_bars_handle(rows) + _disturbed_handle(rows)
     for ax, dataset in zip(axes[0], datasets, strict=True):
         panel = rows[rows["dataset"] == dataset]
-        _family_scatter(ax, panel, "lat_fwd_ms", "top1", styles)
+        _family_scatter(ax, panel, "latency_fwd_ms", "top1", styles)
         extra += _chance(ax, panel)
         ax.set_xlabel(LATENCY_LABEL)
         ax.set_ylabel(_accuracy_label(dataset))
         ax.margins(0.15)
-    shown = bool(_paper_obstacles(rows, "lat_fwd_ms", "top1"))
+    shown = bool(_paper_obstacles(rows, "latency_fwd_ms", "top1"))
     note = "; paper: Table 3 on a GPU, input not stated" if shown else ""
     fig.suptitle(_workload_title(rows, note), fontsize=7.5)
     extra += _few_labels_handle(len(rows) / len(datasets))
     _legend(fig, styles, rows["family"], extra, shown)
     fig.canvas.draw()  # final layout before labels are placed
     for ax, dataset in zip(axes[0], datasets, strict=True):
-        _label(ax, rows[rows["dataset"] == dataset], "lat_fwd_ms", "top1", True)
+        _label(ax, rows[rows["dataset"] == dataset], "latency_fwd_ms", "top1", True)
     return fig
 
 
@@ -391,8 +391,8 @@ def _spread(rows: pd.DataFrame, stem: str) -> np.ndarray:
 
 # The two timed passes: (column stem, legend name, paper column, hatch of its bars).
 LATENCY_SERIES = (
-    ("lat_fwd", "forward (F)", "paper_lat_fwd_ms", ""),
-    ("lat_fwdbwd", "forward + backward (B)", "paper_lat_fwdbwd_ms", "////"),
+    ("latency_fwd", "forward (F)", "paper_latency_fwd_ms", ""),
+    ("latency_fwdbwd", "forward + backward (B)", "paper_latency_fwdbwd_ms", "////"),
 )
 PAPER_LATENCY = "paper (Table 3, GPU)"
 
@@ -400,7 +400,7 @@ PAPER_LATENCY = "paper (Table 3, GPU)"
 def _latency_axis_label(rows: pd.DataFrame) -> str:
     """What the bars and their error bars are, on lines short enough for a column-wide figure
     (one long line was cut at the figure's edge)."""
-    unknown = int((rows["lat_fwd_samples"].map(len) < 2).sum())
+    unknown = int((rows["latency_fwd_samples"].map(len) < 2).sum())
     lines = ["Latency per clip (ms): median over repeats;", "bars: its 95% bootstrap interval"]
     if unknown:
         lines.append(f"(none for {unknown} without raw repeats)")
@@ -469,7 +469,7 @@ def latency_bars(
     the 95% bootstrap interval of each median as error bars; a pass no cell measured has no
     bars and no legend entry. `part` names the page of a split chart in its title."""
     frame = _prepared(frame, compare)
-    rows = _rows_with(frame, ["lat_fwd_ms"], "no cell has a forward latency")
+    rows = _rows_with(frame, ["latency_fwd_ms"], "no cell has a forward latency")
     styles = styles or family_styles(frame["family"])
     drawn = [s for s in LATENCY_SERIES if rows[f"{s[0]}_ms"].notna().any()]
     # 0.28 in per model, packed closer beyond 28 models so that MAX_BARS fit on a page
@@ -499,7 +499,7 @@ def latency_pages(
     """`latency_bars`, split when a store has more models than a page holds: one page per
     family, execution mode, dtype and batch, each cut into pages of at most `MAX_BARS`
     models. Returns the one figure, or (name, figure) per page."""
-    rows = _rows_with(frame, ["lat_fwd_ms"], "no cell has a forward latency")
+    rows = _rows_with(frame, ["latency_fwd_ms"], "no cell has a forward latency")
     styles = styles or family_styles(frame["family"])
     if len(rows) <= MAX_BARS:
         return latency_bars(rows, compare, styles=styles)
@@ -605,10 +605,10 @@ def complexity(frame: pd.DataFrame, compare: bool = False, styles: Styles | None
     latency exists; useful before any model is trained."""
     frame = _prepared(frame, compare)
     rows = _rows_with(frame, ["params_m", "gflops"], "no cell has both params and GFLOPs")
-    timed = rows.dropna(subset=["lat_fwd_ms"])
+    timed = rows.dropna(subset=["latency_fwd_ms"])
     panels = [("params_m", "gflops", PARAMS_LABEL, GFLOPS_LABEL, rows)]
     if not timed.empty:
-        panels.append(("gflops", "lat_fwd_ms", GFLOPS_LABEL, LATENCY_LABEL, timed))
+        panels.append(("gflops", "latency_fwd_ms", GFLOPS_LABEL, LATENCY_LABEL, timed))
     fig, axes = figure(ncols=len(panels))
     styles = styles or family_styles(frame["family"])
     for ax, (x, y, xlabel, ylabel, part) in zip(axes[0], panels, strict=True):

@@ -26,8 +26,8 @@ PARAMS_HEADER = "Params (M)"  # the frame's unit (CSV); the text shows each coun
 FIGURES = [
     ("params_m", PARAMS_HEADER, "Params", 2),
     ("gflops", GFLOPS_HEADER, "GFLOPs", 2),
-    ("lat_fwd_ms", "Latency F (ms)", "F", 2),
-    ("lat_fwdbwd_ms", "Latency F+B (ms)", "F+B", 2),
+    ("latency_fwd_ms", "Latency F (ms)", "F", 2),
+    ("latency_fwdbwd_ms", "Latency F+B (ms)", "F+B", 2),
     ("top1", "Top-1 (%)", "Top-1", 3),
     ("top5", "Top-5 (%)", "Top-5", 3),
     # Multiduration test sets: top-1 per action-duration bucket (columns only when present).
@@ -36,14 +36,17 @@ FIGURES = [
     ("top1_long", "Top-1 long (%)", "long", 1),
 ]
 DELTA_DECIMALS = 1
-LATENCY_VERDICTS = {"lat_fwd_ms": "lat_fwd_verdict", "lat_fwdbwd_ms": "lat_fwdbwd_verdict"}
+LATENCY_VERDICTS = {
+    "latency_fwd_ms": "latency_fwd_verdict",
+    "latency_fwdbwd_ms": "latency_fwdbwd_verdict",
+}
 TEXT_COLUMNS = ("Family", "Model", "Input (T×H×W)", "Runtime", "Dataset", "Suite")
 
 SORT_COLUMNS = {
     "model": "label",
     "params": "params_m",
     "gflops": "gflops",
-    "latency": "lat_fwd_ms",
+    "latency": "latency_fwd_ms",
     "top1": "top1",
 }
 
@@ -164,7 +167,7 @@ def _note(
     if column == "params_m":
         how = f"our models rebuilt with the paper's class count ({at})"
         return f"{short}: {how if recounted else f'same class count as the paper ({at})'}."
-    if column in ("lat_fwd_ms", "lat_fwdbwd_ms"):
+    if column in ("latency_fwd_ms", "latency_fwdbwd_ms"):
         devices = ", ".join(dict.fromkeys(ok["device"]))
         if matched:
             return f"{short}: delta only for cells on the paper's kind of device ({at})."

@@ -29,9 +29,9 @@ from mtbench.measure.profile import (
     unmeasured_record,
 )
 from mtbench.record import CellPart, Record, with_cell
+from mtbench.store_layout import cell_folder
 from mtbench.suite.grid import Cell
 from mtbench.suite.store import append_record
-from mtbench.train.trainer import cell_folder
 
 
 def interleavable(cells: list[Cell]) -> list[Cell]:

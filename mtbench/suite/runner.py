@@ -45,6 +45,7 @@ from mtbench.record import (
     with_cell,
 )
 from mtbench.registry import model_entry
+from mtbench.store_layout import cell_folder
 from mtbench.suite.grid import Cell, cell_config, cell_key
 from mtbench.suite.interleave import interleavable, run_interleaved
 from mtbench.suite.schema import SuiteSpec
@@ -54,7 +55,6 @@ from mtbench.train.distributed import current_world
 from mtbench.train.progress import TrainProgress
 from mtbench.train.trainer import (
     TrainedCell,
-    cell_folder,
     train_and_evaluate,
     trained_network,
 )

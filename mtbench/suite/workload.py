@@ -27,7 +27,9 @@ SCHEDULES = ("step", "cosine")
 AMP_DTYPES = ("bfloat16", "float16")
 
 
-def _number(low: float, high: float | None = None, *, open_low: bool = False) -> Callable:
+def _number_in(low: float, high: float | None = None, *, open_low: bool = False) -> Callable:
+    """The check that a value is a number >= `low` (> with `open_low`), and <= `high`."""
+
     def check(v: Any) -> str | None:
         ok = isinstance(v, int | float) and not isinstance(v, bool)
         ok = ok and (v > low if open_low else v >= low) and (high is None or v <= high)
@@ -103,7 +105,7 @@ DATA_FIELDS = {
     "min_duration": Field(positive_int, "multiduration only: shortest action, frames", 4),
     "max_duration": Field(positive_int, "multiduration only: longest action, frames", 16),
     "distractors": Field(non_negative_int, "multiduration only: drifting distractors", 2),
-    "noise": Field(_number(0), "multiduration only: pixel noise std (0..255 levels)", 8.0),
+    "noise": Field(_number_in(0), "multiduration only: pixel noise std (0..255 levels)", 8.0),
 }
 
 TRAIN_FIELDS = {
@@ -113,17 +115,17 @@ TRAIN_FIELDS = {
         40,
     ),
     "batch_size": Field(positive_int, "clips per step (per process under DDP)", 16),
-    "lr": Field(_number(0, open_low=True), "base learning rate (SGD)", 0.1),
-    "momentum": Field(_number(0, 1), "SGD momentum", 0.9),
+    "lr": Field(_number_in(0, open_low=True), "base learning rate (SGD)", 0.1),
+    "momentum": Field(_number_in(0, 1), "SGD momentum", 0.9),
     "nesterov": Field(boolean, "Nesterov momentum", False),
-    "weight_decay": Field(_number(0), "L2 weight decay (the paper's 1e-6)", 1e-6),
+    "weight_decay": Field(_number_in(0), "L2 weight decay (the paper's 1e-6)", 1e-6),
     "schedule": Field(choice(SCHEDULES), "step: x lr_gamma at lr_steps; cosine: to 0", "step"),
     "lr_steps": Field(_epochs_list, "epochs where the LR is multiplied by lr_gamma", [20, 30]),
-    "lr_gamma": Field(_number(0, 1, open_low=True), "factor applied at each LR step", 0.1),
-    "warmup_epochs": Field(_number(0), "linear warm-up from warmup_factor x lr", 0),
-    "warmup_factor": Field(_number(0, 1), "LR at the start of warm-up, relative to lr", 0.1),
-    "label_smoothing": Field(_number(0, 1), "cross-entropy label smoothing", 0.0),
-    "clip_grad": Field(_number(0), "max gradient L2 norm; 0 = off", 0.0),
+    "lr_gamma": Field(_number_in(0, 1, open_low=True), "factor applied at each LR step", 0.1),
+    "warmup_epochs": Field(_number_in(0), "linear warm-up from warmup_factor x lr", 0),
+    "warmup_factor": Field(_number_in(0, 1), "LR at the start of warm-up, relative to lr", 0.1),
+    "label_smoothing": Field(_number_in(0, 1), "cross-entropy label smoothing", 0.0),
+    "clip_grad": Field(_number_in(0), "max gradient L2 norm; 0 = off", 0.0),
     "amp": Field(boolean, "autocast (bf16 on CPU; amp_dtype on CUDA)", False),
     "amp_dtype": Field(
         choice(AMP_DTYPES), "autocast dtype on CUDA (float16 adds a scaler)", "bfloat16"

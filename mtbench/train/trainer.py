@@ -32,8 +32,9 @@ from mtbench.data import (
 from mtbench.data.decode import decoder_fields
 from mtbench.measure.latency import autocast_to
 from mtbench.measure.profile import resolve_device
-from mtbench.record import TrainingResult
+from mtbench.record import TrainingResult, TrainStep
 from mtbench.registry import create_model
+from mtbench.store_layout import cell_folder
 from mtbench.train.checkpoint import (
     LAST,
     load_checkpoint,
@@ -75,10 +76,6 @@ def dataset_name(kind: str, num_classes: int) -> str:
     if kind == "kinetics":
         return _KINETICS.get(num_classes, "Kinetics")
     return _DATASET_NAMES.get(kind, kind)
-
-
-def cell_folder(store: Path, cell_key: str) -> Path:
-    return store / "cells" / cell_key
 
 
 @dataclass
@@ -440,7 +437,7 @@ def _training_result(
         num_test_videos=len(annotations.splits["test"]),
         num_test_scored=metrics.videos,
         final_train_loss=last_line.get("loss"),
-        train_curve=[{k: line[k] for k in ("epoch", "lr", "loss", "train_top1")} for line in log],
+        train_curve=[{k: line[k] for k in TrainStep.__annotations__} for line in log],
         final_train_top1=last_line.get("train_top1"),
         world_size=current_world().size,
         checkpoint=str(ckpt_path.relative_to(store)) if ckpt_path.exists() else None,
