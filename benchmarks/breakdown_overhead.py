@@ -72,8 +72,10 @@ def main() -> None:
         with_ = run_suite(Path(tmp), models, shape, args, breakdown=True)
     print(f"load average at the end: {os.getloadavg()}")
     print(f"ceilings, first measurement: {ceilings:.1f} s")
-    print(f"suite without breakdown: {without:.1f} s; with: {with_:.1f} s;"
-          f" ratio {with_ / without:.2f} (target <= 2)")  # fmt: skip
+    print(
+        f"suite without breakdown: {without:.1f} s; with: {with_:.1f} s;"
+        f" ratio {with_ / without:.2f} (target <= 2)"
+    )
 
 
 if __name__ == "__main__":

@@ -20,8 +20,13 @@ from mtbench.measure.breakdown_count import count_rows, default_depth, rows_at
 from mtbench.measure.flops import count_flops
 from mtbench.registry import check_input, create_model, list_models
 
-CANDIDATES = ([1, 3, 8, 64, 64], [1, 3, 16, 112, 112], [1, 3, 8, 224, 224], [1, 3, 16, 224, 224],
-              [1, 3, 32, 224, 224])  # fmt: skip
+CANDIDATES = (
+    [1, 3, 8, 64, 64],
+    [1, 3, 16, 112, 112],
+    [1, 3, 8, 224, 224],
+    [1, 3, 16, 224, 224],
+    [1, 3, 32, 224, 224],
+)
 
 
 def check(name: str) -> str:

@@ -18,9 +18,13 @@ from mtbench.measure.profile import ProfileOptions, profile
 from mtbench.registry import check_input, list_models
 
 CLIPS = (
-    [1, 3, 4, 32, 32], [1, 3, 16, 64, 64], [1, 3, 16, 112, 112], [1, 3, 8, 224, 224],
-    [1, 3, 16, 224, 224], [1, 3, 32, 224, 224],
-)  # fmt: skip
+    [1, 3, 4, 32, 32],
+    [1, 3, 16, 64, 64],
+    [1, 3, 16, 112, 112],
+    [1, 3, 8, 224, 224],
+    [1, 3, 16, 224, 224],
+    [1, 3, 32, 224, 224],
+)
 
 
 def counts(name: str, shape: list[int], measure: tuple[str, ...]) -> tuple:

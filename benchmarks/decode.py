@@ -130,8 +130,10 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="write (or reuse) the videos here")
     parser.add_argument("--only", choices=("h264", "avi", "loader"), help="one part only")
     args = parser.parse_args()
-    print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch "
-          f"{torch.__version__}, load average {os.getloadavg()[0]:.2f}")  # fmt: skip
+    print(
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch "
+        f"{torch.__version__}, load average {os.getloadavg()[0]:.2f}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         h264, avi = write_sets(args.keep or Path(tmp))
         if args.only in (None, "h264"):

@@ -102,8 +102,16 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [int(n) for n in args.cells.split(",")]
     table = Table(title="`mtbench plot` (png + svg) and `mtbench table` on stores of N cells")
-    columns = ("cells", "plot wall (s)", "plot CPU (s)", "plot ms/cell", "index.html (MB)",
-               "table wall (s)", "table CPU (s)", "load avg")  # fmt: skip
+    columns = (
+        "cells",
+        "plot wall (s)",
+        "plot CPU (s)",
+        "plot ms/cell",
+        "index.html (MB)",
+        "table wall (s)",
+        "table CPU (s)",
+        "load avg",
+    )
     for col in columns:
         table.add_column(col, justify="right")
     for n in sizes:
@@ -114,10 +122,15 @@ def main() -> None:
         tab, tab_cpu = _seconds("table", str(folder))
         load = f"{os.getloadavg()[0]:.1f}"
         table.add_row(
-            str(n), f"{plot:.1f}", f"{plot_cpu:.1f}", f"{plot / n * 1e3:.1f}",
-            f"{(folder / 'index.html').stat().st_size / 1e6:.1f}", f"{tab:.1f}", f"{tab_cpu:.1f}",
+            str(n),
+            f"{plot:.1f}",
+            f"{plot_cpu:.1f}",
+            f"{plot / n * 1e3:.1f}",
+            f"{(folder / 'index.html').stat().st_size / 1e6:.1f}",
+            f"{tab:.1f}",
+            f"{tab_cpu:.1f}",
             load,
-        )  # fmt: skip
+        )
     LogConsole().print(table)
     if args.profile:
         print(profile_plot(args.out / f"cells-{sizes[-1]}"))

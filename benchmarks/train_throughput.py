@@ -75,16 +75,20 @@ def main() -> None:
             "source_frames = 64\nsource_size = [128, 171]",
             "mp4/avi folder": f'dataset = "list"\nroot = "{folder / "videos"}"',
         }
-        print(f"{platform.processor() or platform.machine()}, torch {torch.__version__},"
-              f" {torch.get_num_threads()} threads; batch 8, 16x112x112, 2 workers")  # fmt: skip
+        print(
+            f"{platform.processor() or platform.machine()}, torch {torch.__version__},"
+            f" {torch.get_num_threads()} threads; batch 8, 16x112x112, 2 workers"
+        )
         print("| model | data | train clips/s | data_wait_frac | epoch (s) |")
         print("|---|---|---|---|---|")
         for model in args.models.split(","):
             for name, data in sources.items():
                 r = measure(model, data, folder)
                 seconds = r["train_time_s"]
-                print(f"| {model} | {name} | {r['train_clips_per_s']:.2f} |"
-                      f" {r['data_wait_frac']:.3f} | {seconds:.1f} |")  # fmt: skip
+                print(
+                    f"| {model} | {name} | {r['train_clips_per_s']:.2f} |"
+                    f" {r['data_wait_frac']:.3f} | {seconds:.1f} |"
+                )
 
 
 if __name__ == "__main__":

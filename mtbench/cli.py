@@ -162,9 +162,13 @@ def _model_blocks(entries: list, width: int) -> str:
     description, indented and wrapped between words (a table this narrow broke them
     mid-token)."""
     wrap = functools.partial(
-        textwrap.fill, width=max(width, 40), initial_indent="    ", subsequent_indent="    ",
-        break_long_words=False, break_on_hyphens=False,
-    )  # fmt: skip
+        textwrap.fill,
+        width=max(width, 40),
+        initial_indent="    ",
+        subsequent_indent="    ",
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
     blocks = [f"{len(entries)} registered models"]
     for e in entries:
         lines = [f"{e.name}  ({e.family}, {e.origin})"]

@@ -168,9 +168,14 @@ class ProfileOptions:
             "channels_last": self.channels_last,
         }
         return runtime_problems(
-            self.runtime, self.exporter, self.dtype, self.device, self.measure or (),
-            pytorch_only, cuda_available,
-        )  # fmt: skip
+            self.runtime,
+            self.exporter,
+            self.dtype,
+            self.device,
+            self.measure or (),
+            pytorch_only,
+            cuda_available,
+        )
 
     def key_options(self) -> dict[str, Any]:
         """The options as a cell key hashes them: a `when_set` option only when it is set, a

@@ -84,9 +84,11 @@ def runtime_problems(
     if set_options:
         what = "is a PyTorch option" if len(set_options) == 1 else "are PyTorch options"
         out.append(
-            ("runtime", f"{runtime} runs the exported graph: {', '.join(set_options)} {what}"
-             " (leave unset)")
-        )  # fmt: skip
+            (
+                "runtime",
+                f"{runtime} runs the exported graph: {', '.join(set_options)} {what} (leave unset)",
+            )
+        )
     if "latency_fwdbwd" in measure:
         out.append(("measure", f"runtime {runtime} times the forward only: drop latency_fwdbwd"))
     allowed = RUNTIME_DTYPES[runtime]

@@ -41,7 +41,7 @@ ENCODED = {
         "-fps_mode",
         "vfr",
         *H264,
-    ],  # fmt: skip
+    ],
 }
 
 

@@ -201,3 +201,14 @@ def test_no_function_is_longer_than_a_reader_sees_whole():
                 if lines > MAX_FUNCTION_LINES:
                     long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({lines})")
     assert long == []
+
+
+def test_lines_are_not_packed_past_the_formatter():
+    marker = "fmt: " + "skip"
+    packed = [
+        f"{path.relative_to(ROOT)}:{n}"
+        for path in python_files()
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if marker in line
+    ]
+    assert packed == []

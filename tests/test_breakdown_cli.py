@@ -137,11 +137,17 @@ def test_a_disturbed_breakdown_is_marked_in_tables_and_figures():
     from mtbench.report.breakdown_plots import _with_breakdown
 
     b = {
-        "depth": 1, "error": None, "module_columns": list(MODULE_COLUMNS),
-        "modules": [["a", 1, 1.0, 1.0, 0.1, 1.0, 10.0, None]], "op_columns": list(OP_COLUMNS),
-        "ops": [["dense conv", 1.0, 1.0, 1.0, 10.0, None]], "fwd_ms": 10.0,
-        "unprofiled_fwd_ms": 9.0, "time_source": "cpu wall clock", "verdict": "disturbed",
-    }  # fmt: skip
+        "depth": 1,
+        "error": None,
+        "module_columns": list(MODULE_COLUMNS),
+        "modules": [["a", 1, 1.0, 1.0, 0.1, 1.0, 10.0, None]],
+        "op_columns": list(OP_COLUMNS),
+        "ops": [["dense conv", 1.0, 1.0, 1.0, 10.0, None]],
+        "fwd_ms": 10.0,
+        "unprofiled_fwd_ms": 9.0,
+        "time_source": "cpu wall clock",
+        "verdict": "disturbed",
+    }
     text = breakdown_markdown("m", b, None, "module")
     assert "### m †: where" in text and DISTURBED_NOTE in text  # the one mark, the one note
     frame = pd.DataFrame([{"label": "m", "breakdown": b, "ceilings": None}])

@@ -40,8 +40,10 @@ def test_a_run_logged_to_a_file_prints_a_line_per_finished_cell(tmp_path, cli_in
     result = cli_inproc("run", str(path))
     assert result.returncode == 0, result.stderr
     done = [line for line in result.stdout.splitlines() if ": ok in " in line]
-    assert [line.split(":")[0] for line in done] == ["cell 1/2 test-tiny width=2",
-                                                     "cell 2/2 test-tiny width=3"]  # fmt: skip
+    assert [line.split(":")[0] for line in done] == [
+        "cell 1/2 test-tiny width=2",
+        "cell 2/2 test-tiny width=3",
+    ]
     # the median with its unit, then the mark where the machine was busy (this one is shared)
     assert all(re.search(r"\(fwd \d+\.\d+ ms( †)?\)$", line) for line in done), done
     header = next(line for line in result.stdout.splitlines() if "GFLOPs/clip*" in line)
@@ -56,10 +58,12 @@ def test_models_sort_naturally():
 
 def test_models_at_80_columns_wrap_between_keyword_arguments():
     entry = SimpleNamespace(
-        name="mtnet-132", family="mtnet", origin="built-in",
+        name="mtnet-132",
+        family="mtnet",
+        origin="built-in",
         kwargs={f"argument_{k}": k * 1000 for k in range(12)},
         doc="MTNet-132 (Stergiou and Poppe): multi-temporal convolutions, " * 3,
-    )  # fmt: skip
+    )
     text = _model_blocks([entry], 80)
     lines = text.splitlines()
     assert lines[2] == "mtnet-132  (mtnet, built-in)"

@@ -206,8 +206,17 @@ def test_seed_groups_compare_paired(tmp_path, cli):
     for label, tops in (("a", (70.0, 72.0, 75.0)), ("b", (68.0, 71.0, 71.0))):
         for seed, top1 in enumerate(tops):
             name = f"{label} train.seed={seed}"
-            records.append({**base, "cell_key": f"{label}{seed}", "label": name, "model": label,
-                            "seed": seed, "seed_group": label, "top1": top1})  # fmt: skip
+            records.append(
+                {
+                    **base,
+                    "cell_key": f"{label}{seed}",
+                    "label": name,
+                    "model": label,
+                    "seed": seed,
+                    "seed_group": label,
+                    "top1": top1,
+                }
+            )
     write_records(tmp_path / "s", records)
     result = cli("compare", tmp_path, "--baseline", "b")
     assert result.exit_code == 0, result.output

@@ -20,8 +20,16 @@ SMALL_INPUTS = (
 
 # The transformers at a tiny width: the same code paths (attention, position tables) for little
 # arithmetic. Keyword arguments a builder does not take are left out.
-TINY = {"image_size": 32, "patch_size": 8, "num_frames": 4, "tubelet_size": 2, "hidden_size": 32,
-        "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64}  # fmt: skip
+TINY = {
+    "image_size": 32,
+    "patch_size": 8,
+    "num_frames": 4,
+    "tubelet_size": 2,
+    "hidden_size": 32,
+    "num_hidden_layers": 1,
+    "num_attention_heads": 2,
+    "intermediate_size": 64,
+}
 
 
 def model_kwargs(name: str) -> dict:

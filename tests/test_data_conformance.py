@@ -87,10 +87,22 @@ def test_the_fixed_files_were_wrong_before(files):
 def ffprobe_times(path) -> np.ndarray:
     """Each decoded frame's time, from ffprobe: an independent reference for segments."""
     out = subprocess.run(
-        ["ffprobe", "-v", "error", "-select_streams", "v", "-show_entries",
-         "frame=best_effort_timestamp_time", "-of", "csv=p=0", str(path)],
-        check=True, capture_output=True, text=True,
-    ).stdout  # fmt: skip
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-select_streams",
+            "v",
+            "-show_entries",
+            "frame=best_effort_timestamp_time",
+            "-of",
+            "csv=p=0",
+            str(path),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     times = np.array([float(line.strip(",")) for line in out.split()])
     return times - times[0]
 
@@ -124,18 +136,33 @@ def test_inspect_check_lists_ffmpegs_frame_counts(files, tmp_path, cli_inproc):
     write_lines(lists / "train.csv", rows)
     write_lines(lists / "test.csv", rows[:1])
     result = cli_inproc(
-        "data", "inspect", "--dataset", "list", "--root", "/", "--annotations", str(lists),
-        "--check", "--json",
-    )  # fmt: skip
+        "data",
+        "inspect",
+        "--dataset",
+        "list",
+        "--root",
+        "/",
+        "--annotations",
+        str(lists),
+        "--check",
+        "--json",
+    )
     assert result.returncode == 0, result.stderr
     info = json.loads(result.stdout)
     assert info["frames"] == {str(path): len(ref) for path, ref in files.values()}
     assert info["unreadable"] == [str(broken)]
     assert str(broken) in info["unreadable_reasons"][str(broken)]
     text = cli_inproc(
-        "data", "inspect", "--dataset", "list", "--root", "/", "--annotations", str(lists),
+        "data",
+        "inspect",
+        "--dataset",
+        "list",
+        "--root",
+        "/",
+        "--annotations",
+        str(lists),
         "--check",
-    ).stdout  # fmt: skip
+    ).stdout
     assert f"frames     36  {files['truncated.mp4'][0]}" in text
     assert f"unreadable: {broken} (" in text
 

@@ -62,8 +62,13 @@ def test_bucket_edges_are_geometric_thirds_of_the_knobs():
     cfg = DataConfig("multiduration", min_duration=4, max_duration=16)
     assert bucket_edges(cfg) == pytest.approx((4 * 4 ** (1 / 3), 4 * 4 ** (2 / 3)))
     assert [duration_bucket(cfg, d) for d in (4, 6, 7, 10, 11, 16)] == [
-        "short", "short", "medium", "medium", "long", "long",
-    ]  # fmt: skip
+        "short",
+        "short",
+        "medium",
+        "medium",
+        "long",
+        "long",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -123,8 +128,11 @@ def test_written_ucf101_layout_reads_back(tmp_path, one_thread):
         rows = list(csv.DictReader(fh))
     expected = [s.extra["duration"] for split in ("train", "test") for s in generated.splits[split]]
     assert [int(r["duration"]) for r in rows] == expected
-    assert rows[6] == {"video": "speed-up/v_speed-up_g03_c01.mp4", "class": "speed-up",
-                       "duration": str(expected[6])}  # fmt: skip
+    assert rows[6] == {
+        "video": "speed-up/v_speed-up_g03_c01.mp4",
+        "class": "speed-up",
+        "duration": str(expected[6]),
+    }
     decoded = collate(list(build_dataset(ucf, "test", train=False, seed=0)))["video"]
     original = collate(list(build_dataset(cfg, "test", train=False, seed=0)))["video"]
     assert decoded.shape == original.shape == (3, 1, 3, 16, 32, 32)
@@ -144,9 +152,21 @@ def test_synth_command_errors_and_writes(tmp_path, cli_inproc):
     odd = cli_inproc("data", "synth", "--out", str(tmp_path), "--height", "33")
     assert_one_line_error(odd, "must be even")
     ok = cli_inproc(
-        "data", "synth", "--out", str(tmp_path), "--num-classes", "2", "--videos-per-class",
-        "1", "--test-videos-per-class", "1", "--height", "32", "--width", "32",
-    )  # fmt: skip
+        "data",
+        "synth",
+        "--out",
+        str(tmp_path),
+        "--num-classes",
+        "2",
+        "--videos-per-class",
+        "1",
+        "--test-videos-per-class",
+        "1",
+        "--height",
+        "32",
+        "--width",
+        "32",
+    )
     assert ok.returncode == 0, ok.stderr
     assert "wrote 2 training and 2 test videos" in ok.stdout
     assert len(list((tmp_path / "videos").rglob("*.mp4"))) == 4
@@ -160,9 +180,20 @@ def test_preview_per_class_shows_one_row_per_class(tmp_path, cli_inproc, monkeyp
         preview, "contact_sheet", lambda items, classes, cfg, out: shown.update(items=items)
     )
     result = cli_inproc(
-        "data", "preview", "--dataset", "multiduration", "--out", str(tmp_path / "s.png"),
-        "--per-class", "--crop", "32", "--frames", "8", "--interval", "3",
-    )  # fmt: skip
+        "data",
+        "preview",
+        "--dataset",
+        "multiduration",
+        "--out",
+        str(tmp_path / "s.png"),
+        "--per-class",
+        "--crop",
+        "32",
+        "--frames",
+        "8",
+        "--interval",
+        "3",
+    )
     assert result.returncode == 0, result.stderr
     assert [item["label"] for item in shown["items"]] == list(range(10))
     assert all("duration" in item for item in shown["items"])
@@ -170,11 +201,21 @@ def test_preview_per_class_shows_one_row_per_class(tmp_path, cli_inproc, monkeyp
 
 def _small_3d(classes: int) -> nn.Module:
     return nn.Sequential(
-        nn.Conv3d(3, 16, 3, padding=1), nn.BatchNorm3d(16), nn.ReLU(), nn.MaxPool3d((1, 2, 2)),
-        nn.Conv3d(16, 32, 3, padding=1), nn.BatchNorm3d(32), nn.ReLU(), nn.MaxPool3d(2),
-        nn.Conv3d(32, 64, 3, padding=1), nn.BatchNorm3d(64), nn.ReLU(),
-        nn.AdaptiveAvgPool3d(1), nn.Flatten(), nn.Linear(64, classes),
-    )  # fmt: skip
+        nn.Conv3d(3, 16, 3, padding=1),
+        nn.BatchNorm3d(16),
+        nn.ReLU(),
+        nn.MaxPool3d((1, 2, 2)),
+        nn.Conv3d(16, 32, 3, padding=1),
+        nn.BatchNorm3d(32),
+        nn.ReLU(),
+        nn.MaxPool3d(2),
+        nn.Conv3d(32, 64, 3, padding=1),
+        nn.BatchNorm3d(64),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool3d(1),
+        nn.Flatten(),
+        nn.Linear(64, classes),
+    )
 
 
 def _held_out_accuracy(model: nn.Module, train: dict, test: dict, epochs: int) -> float:
@@ -191,10 +232,19 @@ def test_frames_alone_are_not_enough(one_thread):
     from mtbench.registry import create_model
 
     cfg = DataConfig(
-        "multiduration", num_classes=4, videos_per_class=48, test_videos_per_class=16,
-        frames=12, interval=1, resize=(32, 32), crop=32, source_size=(32, 32),
-        min_duration=3, max_duration=12, distractors=1,
-    )  # fmt: skip
+        "multiduration",
+        num_classes=4,
+        videos_per_class=48,
+        test_videos_per_class=16,
+        frames=12,
+        interval=1,
+        resize=(32, 32),
+        crop=32,
+        source_size=(32, 32),
+        min_duration=3,
+        max_duration=12,
+        distractors=1,
+    )
     train = collate(list(build_dataset(cfg, "train", train=True, seed=0)))
     test = collate(list(build_dataset(cfg, "test", train=False, seed=0)))
     torch.manual_seed(0)

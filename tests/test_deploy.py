@@ -139,8 +139,9 @@ def test_an_export_that_computes_something_else_fails_its_cell_with_the_figure(s
 def test_a_rerun_reads_the_cached_export(suite, monkeypatch):
     """The cell's folder already holds the file: nothing is exported again."""
     path, out, records = suite
-    cell = next(c for c in load_suite(path)[1] if (c.model, c.options.runtime) == (
-        "x3d-xs", "onnxruntime"))  # fmt: skip
+    cell = next(
+        c for c in load_suite(path)[1] if (c.model, c.options.runtime) == ("x3d-xs", "onnxruntime")
+    )
 
     def refuse(*args, **kwargs):
         raise AssertionError("exported again")
@@ -150,8 +151,10 @@ def test_a_rerun_reads_the_cached_export(suite, monkeypatch):
         cell.model, cell.kwargs, SHAPE, cell.options, cache_dir=out / "cells" / cell.key
     )
     assert record["deploy"]["cached"] is True
-    assert record["deploy"]["max_rel_diff"] == records[("x3d-xs", "onnxruntime")]["deploy"][
-        "max_rel_diff"]  # fmt: skip
+    assert (
+        record["deploy"]["max_rel_diff"]
+        == records[("x3d-xs", "onnxruntime")]["deploy"]["max_rel_diff"]
+    )
 
 
 def test_openvino_runs_float32_unless_the_cell_asks_for_bfloat16(suite):
@@ -228,18 +231,26 @@ def test_bad_runtime_in_a_suite_is_one_line_per_problem(tmp_path, cli_inproc):
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "models[0].runtime: 'openvin' is not one of" in result.stderr
     assert "did you mean 'openvino'" in result.stderr
-    path.write_text('[suite]\nname = "s"\n[[models]]\nname = "x3d-xs"\nruntime = "onnxruntime"'
-                    '\ncompile = true\n')  # fmt: skip
-    assert_one_line_error(cli_inproc("run", str(path), "--dry-run"), "models[0].runtime",
-                          "compile is a PyTorch option")  # fmt: skip
+    path.write_text(
+        '[suite]\nname = "s"\n[[models]]\nname = "x3d-xs"\nruntime = "onnxruntime"'
+        "\ncompile = true\n"
+    )
+    assert_one_line_error(
+        cli_inproc("run", str(path), "--dry-run"),
+        "models[0].runtime",
+        "compile is a PyTorch option",
+    )
 
 
 def test_an_operator_onnx_cannot_express_fails_the_cell_with_the_exporters_line(tmp_path):
     import deploy_models  # noqa: F401  (registers test-custom-op)
 
     options = ProfileOptions(runtime="onnxruntime", measure=("latency_fwd",), repeats=1)
-    with pytest.raises(RuntimeError, match=r"export \(dynamo\) failed: No ONNX function found "
-                       r"for <OpOverload\(op='mtbench_test.shift'"):  # fmt: skip
+    with pytest.raises(
+        RuntimeError,
+        match=r"export \(dynamo\) failed: No ONNX function found "
+        r"for <OpOverload\(op='mtbench_test.shift'",
+    ):
         profile("test-custom-op", {}, SHAPE, options, cache_dir=tmp_path)
 
 
@@ -278,9 +289,12 @@ def test_file_size_counts_the_external_weights_file(tmp_path):
     )
     path = tmp_path / "model.onnx"
     onnx.save_model(
-        helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), str(path),
-        save_as_external_data=True, location="model.onnx.data", size_threshold=0,
-    )  # fmt: skip
+        helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]),
+        str(path),
+        save_as_external_data=True,
+        location="model.onnx.data",
+        size_threshold=0,
+    )
     opset, nodes, operators, size = onnx_graph(path)
     data = tmp_path / "model.onnx.data"
     assert data.stat().st_size >= 64 * 64 * 4

@@ -38,9 +38,15 @@ HEAVY = {"mvit"}  # 16x224x224 only: the registry benchmark covers it
 # s3d's last pooling window outgrows a 4x32x32 clip (check_input refuses it): its smallest.
 SHAPES = {"s3d": [1, 3, 8, 64, 64]}
 SMALLEST = {
-    "r3d": "r3d-18", "r2plus1d": "r2plus1d-18", "mtnet": "mtnet-32", "x3d": "x3d-xs",
-    "swin3d": "swin3d-t", "csn": "ircsn-50", "srtg": "srtg-r3d-34", "slowfast": "slowfast-r50",
-}  # fmt: skip
+    "r3d": "r3d-18",
+    "r2plus1d": "r2plus1d-18",
+    "mtnet": "mtnet-32",
+    "x3d": "x3d-xs",
+    "swin3d": "swin3d-t",
+    "csn": "ircsn-50",
+    "srtg": "srtg-r3d-34",
+    "slowfast": "slowfast-r50",
+}
 
 
 def _build(name: str) -> tuple[nn.Module, list[int]]:

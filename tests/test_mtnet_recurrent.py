@@ -94,9 +94,19 @@ def test_block_merges_a_gate_and_a_skip_of_other_dtypes_in_the_features_dtype(mo
     norm, grouped = _norm_makers("batch")
     torch.manual_seed(0)
     block = MTBlock(
-        16, 32, 2, r=0.75, groups=1, norm=norm, grouped_norm=grouped, lateral_pool="mixed",
-        long_temporal="pool", sr_cell="gru", sr_gate="raw", shared_lateral_norm=False,
-    ).eval()  # fmt: skip
+        16,
+        32,
+        2,
+        r=0.75,
+        groups=1,
+        norm=norm,
+        grouped_norm=grouped,
+        lateral_pool="mixed",
+        long_temporal="pool",
+        sr_cell="gru",
+        sr_gate="raw",
+        shared_lateral_norm=False,
+    ).eval()
     x = (torch.randn(1, 12, 4, 8, 8), torch.randn(1, 4, 2, 4, 4))
     with torch.no_grad():
         reference = block(x)

@@ -330,8 +330,10 @@ def test_a_fixed_size_model_refuses_another_input_before_anything_runs(cli_inpro
     result = cli_inproc("profile", "mvit-v2-s", "--input", "1x3x8x112x112")
     assert_one_line_error(result, "mvit-v2-s takes only 16x224x224 clips")
     path = tmp_path / "s.toml"
-    path.write_text('[suite]\nname = "s"\n[defaults]\ninput = [1, 3, 8, 64, 64]\n'
-                    '[[models]]\nname = "timesformer-b"\n')  # fmt: skip
+    path.write_text(
+        '[suite]\nname = "s"\n[defaults]\ninput = [1, 3, 8, 64, 64]\n'
+        '[[models]]\nname = "timesformer-b"\n'
+    )
     result = cli_inproc("run", str(path), "--dry-run")
     assert_one_line_error(result, "s.toml: models[0]: timesformer-b takes only 8x224x224 clips")
 

@@ -67,7 +67,7 @@ def page(tmp_path_factory):
         f"--user-data-dir={profile}",
         "--window-size=1300,1600",
     ):
-        options.add_argument(flag)  # fmt: skip
+        options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     service = webdriver.ChromeService(executable_path=str(CHROMEDRIVER))
     driver = webdriver.Chrome(options=options, service=service)

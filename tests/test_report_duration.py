@@ -13,10 +13,16 @@ from mtbench.report.tables import formatted, summary_table
 
 def _record(label, seed, short, medium, long):
     return {
-        "suite": "md", "cell_key": f"{label}-{seed}", "label": f"{label} train.seed={seed}",
-        "model": label, "status": "ok", "seed": seed, "seed_group": label, "top1": 50.0,
+        "suite": "md",
+        "cell_key": f"{label}-{seed}",
+        "label": f"{label} train.seed={seed}",
+        "model": label,
+        "status": "ok",
+        "seed": seed,
+        "seed_group": label,
+        "top1": 50.0,
         "top1_by_duration": {"short": short, "medium": medium, "long": long},
-    }  # fmt: skip
+    }
 
 
 def test_mean_and_spread_over_seeds(tmp_path):

@@ -31,13 +31,26 @@ FIXTURES = Path(__file__).parent / "fixtures" / "report"
 def trained(label, seed, top1, family, model, classes=10):
     curve = [{"epoch": e, "loss": 2.0 / e + seed, "train_top1": 10.0 * e + seed} for e in (1, 2)]
     return {
-        "suite": "train", "cell_key": f"{label}-{seed}", "label": f"{label} train.seed={seed}",
-        "model": model, "family": family, "model_kwargs": {}, "input_shape": [1, 3, 8, 32, 32],
-        "params_total": 1e6, "gflops": 5.0 if family == "r3d" else 2.0, "top1": top1,
-        "top5": 100.0, "dataset": "synthetic", "views": "1x1", "seed": seed,
-        "seed_group": label, "num_classes": classes, "train_curve": curve,
-        "latency_fwd_ms": {"median": 10.0, "p10": 9.0, "p90": 11.0}, "status": "ok",
-    }  # fmt: skip
+        "suite": "train",
+        "cell_key": f"{label}-{seed}",
+        "label": f"{label} train.seed={seed}",
+        "model": model,
+        "family": family,
+        "model_kwargs": {},
+        "input_shape": [1, 3, 8, 32, 32],
+        "params_total": 1e6,
+        "gflops": 5.0 if family == "r3d" else 2.0,
+        "top1": top1,
+        "top5": 100.0,
+        "dataset": "synthetic",
+        "views": "1x1",
+        "seed": seed,
+        "seed_group": label,
+        "num_classes": classes,
+        "train_curve": curve,
+        "latency_fwd_ms": {"median": 10.0, "p10": 9.0, "p90": 11.0},
+        "status": "ok",
+    }
 
 
 @pytest.fixture
@@ -62,8 +75,11 @@ def test_a_family_has_one_colour_in_the_curves_and_in_the_scatters(train_store):
     styles = report_styles([store])
     curves = colours_of(training(store.ok, styles=styles))
     scatter = accuracy_vs_gflops(store.ok, styles=styles)
-    dots = {c.get_label(): to_hex(c.get_facecolor()[0]) for c in scatter.axes[0].collections
-            if c.get_label() in ("r3d", "mtnet")}  # fmt: skip
+    dots = {
+        c.get_label(): to_hex(c.get_facecolor()[0])
+        for c in scatter.axes[0].collections
+        if c.get_label() in ("r3d", "mtnet")
+    }
     assert curves["r3d-18"] == dots["r3d"] and curves["mtnet-32"] == dots["mtnet"]
     assert dots["r3d"] != dots["mtnet"]
 

@@ -12,21 +12,41 @@ RNG = np.random.default_rng(0)
 
 
 def env(torch="2.4.0", mtbench="0.3.0", commit="aaaa111"):
-    return {"cpu": "Test CPU", "threads": 2, "torch": torch, "mtbench": mtbench,
-            "git_commit": commit}  # fmt: skip
+    return {
+        "cpu": "Test CPU",
+        "threads": 2,
+        "torch": torch,
+        "mtbench": mtbench,
+        "git_commit": commit,
+    }
 
 
 def record(key, label, median, when, code=None, seed=None, top1=None, group=None, sha="f00d"):
     samples = (median * (1 + RNG.normal(0, 0.01, 20))).tolist()
     return {
-        "suite": "hist", "cell_key": key, "label": label, "model": label.split()[0],
-        "family": "mtnet", "model_kwargs": {}, "input_shape": [1, 3, 8, 32, 32],
-        "params_total": 1e6, "gflops": 1.0, "status": "ok", "started_at": when,
-        "latency_fwd_ms": {"median": median, "p10": median * 0.99, "p90": median * 1.01,
-                           "samples": samples},
-        "env": code or env(), "provenance": {"sha256": sha}, "seed": seed, "top1": top1,
+        "suite": "hist",
+        "cell_key": key,
+        "label": label,
+        "model": label.split()[0],
+        "family": "mtnet",
+        "model_kwargs": {},
+        "input_shape": [1, 3, 8, 32, 32],
+        "params_total": 1e6,
+        "gflops": 1.0,
+        "status": "ok",
+        "started_at": when,
+        "latency_fwd_ms": {
+            "median": median,
+            "p10": median * 0.99,
+            "p90": median * 1.01,
+            "samples": samples,
+        },
+        "env": code or env(),
+        "provenance": {"sha256": sha},
+        "seed": seed,
+        "top1": top1,
         "seed_group": group,
-    }  # fmt: skip
+    }
 
 
 @pytest.fixture
@@ -36,15 +56,26 @@ def store(tmp_path):
     lower."""
     folder = tmp_path / "hist"
     append_record(folder, record("k32", "mtnet-32", 10.0, "2026-01-01T10:00:00"))
-    append_record(folder, record("k64", "mtnet-64 <img src=x onerror=alert(1)>", 20.0,
-                                 "2026-01-01T10:01:00"))  # fmt: skip
+    append_record(
+        folder, record("k64", "mtnet-64 <img src=x onerror=alert(1)>", 20.0, "2026-01-01T10:01:00")
+    )
     append_record(folder, record("k32", "mtnet-32", 10.05, "2026-01-02T10:00:00"))
     append_record(folder, record("k32", "mtnet-32", 12.0, "2026-01-03T10:00:00", env("2.5.0")))
     for commit, base in (("aaaa111", 60.0), ("bbbb222", 52.0)):
         for seed in range(3):
-            append_record(folder, record(f"r3d-{seed}", f"r3d-18 train.seed={seed}", 5.0,
-                                         f"2026-01-0{4 + (commit > 'b')}T10:0{seed}:00",
-                                         env(commit=commit), seed, base + seed, "r3d"))  # fmt: skip
+            append_record(
+                folder,
+                record(
+                    f"r3d-{seed}",
+                    f"r3d-18 train.seed={seed}",
+                    5.0,
+                    f"2026-01-0{4 + (commit > 'b')}T10:0{seed}:00",
+                    env(commit=commit),
+                    seed,
+                    base + seed,
+                    "r3d",
+                ),
+            )
     return folder
 
 
@@ -99,8 +130,9 @@ def test_history_command_fails_on_regression_and_reads_bad_input_as_one_line(sto
     assert result.returncode == 0 and "2026-01-03 10:00:00" in result.stdout
     assert "REGRESSION" in result.stdout and "r3d-18" not in result.stdout.split("flagged")[0]
     assert cli_inproc("history", str(store), "--fail-on-regression").returncode == 1
-    calm = cli_inproc("history", str(store), "--model", "mtnet-32", "--threshold", "30",
-                      "--fail-on-regression")  # fmt: skip
+    calm = cli_inproc(
+        "history", str(store), "--model", "mtnet-32", "--threshold", "30", "--fail-on-regression"
+    )
     assert calm.returncode == 0 and "no regression flagged (threshold 30%)" in calm.stdout
     for args, needle in (
         (["--cell", "nope"], "--cell 'nope': no such cell"),

@@ -17,12 +17,25 @@ def record(label, seed, top1, group="g1", gflops=5.0, model="r3d-18", family="r3
         {"epoch": e, "lr": 0.1, "loss": 2.0 / e + seed, "train_top1": 10.0 * e} for e in (1, 2)
     ]
     return {
-        "suite": "s", "cell_key": f"{label}-{seed}", "label": f"{label} train.seed={seed}",
-        "model": model, "family": family, "model_kwargs": {}, "input_shape": [1, 3, 8, 32, 32],
-        "params_total": 1e6, "gflops": gflops, "top1": top1, "top5": 100.0,
-        "dataset": "synthetic", "views": "2x1", "seed": seed, "seed_group": group,
-        "train_curve": curve, "status": "ok", "error": None,
-    }  # fmt: skip
+        "suite": "s",
+        "cell_key": f"{label}-{seed}",
+        "label": f"{label} train.seed={seed}",
+        "model": model,
+        "family": family,
+        "model_kwargs": {},
+        "input_shape": [1, 3, 8, 32, 32],
+        "params_total": 1e6,
+        "gflops": gflops,
+        "top1": top1,
+        "top5": 100.0,
+        "dataset": "synthetic",
+        "views": "2x1",
+        "seed": seed,
+        "seed_group": group,
+        "train_curve": curve,
+        "status": "ok",
+        "error": None,
+    }
 
 
 @pytest.fixture

@@ -248,9 +248,12 @@ def test_a_suite_through_slurm_requeues_a_signalled_training_cell_and_stores_eac
     # the same training locally, meanwhile, for the weights to compare with
     reference = subprocess.Popen(
         [sys.executable, "-c", ENTRY, "run", str(train), "--output", str(local)],
-        cwd=tmp_path, env={**os.environ, "OMP_NUM_THREADS": "1"},
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        cwd=tmp_path,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
     (job,) = {s["job_id"] for s in submissions(trained).values()}
     ckpt = wait_for_checkpoint("cells/*/last.pt", trained, HOLD_AT, timeout=150)
@@ -281,15 +284,25 @@ def test_a_suite_through_slurm_requeues_a_signalled_training_cell_and_stores_eac
     status = mtbench("status", str(measured), cwd=tmp_path)
     assert "3 cells: 2 done, 1 failed, 0 submitted, 0 not started" in status.stdout
     before = {k: s["job_id"] for k, s in submissions(measured).items()}
-    again = mtbench("run", "measure.toml", "--output", str(measured), "--launcher", "slurm",
-                    cwd=tmp_path)  # fmt: skip
+    again = mtbench(
+        "run", "measure.toml", "--output", str(measured), "--launcher", "slurm", cwd=tmp_path
+    )
     assert again.returncode == 0, again.stderr
     after = {k: s["job_id"] for k, s in submissions(measured).items()}
     changed = [k for k in after if after[k] != before[k]]
     assert changed == [by_model[("test-exploding", None)]["cell_key"]]  # only the failed cell
 
-    bad = mtbench("run", "measure.toml", "--output", str(tmp_path / "bad"), "--launcher",
-                  "slurm", "--launcher-opt", "partition=nope", cwd=tmp_path)  # fmt: skip
+    bad = mtbench(
+        "run",
+        "measure.toml",
+        "--output",
+        str(tmp_path / "bad"),
+        "--launcher",
+        "slurm",
+        "--launcher-opt",
+        "partition=nope",
+        cwd=tmp_path,
+    )
     errors = [line for line in bad.stderr.splitlines() if "error" in line]
     assert bad.returncode == 2 and len(errors) == 1 and "Invalid partition" in errors[0]
     assert "Traceback" not in bad.stderr and submissions(tmp_path / "bad") == {}

@@ -19,18 +19,27 @@ from mtbench.suite.schema import parse_suite
 from mtbench.suite.store import latest_by_cell, read_records, write_records
 
 CONTENTION_KEYS = {
-    "others_share", "others_cores", "pressure_some", "load_before", "load_after", "wall_s",
-    "own_cpu_s", "cores", "threads",
-}  # fmt: skip
+    "others_share",
+    "others_cores",
+    "pressure_some",
+    "load_before",
+    "load_after",
+    "wall_s",
+    "own_cpu_s",
+    "cores",
+    "threads",
+}
 
 
 @register_model("test-interleave-tiny", family="test")
 def tiny(num_classes: int = 10, width: int = 4) -> nn.Module:
     """A cheap video classifier."""
     return nn.Sequential(
-        nn.Conv3d(3, width, 3, padding=1), nn.AdaptiveAvgPool3d(1), nn.Flatten(),
+        nn.Conv3d(3, width, 3, padding=1),
+        nn.AdaptiveAvgPool3d(1),
+        nn.Flatten(),
         nn.Linear(width, num_classes),
-    )  # fmt: skip
+    )
 
 
 def _suite(tmp_path, interleave_line: str = ""):

@@ -43,9 +43,11 @@ def exploding(num_classes: int = 10) -> nn.Module:
 def tiny(num_classes: int = 10, width: int = 4) -> nn.Module:
     """A real, cheap video classifier."""
     return nn.Sequential(
-        nn.Conv3d(3, width, 3, padding=1), nn.AdaptiveAvgPool3d(1), nn.Flatten(),
+        nn.Conv3d(3, width, 3, padding=1),
+        nn.AdaptiveAvgPool3d(1),
+        nn.Flatten(),
         nn.Linear(width, num_classes),
-    )  # fmt: skip
+    )
 
 
 def suite_file(tmp_path, models: str, measure='["params", "flops", "latency_fwd"]'):
@@ -68,13 +70,16 @@ def suite_file(tmp_path, models: str, measure='["params", "flops", "latency_fwd"
 
 
 def test_a_failing_cell_is_recorded_and_the_suite_goes_on(tmp_path):
-    path = suite_file(tmp_path, """
+    path = suite_file(
+        tmp_path,
+        """
         [[models]]
         name = "test-exploding"
         [[models]]
         name = "test-tiny"
         width = [2, 3]
-        """)  # fmt: skip
+        """,
+    )
     spec = parse_suite(path)
     summary = run_suite(spec, expand(spec))
     records = read_records(spec.output)
@@ -88,12 +93,15 @@ def test_a_failing_cell_is_recorded_and_the_suite_goes_on(tmp_path):
 
 
 def test_resume_skips_ok_cells_retries_failed_and_force_reruns_all(tmp_path):
-    path = suite_file(tmp_path, """
+    path = suite_file(
+        tmp_path,
+        """
         [[models]]
         name = "test-exploding"
         [[models]]
         name = "test-tiny"
-        """)  # fmt: skip
+        """,
+    )
     spec = parse_suite(path)
     cells = expand(spec)
     run_suite(spec, cells)

@@ -26,8 +26,11 @@ def write(tmp_path, body: str):
 
 
 def test_dotted_overrides_expand_into_the_grid_and_label(tmp_path):
-    path = write(tmp_path, HEAD + "[train]\nlr = 0.1\n[[models]]\nname = 'r3d-18'\n"
-                 "train.seed = [0, 1, 2]\ndata.frames = [4, 8]\n")  # fmt: skip
+    path = write(
+        tmp_path,
+        HEAD + "[train]\nlr = 0.1\n[[models]]\nname = 'r3d-18'\n"
+        "train.seed = [0, 1, 2]\ndata.frames = [4, 8]\n",
+    )
     spec, cells = load_suite(path)
     assert len(cells) == 6
     assert [c.workload.train["seed"] for c in cells] == [0, 0, 1, 1, 2, 2]
@@ -80,16 +83,28 @@ def test_a_changed_eval_view_is_a_new_cell(tmp_path):
         (HEAD + "[train]\nlr_steps = [30, 20]\n", "train.lr_steps", "increasing"),
         (HEAD + "[train]\nfreeze = 'stem'\n", "train.freeze", "list of module names"),
         (HEAD + "[eval]\ncrops = 2\n", "eval.crops", "1, 3"),
-        (HEAD + "[[models]]\nname = 'r3d-18'\ntrain.sed = [0, 1]\n", "models[0].train.sed",
-         "did you mean 'train.seed'"),
-        (HEAD + "[[models]]\nname = 'r3d-18'\ntrain.seed = [0, -1]\n", "models[0].train.seed",
-         ">= 0"),
-        ("[suite]\nname='x'\n[[models]]\nname = 'r3d-18'\ntrain.seed = 1\n",
-         "models[0].train.seed", "needs a [data] section"),
-        ("[suite]\nname='x'\n[data]\nframes = 8\n[[models]]\nname = 'r3d-18'\n", "data.dataset",
-         "missing"),
+        (
+            HEAD + "[[models]]\nname = 'r3d-18'\ntrain.sed = [0, 1]\n",
+            "models[0].train.sed",
+            "did you mean 'train.seed'",
+        ),
+        (
+            HEAD + "[[models]]\nname = 'r3d-18'\ntrain.seed = [0, -1]\n",
+            "models[0].train.seed",
+            ">= 0",
+        ),
+        (
+            "[suite]\nname='x'\n[[models]]\nname = 'r3d-18'\ntrain.seed = 1\n",
+            "models[0].train.seed",
+            "needs a [data] section",
+        ),
+        (
+            "[suite]\nname='x'\n[data]\nframes = 8\n[[models]]\nname = 'r3d-18'\n",
+            "data.dataset",
+            "missing",
+        ),
     ],
-)  # fmt: skip
+)
 def test_each_workload_problem_is_one_line_naming_file_and_key(tmp_path, body, key, needle):
     if "[[models]]" not in body:
         body += "[[models]]\nname = 'r3d-18'\n"
@@ -105,10 +120,13 @@ def test_each_workload_problem_is_one_line_naming_file_and_key(tmp_path, body, k
         ("dataset = 'hmdb51'\nroot = '{tmp}'\nannotations = '{tmp}/splits'\n", "splits"),
     ],
 )
-def test_a_missing_dataset_root_or_annotations_is_one_line_exit_2(tmp_path, cli_inproc, data,
-                                                                   needle):  # fmt: skip
-    path = write(tmp_path, "[suite]\nname='x'\n[data]\n" + data.format(tmp=tmp_path)
-                 + "[[models]]\nname = 'r3d-18'\n")  # fmt: skip
+def test_a_missing_dataset_root_or_annotations_is_one_line_exit_2(
+    tmp_path, cli_inproc, data, needle
+):
+    path = write(
+        tmp_path,
+        "[suite]\nname='x'\n[data]\n" + data.format(tmp=tmp_path) + "[[models]]\nname = 'r3d-18'\n",
+    )
     result = cli_inproc("run", str(path), "--dry-run")
     assert_one_line_error(result, str(path), needle)
 

@@ -79,18 +79,28 @@ def run_inproc(path: Path, out: Path) -> int:
 
 def test_multigrid_trains_on_the_documented_shapes(tmp_path):
     body = "[[models]]\nname = 'test-shape-recorder'\n"
-    path = suite(tmp_path, body, **{"frames = 4": "frames = 8", "crop = 16": "crop = 32",
-                                     "resize = [18, 22]": "resize = [32, 36]",
-                                     "epochs = 6": "epochs = 4\nmultigrid = true",
-                                     "lr_steps = [4]": "lr_steps = []"})  # fmt: skip
+    path = suite(
+        tmp_path,
+        body,
+        **{
+            "frames = 4": "frames = 8",
+            "crop = 16": "crop = 32",
+            "resize = [18, 22]": "resize = [32, 36]",
+            "epochs = 6": "epochs = 4\nmultigrid = true",
+            "lr_steps = [4]": "lr_steps = []",
+        },
+    )
     SEEN.clear()
     assert run_inproc(path, tmp_path / "out") == 0
     (record,) = read_records(tmp_path / "out")
     assert record["status"] == "ok", record["error"]
     phases = long_cycle(record["workload"]["train"], 8, 32)
     assert [(p.frames, p.crop, p.batch_size) for p in phases] == [
-        (2, 24, 32), (4, 24, 16), (4, 32, 8), (8, 32, 4)
-    ]  # fmt: skip
+        (2, 24, 32),
+        (4, 24, 16),
+        (4, 32, 8),
+        (8, 32, 4),
+    ]
     per_epoch = [48 // p.batch_size for p in phases]  # full batches of 48 training videos
     expected = [
         (p.batch_size, 3, p.frames, p.crop, p.crop)
@@ -152,8 +162,19 @@ def test_ddp_with_two_cpu_processes_writes_one_record_and_scores_every_video(tmp
         **{"epochs = 6": "epochs = 2", "test_videos_per_class = 2": "test_videos_per_class = 3"},
     )
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           ENTRY, "run", str(path), "--output", str(out)]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        ENTRY,
+        "run",
+        str(path),
+        "--output",
+        str(out),
+    ]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     (record,) = read_records(out)
@@ -168,8 +189,19 @@ def test_ddp_resume_after_a_kill_matches_an_uninterrupted_ddp_run(tmp_path):
     path = suite(tmp_path, "[[models]]\nname = 'test-tiny3d'\n")
 
     def torchrun(out: Path) -> list[str]:
-        return [sys.executable, "-m", "torch.distributed.run", "--standalone",
-                "--nproc_per_node", "2", ENTRY, "run", str(path), "--output", str(out)]  # fmt: skip
+        return [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node",
+            "2",
+            ENTRY,
+            "run",
+            str(path),
+            "--output",
+            str(out),
+        ]
 
     straight = subprocess.run(torchrun(tmp_path / "a"), capture_output=True, text=True, timeout=300)
     assert straight.returncode == 0, straight.stderr[-3000:]

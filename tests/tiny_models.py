@@ -13,10 +13,15 @@ if "test-tiny3d" not in list_models():
         """Two 3D conv blocks with BatchNorm, dropout and a linear head: every state a
         checkpoint must carry (weights, running stats, momentum, RNG for dropout)."""
         return nn.Sequential(
-            nn.Conv3d(3, width, 3, padding=1, bias=False), nn.BatchNorm3d(width), nn.ReLU(),
+            nn.Conv3d(3, width, 3, padding=1, bias=False),
+            nn.BatchNorm3d(width),
+            nn.ReLU(),
             nn.MaxPool3d((1, 2, 2)),
             nn.Conv3d(width, 2 * width, 3, stride=2, padding=1, bias=False),
-            nn.BatchNorm3d(2 * width), nn.ReLU(),
-            nn.AdaptiveAvgPool3d(1), nn.Flatten(), nn.Dropout(0.2),
+            nn.BatchNorm3d(2 * width),
+            nn.ReLU(),
+            nn.AdaptiveAvgPool3d(1),
+            nn.Flatten(),
+            nn.Dropout(0.2),
             nn.Linear(2 * width, num_classes),
-        )  # fmt: skip
+        )

@@ -262,14 +262,25 @@ def bench_command(
     if min(clips, frames, interval, threads) < 1:
         raise UsageError("--clips, --frames, --interval and --threads must be >= 1")
     try:
-        rows = bench(paths, available_readers(), clips=clips, frames=frames,
-                     interval=interval, threads=threads, seed=seed)  # fmt: skip
+        rows = bench(
+            paths,
+            available_readers(),
+            clips=clips,
+            frames=frames,
+            interval=interval,
+            threads=threads,
+            seed=seed,
+        )
     except Unreadable as exc:
         raise UsageError(f"{exc} (mtbench data inspect --check lists unreadable videos)") from exc
     machine = f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}"
     if as_json:
-        print(json.dumps({"videos": len(paths), "threads": threads, "machine": machine,
-                          "readers": rows}, indent=2))  # fmt: skip
+        print(
+            json.dumps(
+                {"videos": len(paths), "threads": threads, "machine": machine, "readers": rows},
+                indent=2,
+            )
+        )
         return
     title = f"{len(paths)} videos, {clips} clips of {frames} frames, {threads} thread(s)"
     _print_bench(rows, title)
@@ -282,10 +293,13 @@ def _print_bench(rows: list[dict[str, Any]], title: str) -> None:
         table.add_column(column, justify="left" if column == "reader" else "right", no_wrap=True)
     for row in rows:
         table.add_row(
-            str(row["reader"]), f"{row['cpu_ms_per_clip']:.1f}", f"{row['clips_per_cpu_s']:.1f}",
-            f"{row['vs_mtbench']:.2f}x", f"{row['wall_ms_per_clip']:.1f}",
+            str(row["reader"]),
+            f"{row['cpu_ms_per_clip']:.1f}",
+            f"{row['clips_per_cpu_s']:.1f}",
+            f"{row['vs_mtbench']:.2f}x",
+            f"{row['wall_ms_per_clip']:.1f}",
             f"{row['same_frames_as_mtbench']}/{row['clips']}",
-        )  # fmt: skip
+        )
     Console().print(table)
 
 

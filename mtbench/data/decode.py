@@ -77,8 +77,10 @@ def check_decoder(cfg: DataConfig) -> None:
         if not torch.cuda.is_available():
             raise DataError('data.decode_device "cuda": this machine has no CUDA device')
         if cfg.workers:
-            raise DataError('data.decode_device "cuda": set data.workers = 0 (CUDA in forked'
-                            " DataLoader workers fails)")  # fmt: skip
+            raise DataError(
+                'data.decode_device "cuda": set data.workers = 0 (CUDA in forked'
+                " DataLoader workers fails)"
+            )
     if cfg.decoder == "torchcodec":
         try:
             import torchcodec  # noqa: F401

@@ -110,9 +110,7 @@ def export_onnx(model: nn.Module, clip: torch.Tensor, folder: Path, exporter: st
     seconds = time.perf_counter() - start
     tmp.replace(path)
     opset, nodes, operators, size = onnx_graph(path)
-    exported = Exported(
-        str(path), f"torch.onnx {exporter}", opset, nodes, operators, size, seconds
-    )  # fmt: skip
+    exported = Exported(str(path), f"torch.onnx {exporter}", opset, nodes, operators, size, seconds)
     return _save_info(folder, ONNX_INFO, exported)
 
 
@@ -139,11 +137,25 @@ def convert_openvino(
     folder.mkdir(parents=True, exist_ok=True)
     ov.save_model(converted, str(xml), compress_to_fp16=False)
     if source is not None:  # the graph that was exported is the ONNX file's
-        exported = Exported(str(xml), f"{source.exporter} -> openvino", source.opset,
-                            source.nodes, source.operators, source.file_bytes, seconds)  # fmt: skip
+        exported = Exported(
+            str(xml),
+            f"{source.exporter} -> openvino",
+            source.opset,
+            source.nodes,
+            source.operators,
+            source.file_bytes,
+            seconds,
+        )
     else:
         ops = Counter(op.get_type_name() for op in converted.get_ordered_ops())
         size = xml.stat().st_size + xml.with_suffix(".bin").stat().st_size
-        exported = Exported(str(xml), "openvino.convert_model", None, sum(ops.values()),
-                            dict(ops.most_common()), size, seconds)  # fmt: skip
+        exported = Exported(
+            str(xml),
+            "openvino.convert_model",
+            None,
+            sum(ops.values()),
+            dict(ops.most_common()),
+            size,
+            seconds,
+        )
     return _save_info(folder, OPENVINO_INFO, exported)

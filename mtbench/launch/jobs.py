@@ -19,9 +19,16 @@ from mtbench.suite.store import append_line, latest_by_cell, read_lines
 SUBMITTED_DIR = Path("slurm") / "submitted.d"
 # squeue lists finished jobs for a short while (MinJobAge); these states have ended.
 ENDED = {
-    "BOOT_FAIL", "CANCELLED", "COMPLETED", "DEADLINE", "FAILED", "NODE_FAIL",
-    "OUT_OF_MEMORY", "PREEMPTED", "TIMEOUT",
-}  # fmt: skip
+    "BOOT_FAIL",
+    "CANCELLED",
+    "COMPLETED",
+    "DEADLINE",
+    "FAILED",
+    "NODE_FAIL",
+    "OUT_OF_MEMORY",
+    "PREEMPTED",
+    "TIMEOUT",
+}
 
 
 def journal(folder: Path, entries: list[dict[str, Any]]) -> None:

@@ -65,9 +65,16 @@ class _Recurrence(nn.RNNBase):
         state = self._zero_state(x)
         kernel, hx = (torch.gru, state[0]) if self.mode == "GRU" else (torch.lstm, state)
         out, *final = kernel(
-            x, hx, self._flat_weights, True, self.num_layers, 0.0, self.training, False,
+            x,
+            hx,
+            self._flat_weights,
+            True,
+            self.num_layers,
+            0.0,
+            self.training,
+            False,
             self.batch_first,
-        )  # fmt: skip
+        )
         return out, tuple(final)
 
     def _unrolled(self, x: Tensor) -> tuple[Tensor, tuple[Tensor, ...]]:

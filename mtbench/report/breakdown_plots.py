@@ -94,13 +94,25 @@ def _roofline(frame: pd.DataFrame, by: str, title: str, styles: Styles | None) -
         name = "module" if by == "module" else "kind"
         x = [r["intensity"] for r in rows]
         xs += x
-        points = ax.scatter(x, [r["gflop_s"] for r in rows], s=22, label=label, alpha=0.8,
-                            color=colour, marker=marker)  # fmt: skip
+        points = ax.scatter(
+            x,
+            [r["gflop_s"] for r in rows],
+            s=22,
+            label=label,
+            alpha=0.8,
+            color=colour,
+            marker=marker,
+        )
         if by == "op" or len(cells) == 1:
             for r in rows:
-                ax.annotate(r[name], (r["intensity"], r["gflop_s"]), fontsize=6,
-                            color=points.get_facecolor()[0], xytext=(3, 2),
-                            textcoords="offset points")  # fmt: skip
+                ax.annotate(
+                    r[name],
+                    (r["intensity"], r["gflop_s"]),
+                    fontsize=6,
+                    color=points.get_facecolor()[0],
+                    xytext=(3, 2),
+                    textcoords="offset points",
+                )
     if not xs:
         raise PlotSkipped("no row with both FLOPs and time")
     ax.set_xscale("log")
@@ -108,8 +120,13 @@ def _roofline(frame: pd.DataFrame, by: str, title: str, styles: Styles | None) -
     peak = peaks(ceilings)
     if peak is not None:
         grid = np.geomspace(min(xs) / 2, max(xs) * 2, 200)
-        ax.plot(grid, np.minimum(peak[0], peak[1] * grid), color="black", lw=1.2,
-                label=_ceilings_label(ceilings))  # fmt: skip
+        ax.plot(
+            grid,
+            np.minimum(peak[0], peak[1] * grid),
+            color="black",
+            lw=1.2,
+            label=_ceilings_label(ceilings),
+        )
     ax.set_xlabel("arithmetic intensity (FLOPs per byte read and written; 1 MAC = 1 FLOP)")
     ax.set_ylabel("achieved GFLOP/s (profiled forward)")
     ax.set_title(title + _mark_note(cells))

@@ -19,9 +19,18 @@ BY_CHOICES = ("module", "op")
 # GF: GFLOPs per clip by fvcore (fv) and ptflops (pt); F/B: FLOPs per byte moved; roof: the
 # achieved GFLOP/s as a fraction of the roofline's bound at that intensity.
 HEADERS = (
-    "params", "GF fv", "GF pt", "out MiB", "fwd ms", "share", "GFLOP/s", "F/B", "bound",
-    "roof", "f+b ms",
-)  # fmt: skip
+    "params",
+    "GF fv",
+    "GF pt",
+    "out MiB",
+    "fwd ms",
+    "share",
+    "GFLOP/s",
+    "F/B",
+    "bound",
+    "roof",
+    "f+b ms",
+)
 
 
 def _share(value: float | None) -> str:
@@ -123,8 +132,9 @@ def cells_with_breakdown(frame: Any) -> list[tuple[str, dict[str, Any], dict | N
     for _, row in frame.iterrows():
         if isinstance(row.get("breakdown"), dict):
             ceilings = row.get("ceilings")
-            out.append((row["label"], row["breakdown"], ceilings if isinstance(ceilings, dict)
-                        else None))  # fmt: skip
+            out.append(
+                (row["label"], row["breakdown"], ceilings if isinstance(ceilings, dict) else None)
+            )
     return out
 
 

@@ -9,9 +9,17 @@ from __future__ import annotations
 from mtbench.errors import UsageError
 
 PLOT_NAMES = (
-    "accuracy-gflops", "accuracy-latency", "accuracy-duration", "training", "latency",
-    "ablation", "complexity", "breakdown-shares", "breakdown-roofline", "breakdown-ops",
-)  # fmt: skip
+    "accuracy-gflops",
+    "accuracy-latency",
+    "accuracy-duration",
+    "training",
+    "latency",
+    "ablation",
+    "complexity",
+    "breakdown-shares",
+    "breakdown-roofline",
+    "breakdown-ops",
+)
 PLOT_FORMATS = ("png", "svg", "pdf")
 TABLE_FORMATS = ("md", "latex", "csv")
 SORT_KEYS = ("model", "params", "gflops", "latency", "top1")

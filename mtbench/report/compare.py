@@ -236,9 +236,12 @@ def _top1_by_seed(row: pd.Series) -> dict[int, float]:
 def _latency_ratio(cell: pd.Series, base: pd.Series, stem: str) -> Estimate:
     disturbed = DISTURBED in (cell[f"{stem}_verdict"], base[f"{stem}_verdict"])
     return latency_ratio(
-        cell[f"{stem}_samples"], base[f"{stem}_samples"], cell[f"{stem}_ms"], base[f"{stem}_ms"],
+        cell[f"{stem}_samples"],
+        base[f"{stem}_samples"],
+        cell[f"{stem}_ms"],
+        base[f"{stem}_ms"],
         disturbed,
-    )  # fmt: skip
+    )
 
 
 def _row(cell: pd.Series, base: pd.Series) -> dict:
@@ -248,7 +251,7 @@ def _row(cell: pd.Series, base: pd.Series) -> dict:
         "baseline": base["label"],
         "machine": cell["machine"]
         if cell["machine"] == base["machine"]
-        else f"{cell['machine']} vs {base['machine']}",  # fmt: skip
+        else f"{cell['machine']} vs {base['machine']}",
         "conditions": f"{cell['device']}, {cell['input']}, batch {cell['batch_size']:g}, "
         f"{cell['dtype']}, {_mode_text(cell, base)}, {numbers.count(cell['threads'], 'thread')}",
         "latency_fwd": _latency_ratio(cell, base, "latency_fwd"),

@@ -37,18 +37,58 @@ DURATION_COLUMNS = [f"top1_{bucket}" for bucket in TOP1_BY_DURATION_KEYS]
 _SEED_IN_LABEL = re.compile(r"\s*\btrain\.seed=\d+")
 
 COLUMNS = [
-    "suite", "cell_key", "label", "model", "family", "kwargs", "count_norm", "r", "g", "input",
-    "batch_size", "device", "dtype", "threads", "mode", "runtime", "machine", "params_m", "gflops",
+    "suite",
+    "cell_key",
+    "label",
+    "model",
+    "family",
+    "kwargs",
+    "count_norm",
+    "r",
+    "g",
+    "input",
+    "batch_size",
+    "device",
+    "dtype",
+    "threads",
+    "mode",
+    "runtime",
+    "machine",
+    "params_m",
+    "gflops",
     "flops_rel_diff",
-    "latency_fwd_ms", "latency_fwd_p10", "latency_fwd_p90",
-    "latency_fwdbwd_ms", "latency_fwdbwd_p10", "latency_fwdbwd_p90",
-    "latency_fwd_samples", "latency_fwdbwd_samples",
-    "latency_fwd_verdict", "latency_fwdbwd_verdict", "interleaved",
-    "peak_mem_mb", "top1", "top5", "mean_class_acc", "num_classes", "dataset", "views", "seed",
+    "latency_fwd_ms",
+    "latency_fwd_p10",
+    "latency_fwd_p90",
+    "latency_fwdbwd_ms",
+    "latency_fwdbwd_p10",
+    "latency_fwdbwd_p90",
+    "latency_fwd_samples",
+    "latency_fwdbwd_samples",
+    "latency_fwd_verdict",
+    "latency_fwdbwd_verdict",
+    "interleaved",
+    "peak_mem_mb",
+    "top1",
+    "top5",
+    "mean_class_acc",
+    "num_classes",
+    "dataset",
+    "views",
+    "seed",
     "seed_group",
-    *DURATION_COLUMNS, "top1_std", "top5_std", *(f"{c}_std" for c in DURATION_COLUMNS),
-    "n_seeds", "top1_by_seed", "train_curve", "status", "error", "breakdown", "ceilings",
-]  # fmt: skip
+    *DURATION_COLUMNS,
+    "top1_std",
+    "top5_std",
+    *(f"{c}_std" for c in DURATION_COLUMNS),
+    "n_seeds",
+    "top1_by_seed",
+    "train_curve",
+    "status",
+    "error",
+    "breakdown",
+    "ceilings",
+]
 # Accuracy columns that get a `<column>_std` over training seeds when seeds are averaged.
 SEED_SPREAD_METRICS = ("top1", "top5", *DURATION_COLUMNS)
 
@@ -148,8 +188,11 @@ def _mode(record: dict[str, Any]) -> str:
     exported graph ('onnxruntime')."""
     if (record.get("runtime") or "pytorch") != "pytorch":
         return record["runtime"]
-    parts = [f"compiled ({record.get('compile_mode') or 'default'})" if record.get("compile")
-             else "eager"]  # fmt: skip
+    parts = [
+        f"compiled ({record.get('compile_mode') or 'default'})"
+        if record.get("compile")
+        else "eager"
+    ]
     if record.get("cuda_graphs"):
         parts.append("cuda graphs")
     if record.get("amp"):
@@ -171,8 +214,14 @@ def _latency_columns(record: dict[str, Any]) -> dict[str, Any]:
     columns: dict[str, Any] = {}
     for stem, key in (("latency_fwd", "latency_fwd_ms"), ("latency_fwdbwd", "latency_fwdbwd_ms")):
         median, p10, p90, samples = _latency(record, key)
-        columns.update({f"{stem}_ms": median, f"{stem}_p10": p10, f"{stem}_p90": p90,
-                        f"{stem}_samples": samples})  # fmt: skip
+        columns.update(
+            {
+                f"{stem}_ms": median,
+                f"{stem}_p10": p10,
+                f"{stem}_p90": p90,
+                f"{stem}_samples": samples,
+            }
+        )
     return columns
 
 

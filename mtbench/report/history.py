@@ -140,8 +140,9 @@ def _measurements(records: list[dict[str, Any]]) -> list[VersionRun]:
 
 
 def _changed(before: dict[str, str], after: dict[str, str]) -> list[str]:
-    changes = [f"{k} {before[k] or '?'} → {after[k] or '?'}" for k in before
-               if before[k] != after[k]]  # fmt: skip
+    changes = [
+        f"{k} {before[k] or '?'} → {after[k] or '?'}" for k in before if before[k] != after[k]
+    ]
     return changes or ["nothing recorded (measured again)"]
 
 
@@ -215,8 +216,9 @@ def history_machine(record: dict[str, Any]) -> str:
     """The machine, as `machine_key` names it less the torch version: here torch is code that
     changed between two measurements, not another machine."""
     env = record.get("env")
-    return machine_key({k: v for k, v in env.items() if k != "torch"} if isinstance(env, dict)
-                       else env)  # fmt: skip
+    return machine_key(
+        {k: v for k, v in env.items() if k != "torch"} if isinstance(env, dict) else env
+    )
 
 
 def _group(record: dict[str, Any]) -> tuple[str, str]:

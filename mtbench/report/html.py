@@ -211,8 +211,10 @@ def _figures(outcomes: list[PlotOutcome], base: Path) -> str:
             f'<li><a href="{escape(_relative(o.paths, base))}">{escape(o.kind)}</a></li>'
             for o in linked
         )
-        html += (f'<p class="note">{len(linked)} further latency pages, as files beside this '
-                 f'page:</p><ul class="note">{links}</ul>')  # fmt: skip
+        html += (
+            f'<p class="note">{len(linked)} further latency pages, as files beside this '
+            f'page:</p><ul class="note">{links}</ul>'
+        )
     return html
 
 

@@ -31,8 +31,15 @@ from mtbench import numbers
 from mtbench.report.style import Styles, style_of
 
 # matplotlib marker -> the nearest Bokeh marker, so a family keeps its shape on the page.
-MARKERS = {"o": "circle", "s": "square", "^": "triangle", "D": "diamond",
-           "v": "inverted_triangle", "P": "plus", "X": "star"}  # fmt: skip
+MARKERS = {
+    "o": "circle",
+    "s": "square",
+    "^": "triangle",
+    "D": "diamond",
+    "v": "inverted_triangle",
+    "P": "plus",
+    "X": "star",
+}
 # (x column, y column, x title, y title) of each figure; a figure no cell has both for is left out.
 VIEWS = (
     ("gflops", "top1", "GFLOPs per clip (1 MAC = 1 FLOP)", "Top-1 accuracy (%)"),
@@ -87,8 +94,10 @@ def cell_source(cells: pd.DataFrame, styles: Styles) -> ColumnDataSource:
     looks = [style_of(styles, f) for f in cells["family"]]
     data: dict[str, Any] = {
         "row": list(range(len(cells))),
-        **{c: cells[c].astype(str).tolist() for c in
-           ("label", "model", "family", "input", "dtype", "mode", "machine")},
+        **{
+            c: cells[c].astype(str).tolist()
+            for c in ("label", "model", "family", "input", "dtype", "mode", "machine")
+        },
         "kwargs": [", ".join(f"{k}={v}" for k, v in kw.items()) for kw in cells["kwargs"]],
         **{c: cells[c].astype(float).tolist() for c in FIGURE_COLUMNS},
         "params_text": [numbers.params(None if pd.isna(v) else v * 1e6) for v in cells["params_m"]],
@@ -102,7 +111,7 @@ def cell_source(cells: pd.DataFrame, styles: Styles) -> ColumnDataSource:
             for (colour, _), verdict in zip(looks, cells["latency_fwd_verdict"], strict=True)
         ],
         "marker": [MARKERS.get(marker, "circle") for _, marker in looks],
-    }  # fmt: skip
+    }
     return ColumnDataSource({k: [None if _nan(v) else v for v in vs] for k, vs in data.items()})
 
 
@@ -114,18 +123,34 @@ def _view_figure(cells: pd.DataFrame, source: ColumnDataSource, view: tuple) -> 
     """One figure: a scatter per family over the cells that have both figures, a legend
     whose click hides a family, hover, box select."""
     x, y, x_title, y_title = view
-    plot = figure(width=460, height=340, tools="pan,wheel_zoom,box_select,tap,reset",
-                  active_drag="box_select", x_axis_label=x_title, y_axis_label=y_title,
-                  name=f"{x}-vs-{y}")  # fmt: skip
+    plot = figure(
+        width=460,
+        height=340,
+        tools="pan,wheel_zoom,box_select,tap,reset",
+        active_drag="box_select",
+        x_axis_label=x_title,
+        y_axis_label=y_title,
+        name=f"{x}-vs-{y}",
+    )
     measured = cells[x].notna() & cells[y].notna()
     fill = "latency_fill" if "latency_fwd_ms" in (x, y) else "fill"
     items = []
     for family in dict.fromkeys(cells.loc[measured, "family"]):
         mask = (measured & (cells["family"] == family)).tolist()
-        glyph = plot.scatter(x, y, source=source, view=CDSView(filter=BooleanFilter(mask)),
-                             size=9, marker="marker", fill_color=fill, line_color="colour",
-                             fill_alpha=0.85, nonselection_fill_alpha=0.15,
-                             nonselection_line_alpha=0.25, name=family)  # fmt: skip
+        glyph = plot.scatter(
+            x,
+            y,
+            source=source,
+            view=CDSView(filter=BooleanFilter(mask)),
+            size=9,
+            marker="marker",
+            fill_color=fill,
+            line_color="colour",
+            fill_alpha=0.85,
+            nonselection_fill_alpha=0.15,
+            nonselection_line_alpha=0.25,
+            name=family,
+        )
         items.append((family, [glyph]))
     plot.add_tools(HoverTool(tooltips=TOOLTIPS))
     legend = Legend(items=items, click_policy="hide", location="top_left")
@@ -143,8 +168,10 @@ def interactive_figures(cells: pd.DataFrame, styles: Styles, table_id: str) -> s
     plots = [_view_figure(cells, source, view) for view in views]
     source.selected.js_on_change(
         "indices",
-        CustomJS(args={"source": source},
-                 code=f"window.mtbenchSelect({json.dumps(table_id)}, source.selected.indices);"),
-    )  # fmt: skip
+        CustomJS(
+            args={"source": source},
+            code=f"window.mtbenchSelect({json.dumps(table_id)}, source.selected.indices);",
+        ),
+    )
     script, div = components(gridplot(plots, ncols=2, merge_tools=False))
     return f'<div class="interactive" data-find="{table_id}">{div}</div>{script}'

@@ -62,9 +62,15 @@ class PlotOutcome:
 def _paper_handle() -> Line2D:
     """Legend entry for the paper's points: hollow markers beside the measured (filled) ones."""
     return Line2D(
-        [], [], ls="", marker="o", markerfacecolor="none", color="#555555", label="paper",
+        [],
+        [],
+        ls="",
+        marker="o",
+        markerfacecolor="none",
+        color="#555555",
+        label="paper",
         markersize=5,
-    )  # fmt: skip
+    )
 
 
 def _rows_with(frame: pd.DataFrame, columns: list[str], reason: str) -> pd.DataFrame:
@@ -131,34 +137,57 @@ def _family_scatter(
             # mean over training seeds ± 1 std, as every table prints it (mtbench.numbers)
             seeds = zip(spread, part["n_seeds"], strict=True)
             half = [sd if n > 1 and pd.notna(sd) else 0.0 for sd, n in seeds]
-            ax.errorbar(part[x], part[y], yerr=half, fmt="none", ecolor=colour,
-                        elinewidth=0.8, capsize=2, zorder=2)  # fmt: skip
-        paired = (
-            part.dropna(subset=[f"paper_{x}", f"paper_{y}"])
-            if f"paper_{x}" in part and f"paper_{y}" in part
-            else part.iloc[:0]
-        )
-        if len(paired):
-            psize = size[paired.index.map(part.index.get_loc)] if sizes is not None else 22.0
-            ax.scatter(
-                paired[f"paper_{x}"],
-                paired[f"paper_{y}"],
-                s=psize,
-                facecolors="none",
-                edgecolors=colour,
-                marker=marker,
-                linewidths=0.9,
-                zorder=3,
+            ax.errorbar(
+                part[x],
+                part[y],
+                yerr=half,
+                fmt="none",
+                ecolor=colour,
+                elinewidth=0.8,
+                capsize=2,
+                zorder=2,
             )
-            for row in paired.itertuples():
-                ax.plot(
-                    [getattr(row, x), getattr(row, f"paper_{x}")],
-                    [getattr(row, y), getattr(row, f"paper_{y}")],
-                    color=colour,
-                    lw=0.6,
-                    ls=":",
-                    zorder=2,
-                )
+        _paper_points(ax, part, x, y, colour, marker, size, sizes is not None)
+
+
+def _paper_points(
+    ax: Axes,
+    part: pd.DataFrame,
+    x: str,
+    y: str,
+    colour: str,
+    marker: str,
+    size: np.ndarray | float,
+    sized: bool,
+) -> None:
+    """The paper's figures of a family's cells, hollow, each linked to ours by a dotted line."""
+    paired = (
+        part.dropna(subset=[f"paper_{x}", f"paper_{y}"])
+        if f"paper_{x}" in part and f"paper_{y}" in part
+        else part.iloc[:0]
+    )
+    if not len(paired):
+        return
+    psize = size[paired.index.map(part.index.get_loc)] if sized else 22.0
+    ax.scatter(
+        paired[f"paper_{x}"],
+        paired[f"paper_{y}"],
+        s=psize,
+        facecolors="none",
+        edgecolors=colour,
+        marker=marker,
+        linewidths=0.9,
+        zorder=3,
+    )
+    for row in paired.itertuples():
+        ax.plot(
+            [getattr(row, x), getattr(row, f"paper_{x}")],
+            [getattr(row, y), getattr(row, f"paper_{y}")],
+            color=colour,
+            lw=0.6,
+            ls=":",
+            zorder=2,
+        )
 
 
 DISTURBED_EDGE = 1.4  # a disturbed latency's hollow marker: its edge, thick enough to see
@@ -278,8 +307,7 @@ def _seed_bars_handle(rows: pd.DataFrame) -> list[Line2D]:
     if seeds.empty:
         return []
     counts = "-".join(f"{n:g}" for n in sorted({seeds.min(), seeds.max()}))
-    return [_text_handle(f"bars: {SEED_SPREAD} ({counts} seeds)", ls="-",
-                         color="#555555", lw=0.8)]  # fmt: skip
+    return [_text_handle(f"bars: {SEED_SPREAD} ({counts} seeds)", ls="-", color="#555555", lw=0.8)]
 
 
 def _chance(ax: Axes, panel: pd.DataFrame) -> list[Line2D]:
@@ -431,17 +459,27 @@ def _latency_series(
             bar.set_facecolor("white")
             bar.set_hatch(DISTURBED_HATCH)
     if paper in rows and rows[paper].notna().any():
-        ax.scatter(rows[paper], y, marker="D", s=14, facecolors="none", edgecolors="black",
-                   linewidths=0.8, zorder=3, label=PAPER_LATENCY)  # fmt: skip
+        ax.scatter(
+            rows[paper],
+            y,
+            marker="D",
+            s=14,
+            facecolors="none",
+            edgecolors="black",
+            linewidths=0.8,
+            zorder=3,
+            label=PAPER_LATENCY,
+        )
 
 
 def _latency_handles(drawn: list[tuple], styles: Styles, rows: pd.DataFrame) -> list:
     """The passes drawn (grey, filled or hatched), the families' colours, and the paper."""
     handles: list = [
-        Patch(facecolor="white" if hatch else "#777777", edgecolor="#777777", hatch=hatch,
-              label=name)
+        Patch(
+            facecolor="white" if hatch else "#777777", edgecolor="#777777", hatch=hatch, label=name
+        )
         for _, name, _, hatch in drawn
-    ]  # fmt: skip
+    ]
     if len(set(rows["family"])) > 1:
         handles += [
             Patch(color=c, label=f) for f, (c, _) in styles.items() if f in set(rows["family"])
@@ -456,8 +494,18 @@ def _latency_handles(drawn: list[tuple], styles: Styles, rows: pd.DataFrame) -> 
             )
         )
     if any(paper in rows and rows[paper].notna().any() for _, _, paper, _ in drawn):
-        handles.append(Line2D([], [], ls="", marker="D", markerfacecolor="none", color="black",
-                              label=PAPER_LATENCY, markersize=4))  # fmt: skip
+        handles.append(
+            Line2D(
+                [],
+                [],
+                ls="",
+                marker="D",
+                markerfacecolor="none",
+                color="black",
+                label=PAPER_LATENCY,
+                markersize=4,
+            )
+        )
     return handles
 
 
@@ -558,13 +606,29 @@ def _ablation_panel(
             if line.empty:
                 continue
             marker, ls = MARKERS[k % len(MARKERS)], LINESTYLES[s % len(LINESTYLES)]
-            ax.plot(line[axis], line[column], color=tone, marker=marker, markersize=3.5, ls=ls,
-                    lw=1.1, label=f"{model} {other}={value:g}")  # fmt: skip
+            ax.plot(
+                line[axis],
+                line[column],
+                color=tone,
+                marker=marker,
+                markersize=3.5,
+                ls=ls,
+                lw=1.1,
+                label=f"{model} {other}={value:g}",
+            )
             if compare and line[f"paper_{column}"].notna().any():
                 paper_shown = True
                 paper = line[f"paper_{column}"]
-                ax.scatter(line[axis], paper, marker=marker, s=22, facecolors="none",
-                           edgecolors=tone, linewidths=0.9, zorder=3)  # fmt: skip
+                ax.scatter(
+                    line[axis],
+                    paper,
+                    marker=marker,
+                    s=22,
+                    facecolors="none",
+                    edgecolors=tone,
+                    linewidths=0.9,
+                    zorder=3,
+                )
     return paper_shown
 
 

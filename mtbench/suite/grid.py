@@ -164,8 +164,10 @@ class _Grid:
                 self.problem(where, why)
                 continue
             label = _label(self, where, entry, name, combo, label_keys)
-            self._add(Cell(len(self.cells), source, name, kwargs, shape, options, label, "",
-                           workload), where)  # fmt: skip
+            self._add(
+                Cell(len(self.cells), source, name, kwargs, shape, options, label, "", workload),
+                where,
+            )
 
     def _kwarg_names(self, where: str, name: str, entry: dict[str, Any]) -> list[str] | None:
         """The entry's model keyword arguments, or None after recording the unknown ones."""
@@ -210,8 +212,9 @@ class _Grid:
         return bool(problems)
 
     def _add(self, cell: Cell, where: str) -> None:
-        key = cell_key(cell_config(cell.model, cell.kwargs, cell.input_shape, cell.options,
-                                   cell.workload))  # fmt: skip
+        key = cell_key(
+            cell_config(cell.model, cell.kwargs, cell.input_shape, cell.options, cell.workload)
+        )
         if key in self.seen:
             self.spec.problem(
                 where, f"duplicate cell {cell.label!r}: same configuration as {self.seen[key]}"

@@ -129,7 +129,7 @@ TRAIN_FIELDS = {
     "amp": Field(boolean, "autocast (bf16 on CPU; amp_dtype on CUDA)", False),
     "amp_dtype": Field(
         choice(AMP_DTYPES), "autocast dtype on CUDA (float16 adds a scaler)", "bfloat16"
-    ),  # fmt: skip
+    ),
     "multigrid": Field(boolean, "Wu et al. 2020 long cycle over (T, crop)", False),
     "short_cycle": Field(boolean, "with multigrid: the short cycle over crop size", False),
     "seed": Field(non_negative_int, "seeds weights, data order and clip sampling", 0),
@@ -152,8 +152,13 @@ KEY_WHEN_SET = {"decoder", "decode_threads", "decode_device"}
 WORKLOAD_SECTIONS = {"data": DATA_FIELDS, "train": TRAIN_FIELDS, "eval": EVAL_FIELDS}
 # Values that are lists themselves: only a list of lists is a grid of them.
 WORKLOAD_LIST_VALUED = {
-    "data.resize", "data.mean", "data.std", "data.source_size", "train.lr_steps", "train.freeze",
-}  # fmt: skip
+    "data.resize",
+    "data.mean",
+    "data.std",
+    "data.source_size",
+    "train.lr_steps",
+    "train.freeze",
+}
 
 
 def workload_defaults(section: str, table: dict[str, Any]) -> dict[str, Any]:
