@@ -14,9 +14,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from typing import Any
 
 import torch
+
+from mtbench.record import Deploy
 
 FORWARD = "latency_fwd"
 TRAINING_STEP = "latency_fwdbwd"
@@ -57,7 +58,7 @@ class Executor:
     steps: dict[str, Step]
     threads: int | None = None
     cudnn_benchmark: bool = False
-    deploy: dict[str, Any] | None = field(default=None)
+    deploy: Deploy | None = field(default=None)
 
     def settings(self) -> AbstractContextManager[None]:
         return process_settings(self.threads, self.cudnn_benchmark)

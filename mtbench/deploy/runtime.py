@@ -18,6 +18,7 @@ from mtbench.deploy.equality import THRESHOLDS, check_equal, fixed_clip, relativ
 from mtbench.deploy.export import Exported, convert_openvino, export_onnx
 from mtbench.deploy.sessions import Session, onnxruntime_session, openvino_session
 from mtbench.executor import FORWARD, Executor, step
+from mtbench.record import Deploy
 from mtbench.runtimes import onnx_exporter
 
 if TYPE_CHECKING:
@@ -64,7 +65,7 @@ def runtime_executor(
         on_phase(f"load into {options.runtime}")
         session = open_session(exported, options, threads)
     figure = relative_difference(reference, session.run(clip.numpy()))
-    deploy = {
+    deploy: Deploy = {  # type: ignore[typeddict-item]  (the export's fields come from as_record)
         "runtime_version": session.version,
         **exported.as_record(),
         "precision": session.precision,
