@@ -78,7 +78,8 @@ def breakdown_table(
     header, rows = breakdown_rows(breakdown, ceilings, by)
     columns = [Column(h, "left" if i == 0 else "right") for i, h in enumerate(header)]
     notes = breakdown_notes(breakdown, ceilings)
-    return TextTable(columns, rows, title or _title("", breakdown, by), notes)
+    table = TextTable(columns, rows, title or _title("", breakdown, by), notes)
+    return table.drop_empty(keep=(header[0],))  # ptflops' rows before they were dropped
 
 
 def breakdown_notes(b: dict[str, Any], c: dict[str, Any] | None) -> list[str]:
@@ -99,9 +100,10 @@ def breakdown_notes(b: dict[str, Any], c: dict[str, Any] | None) -> list[str]:
     if b.get("verdict") == "disturbed":
         notes.append(numbers.DISTURBED_NOTE)
     notes.append(
-        "GF: GFLOPs/clip by fvcore (fv) and ptflops (pt), 1 multiply-add = 1 FLOP; F/B: fvcore"
-        " FLOPs per byte its operators read and write; share: of the profiled forward; roof:"
-        " achieved GFLOP/s over the roofline at that F/B"
+        "GF fv: GFLOPs/clip by fvcore, rows from the trace that gave the total (ptflops counts"
+        " the whole model only; GF pt: its rows, in records made before), 1 multiply-add = 1"
+        " FLOP; F/B: fvcore FLOPs per byte its operators read and write; share: of the profiled"
+        " forward; roof: achieved GFLOP/s over the roofline at that F/B"
     )
     return notes
 

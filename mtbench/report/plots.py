@@ -255,7 +255,10 @@ def _few_labels_handle(points_per_panel: float) -> list[Line2D]:
 def _legend_below(fig: Figure, handles: list) -> None:
     """One legend under the panels, as many columns as the figure's width allows."""
     longest = max((len(h.get_label()) for h in handles), default=0)
-    ncols = (2 if longest > 14 else 3) if fig.get_figwidth() <= COLUMN_WIDTH else 5
+    if fig.get_figwidth() <= COLUMN_WIDTH:  # a label as long as a column's half gets a row
+        ncols = 1 if longest > 30 else (2 if longest > 14 else 3)
+    else:
+        ncols = 2 if longest > 40 else 5
     fig.legend(
         handles=handles, loc="outside lower center", ncols=min(len(handles), ncols), frameon=False
     )
