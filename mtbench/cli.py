@@ -481,7 +481,7 @@ def _register_area_commands() -> None:
     """Each area (suites, reports, training) adds its own commands to the one app."""
     import importlib
 
-    for module in ("mtbench.suite.commands", "mtbench.report.commands", "mtbench.data.commands"):
+    for module in ("mtbench.launch.commands", "mtbench.report.commands", "mtbench.data.commands"):
         try:
             importlib.import_module(module).register(app)
         except ModuleNotFoundError as exc:

@@ -178,9 +178,9 @@ def test_no_circle_of_packages():
 
 
 def test_a_climbing_import_is_caught():
-    table = {"errors.py": 1, "measure/": 6, "*/commands.py": 10, "suite/": 8}
-    assert layer_of("mtbench.suite.commands", table) == ("*/commands.py", 10)
-    assert layer_of("mtbench.suite.runner", table) == ("suite/", 8)
+    table = {"errors.py": 1, "measure/": 6, "*/commands.py": 10, "launch/": 9}
+    assert layer_of("mtbench.launch.commands", table) == ("*/commands.py", 10)
+    assert layer_of("mtbench.launch.slurm", table) == ("launch/", 9)
     assert layer_of("mtbench.errors", table)[1] < layer_of("mtbench.measure.profile", table)[1]
 
 

@@ -9,10 +9,10 @@ from conftest import assert_one_line_error
 from torch import nn
 from typer.testing import CliRunner
 
+from mtbench.launch.commands import register
 from mtbench.measure import execution
 from mtbench.registry import register_model
 from mtbench.suite import interleave
-from mtbench.suite.commands import register
 from mtbench.suite.grid import expand
 from mtbench.suite.runner import run_suite
 from mtbench.suite.schema import parse_suite
