@@ -206,3 +206,32 @@ def to_html(table: TextTable, attributes: str = "") -> str:
         notes = "".join(f"<li>{html_escape(n)}</li>" for n in table.footnotes)
         html += f'<ul class="note">{notes}</ul>'
     return html
+
+
+def table_to_dict(table: TextTable) -> dict[str, Any]:
+    """The table as JSON-ready data (a benchmark's results file): a Figure keeps its number and
+    its text, so a table read back renders exactly as it was written."""
+
+    def cell(value: Any) -> Any:
+        return {"value": value.value, "text": value.text} if isinstance(value, Figure) else value
+
+    return {
+        "title": table.title,
+        "columns": [{"header": c.header, "align": c.align} for c in table.columns],
+        "rows": [[cell(value) for value in row] for row in table.rows],
+        "footnotes": list(table.footnotes),
+    }
+
+
+def table_from_dict(data: dict[str, Any]) -> TextTable:
+    """A table `table_to_dict` wrote."""
+
+    def cell(value: Any) -> Any:
+        return Figure(value["value"], value["text"]) if isinstance(value, dict) else value
+
+    return TextTable(
+        [Column(c["header"], c["align"]) for c in data["columns"]],
+        [[cell(value) for value in row] for row in data["rows"]],
+        data.get("title", ""),
+        list(data.get("footnotes", [])),
+    )

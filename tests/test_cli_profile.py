@@ -87,3 +87,30 @@ def test_bad_input_is_one_line_exit_2(cli_inproc, args, needles):
 
 def test_bad_input_from_the_shell_has_no_traceback(cli):
     assert_one_line_error(cli("profile", "r3d-19"), "unknown model")
+
+
+def test_show_prints_a_saved_record_as_profile_printed_it(cli_inproc, tmp_path):
+    """`profile --json` then `show FILE` is `profile` itself (how docs render a saved record)."""
+    args = ["profile", "mc3-18", "--input", "1x3x4x32x32", "--measure", "params,flops"]
+    saved = cli_inproc(*args, "--json")
+    assert saved.returncode == 0, saved.stderr
+    (tmp_path / "r.json").write_text(saved.stdout)
+    shown = cli_inproc("show", str(tmp_path / "r.json"))
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout == cli_inproc(*args).stdout
+
+
+@pytest.mark.parametrize(
+    ("content", "extra", "needle"),
+    [
+        ("[1, 2]", [], "not a record saved with `mtbench profile --json`"),
+        ("{not json", [], "not a record saved with `mtbench profile --json` (Expecting"),
+        ('{"model": "x"}', ["--by", "layer"], "--by 'layer': choose one of module, op"),
+    ],
+)
+def test_show_of_a_file_that_is_not_a_record_is_one_line(
+    cli_inproc, tmp_path, content, extra, needle
+):
+    (tmp_path / "r.json").write_text(content)
+    result = cli_inproc("show", str(tmp_path / "r.json"), *extra)
+    assert_one_line_error(result, needle)

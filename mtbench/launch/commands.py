@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -270,10 +271,19 @@ def multigrid_tables(cells: list[Cell]) -> list[Table]:
 
 
 def show(
-    folder: Annotated[Path, typer.Argument(help="A suite's output folder, e.g. reports/smoke.")],
+    folder: Annotated[
+        Path,
+        typer.Argument(
+            help="A suite's output folder, e.g. reports/smoke, or a record `profile --json` wrote."
+        ),
+    ],
     csv: Annotated[bool, typer.Option(help="Also write results.csv next to the store.")] = False,
+    by: Annotated[str, typer.Option(help="A record's breakdown rows: module | op.")] = "module",
 ) -> None:
-    """Print a result store as a table."""
+    """Print a result store as a table, or one saved record as `mtbench profile` prints it."""
+    if folder.is_file():
+        _show_record(folder, by)
+        return
     stores = find_stores(folder)
     if not stores:
         raise UsageError(f"{folder}: no results.jsonl or results.d/ found under it")
@@ -286,6 +296,25 @@ def show(
             path = store / "results.csv"
             pd.json_normalize(records).to_csv(path, index=False)
             console.print(f"wrote {path}")
+
+
+def _show_record(path: Path, by: str) -> None:
+    """A record saved with `mtbench profile --json`, printed as the command printed it."""
+    from mtbench.cli import print_breakdown, print_record
+    from mtbench.report.breakdown_tables import BY_CHOICES
+
+    if by not in BY_CHOICES:
+        raise UsageError(f"--by {by!r}: choose one of {', '.join(BY_CHOICES)}")
+    not_a_record = f"{path}: not a record saved with `mtbench profile --json`"
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{not_a_record} ({exc})") from exc
+    if not isinstance(record, dict) or "model" not in record:
+        raise UsageError(not_a_record)
+    print_record(record)
+    if record.get("breakdown") is not None:
+        print_breakdown(record, by)
 
 
 def _preferred(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
