@@ -41,6 +41,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from mtbench import numbers
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:
@@ -194,7 +196,7 @@ def provenance_line(fragment: Fragment, said: dict[str, Any]) -> str:
     verdict = said.get("verdict") or "nothing timed"
     return (
         f"<sub>Measured {said['date']} on {said['machine']}, {said['threads']}, at commit"
-        f" {said['commit']}; timing verdict: {verdict}; took {_duration(said['took_s'])}."
+        f" {said['commit']}; timing verdict: {verdict}; took {numbers.duration(said['took_s'])}."
         f" Re-take: `python benchmarks/publish.py --run {fragment.name}`.</sub>"
     )
 
@@ -226,7 +228,7 @@ def render_index(fragments: dict[str, Fragment], provenance: dict[str, Any]) -> 
     )
     for name, fragment in sorted(fragments.items()):
         said = provenance.get(name, {})
-        took = _duration(said["took_s"]) if said else None
+        took = numbers.duration(said["took_s"]) if said else None
         table.rows.append(
             [
                 name,
@@ -369,11 +371,6 @@ def _commit(root: Path) -> str:
     commit = git("rev-parse", "--short=10", "HEAD") or "no git"
     dirty = git("status", "--porcelain", "--untracked-files=no", "--", "mtbench", "baselines")
     return f"{commit} (with uncommitted changes to mtbench)" if dirty else commit
-
-
-def _duration(seconds: float) -> str:
-    minutes, rest = divmod(round(seconds), 60)
-    return f"{minutes} min {rest} s" if minutes else f"{rest} s"
 
 
 def main_at(root: Path, argv: list[str]) -> int:

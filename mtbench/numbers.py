@@ -138,3 +138,13 @@ def over_seeds(mean: float | None, std: float | None, n: float, places: int = 2)
 def count(n: float, noun: str) -> str:
     """'1 thread', '2 threads'."""
     return f"{n:g} {noun}" + ("" if n == 1 else "s")
+
+
+def duration(seconds: float | None) -> str:
+    """A whole command's or a benchmark's wall time: '26 s', '8 min 28 s', '1 h 02 min'."""
+    if _absent(seconds):
+        return MISSING
+    minutes, rest = divmod(round(seconds), 60)
+    if minutes >= 60:
+        return f"{minutes // 60} h {minutes % 60:02d} min"
+    return f"{minutes} min {rest} s" if minutes else f"{rest} s"

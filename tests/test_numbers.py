@@ -142,3 +142,11 @@ def test_rich_reads_no_markup_in_cells():
     rendered = to_rich(table)
     assert str(rendered.columns[1]._cells[1]) == "[red]x[/red]"
     assert rendered.caption == numbers.DISTURBED_NOTE
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(None, numbers.MISSING), (26.4, "26 s"), (508.2, "8 min 28 s"), (3725, "1 h 02 min")],
+)
+def test_a_duration_reads_in_the_units_a_person_says(seconds, text):
+    assert numbers.duration(seconds) == text

@@ -173,3 +173,16 @@ def test_a_benchmark_table_carries_the_worst_verdict_of_its_timings(tmp_path):
     assert written["meta"] == {"threads": 2, "verdict": "disturbed", "reasons": ["cv 0.2 > 0.1"]}
     publish.write_table(tmp_path / "c.json", TABLE, None)
     assert json.loads((tmp_path / "c.json").read_text())["meta"]["verdict"] is None
+
+
+def test_the_readme_commands_benchmark_runs_what_ci_runs():
+    """benchmarks/readme_commands.py times README command 2, the line .ci/run ends with."""
+    import readme_commands
+
+    commands = readme_commands.readme_commands()
+    assert set(commands) == {"1", "2"}
+    assert (ROOT / ".ci" / "run").read_text().rstrip().endswith(commands["2"])
+    output = (
+        "SKIPPED [3] tests/a.py:9: no GPU\nSKIPPED [2] tests/b.py:4: no GPU\nSKIPPED [1] c.py:1: x"
+    )
+    assert readme_commands.skip_reasons(output) == ["5 skipped: no GPU", "1 skipped: x"]
