@@ -242,6 +242,10 @@ def record_table(stored: dict[str, Any]) -> TextTable:
         step = MEMORY_PASS_WORDS.get(record.get("peak_mem_pass"), "")
         memory = f"{numbers.decimal(record['peak_mem_mb'], 1)} MiB{step}"
         table.rows.append(["peak memory growth", memory])
+    if record.get("scenario_run"):
+        from mtbench.report.scenario_tables import scenario_rows
+
+        table.rows += scenario_rows(record["scenario_run"])
     if record.get("deploy"):
         table.rows += _deploy_rows(record)
     else:

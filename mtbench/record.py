@@ -206,7 +206,7 @@ class LoadGenRun(TypedDict):
     scheduled_samples_per_s: float | None  # server: the Poisson schedule's rate
     loadgen_version: str | None
     parameters: dict[str, str]  # "Test Parameters Used", as LoadGen printed them
-    logs: list[str]  # the summary and detail logs, relative to the cell's folder
+    logs: list[str]  # the summary and detail logs, relative to the cell's folder ([]: no folder)
 
 
 class CurvePoint(TypedDict):

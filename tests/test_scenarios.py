@@ -73,7 +73,7 @@ def test_single_stream_p90_is_the_stubs_own(tmp_path):
     settings = LoadGenSettings("single-stream", 1.0, 16, 0, 20.0)
     run = run_loadgen(stub.executor(), settings, tmp_path)
     # LoadGen timed every query the stub ran: its p90 is the stub's own p90 of those calls,
-    # apart from the hand-over to the worker thread (well under a millisecond).
+    # apart from LoadGen's call into the system under test and back (microseconds).
     assert run["percentiles_ms"]["p90"] >= 20.0
     assert run["percentiles_ms"]["p90"] == pytest.approx(percentile(stub.took, 0.9), abs=1.0)
     assert run["loadgen_version"].startswith("6.") and run["scenario"] == "SingleStream"
@@ -154,10 +154,10 @@ def test_a_stream_above_the_stubs_rate_misses_and_below_does_not():
     below = run_stream(stub.executor(), StreamSettings(50.0, 8, 4, 0.8))
     above = run_stream(stub.executor(), StreamSettings(400.0, 8, 4, 0.4))
     assert below["misses"] == 0 and below["sustained_fps"] == pytest.approx(50.0, rel=0.1)
-    # Below the rate a window waits for no other: its latency is the stub's own forward.
-    assert below["p50_ms"] == pytest.approx(
-        percentile(stub.took[: below["windows"] + 1], 0.5), abs=1.0
-    )
+    # Below the rate a window waits for no other: its latency is its own forward and the
+    # wake-up at its last frame, less than a second forward it would have waited behind.
+    own = percentile(stub.took[1:], 0.5)  # the first call is the untimed one
+    assert own <= below["p50_ms"] < 2 * own
     assert above["miss_rate"] > 0.5 and above["sustained_fps"] < 0.6 * 400.0
 
 
@@ -317,3 +317,24 @@ def test_every_scenario_on_a_tiny_real_model_gives_a_whole_record(tmp_path, scen
     if scenario == "offline":
         assert [p["at"] for p in part["search"]["curve"]] == [1, 2]
         assert loadgen["samples_per_s"] > 0
+
+
+@pytest.mark.slow
+def test_profile_prints_the_stream_it_ran(cli_inproc):
+    import json
+
+    from mtbench.cli import record_table
+
+    args = ["--input", "1x3x8x32x32", "--measure", "latency_fwd", "--threads", "1"]
+    args += ["--repeats", "2", "--scenario", "stream", "--fps", "5", "--min-duration-s", "2"]
+    result = cli_inproc(
+        "profile", "test-tiny3d", "--import", "tests/tiny_models.py", *args, "--json"
+    )
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout)
+    stream = record["scenario_run"]["stream"]
+    assert (stream["fps"], stream["window"], stream["stride"]) == (5.0, 8, 4)
+    assert stream["windows"] == StreamSettings(5.0, 8, 4, 2.0).windows() == 2
+    rows = dict(record_table(record).rows)
+    assert rows["missed windows"].startswith(f"{stream['misses']} of {stream['windows']} (")
+    assert rows["scenario"] == "stream; live stream (not an MLPerf scenario)"

@@ -1,8 +1,9 @@
 """One run of MLPerf's own LoadGen over an executor's forward, and its summary parsed.
 
-The system under test is the cell's executor: a worker thread takes LoadGen's queries in
-the order they were issued and runs the executor's forward step for each (one step per
-`samples_per_step` samples), then tells LoadGen the query is complete. The query sample
+The system under test is the cell's executor: each query runs the executor's forward step
+(one step per `samples_per_step` samples), in LoadGen's issuing thread or, for the server,
+in one worker thread that takes queries in the order they arrived, then tells LoadGen the
+query is complete. The query sample
 library is the executor's own clip: every sample is the clip the executor was built on, so
 loading a sample moves nothing and the time LoadGen measures is the network's and the
 queue's. LoadGen decides when queries arrive, how long the run lasts, and whether it is
@@ -79,37 +80,50 @@ class LoadGenSettings:
 
 
 class ExecutorSUT:
-    """LoadGen's system under test: queries queued to one worker that runs the forward."""
+    """LoadGen's system under test: each query runs the forward in LoadGen's issuing thread
+    (single-stream, multi-stream, offline: LoadGen issues the next query only when this one
+    is done, so nothing waits), or, for the server, is queued to one worker so that LoadGen
+    keeps issuing on its Poisson schedule while the worker is busy."""
 
-    def __init__(self, executor: Executor, samples_per_step: int) -> None:
+    def __init__(self, executor: Executor, samples_per_step: int, queued: bool) -> None:
         self.run = executor.steps[FORWARD].run
         self.samples_per_step = samples_per_step
+        self.queued = queued
         self.queries: queue.Queue[list[Any] | None] = queue.Queue()
         self.error: BaseException | None = None
         self.worker = threading.Thread(target=self._work, daemon=True)
 
     def issue(self, samples: list[Any]) -> None:
-        self.queries.put(list(samples))
+        if self.queued:
+            self.queries.put(list(samples))
+        else:
+            self._answer(list(samples))
 
-    def _work(self) -> None:
+    def _answer(self, samples: list[Any]) -> None:
+        """Run the forward for `samples` (unless an earlier one failed) and complete them."""
         import mlperf_loadgen as lg
 
+        if self.error is None:
+            try:
+                for _ in range(math.ceil(len(samples) / self.samples_per_step)):
+                    self.run()
+            except BaseException as exc:  # noqa: BLE001  (re-raised after LoadGen ends)
+                self.error = exc
+        lg.QuerySamplesComplete([lg.QuerySampleResponse(s.id, 0, 0) for s in samples])
+
+    def _work(self) -> None:
         while (samples := self.queries.get()) is not None:
-            if self.error is None:
-                try:
-                    for _ in range(math.ceil(len(samples) / self.samples_per_step)):
-                        self.run()
-                except BaseException as exc:  # noqa: BLE001  (re-raised after LoadGen ends)
-                    self.error = exc
-            lg.QuerySamplesComplete([lg.QuerySampleResponse(s.id, 0, 0) for s in samples])
+            self._answer(samples)
 
     def __enter__(self) -> ExecutorSUT:
-        self.worker.start()
+        if self.queued:
+            self.worker.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.queries.put(None)
-        self.worker.join()
+        if self.queued:
+            self.queries.put(None)
+            self.worker.join()
 
 
 def run_loadgen(
@@ -125,7 +139,8 @@ def run_loadgen(
     output.copy_summary_to_stdout = False
     logs = lg.LogSettings()
     logs.log_output = output
-    with executor.settings(), ExecutorSUT(executor, samples_per_step) as sut:
+    queued = settings.scenario == "server"
+    with executor.settings(), ExecutorSUT(executor, samples_per_step, queued) as sut:
         executor.steps[FORWARD].enter()
         handle = lg.ConstructSUT(sut.issue, lambda: None)
         library = lg.ConstructQSL(LIBRARY_SIZE, LIBRARY_SIZE, lambda s: None, lambda s: None)

@@ -195,7 +195,10 @@ def scenario_of(measuring: Measuring, executor: Executor, cache_dir: Path | None
     if cache_dir is not None:
         return run_scenario(options, executor, at_batch(cache_dir), shape, cache_dir)
     with tempfile.TemporaryDirectory(prefix="mtbench-scenario-") as tmp:
-        return run_scenario(options, executor, at_batch(Path(tmp)), shape, Path(tmp))
+        part = run_scenario(options, executor, at_batch(Path(tmp)), shape, Path(tmp))
+    if part["loadgen"] is not None:
+        part["loadgen"]["logs"] = []  # they went with the temporary folder
+    return part
 
 
 def record_timings(record: Record, timings: dict[str, Any]) -> None:

@@ -80,3 +80,70 @@ def live_table(frame: pd.DataFrame, title: str = "") -> TextTable:
         "the tail of a longer run can be worse."
     ]
     return TextTable(LIVE_HEADERS, rows, title, notes if rows else [])
+
+
+def _ms(values: list[float | None]) -> str:
+    return " / ".join(numbers.decimal(v) for v in values) + " ms"
+
+
+def _loadgen_rows(run: dict[str, Any]) -> list[list[str]]:
+    kept = ("p50", "p90", "p99", "p99.9")
+    rows = [
+        ["LoadGen p50 / p90 / p99 / p99.9", _ms([run["percentiles_ms"].get(k) for k in kept])],
+    ]
+    if run["early_stopping_ms"]:
+        estimates = ", ".join(
+            f"{k} {numbers.decimal(v)} ms" for k, v in run["early_stopping_ms"].items()
+        )
+        rows.append(["early-stopping estimate", estimates])
+    elif run["early_stopping"]:
+        rows.append(["early stopping", " ".join(run["early_stopping"])])
+    if run["qps_without_overhead"] is not None:
+        rows.append(
+            [
+                "QPS without / with LoadGen",
+                f"{numbers.decimal(run['qps_without_overhead'])}"
+                f" / {numbers.decimal(run['qps_with_overhead'])}",
+            ]
+        )
+    if run["samples_per_s"] is not None:
+        rows.append(["samples / s", numbers.decimal(run["samples_per_s"])])
+    logs = f"; logs {', '.join(run['logs'])}" if run["logs"] else ""
+    rows.append(["LoadGen", f"{run['loadgen_version']}{logs}"])
+    return rows
+
+
+def _stream_rows(stream: dict[str, Any]) -> list[list[str]]:
+    return [
+        [
+            "stream",
+            f"{numbers.decimal(stream['fps'], 1)} fps, window {stream['window']} frames every"
+            f" {stream['stride']}, {stream['source']}",
+        ],
+        ["window p50 / p90 / p99", _ms([stream["p50_ms"], stream["p90_ms"], stream["p99_ms"]])],
+        [
+            "missed windows",
+            f"{stream['misses']} of {stream['windows']}"
+            f" ({numbers.decimal(stream['miss_rate'] * 100, 1)}%)",
+        ],
+        ["sustained", f"{numbers.decimal(stream['sustained_fps'], 1)} fps"],
+    ]
+
+
+def scenario_rows(part: dict[str, Any]) -> list[list[str]]:
+    """A record's scenario as (measure, value) rows for `mtbench profile`'s table."""
+    from mtbench.report.scenario_frame import scenario_text
+
+    rows = [["scenario", scenario_text(part, part["name"])]]
+    if part["loadgen"] is not None:
+        rows += _loadgen_rows(part["loadgen"])
+    if part["stream"] is not None:
+        rows += _stream_rows(part["stream"])
+    if (search := part["search"]) is not None:
+        steps = ", ".join(
+            f"{numbers.decimal(p['at'], 1)} {'ok' if p['passed'] else 'no'}"
+            for p in search["curve"]
+        )
+        found = search["note"] or f"found {numbers.decimal(search['found'], 1)}"
+        rows.append([f"search over {search['over']}", f"{found}; steps: {steps}"])
+    return rows
