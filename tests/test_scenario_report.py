@@ -16,6 +16,7 @@ from mtbench.suite.store import read_records, write_records
 
 FIXTURES = Path(__file__).parent / "fixtures" / "report" / "substreams"
 SETTINGS = {"min_duration_s": 1.0, "seed": 0, "window": 16, "stride": 8}
+SETTINGS_SERVER = {"min_duration_s": 1.0, "seed": 0, "target_latency_ms": 1000.0}
 
 
 @pytest.fixture
@@ -57,10 +58,17 @@ def _loadgen(p90: float, result: str, failed: list[str]) -> dict:
     }
 
 
+CURVE = [  # a server search's steps, out of order as bisection runs them
+    {"at": 10.0, "passed": True, "p99_ms": 300.0, "throughput": 9.5},
+    {"at": 15.0, "passed": False, "p99_ms": 1900.0, "throughput": 13.0},
+    {"at": 12.0, "passed": True, "p99_ms": 700.0, "throughput": 11.8},
+]
+
+
 def _part(name: str, **fields) -> dict:
     part = {
         "name": name,
-        "settings": SETTINGS,
+        "settings": SETTINGS_SERVER if name == "server" else SETTINGS,
         "short": True,
         "mlperf_valid": False,
         "label": "short run (1 s; MLPerf: 600 s): not MLPerf-valid",
@@ -101,7 +109,7 @@ def store(tmp_path):
             _part(
                 "server",
                 loadgen=_loadgen(80.0, "INVALID", ["early stopping"]),
-                search=_search("target_qps", 12.0),
+                search={**_search("target_qps", 12.0), "curve": CURVE},
             ),
         ),
         _as(
@@ -159,3 +167,14 @@ def test_a_store_without_scenarios_keeps_its_table(tmp_path):
     from mtbench.report.tables import summary_table
 
     assert not any(c.startswith(("Scenario", "QPS", "Live")) for c in summary_table(frame).columns)
+
+
+def test_the_server_curve_draws_each_step_in_order_of_throughput(store):
+    from mtbench.report.scenario_plots import server_curve
+
+    frame = load_store(store).frame
+    figure = server_curve(frame[frame["status"] == "ok"])
+    (line,) = [ln for ln in figure.axes[0].lines if ln.get_label().startswith("mtnet server")]
+    assert line.get_xydata().tolist() == [[9.5, 300.0], [11.8, 700.0], [13.0, 1900.0]]
+    (bound,) = [ln for ln in figure.axes[0].lines if ln.get_label().startswith("p99 bound")]
+    assert bound.get_ydata()[0] == SETTINGS_SERVER["target_latency_ms"]

@@ -338,3 +338,18 @@ def test_profile_prints_the_stream_it_ran(cli_inproc):
     rows = dict(record_table(record).rows)
     assert rows["missed windows"].startswith(f"{stream['misses']} of {stream['windows']} (")
     assert rows["scenario"] == "stream; live stream (not an MLPerf scenario)"
+
+
+def test_a_search_says_when_nothing_or_everything_passed():
+    from mtbench.measure.scenarios import bisect
+
+    def point(at: float, passed: bool) -> dict:
+        return {"at": at, "passed": passed}
+
+    none = bisect("fps", lambda at: point(at, False), 0.0, 64.0)
+    assert none["found"] is None and none["note"] == "no fps passed in 6 steps"
+    assert [p["at"] for p in none["curve"]] == [32.0, 16.0, 8.0, 4.0, 2.0, 1.0]
+    every = bisect("fps", lambda at: point(at, True), 0.0, 64.0)
+    assert every["found"] == 63.0 and "may lie above the 64 searched" in every["note"]
+    half = bisect("fps", lambda at: point(at, at <= 20.0), 0.0, 64.0)
+    assert half["found"] == 20.0 and half["note"] is None

@@ -213,6 +213,8 @@ def bisect(over: str, attempt: Callable[[float], CurvePoint], low: float, high: 
         else:
             high = point["at"]
     note = None if found is not None else f"no {over} passed in {len(curve)} steps"
+    if all(p["passed"] for p in curve):
+        note = f"every step passed: the highest {over} may lie above the {high:g} searched"
     return {"over": over, "curve": curve, "found": found, "note": note}  # type: ignore[typeddict-item]
 
 

@@ -34,7 +34,7 @@ def scenario_text(part: dict[str, Any] | None, name: str) -> str:
         failed = loadgen["failed"]
         text += f": {loadgen['result']}" + (f" ({', '.join(failed)})" if failed else "")
     search = part.get("search")
-    if search is not None and search["found"] is None:
+    if search is not None and search["note"]:
         text += f"; {search['note']}"
     return f"{text}; {part['label']}"
 
