@@ -353,3 +353,24 @@ def test_a_search_says_when_nothing_or_everything_passed():
     assert every["found"] == 63.0 and "may lie above the 64 searched" in every["note"]
     half = bisect("fps", lambda at: point(at, at <= 20.0), 0.0, 64.0)
     assert half["found"] == 20.0 and half["note"] is None
+
+
+def test_offline_stops_at_the_memory_budget(tmp_path):
+    import numpy as np
+
+    def make(batch: int) -> Executor:
+        def run() -> None:
+            held = np.ones(batch * 40 * 2**20 // 8)  # 40 MiB a clip, every page written
+            time.sleep(0.02)  # the stub's forward: long enough for the memory sampler
+            del held
+
+        return Executor("pytorch", torch.device("cpu"), batch, {FORWARD: Step(lambda: None, run)})
+
+    options = ProfileOptions(
+        scenario="offline", min_duration_s=0.2, memory_budget_mb=120.0, measure=FWD
+    )
+    run, search = offline_search(options, make, tmp_path)
+    assert [p["at"] for p in search["curve"]] == [1, 2, 4]
+    assert [p["passed"] for p in search["curve"]] == [True, True, False]
+    assert search["curve"][2]["why"] == "over the 120 MiB budget"
+    assert search["found"] in (1, 2) and run is not None
