@@ -87,6 +87,9 @@ class ExecutorSUT:
 
     def __init__(self, executor: Executor, samples_per_step: int, queued: bool) -> None:
         self.run = executor.steps[FORWARD].run
+        # On CUDA a forward returns once its kernels are queued: the query is done when the
+        # device is, so LoadGen's clock stops after a synchronize.
+        self.synchronize = executor.device.type == "cuda"
         self.samples_per_step = samples_per_step
         self.queued = queued
         self.queries: queue.Queue[list[Any] | None] = queue.Queue()
@@ -107,6 +110,10 @@ class ExecutorSUT:
             try:
                 for _ in range(math.ceil(len(samples) / self.samples_per_step)):
                     self.run()
+                if self.synchronize:
+                    import torch
+
+                    torch.cuda.synchronize()
             except BaseException as exc:  # noqa: BLE001  (re-raised after LoadGen ends)
                 self.error = exc
         lg.QuerySamplesComplete([lg.QuerySampleResponse(s.id, 0, 0) for s in samples])
