@@ -178,3 +178,14 @@ def test_the_server_curve_draws_each_step_in_order_of_throughput(store):
     assert line.get_xydata().tolist() == [[9.5, 300.0], [11.8, 700.0], [13.0, 1900.0]]
     (bound,) = [ln for ln in figure.axes[0].lines if ln.get_label().startswith("p99 bound")]
     assert bound.get_ydata()[0] == SETTINGS_SERVER["target_latency_ms"]
+
+
+def test_a_cells_log_line_carries_its_scenario():
+    from mtbench.suite.runner import scenario_figure
+
+    stream = _part("stream", stream=_stream(30.0, 0.5, 300.0))
+    assert scenario_figure(stream) == "stream 30.0 fps, 50.0% missed"
+    server = _part(
+        "server", loadgen=_loadgen(80.0, "INVALID", []), search=_search("target_qps", 12.0)
+    )
+    assert scenario_figure(server) == "server p90 80.00 ms, INVALID, found 12.0"
