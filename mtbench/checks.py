@@ -40,6 +40,11 @@ def non_negative_int(v: Any) -> str | None:
     return None if is_int(v) and v >= 0 else f"expected an integer >= 0, got {v!r}"
 
 
+def positive_number(v: Any) -> str | None:
+    ok = isinstance(v, int | float) and not isinstance(v, bool) and v > 0
+    return None if ok else f"expected a number > 0, got {v!r}"
+
+
 def boolean(v: Any) -> str | None:
     return None if isinstance(v, bool) else f"expected true or false, got {v!r}"
 

@@ -242,6 +242,10 @@ def record_table(stored: dict[str, Any]) -> TextTable:
         step = MEMORY_PASS_WORDS.get(record.get("peak_mem_pass"), "")
         memory = f"{numbers.decimal(record['peak_mem_mb'], 1)} MiB{step}"
         table.rows.append(["peak memory growth", memory])
+    if record.get("scenario_run"):
+        from mtbench.report.scenario_tables import scenario_rows
+
+        table.rows += scenario_rows(record["scenario_run"])
     if record.get("deploy"):
         table.rows += _deploy_rows(record)
     else:
@@ -315,7 +319,7 @@ def profile(
     except ValueError as exc:
         raise UsageError(f"--input {input!r}: {exc}") from exc
     kwargs = parse_kwargs(kw or [])
-    options = _cli_options(settings, breakdown)
+    options = _cli_options(settings, breakdown, shape)
     check_model_kwargs(name, kwargs)
     if (why := check_input(name, kwargs, shape)) is not None:
         raise UsageError(why)
@@ -338,9 +342,9 @@ def profile(
             print_breakdown(record, by)
 
 
-def _cli_options(settings: dict[str, Any], breakdown: bool) -> ProfileOptions:
+def _cli_options(settings: dict[str, Any], breakdown: bool, shape: list[int]) -> ProfileOptions:
     """The run options the flags give (`--breakdown` adds the breakdown to `--measure`);
-    a problem names its flag."""
+    a problem names its flag (a stream's stride is checked against the clip's frames)."""
     options = options_from(settings)
     if breakdown and "breakdown" not in (options.measure or ()):
         options = replace(options, measure=(*options.measure, "breakdown"))
@@ -348,7 +352,9 @@ def _cli_options(settings: dict[str, Any], breakdown: bool) -> ProfileOptions:
         raise UsageError(
             "--interleave: times a suite's cells in rounds (`mtbench run`), not one model"
         )
-    if problems := options.problems():
+    problems = options.problems()
+    problems += [p for p in options.scenario_problems(window=shape[2]) if p not in problems]
+    if problems:
         raise UsageError("; ".join(f"{flag_of(key)}: {message}" for key, message in problems))
     return options
 
@@ -438,7 +444,14 @@ def print_ceilings(found: dict[str, Any], device_name: str, cached_in: str) -> N
 
 # Typer reads a command's parameters from its signature: the run options' flags are added
 # to `profile` from their one declaration (mtbench.options), with its help and default.
-_CLI_TYPES = {"str": str, "int": int, "bool": bool, "int | None": int | None}
+_CLI_TYPES = {
+    "str": str,
+    "int": int,
+    "bool": bool,
+    "int | None": int | None,
+    "float": float,
+    "float | None": float | None,
+}
 
 
 def _option_flag(declared: Declared) -> inspect.Parameter:

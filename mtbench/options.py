@@ -21,7 +21,9 @@ from mtbench.checks import (
     is_int,
     non_negative_int,
     positive_int,
+    positive_number,
 )
+from mtbench.errors import did_you_mean
 from mtbench.runtimes import EXPORTERS, check_runtime, default_measures, runtime_problems
 
 MEASURES = ("params", "flops", "latency_fwd", "latency_fwdbwd", "memory")
@@ -34,6 +36,13 @@ RUNNING_MEASURES = ("latency_fwd", "latency_fwdbwd", "memory")
 DTYPE_NAMES = ("float32", "bfloat16", "float16")
 DEVICES = ("auto", "cpu", "cuda")
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
+# How a measure-only cell's forward is driven (mtbench.measure.scenarios, docs/deploy.md):
+# `repeat` times it back to back (the latency keys); MLPerf's four scenarios run it under
+# MLPerf's own LoadGen; `stream` feeds it a live video's sliding windows on the clock.
+LOADGEN_SCENARIOS = ("single-stream", "multi-stream", "server", "offline")
+SCENARIOS = ("repeat", *LOADGEN_SCENARIOS, "stream")
+STREAM_SOURCES = ("frames", "video")
+LOADGEN_INSTALL = "pip install 'mtbench[loadgen]'  (mlcommons-loadgen)"
 
 # How an option enters a cell's key: `always`, `when_set` for options added after suites
 # had stores (left out while they hold their default, so that those stores still resume), or
@@ -48,6 +57,23 @@ def measures(v: Any) -> str | None:
         return f"expected a non-empty list of names from {names}, got {v!r}"
     unknown = [m for m in v if m not in MEASURE_CHOICES]
     return f"unknown {unknown}; choose any of {names}" if unknown else None
+
+
+def scenario_name(v: Any) -> str | None:
+    """A known scenario, else the choices with the closest one."""
+    if v in SCENARIOS:
+        return None
+    hint = did_you_mean(v, list(SCENARIOS)) if isinstance(v, str) else ""
+    return f"{v!r} is not one of {', '.join(SCENARIOS)}{hint}"
+
+
+def loadgen_missing() -> bool:
+    """True when MLPerf's LoadGen (`mlperf_loadgen`) cannot be imported."""
+    try:
+        import mlperf_loadgen  # noqa: F401
+    except ImportError:
+        return True
+    return False
 
 
 def optional(check: Callable[[Any], str | None]) -> Callable[[Any], str | None]:
@@ -125,6 +151,54 @@ class ProfileOptions:
         "when_set",
     )
 
+    # How the forward is driven (docs/deploy.md "Scenarios and streams"): out of the key at
+    # their defaults, so suites that name no scenario keep their keys. The defaults are short
+    # runs that fit a CI job; MLPerf's own values are in mtbench.measure.scenarios.MLPERF.
+    scenario: str = option(
+        "repeat", scenario_name, "repeat | " + " | ".join(SCENARIOS[1:]), "when_set"
+    )
+    min_duration_s: float = option(
+        1.0, positive_number, "a scenario's shortest run, s (MLPerf: 600)", "when_set"
+    )
+    min_query_count: int = option(
+        16, positive_int, "a LoadGen run's fewest queries (MLPerf: from its confidence)", "when_set"
+    )
+    target_qps: float | None = option(
+        None,
+        optional(positive_number),
+        "server: the Poisson arrival rate, queries/s [default: searched]",
+        "when_set",
+    )
+    target_latency_ms: float = option(
+        100.0, positive_number, "server: the bound on p99 latency, ms", "when_set"
+    )
+    samples_per_query: int = option(
+        8, positive_int, "multi-stream: clips per query (MLPerf: 8)", "when_set"
+    )
+    scenario_seed: int = option(
+        0, non_negative_int, "LoadGen's sample and schedule seeds", "when_set"
+    )
+    max_batch: int = option(64, positive_int, "offline: the largest batch searched", "when_set")
+    memory_budget_mb: float | None = option(
+        None, optional(positive_number), "offline: a batch's peak memory cap, MiB", "when_set"
+    )
+    fps: float = option(25.0, positive_number, "stream: frames per second", "when_set")
+    stride: int | None = option(
+        None, optional(positive_int), "stream: frames between windows [default: T/2]", "when_set"
+    )
+    stream_source: str = option(
+        "frames",
+        choice(STREAM_SOURCES),
+        "stream: frames (pre-decoded) | video (decoded as they arrive)",
+        "when_set",
+    )
+    search: bool = option(
+        False,
+        boolean,
+        "server: the highest valid QPS; stream: the highest fps with <= 1% misses",
+        "when_set",
+    )
+
     def __post_init__(self) -> None:
         if self.measure is None and check_runtime(self.runtime) is None:
             object.__setattr__(self, "measure", default_measures(self.runtime, MEASURES))
@@ -153,7 +227,30 @@ class ProfileOptions:
             out.append(("cuda_graphs", "needs device cuda: CUDA graphs replay GPU kernels"))
         if self.cuda_graphs and self.compile and self.compile_mode == "reduce-overhead":
             out.append(("cuda_graphs", "compile_mode 'reduce-overhead' already replays graphs"))
+        out += [p for p in self.scenario_problems() if p not in out]
         return out + [p for p in self.runtime_problems() if p not in out]
+
+    def scenario_problems(
+        self, window: int | None = None, training: bool = False
+    ) -> list[tuple[str, str]]:
+        """What a scenario cannot run with: a training cell, a timed training step, a stride
+        beyond the clip's `window` frames, a server with neither a rate nor a search, or no
+        LoadGen installed."""
+        if self.scenario == "repeat" or scenario_name(self.scenario) is not None:
+            return []
+        out = []
+        if training:
+            out.append(("scenario", "measure-only cells only: a training cell trains"))
+        if "latency_fwdbwd" in (self.measure or ()):
+            out.append(("scenario", "drives the forward: leave latency_fwdbwd out of measure"))
+        if self.scenario == "stream" and self.stride is not None and window is not None:
+            if self.stride > window:
+                out.append(("stride", f"{self.stride} is larger than the window, {window} frames"))
+        if self.scenario == "server" and self.target_qps is None and not self.search:
+            out.append(("target_qps", "server needs target_qps or search = true"))
+        if self.scenario in LOADGEN_SCENARIOS and loadgen_missing():
+            out.append(("scenario", f"needs MLPerf's LoadGen: {LOADGEN_INSTALL}"))
+        return out
 
     def runtime_problems(self, cuda_available: bool | None = None) -> list[tuple[str, str]]:
         """The options the runtime cannot run with: a suite refuses these before any cell."""
@@ -205,6 +302,7 @@ class ProfileOptions:
             "warmup": self.warmup,
             "breakdown_depth": self.breakdown_depth,
             "runtime": self.runtime,
+            "scenario": self.scenario,
             # True only where mtbench.suite.interleave timed the cell in rounds.
             "interleaved": False,
         }

@@ -187,6 +187,83 @@ class Deploy(TypedDict):
     threshold: float  # the largest max_rel_diff accepted for the cell's dtype
 
 
+class LoadGenRun(TypedDict):
+    """One run of MLPerf's LoadGen as its `mlperf_log_summary.txt` concluded it (times in
+    ms; None where the scenario's summary has no such line)."""
+
+    scenario: str  # LoadGen's name: SingleStream, MultiStream, Server, Offline
+    result: Literal["VALID", "INVALID"]
+    failed: list[str]  # the constraints it found unmet, e.g. "min duration", "early stopping"
+    percentiles_ms: dict[str, float]  # "p50", "p90", "p95", "p97", "p99", "p99.9" per query
+    min_ms: float | None
+    mean_ms: float | None
+    max_ms: float | None
+    early_stopping_ms: dict[str, float]  # "p90": early stopping's estimate, where it made one
+    early_stopping: list[str]  # its lines, as LoadGen wrote them
+    qps_with_overhead: float | None  # single/multi-stream: with LoadGen's own time
+    qps_without_overhead: float | None
+    samples_per_s: float | None  # server: completed; offline: the throughput
+    scheduled_samples_per_s: float | None  # server: the Poisson schedule's rate
+    loadgen_version: str | None
+    parameters: dict[str, str]  # "Test Parameters Used", as LoadGen printed them
+    logs: list[str]  # the summary and detail logs, relative to the cell's folder ([]: no folder)
+
+
+class CurvePoint(TypedDict):
+    """One step of a search: the value tried and what the run there concluded."""
+
+    at: float  # target QPS (server), batch (offline) or frames per second (stream)
+    passed: bool  # the criterion the search holds (latency bound, no out-of-memory, misses)
+    why: str | None  # why it did not pass
+    p90_ms: float | None
+    p99_ms: float | None
+    throughput: float | None  # completed queries/s, clips/s or frames/s sustained
+    miss_rate: float | None  # stream only
+    result: str | None  # LoadGen's VALID / INVALID; None for a stream or a failed build
+
+
+class Search(TypedDict):
+    """A scenario's search: over what, every step in order, and the best value that passed."""
+
+    over: Literal["target_qps", "batch", "fps"]
+    curve: list[CurvePoint]
+    found: float | None  # None: no step passed (`note` says so)
+    note: str | None
+
+
+class StreamRun(TypedDict):
+    """A live stream at `fps`: windows of `window` frames every `stride` frames, each
+    classified once its last frame arrived; latency from that arrival to its logits."""
+
+    fps: float
+    window: int
+    stride: int
+    source: Literal["frames", "video"]  # pre-decoded, or decoded from a video as they arrive
+    windows: int
+    misses: int  # windows not finished when the next one was due
+    miss_rate: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    max_ms: float
+    sustained_fps: float  # frames the classifier covered per second of the run
+    forward_ms: float  # median of the forwards alone (latency.time_one)
+
+
+class Scenario(TypedDict):
+    """How a measure-only cell was driven besides `repeat` (mtbench.measure.scenarios): the
+    settings, LoadGen's conclusion or the stream's, and a search's curve."""
+
+    name: str  # single-stream, multi-stream, server, offline, stream
+    settings: dict[str, Any]  # min_duration_s, min_query_count, target_qps, ... as run
+    short: bool  # shorter than MLPerf asks (600 s): never MLPerf-valid
+    mlperf_valid: bool  # LoadGen said VALID and the run was not short
+    label: str  # what a table says of it, e.g. "short run: not MLPerf-valid"
+    loadgen: LoadGenRun | None  # the run (a search's best passing run, else its last)
+    stream: StreamRun | None
+    search: Search | None
+
+
 class TrainStep(TypedDict):
     """One epoch of a training curve (`train_curve`)."""
 
@@ -234,6 +311,7 @@ class Measurement(TypedDict):
     breakdown_depth: int | None  # the breakdown's module depth as asked (None: the default)
     runtime: str  # what ran the timed forward: pytorch, or a runtime running the exported graph
     interleaved: bool  # latencies timed in rounds with the suite's other cells (False: alone)
+    scenario: str  # how the forward was driven besides its repeats: repeat (only), server, ...
     # Figures; None where not measured.
     params_total: int | None
     params_trainable: int | None
@@ -254,6 +332,8 @@ class Measurement(TypedDict):
     breakdown: Breakdown | None
     # A runtime cell's export and its proof of equality; None for PyTorch.
     deploy: Deploy | None
+    # What a scenario other than `repeat` concluded (LoadGen's summary, a stream, a search).
+    scenario_run: Scenario | None
     env: Env | None  # versions, CPU, GPU, commit; with a breakdown, the machine's ceilings
     status: Literal["ok", "failed"]
     error: str | None  # `Type: first line` of a failure
@@ -323,6 +403,7 @@ _DEFAULTS: dict[str, Any] = {
     "channels_last": False,
     "runtime": "pytorch",
     "interleaved": False,
+    "scenario": "repeat",
     "status": "unknown",
 }
 # What a timing that predates the raw times or the contention fields reads as: never `clean`.

@@ -7,6 +7,7 @@ for it, so the CLI, the suites, plots and tables all agree on what a figure mean
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any
 import torch
 
 from mtbench.errors import one_line
-from mtbench.executor import TRAINING_STEP, Executor, process_settings
+from mtbench.executor import FORWARD, TRAINING_STEP, Executor, process_settings
 from mtbench.measure.breakdown import BreakdownRun
 from mtbench.measure.ceilings import machine_ceilings
 from mtbench.measure.contention import flag_fwdbwd
@@ -33,13 +34,14 @@ from mtbench.measure.execution import (
 )
 from mtbench.measure.flops import count_flops
 from mtbench.measure.params import count_params
+from mtbench.measure.scenarios import SCENARIO_FOLDER, run_scenario
 from mtbench.options import (
     MEASURE_CHOICES,
     MEASURES,
     ProfileOptions,
     parse_input_shape,
 )
-from mtbench.record import Record, new_record
+from mtbench.record import Record, Scenario, new_record
 from mtbench.registry import create_model, model_entry
 
 __all__ = [
@@ -109,13 +111,17 @@ def profile(
     """
     measuring = counted(name, kwargs, input_shape, options, on_phase, model)
     keys = timed_keys(options)
-    if keys or "memory" in options.measure:
+    driven = options.scenario != "repeat"
+    if keys or "memory" in options.measure or driven:
         executor = network_executor(measuring, cache_dir, on_phase)
         record_timings(
             measuring.record, time_alone(executor, keys, options.warmup, options.repeats, on_phase)
         )
         if "memory" in options.measure:
             record_memory(measuring.record, executor, on_phase)
+        if driven:
+            on_phase(f"scenario {options.scenario}")
+            measuring.record["scenario_run"] = scenario_of(measuring, executor, cache_dir)
     if measuring.breakdown is not None:
         _measure_breakdown(measuring, on_phase)
     return finished(measuring.record)
@@ -166,10 +172,33 @@ def network_executor(
     export and proof of equality go into the record's `deploy`."""
     options = measuring.options
     memory = [TRAINING_STEP] if "memory" in options.measure else []
-    keys = [key for key in STEPS if key in [*timed_keys(options), *memory]]
+    driven = [FORWARD] if options.scenario != "repeat" else []
+    keys = [key for key in STEPS if key in [*timed_keys(options), *memory, *driven]]
     executor = executor_for(measuring.model, measuring.shape, options, keys, cache_dir, on_phase)
     measuring.record["deploy"] = executor.deploy
     return executor
+
+
+def scenario_of(measuring: Measuring, executor: Executor, cache_dir: Path | None) -> Scenario:
+    """The cell's scenario (mtbench.measure.scenarios) on its executor, or on executors at
+    another batch built by the same factory; logs in the cell's folder (a temporary one for
+    `mtbench profile`, which has none)."""
+    shape, options = measuring.shape, measuring.options
+
+    def at_batch(folder: Path) -> Callable[[int], Executor]:
+        def make(batch: int) -> Executor:
+            where = folder / SCENARIO_FOLDER / f"batch-{batch}"
+            return executor_for(measuring.model, [batch, *shape[1:]], options, [FORWARD], where)
+
+        return make
+
+    if cache_dir is not None:
+        return run_scenario(options, executor, at_batch(cache_dir), shape, cache_dir)
+    with tempfile.TemporaryDirectory(prefix="mtbench-scenario-") as tmp:
+        part = run_scenario(options, executor, at_batch(Path(tmp)), shape, Path(tmp))
+    if part["loadgen"] is not None:
+        part["loadgen"]["logs"] = []  # they went with the temporary folder
+    return part
 
 
 def record_timings(record: Record, timings: dict[str, Any]) -> None:

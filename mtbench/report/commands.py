@@ -6,7 +6,7 @@ Bad input raises `UsageError` (one line, exit code 2, printed by the CLI's entry
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -79,6 +79,23 @@ def plot(
     typer.echo(f"wrote {index}")
 
 
+def _live_text(stores: list[Any], fmt: str) -> str:
+    """The 'can it run live' table of each store, in `fmt`."""
+    from mtbench.report.scenario_tables import live_table
+    from mtbench.table_model import to_csv, to_latex, to_markdown
+
+    render = {"md": to_markdown, "csv": to_csv, "latex": to_latex}[fmt]
+    parts = []
+    for store in stores:
+        table = live_table(store.frame, f"{store.suite}: can it run live")
+        if not table.rows:
+            parts.append(f'{store.suite}: no stream cells (scenario = "stream")\n')
+        else:
+            text = ("" if fmt == "csv" else f"### {table.title}\n\n") + render(table)
+            parts.append(text if text.endswith("\n") else text + "\n")
+    return "\n".join(parts)
+
+
 def table(
     folder: Annotated[Path, typer.Argument(help="A results folder: every store under it.")],
     fmt: Annotated[
@@ -104,6 +121,10 @@ def table(
         bool, typer.Option("--breakdown", help="Print each cell's breakdown instead (md).")
     ] = False,
     by: Annotated[str, typer.Option(help="With --breakdown: rows by module | op.")] = "module",
+    live: Annotated[
+        bool,
+        typer.Option("--live", help="Print 'can it run live' instead: the stream cells' fps."),
+    ] = False,
 ) -> None:
     """Print the stores as tables (params, GFLOPs, latency F/B, accuracy), grouped by family."""
     from mtbench.report.build import stores_under
@@ -115,6 +136,9 @@ def table(
     with_paper = _compare(compare)
     if fmt not in TABLE_FORMATS:
         raise UsageError(f"unknown --format {fmt!r}; choose one of: {', '.join(TABLE_FORMATS)}")
+    if live:
+        typer.echo(_live_text(stores_under(folder), fmt), nl=False)
+        return
     if baseline is not None and fmt != "md":
         raise UsageError(f"--baseline goes with --format md; for {fmt}, use mtbench compare")
     stores = stores_under(folder)

@@ -37,7 +37,17 @@ SEED = 0  # the bootstrap's generator: the same store prints the same intervals 
 
 # Conditions two cells must share to be compared (machine first: `--across-machines` drops
 # it); accuracy adds ACCURACY_CONDITIONS.
-CONDITIONS = ("machine", "device", "input", "batch_size", "dtype", "mode", "runtime", "threads")
+CONDITIONS = (
+    "machine",
+    "device",
+    "input",
+    "batch_size",
+    "dtype",
+    "mode",
+    "runtime",
+    "threads",
+    "scenario",
+)
 # `--baseline runtime=NAME`: each cell against its own model under runtime NAME, all else equal
 # (the mode names the runtime, so it is left out with it).
 RUNTIME_BASELINE = "runtime="
@@ -46,6 +56,7 @@ ACCURACY_CONDITIONS = ("dataset", "views")
 NOT_RESOLVED = "n.r."
 UNAVAILABLE = "unavailable"
 DISTURBED = "disturbed"
+ONE_RUN = "one run each"  # a scenario's figure: one LoadGen run or stream per cell, no repeats
 
 
 @dataclass(frozen=True)
@@ -256,12 +267,21 @@ def _row(cell: pd.Series, base: pd.Series) -> dict:
         f"{cell['dtype']}, {_mode_text(cell, base)}, {numbers.count(cell['threads'], 'thread')}",
         "latency_fwd": _latency_ratio(cell, base, "latency_fwd"),
         "latency_fwdbwd": _latency_ratio(cell, base, "latency_fwdbwd"),
+        "scenario_p90": _scenario_ratio(cell, base, "scenario_p90_ms"),
+        "scenario_qps": _scenario_ratio(cell, base, "scenario_qps"),
         "gflops": Estimate(cell["gflops"] / base["gflops"], how="exact"),
         "params": Estimate(cell["params_m"] / base["params_m"], how="exact"),
         "top1": seed_difference(_top1_by_seed(cell), _top1_by_seed(base))
         if same_data or cell[["top1"]].isna().any() or base[["top1"]].isna().any()
         else Estimate(math.nan, null=0.0, how="other dataset"),
     }
+
+
+def _scenario_ratio(cell: pd.Series, base: pd.Series, column: str) -> Estimate:
+    """A scenario's figure over the baseline's (the same scenario: it is a condition); one
+    run each, so no interval (LoadGen's summary keeps no per-query samples)."""
+    value = cell[column] / base[column] if base[column] else math.nan
+    return Estimate(value, how=ONE_RUN)
 
 
 def _mode_text(cell: pd.Series, base: pd.Series) -> str:
@@ -278,6 +298,8 @@ def ratio_text(estimate: Estimate, places: int = 2) -> str:
         return text
     if estimate.how == DISTURBED:
         return numbers.marked(text, True)
+    if estimate.how == ONE_RUN:
+        return f"{text} ({ONE_RUN})"
     if not estimate.has_interval:
         return f"{text} [{UNAVAILABLE}]"
     flag = "" if estimate.resolved else f" {NOT_RESOLVED}"
@@ -300,10 +322,15 @@ HEADERS = {
     "conditions": "Conditions",
     "latency_fwd": "Latency F ratio [95% CI]",
     "latency_fwdbwd": "Latency F+B ratio [95% CI]",
+    "scenario_p90": "Scenario p90 ratio",
+    "scenario_qps": "QPS ratio",
     "gflops": "GFLOPs ratio",
     "params": "Params ratio",
     "top1": "Top-1 Δ (points) ± SE [95% CI]",
 }
+
+
+RATIOS = ("latency_fwd", "latency_fwdbwd", "scenario_p90", "scenario_qps", "gflops", "params")
 
 
 def comparison_table(comparison: Comparison) -> TextTable:
@@ -315,7 +342,7 @@ def comparison_table(comparison: Comparison) -> TextTable:
             row["machine"],
             row["cell"],
             row["conditions"],
-            *(ratio_text(row[k]) for k in ("latency_fwd", "latency_fwdbwd", "gflops", "params")),
+            *(ratio_text(row[k]) for k in RATIOS),
             difference_text(row["top1"]),
         ]
         for row in comparison.rows
@@ -327,7 +354,8 @@ FOOTNOTE = (
     "Ratios are cell / baseline (below 1: faster or smaller); latency intervals are 95% "
     "percentile-bootstrap intervals over each cell's raw repeats ([unavailable]: a record "
     f"written before raw repeats were kept; {numbers.DISTURBED_MARK}: no interval, a side was "
-    "disturbed). GFLOPs and params are exact counts. Top-1 Δ is "
+    f"disturbed). A scenario's p90 and QPS are compared within the same scenario, one run "
+    f"each ({ONE_RUN}: no interval). GFLOPs and params are exact counts. Top-1 Δ is "
     "cell minus baseline over training seeds (paired by seed where both ran the same seeds, "
     f"else Welch), 95% Student-t interval. {NOT_RESOLVED}: not resolved, the interval contains "
     "1 (ratio) or 0 (difference)."

@@ -20,6 +20,7 @@ import pandas as pd
 from mtbench import numbers
 from mtbench.measure.machine import machine_key
 from mtbench.record import ceilings_of, read_record
+from mtbench.report.scenario_frame import SCENARIO_COLUMNS, scenario_columns
 from mtbench.suite.store import find_stores, latest_by_cell, read_store
 
 # Where a record leaves r or g out, the MTNet builder's defaults apply (the paper's: Table 4
@@ -88,6 +89,7 @@ COLUMNS = [
     "error",
     "breakdown",
     "ceilings",
+    *SCENARIO_COLUMNS,
 ]
 # Accuracy columns that get a `<column>_std` over training seeds when seeds are averaged.
 SEED_SPREAD_METRICS = ("top1", "top5", *DURATION_COLUMNS)
@@ -276,6 +278,7 @@ def record_row(stored: dict[str, Any]) -> dict[str, Any]:
         **{f"top1_{b}": _as_float(by_duration.get(b)) for b in TOP1_BY_DURATION_KEYS},
         "breakdown": record.get("breakdown"),
         "ceilings": ceilings_of(record),
+        **scenario_columns(record),
     }
 
 

@@ -34,13 +34,21 @@ FIGURES = [
     ("top1_short", "Top-1 short (%)", "short", 1),
     ("top1_medium", "Top-1 medium (%)", "medium", 1),
     ("top1_long", "Top-1 long (%)", "long", 1),
+    # Scenarios (mtbench.measure.scenarios): columns only where a cell ran one.
+    ("scenario_p90_ms", "Scenario p90 (ms)", "p90", 2),
+    ("scenario_p99_ms", "Scenario p99 (ms)", "p99", 2),
+    ("scenario_qps", "QPS or clips/s", "QPS", 2),
+    ("scenario_batch", "Best batch", "batch", 0),
+    ("stream_fps", "Stream fps", "fps", 1),
+    ("miss_rate", "Missed windows (%)", "missed", 1),
+    ("live_fps", "Live fps (≤ 1% missed)", "live", 1),
 ]
 DELTA_DECIMALS = 1
 LATENCY_VERDICTS = {
     "latency_fwd_ms": "latency_fwd_verdict",
     "latency_fwdbwd_ms": "latency_fwdbwd_verdict",
 }
-TEXT_COLUMNS = ("Family", "Model", "Input (T×H×W)", "Runtime", "Dataset", "Suite")
+TEXT_COLUMNS = ("Family", "Model", "Input (T×H×W)", "Runtime", "Scenario", "Dataset", "Suite")
 
 SORT_COLUMNS = {
     "model": "label",
@@ -68,6 +76,8 @@ def _identity_columns(ok: pd.DataFrame) -> pd.DataFrame:
     )
     if (ok["runtime"] != "pytorch").any():
         table["Runtime"] = ok["runtime"]
+    if (ok["scenario"] != "repeat").any():  # with LoadGen's verdict and the short-run label
+        table["Scenario"] = ok["scenario_text"]
     if (ok["dataset"] != "").any():
         table["Dataset"] = ok["dataset"]
     return table

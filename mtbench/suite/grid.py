@@ -160,6 +160,9 @@ class _Grid:
             shape, options = self._settings(combo, workload)
             if self._runtime_problems(where, combo, options):
                 continue
+            problems = options.scenario_problems(window=shape[2], training=workload is not None)
+            if self._report(where, combo, problems):
+                continue
             if (why := check_input(name, kwargs, shape, model)) is not None:
                 self.problem(where, why)
                 continue
@@ -206,7 +209,10 @@ class _Grid:
     def _runtime_problems(self, where: str, combo: dict[str, Any], options: ProfileOptions) -> bool:
         """Record the options the cell's runtime cannot run with (a runtime with `compile`,
         ...), each under the key that set it; True when there was any."""
-        problems = options.runtime_problems()
+        return self._report(where, combo, options.runtime_problems())
+
+    def _report(self, where: str, combo: dict[str, Any], problems: list[tuple[str, str]]) -> bool:
+        """Record each problem under the key that set it; True when there was any."""
         for key, message in problems:
             self.problem(f"{where}.{key}" if key in combo else f"defaults.{key}", message)
         return bool(problems)

@@ -36,13 +36,15 @@ from mtbench.suite.store import append_record
 
 def interleavable(cells: list[Cell]) -> list[Cell]:
     """The cells timed in rounds: measure-only cells that ask for it and time a latency.
-    Training cells are timed after their training, alone; a breakdown times its own steps."""
+    Training cells are timed after their training, alone; a breakdown times its own steps;
+    a scenario drives the network alone for its duration."""
     return [
         c
         for c in cells
         if c.options.interleave
         and c.workload is None
         and "breakdown" not in c.options.measure
+        and c.options.scenario == "repeat"
         and timed_keys(c.options)
     ]
 

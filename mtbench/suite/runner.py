@@ -361,9 +361,25 @@ def finished_line(title: str, record: dict[str, Any], started: float) -> str:
     figures = [f"fwd {numbers.latency_stats(record.get('latency_fwd_ms'))}"]
     if record.get("top1") is not None:
         figures.append(f"top-1 {numbers.percent(record['top1'])}")
+    if record.get("scenario_run"):
+        figures.append(scenario_figure(record["scenario_run"]))
     status = record.get("status", "?")
     what = ", ".join(figures) if status == "ok" else record.get("error") or ""
     return f"{title}: {status} in {time.monotonic() - started:.1f} s ({what})"
+
+
+def scenario_figure(part: dict[str, Any]) -> str:
+    """'server p90 80.00 ms, INVALID, found 12.0' or 'stream 25.0 fps, 0.0% missed': a
+    scenario's figure on its cell's log line."""
+    search = part.get("search")
+    found = "" if search is None else f", found {numbers.decimal(search['found'], 1)}"
+    if part.get("stream") is not None:
+        stream = part["stream"]
+        missed = numbers.decimal(stream["miss_rate"] * 100, 1)
+        return f"stream {numbers.decimal(stream['fps'], 1)} fps, {missed}% missed{found}"
+    loadgen = part.get("loadgen") or {"percentiles_ms": {}, "result": "no run"}
+    p90 = numbers.decimal(loadgen["percentiles_ms"].get("p90"))
+    return f"{part['name']} p90 {p90} ms, {loadgen['result']}{found}"
 
 
 RECORD_COLUMNS = (

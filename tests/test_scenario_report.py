@@ -1,0 +1,191 @@
+"""Scenario results in `mtbench table`, its 'can it run live' table and `compare` (issue 38),
+read from records whose scenario parts are written here, so every printed figure has a
+known source."""
+
+import copy
+import csv
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from mtbench.report.commands import register
+from mtbench.report.frame import load_store
+from mtbench.suite.store import read_records, write_records
+
+FIXTURES = Path(__file__).parent / "fixtures" / "report" / "substreams"
+SETTINGS = {"min_duration_s": 1.0, "seed": 0, "window": 16, "stride": 8}
+SETTINGS_SERVER = {"min_duration_s": 1.0, "seed": 0, "target_latency_ms": 1000.0}
+
+
+@pytest.fixture
+def cli():
+    app = typer.Typer()
+    register(app)
+    runner = CliRunner()
+    return lambda *args: runner.invoke(app, [str(a) for a in args])
+
+
+def _stream(fps: float, miss_rate: float, p99: float) -> dict:
+    return {
+        "fps": fps,
+        "window": 16,
+        "stride": 8,
+        "source": "frames",
+        "windows": 10,
+        "misses": round(miss_rate * 10),
+        "miss_rate": miss_rate,
+        "p50_ms": p99 - 10,
+        "p90_ms": p99 - 2,
+        "p99_ms": p99,
+        "max_ms": p99,
+        "sustained_fps": fps,
+        "forward_ms": p99 - 12,
+    }
+
+
+def _loadgen(p90: float, result: str, failed: list[str]) -> dict:
+    return {
+        "scenario": "Server",
+        "result": result,
+        "failed": failed,
+        "percentiles_ms": {"p50": p90 / 2, "p90": p90, "p99": p90 * 1.5},
+        "samples_per_s": 5.0,
+        "qps_with_overhead": None,
+        "qps_without_overhead": None,
+        "logs": [],
+    }
+
+
+CURVE = [  # a server search's steps, out of order as bisection runs them
+    {"at": 10.0, "passed": True, "p99_ms": 300.0, "throughput": 9.5},
+    {"at": 15.0, "passed": False, "p99_ms": 1900.0, "throughput": 13.0},
+    {"at": 12.0, "passed": True, "p99_ms": 700.0, "throughput": 11.8},
+]
+
+
+def _part(name: str, **fields) -> dict:
+    part = {
+        "name": name,
+        "settings": SETTINGS_SERVER if name == "server" else SETTINGS,
+        "short": True,
+        "mlperf_valid": False,
+        "label": "short run (1 s; MLPerf: 600 s): not MLPerf-valid",
+        "loadgen": None,
+        "stream": None,
+        "search": None,
+    }
+    return {**part, **fields}
+
+
+def _search(over: str, found: float | None) -> dict:
+    return {"over": over, "curve": [], "found": found, "note": None if found else "none passed"}
+
+
+def _as(record: dict, label: str, scenario: str, part: dict) -> dict:
+    out = copy.deepcopy(record)
+    out.update(label=label, scenario=scenario, scenario_run=part, cell_key=f"key-{label}")
+    return out
+
+
+@pytest.fixture
+def store(tmp_path):
+    records = {r["label"]: r for r in read_records(FIXTURES)}
+    mtnet, r3d = records["MTNet-32 r=0.875 g=1"], records["R3D-18"]
+    written = [
+        _as(mtnet, "mtnet 25", "stream", _part("stream", stream=_stream(25.0, 0.0, 140.0))),
+        _as(mtnet, "mtnet 30", "stream", _part("stream", stream=_stream(30.0, 0.5, 300.0))),
+        _as(
+            mtnet,
+            "mtnet live",
+            "stream",
+            _part("stream", stream=_stream(27.5, 0.0, 150.0), search=_search("fps", 27.5)),
+        ),
+        _as(
+            mtnet,
+            "mtnet server",
+            "server",
+            _part(
+                "server",
+                loadgen=_loadgen(80.0, "INVALID", ["early stopping"]),
+                search={**_search("target_qps", 12.0), "curve": CURVE},
+            ),
+        ),
+        _as(
+            r3d,
+            "r3d server",
+            "server",
+            _part("server", loadgen=_loadgen(200.0, "VALID", []), search=_search("target_qps", 3)),
+        ),
+    ]
+    folder = tmp_path / "reports" / "scenarios"
+    write_records(folder, written)
+    return folder
+
+
+def test_the_live_table_reads_the_search_and_the_fixed_rates(store, cli):
+    result = cli("table", store.parent, "--live")
+    assert result.exit_code == 0, result.output
+    (row,) = [line for line in result.output.splitlines() if line.startswith("| mtnet-32")]
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[3:] == ["16 / 8", "27.5", "0.0", "50.0", "140.00"]
+    assert "Runs of 1 s each: short runs" in result.output
+    text = cli("table", store.parent, "--live", "--format", "csv").output
+    assert list(csv.reader(text.splitlines()))[1][4:] == ["27.5", "0.0", "50.0", "140.0"]
+
+
+def test_the_table_labels_every_scenario_row_and_shows_its_figures(store, cli):
+    result = cli("table", store.parent)
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if "server" in line]
+    assert len(lines) == 2
+    mtnet = next(line for line in lines if "mtnet server" in line)
+    assert "server: INVALID (early stopping); short run (1 s; MLPerf: 600 s): not MLPerf-valid" in (
+        mtnet
+    )
+    cells = [c.strip() for c in mtnet.strip("|").split("|")]
+    assert cells[-6:] == ["80.00", "120.00", "12.00", "–", "–", "–"]  # p90, p99, QPS; stream
+    assert "server: VALID; short run" in next(line for line in lines if "r3d server" in line)
+
+
+def test_compare_gives_p90_and_qps_ratios_within_one_scenario(store, cli):
+    result = cli("compare", store.parent, "--baseline", "mtnet server")
+    assert result.exit_code == 0, result.output
+    (row,) = [line for line in result.output.splitlines() if line.startswith("| r3d server")]
+    assert "2.50 (one run each)" in row  # p90 200 / 80
+    assert "0.25 (one run each)" in row  # QPS 3 / 12
+    # A stream cell is another scenario: not compared with a server's.
+    assert "not compared: mtnet 25" in result.output
+
+
+def test_a_store_without_scenarios_keeps_its_table(tmp_path):
+    folder = tmp_path / "reports" / "substreams"
+    write_records(folder, read_records(FIXTURES))
+    frame = load_store(folder).frame
+    assert set(frame["scenario"]) == {"repeat"} and frame["scenario_p90_ms"].isna().all()
+    from mtbench.report.tables import summary_table
+
+    assert not any(c.startswith(("Scenario", "QPS", "Live")) for c in summary_table(frame).columns)
+
+
+def test_the_server_curve_draws_each_step_in_order_of_throughput(store):
+    from mtbench.report.scenario_plots import server_curve
+
+    frame = load_store(store).frame
+    figure = server_curve(frame[frame["status"] == "ok"])
+    (line,) = [ln for ln in figure.axes[0].lines if ln.get_label().startswith("mtnet server")]
+    assert line.get_xydata().tolist() == [[9.5, 300.0], [11.8, 700.0], [13.0, 1900.0]]
+    (bound,) = [ln for ln in figure.axes[0].lines if ln.get_label().startswith("p99 bound")]
+    assert bound.get_ydata()[0] == SETTINGS_SERVER["target_latency_ms"]
+
+
+def test_a_cells_log_line_carries_its_scenario():
+    from mtbench.suite.runner import scenario_figure
+
+    stream = _part("stream", stream=_stream(30.0, 0.5, 300.0))
+    assert scenario_figure(stream) == "stream 30.0 fps, 50.0% missed"
+    server = _part(
+        "server", loadgen=_loadgen(80.0, "INVALID", []), search=_search("target_qps", 12.0)
+    )
+    assert scenario_figure(server) == "server p90 80.00 ms, INVALID, found 12.0"

@@ -1,0 +1,376 @@
+"""Deployment scenarios (issue 38): MLPerf's LoadGen and live streams drive an executor's
+forward; stub executors of known latency (a forward that sleeps a fixed time, the system
+under test) check what the scenarios conclude, tiny real models that the records are whole.
+"""
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import assert_one_line_error
+
+from mtbench.executor import FORWARD, Executor, Step
+from mtbench.measure.loadgen_run import LoadGenSettings, parse_summary, run_loadgen
+from mtbench.measure.scenarios import SEARCH_STEPS, offline_search, run_scenario
+from mtbench.measure.stream import StreamSettings, run_stream, stream_result
+from mtbench.options import ProfileOptions
+from mtbench.suite.grid import load_suite
+
+pytest.importorskip("mlperf_loadgen")
+
+FIXTURES = Path(__file__).parent / "fixtures" / "loadgen"
+FWD = ("params", "latency_fwd")
+
+
+class Stub:
+    """A forward that sleeps `ms` and keeps its own duration of every call: the reference
+    LoadGen's latencies are checked against."""
+
+    def __init__(self, ms: float) -> None:
+        self.ms = ms
+        self.took: list[float] = []
+
+    def __call__(self) -> None:
+        start = time.perf_counter()
+        time.sleep(self.ms / 1000)
+        self.took.append((time.perf_counter() - start) * 1000)
+
+    def executor(self, batch: int = 1) -> Executor:
+        return Executor("pytorch", torch.device("cpu"), batch, {FORWARD: Step(lambda: None, self)})
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(torch.quantile(torch.tensor(values, dtype=torch.float64), q))
+
+
+def test_the_summary_is_parsed_as_loadgen_wrote_it():
+    run = parse_summary((FIXTURES / "single_stream_summary.txt").read_text())
+    assert run["scenario"] == "SingleStream" and run["result"] == "VALID" and run["failed"] == []
+    assert run["percentiles_ms"] == pytest.approx(
+        {
+            "p50": 2.103752,
+            "p90": 2.131562,
+            "p95": 2.148976,
+            "p97": 2.167956,
+            "p99": 2.264031,
+            "p99.9": 2.323251,
+        }
+    )
+    assert run["early_stopping_ms"] == {"p90": pytest.approx(2.138780)}
+    assert (run["qps_with_overhead"], run["qps_without_overhead"]) == (472.50, 474.32)
+    assert run["parameters"]["min_duration (ms)"] == "1000"
+    server = parse_summary((FIXTURES / "server_summary.txt").read_text())
+    assert server["result"] == "INVALID" and server["failed"] == ["early stopping"]
+    assert (server["samples_per_s"], server["scheduled_samples_per_s"]) == (89.86, 90.37)
+    assert server["early_stopping"][2].startswith("Would need to run at least 366 more queries,")
+
+
+@pytest.mark.serial
+def test_single_stream_p90_is_the_stubs_own(tmp_path):
+    stub = Stub(20.0)
+    settings = LoadGenSettings("single-stream", 1.0, 16, 0, 20.0)
+    run = run_loadgen(stub.executor(), settings, tmp_path)
+    # LoadGen timed every query the stub ran: its p90 is the stub's own p90 of those calls,
+    # apart from LoadGen's call into the system under test and back (microseconds).
+    assert run["percentiles_ms"]["p90"] >= 20.0
+    assert run["percentiles_ms"]["p90"] == pytest.approx(percentile(stub.took, 0.9), abs=1.0)
+    assert run["loadgen_version"].startswith("6.") and run["scenario"] == "SingleStream"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "mlperf_log_detail.txt",
+        "mlperf_log_summary.txt",
+    ]
+
+
+@pytest.mark.serial
+@pytest.mark.slow
+def test_the_server_search_finds_the_rate_the_stub_sustains(tmp_path):
+    stub = Stub(10.0)  # 100 queries/s back to back
+    options = ProfileOptions(
+        scenario="server",
+        search=True,
+        target_latency_ms=60.0,
+        min_duration_s=1.0,
+        measure=FWD,
+    )
+    part = run_scenario(options, stub.executor(), stub.executor, [1, 3, 8, 16, 16], tmp_path)
+    search = part["search"]
+    assert len(search["curve"]) == SEARCH_STEPS
+    for point in search["curve"]:
+        assert point["passed"] == (point["p99_ms"] <= 60.0), point
+    found = search["found"]
+    assert found is not None and 25.0 <= found < 100.0
+    # Bisection: the lowest rate that failed is one last step above the rate found.
+    failed = min(p["at"] for p in search["curve"] if not p["passed"])
+    assert failed - found == pytest.approx(1.25 * 100 / 2**SEARCH_STEPS, rel=0.3)
+    assert part["loadgen"]["parameters"]["target_qps"] == f"{found:.6g}"
+    assert part["short"] and not part["mlperf_valid"] and "not MLPerf-valid" in part["label"]
+
+
+def test_offline_stops_at_the_batch_whose_allocation_fails(tmp_path):
+    stub = Stub(5.0)
+
+    def make(batch: int) -> Executor:
+        if batch > 4:
+            raise torch.OutOfMemoryError(f"tried to allocate a batch of {batch}")
+        return stub.executor(batch)
+
+    options = ProfileOptions(scenario="offline", min_duration_s=0.2, max_batch=64, measure=FWD)
+    run, search = offline_search(options, make, tmp_path)
+    # 1, 2, 4 run; 8 fails; timm's decay steps back between 4 and 8: 6, 5, then none is left.
+    assert [p["at"] for p in search["curve"]] == [1, 2, 4, 8, 6, 5]
+    assert [p["passed"] for p in search["curve"]] == [True, True, True, False, False, False]
+    assert "out of memory: tried to allocate a batch of 8" == search["curve"][3]["why"]
+    assert search["found"] == 4 and run["scenario"] == "Offline"
+    best = max(search["curve"][:3], key=lambda p: p["throughput"])
+    assert best["at"] == 4
+
+
+def test_no_batch_that_runs_says_so(tmp_path):
+    def make(batch: int) -> Executor:
+        raise torch.OutOfMemoryError("nothing fits")
+
+    options = ProfileOptions(scenario="offline", measure=FWD)
+    run, search = offline_search(options, make, tmp_path)
+    assert run is None and search["found"] is None and search["note"] == "no batch ran"
+    assert [p["at"] for p in search["curve"]] == [1]
+
+
+def test_misses_are_windows_done_after_the_next_was_ready():
+    settings = StreamSettings(fps=10.0, window=4, stride=2, min_duration_s=1.0)
+    # Windows ready at 0.3, 0.5, 0.7 s: the first is done at 0.45 (in time), the second at
+    # 0.75 (after 0.7: a miss), the third at 0.95 (after 0.9, when a fourth would be due).
+    run = stream_result(settings, [150.0, 250.0, 250.0], [0.45, 0.75, 0.95], [150.0, 200.0, 200.0])
+    assert (run["windows"], run["misses"]) == (3, 2)
+    assert run["miss_rate"] == pytest.approx(2 / 3)
+    assert run["sustained_fps"] == pytest.approx(2 * 2 / 0.5)  # 4 frames over 0.5 s
+    assert run["p50_ms"] == 250.0 and run["max_ms"] == 250.0
+
+
+@pytest.mark.serial
+def test_a_stream_above_the_stubs_rate_misses_and_below_does_not():
+    stub = Stub(20.0)  # a window every 20 ms at most: 4 frames a window -> 200 fps
+    below = run_stream(stub.executor(), StreamSettings(50.0, 8, 4, 0.8))
+    above = run_stream(stub.executor(), StreamSettings(400.0, 8, 4, 0.4))
+    assert below["misses"] == 0 and below["sustained_fps"] == pytest.approx(50.0, rel=0.1)
+    # Below the rate a window waits for no other: its latency is its own forward and the
+    # wake-up at its last frame, less than a second forward it would have waited behind.
+    own = percentile(stub.took[1:], 0.5)  # the first call is the untimed one
+    assert own <= below["p50_ms"] < 2 * own
+    assert above["miss_rate"] > 0.5 and above["sustained_fps"] < 0.6 * 400.0
+
+
+def test_a_window_waits_for_its_last_frame():
+    """The clock: window k is classified no earlier than its last frame's arrival."""
+    calls: list[float] = []
+    lock = threading.Lock()
+
+    def run() -> None:
+        with lock:
+            calls.append(time.perf_counter())
+
+    executor = Executor("pytorch", torch.device("cpu"), 1, {FORWARD: Step(lambda: None, run)})
+    settings = StreamSettings(fps=100.0, window=4, stride=2, min_duration_s=0.1)
+    result = run_stream(executor, settings)
+    windows = calls[1:]  # the first call is the untimed one before the stream starts
+    assert len(windows) == result["windows"] == settings.windows() == 4
+    # Window k is due (k * 2 + 3) / 100 s after the start: 20 ms after the one before; the
+    # first may start late by the clock's overshoot, which the 5 ms allows for.
+    for k, at in enumerate(windows):
+        assert at - windows[0] >= k * 0.020 - 0.005
+    assert min(result["p50_ms"], result["max_ms"]) >= 0
+
+
+@pytest.mark.parametrize(
+    ("args", "needles"),
+    [
+        (["--scenario", "single-strem"], ["--scenario", "did you mean 'single-stream'"]),
+        (["--scenario", "server", "--measure", "latency_fwd,latency_fwdbwd"], ["latency_fwdbwd"]),
+        (["--scenario", "server", "--measure", "latency_fwd"], ["target_qps or search"]),
+        (["--target-latency-ms", "0"], ["--target-latency-ms", "number > 0"]),
+        (["--fps", "-25"], ["--fps", "number > 0"]),
+        (["--stride", "0"], ["--stride", "integer >= 1"]),
+        (["--min-duration-s", "0"], ["--min-duration-s", "number > 0"]),
+        (
+            ["--scenario", "stream", "--stride", "17", "--measure", "latency_fwd"],
+            ["--stride", "17 is larger than the window, 16 frames"],
+        ),
+    ],
+)
+def test_bad_scenario_options_are_one_line(cli_inproc, args, needles):
+    assert_one_line_error(cli_inproc("profile", "r3d-18", *args), *needles)
+
+
+def test_a_missing_loadgen_names_the_install_command(cli_inproc, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "mlperf_loadgen", None)  # `import` raises ImportError
+    assert_one_line_error(
+        cli_inproc("profile", "r3d-18", "--scenario", "offline", "--measure", "latency_fwd"),
+        "--scenario",
+        "pip install 'mtbench[loadgen]'",
+    )
+    # A stream needs no LoadGen.
+    assert ProfileOptions(scenario="stream", measure=FWD).problems() == []
+
+
+TRAINING = """
+[suite]
+name = "x"
+[data]
+dataset = "synthetic"
+num_classes = 5
+frames = 8
+crop = 32
+[defaults]
+measure = ["latency_fwd"]
+scenario = "single-stream"
+[[models]]
+name = "r3d-18"
+"""
+
+
+def test_a_scenario_on_a_training_cell_is_one_line(tmp_path, cli_inproc):
+    path = tmp_path / "x.toml"
+    path.write_text(TRAINING)
+    assert_one_line_error(
+        cli_inproc("run", str(path), "--dry-run"),
+        "defaults.scenario",
+        "measure-only cells only",
+    )
+
+
+def test_a_stride_beyond_a_suites_window_names_the_models_key(tmp_path, cli_inproc):
+    path = tmp_path / "x.toml"
+    path.write_text(
+        '[suite]\nname = "x"\n[defaults]\nmeasure = ["latency_fwd"]\nscenario = "stream"\n'
+        "input = [1, 3, 8, 32, 32]\n[[models]]\nname = 'r3d-18'\nstride = 9\n"
+    )
+    assert_one_line_error(
+        cli_inproc("run", str(path), "--dry-run"), "models[0].stride", "larger than the window"
+    )
+
+
+def test_suites_without_a_scenario_keep_their_keys(tmp_path):
+    path = tmp_path / "s.toml"
+    body = '[suite]\nname = "s"\n[[models]]\nname = "r3d-18"\n'
+    path.write_text(body)
+    (plain,) = load_suite(path)[1]
+    path.write_text(body + 'scenario = ["repeat", "single-stream"]\nmeasure = ["latency_fwd"]\n')
+    repeat, single = load_suite(path)[1]
+    path.write_text(body + 'measure = ["latency_fwd"]\n')
+    (measured,) = load_suite(path)[1]
+    assert repeat.key == measured.key != single.key
+    assert plain.options.conditions()["scenario"] == "repeat"
+    assert set(ProfileOptions().key_options()) == set(ProfileOptions(fps=25.0).key_options())
+
+
+SCENARIO_RUNS = {
+    "single-stream": {},
+    "multi-stream": {"samples_per_query": 2},
+    "server": {"target_qps": 20.0, "target_latency_ms": 500.0},
+    "offline": {"max_batch": 2},
+    "stream": {"fps": 25.0, "stream_source": "video"},
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("runtime", ["pytorch", "onnxruntime"])
+@pytest.mark.parametrize("scenario", list(SCENARIO_RUNS))
+def test_every_scenario_on_a_tiny_real_model_gives_a_whole_record(tmp_path, scenario, runtime):
+    import tiny_models  # noqa: F401  (registers test-tiny3d)
+
+    from mtbench.measure.profile import profile
+    from mtbench.record import read_record
+
+    if runtime != "pytorch":
+        pytest.importorskip("onnxruntime")
+    options = ProfileOptions(
+        scenario=scenario,
+        runtime=runtime,
+        measure=FWD,
+        threads=1,
+        warmup=1,
+        repeats=2,
+        min_duration_s=0.3,
+        min_query_count=4,
+        **SCENARIO_RUNS[scenario],
+    )
+    record = read_record(profile("test-tiny3d", {}, [1, 3, 8, 32, 32], options, cache_dir=tmp_path))
+    assert record["status"] == "ok" and record["scenario"] == scenario
+    assert record["latency_fwd_ms"]["repeats"] == 2  # the repeats stand beside the scenario
+    assert record["params_total"] > 0
+    part = record["scenario_run"]
+    assert part["name"] == scenario and part["short"] and not part["mlperf_valid"]
+    if scenario == "stream":
+        stream = part["stream"]
+        assert (stream["window"], stream["stride"], stream["source"]) == (8, 4, "video")
+        assert stream["windows"] == StreamSettings(25.0, 8, 4, 0.3).windows()
+        assert (tmp_path / "scenarios" / "stream.mp4").exists()
+        return
+    loadgen = part["loadgen"]
+    assert set(loadgen["percentiles_ms"]) == {"p50", "p90", "p95", "p97", "p99", "p99.9"}
+    assert loadgen["result"] in ("VALID", "INVALID") and loadgen["loadgen_version"]
+    for log in loadgen["logs"]:
+        assert (tmp_path / log).read_text().strip()
+    if scenario == "offline":
+        assert [p["at"] for p in part["search"]["curve"]] == [1, 2]
+        assert loadgen["samples_per_s"] > 0
+
+
+@pytest.mark.slow
+def test_profile_prints_the_stream_it_ran(cli_inproc):
+    import json
+
+    from mtbench.cli import record_table
+
+    args = ["--input", "1x3x8x32x32", "--measure", "latency_fwd", "--threads", "1"]
+    args += ["--repeats", "2", "--scenario", "stream", "--fps", "5", "--min-duration-s", "2"]
+    result = cli_inproc(
+        "profile", "test-tiny3d", "--import", "tests/tiny_models.py", *args, "--json"
+    )
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout)
+    stream = record["scenario_run"]["stream"]
+    assert (stream["fps"], stream["window"], stream["stride"]) == (5.0, 8, 4)
+    assert stream["windows"] == StreamSettings(5.0, 8, 4, 2.0).windows() == 2
+    rows = dict(record_table(record).rows)
+    assert rows["missed windows"].startswith(f"{stream['misses']} of {stream['windows']} (")
+    assert rows["scenario"] == "stream; live stream (not an MLPerf scenario)"
+
+
+def test_a_search_says_when_nothing_or_everything_passed():
+    from mtbench.measure.scenarios import bisect
+
+    def point(at: float, passed: bool) -> dict:
+        return {"at": at, "passed": passed}
+
+    none = bisect("fps", lambda at: point(at, False), 0.0, 64.0)
+    assert none["found"] is None and none["note"] == "no fps passed in 6 steps"
+    assert [p["at"] for p in none["curve"]] == [32.0, 16.0, 8.0, 4.0, 2.0, 1.0]
+    every = bisect("fps", lambda at: point(at, True), 0.0, 64.0)
+    assert every["found"] == 63.0 and "may lie above the 64 searched" in every["note"]
+    half = bisect("fps", lambda at: point(at, at <= 20.0), 0.0, 64.0)
+    assert half["found"] == 20.0 and half["note"] is None
+
+
+def test_offline_stops_at_the_memory_budget(tmp_path):
+    import numpy as np
+
+    def make(batch: int) -> Executor:
+        def run() -> None:
+            held = np.ones(batch * 40 * 2**20 // 8)  # 40 MiB a clip, every page written
+            time.sleep(0.02)  # the stub's forward: long enough for the memory sampler
+            del held
+
+        return Executor("pytorch", torch.device("cpu"), batch, {FORWARD: Step(lambda: None, run)})
+
+    options = ProfileOptions(
+        scenario="offline", min_duration_s=0.2, memory_budget_mb=120.0, measure=FWD
+    )
+    run, search = offline_search(options, make, tmp_path)
+    assert [p["at"] for p in search["curve"]] == [1, 2, 4]
+    assert [p["passed"] for p in search["curve"]] == [True, True, False]
+    assert search["curve"][2]["why"] == "over the 120 MiB budget"
+    assert search["found"] in (1, 2) and run is not None
