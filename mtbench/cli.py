@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 import json
+import logging
 import re
 import sys
 import textwrap
@@ -44,6 +45,9 @@ from mtbench.table_model import Column, TextTable, to_rich, to_rich_plain
 
 # Deprecation notices from torch's JIT, which fvcore's tracer uses, are not the user's concern.
 warnings.filterwarnings("ignore", message=r".*torch\.jit.*", category=FutureWarning)
+# Nor torchao's registration of its enums with torch's pytree, logged as a warning on every
+# import of torchao (which transformers imports when it is installed).
+logging.getLogger("torch.utils._pytree").setLevel(logging.ERROR)
 
 app = typer.Typer(
     add_completion=False,
