@@ -10,6 +10,8 @@ Prints markdown tables:
 
 GFLOPs: one fused multiply-add = one FLOP, per clip (batch 1), fvcore with mtbench's
 handlers, cross-checked by ptflops. Run: python benchmarks/mtnet_fidelity.py [--quick]
+[--only table3|ratios|substreams [--output FILE]] (`--output`: the table as publish.py reads it,
+for docs/mtnet.md).
 """
 
 from __future__ import annotations
@@ -18,10 +20,13 @@ import argparse
 import warnings
 
 import torch
+from publish import write_table
 
+from mtbench import numbers
 from mtbench.measure.flops import count_flops
 from mtbench.models.mtnet import PAPER_TABLE3
 from mtbench.registry import create_model
+from mtbench.table_model import Column, TextTable, to_markdown
 
 NUM_CLASSES = 700  # Table 3 reports Kinetics-700 (and MiT) accuracies beside its counts.
 SIZES = (224, 256, 320)
@@ -30,6 +35,7 @@ RATIOS = (0.5, 0.625, 0.75, 0.875)
 TEXT_G8 = {64: (58.67, 71.82), 132: (59.98, 76.14)}
 # The text's ratio claims (Ratio selection), averaged over the four tested depths.
 TEXT_R = {0.875: 20.52, 0.75: 35.06}
+ONLY = ("table3", "ratios", "substreams")
 
 
 def params(depth: int, **kwargs: object) -> int:
@@ -46,13 +52,21 @@ def gflops(depth: int, size: int, frames: int = 16, **kwargs: object) -> tuple[f
 
 
 def rel(ours: float, paper: float) -> str:
-    return f"{(ours - paper) / paper * 100:+.1f}%"
+    return numbers.percent((ours - paper) / paper, fraction=True, sign=True)
 
 
-def fidelity_table(sizes: tuple[int, ...]) -> None:
-    head = " | ".join(f"GFLOPs 16x{s}² (diff)" for s in sizes)
-    print(f"| model | g | params | Table 3 | diff | {head} | Table 3 GFLOPs |")
-    print("|---" * (6 + len(sizes)) + "|")
+def cut(part: float, whole: float) -> str:
+    """A reduction as the paper writes it: '-20.1%' for part = 0.799 x whole."""
+    return numbers.percent(part / whole - 1, fraction=True)
+
+
+def _table(heads: list[str]) -> TextTable:
+    return TextTable([Column(h, "left" if i == 0 else "right") for i, h in enumerate(heads)])
+
+
+def fidelity_table(sizes: tuple[int, ...]) -> TextTable:
+    heads = ["model", "g", "params", "Table 3", "diff"]
+    table = _table([*heads, *(f"GFLOPs 16x{s}² (diff)" for s in sizes), "Table 3 GFLOPs"])
     skipped: set[str] = set()
     worst = 0.0
     for (depth, g), (paper_params, paper_gflops) in PAPER_TABLE3.items():
@@ -62,62 +76,79 @@ def fidelity_table(sizes: tuple[int, ...]) -> None:
             value, disagreement, skip = gflops(depth, size, g=g)
             skipped.update(skip)
             worst = max(worst, disagreement)
-            cells.append(f"{value:.2f} ({rel(value, paper_gflops)})")
-        print(
-            f"| MTNet-{depth} | {g} | {n:,} | {paper_params:.2f} M | "
-            f"{rel(n / 1e6, paper_params)} | {' | '.join(cells)} | {paper_gflops:.2f} |"
-        )
-    print(
-        f"\nfvcore vs ptflops: largest relative disagreement {worst:.2e}; "
-        f"skipped operators: {sorted(skipped) or 'none'}"
-    )
+            cells.append(f"{numbers.gflops(value)} ({rel(value, paper_gflops)})")
+        row = [f"MTNet-{depth}", str(g), f"{n:,}", f"{paper_params:.2f} M"]
+        table.rows.append([*row, rel(n / 1e6, paper_params), *cells, f"{paper_gflops:.2f}"])
+    table.footnotes += [
+        f"params at num_classes = {NUM_CLASSES}; GFLOPs per clip by fvcore, 1 multiply-add ="
+        " 1 FLOP; the Table 3 columns are the paper's",
+        f"fvcore against ptflops: largest relative disagreement {worst:.1e};"
+        f" operators not counted: {', '.join(sorted(skipped)) or 'none'}",
+    ]
+    return table
 
 
-def ratio_table(size: int, depths: tuple[int, ...]) -> None:
-    print(f"\nGFLOPs at 16x{size}x{size} relative to r = 1 (vanilla 3D), g = 1")
-    print("| r | " + " | ".join(f"MTNet-{d}" for d in depths) + " | mean | text |")
-    print("|---" * (len(depths) + 3) + "|")
+def ratio_table(size: int, depths: tuple[int, ...]) -> TextTable:
+    table = _table(["r", *(f"MTNet-{d}" for d in depths), "mean", "text"])
     base = {d: gflops(d, size, r=1.0)[0] for d in depths}
     for r in RATIOS:
-        cuts = [(1 - gflops(d, size, r=r)[0] / base[d]) * 100 for d in depths]
+        parts = [gflops(d, size, r=r)[0] / base[d] for d in depths]
         claim = f"-{TEXT_R[r]:.2f}%" if r in TEXT_R else ""
-        cells = " | ".join(f"-{c:.1f}%" for c in cuts)
-        print(f"| {r} | {cells} | -{sum(cuts) / len(cuts):.1f}% | {claim} |")
-    print("| r = 1 GFLOPs | " + " | ".join(f"{base[d]:.2f}" for d in depths) + " | | |")
-
-
-def substream_table(size: int) -> None:
-    print(f"\ng = 8 relative to g = 1 (r = 0.875), GFLOPs at 16x{size}x{size}")
-    print(
-        "| model | params ours | params text | params Table 3 | "
-        "GFLOPs ours | GFLOPs text | GFLOPs Table 3 |"
+        mean = sum(parts) / len(parts)
+        table.rows.append([str(r), *(cut(p, 1) for p in parts), cut(mean, 1), claim])
+    table.rows.append(["r = 1 GFLOPs", *(numbers.gflops(base[d]) for d in depths), "", ""])
+    table.footnotes.append(
+        f"GFLOPs at 16x{size}x{size}, g = 1, relative to r = 1 (vanilla 3D); the text column is"
+        " the paper's"
     )
-    print("|---" * 7 + "|")
+    return table
+
+
+def substream_table(size: int) -> TextTable:
+    heads = ["model", "params ours", "params text", "params Table 3"]
+    table = _table([*heads, "GFLOPs ours", "GFLOPs text", "GFLOPs Table 3"])
     for depth in (64, 132):
         p1, p8 = params(depth, g=1), params(depth, g=8)
         f1, f8 = gflops(depth, size, g=1)[0], gflops(depth, size, g=8)[0]
         (tp1, tf1), (tp8, tf8) = PAPER_TABLE3[(depth, 1)], PAPER_TABLE3[(depth, 8)]
         text_p, text_f = TEXT_G8[depth]
-        print(
-            f"| MTNet-{depth} | -{(1 - p8 / p1) * 100:.1f}% | -{text_p:.2f}% | "
-            f"-{(1 - tp8 / tp1) * 100:.1f}% | -{(1 - f8 / f1) * 100:.1f}% | -{text_f:.2f}% | "
-            f"-{(1 - tf8 / tf1) * 100:.1f}% |"
+        table.rows.append(
+            [
+                f"MTNet-{depth}",
+                *(cut(p8, p1), f"-{text_p:.2f}%", cut(tp8, tp1)),
+                *(cut(f8, f1), f"-{text_f:.2f}%", cut(tf8, tf1)),
+            ]
         )
+    table.footnotes.append(
+        f"g = 8 relative to g = 1 (r = 0.875), GFLOPs at 16x{size}x{size}; the text and Table 3"
+        " columns are the paper's"
+    )
+    return table
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="one input size (16x112x112)")
     parser.add_argument("--ratio-size", type=int, default=256, help="H = W for tables 2 and 3")
+    parser.add_argument("--only", choices=ONLY, help="count and print this table alone")
+    parser.add_argument("--output", help="with --only: also write the table (publish.py)")
     args = parser.parse_args()
+    if args.output and not args.only:
+        parser.error("--output writes one table: name it with --only")
     warnings.filterwarnings("ignore")
     torch.set_grad_enabled(False)
     sizes = (112,) if args.quick else SIZES
     ratio_size = 112 if args.quick else args.ratio_size
-    print(f"Params at num_classes={NUM_CLASSES}; GFLOPs per clip, 1 multiply-add = 1 FLOP\n")
-    fidelity_table(sizes)
-    ratio_table(ratio_size, (32, 48, 64, 132))
-    substream_table(ratio_size)
+    build = {
+        "table3": lambda: fidelity_table(sizes),
+        "ratios": lambda: ratio_table(ratio_size, (32, 48, 64, 132)),
+        "substreams": lambda: substream_table(ratio_size),
+    }
+    for name in [args.only] if args.only else ONLY:
+        table = build[name]()
+        print(to_markdown(table) + "\n")
+        if args.output:
+            write_table(args.output, table, None)
 
 
 if __name__ == "__main__":

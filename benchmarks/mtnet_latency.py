@@ -21,7 +21,8 @@ recurrent cells, Python) cost nothing. Where the rest of the time goes, operator
 `mtbench profile MODEL --breakdown --by op`.
 
 Run: python benchmarks/mtnet_latency.py [--threads N] [--repeats N] [--size N]
-         [--models "r3d-18,mtnet-48 g=1"] [--compile "mtnet-32 g=1"] [--convs]
+         [--models "r3d-18,mtnet-48 g=1"] [--compile "mtnet-32 g=1"] [--convs] [--output FILE]
+(`--output`: the table with each timing's verdict, as benchmarks/publish.py renders it.)
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import platform
 import warnings
 
 import torch
+from publish import write_table
 from torch import nn
 
 from mtbench import numbers
@@ -95,6 +97,7 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--compile", metavar="LABELS", default="", help="also time these compiled")
     parser.add_argument("--convs", action="store_true", help="also time each model's convs alone")
     parser.add_argument("--size", type=int, default=112, help="input height and width")
+    parser.add_argument("--output", help="also write the table and its verdicts (publish.py)")
     args = parser.parse_args()
     args.labels = args.models.split(",")
     args.compiled = list(filter(None, args.compile.split(",")))
@@ -140,7 +143,12 @@ def main() -> None:
         f"{args.repeats} interleaved rounds after {args.warmup} warm-up, load average "
         f"{os.getloadavg()[0]:.1f}\n"
     )
-    print(to_markdown(latency_table(timed)))
+    table = latency_table(timed)
+    print(to_markdown(table))
+    if args.output:
+        said = [t.stats() for t, _ in timed.values() if t.error is None]
+        verdicts = [(s.verdict, list(s.reasons)) for stats in said for s in stats.values()]
+        write_table(args.output, table, args.threads, verdicts)
 
 
 def latency_table(timed: dict[str, tuple[Timed, float]]) -> TextTable:
