@@ -211,11 +211,17 @@ def render_fragment(fragment: Fragment, provenance: dict[str, Any], root: Path =
     if said.get("verdict") == "disturbed":
         why = "; ".join(said.get("reasons") or []) or "the verdict said disturbed"
         return (
-            f"*Not published: every one of {said['tries']} measurements on {said['date']} was"
-            f" disturbed ({why}), so no figure is shown as a result.* Re-take it alone:"
+            f"*Not published: {_measurements(said['tries'], said['date'])} disturbed"
+            f" ({why}), so no figure is shown as a result.* Re-take it alone:"
             f" `python benchmarks/publish.py --run {fragment.name}`."
         )
     return f"{render_results(fragment, root)}\n\n{provenance_line(fragment, said)}"
+
+
+def _measurements(tries: int, date: str) -> str:
+    if tries == 1:
+        return f"the one measurement on {date} was"
+    return f"all {tries} measurements on {date} were"
 
 
 def render_index(fragments: dict[str, Fragment], provenance: dict[str, Any]) -> str:

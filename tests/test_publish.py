@@ -105,7 +105,7 @@ def test_a_disturbed_measurement_prints_no_number(table_root):
     (table_root / publish.PROVENANCE).write_text(json.dumps({"latency": said}))
     publish.write(table_root)
     body = (table_root / "README.md").read_text().split("<!-- publish: latency -->")[1]
-    assert "Not published: every one of 3 measurements on 2026-12-06 was disturbed" in body
+    assert "Not published: all 3 measurements on 2026-12-06 were disturbed" in body
     assert "repeats' cv 0.39 > 0.1" in body and "411" not in body
 
 
