@@ -156,15 +156,19 @@ def results_verdict(fragment: Fragment, root: Path = ROOT) -> tuple[str | None, 
 
 def _run_mtbench(argv: list[str], root: Path) -> str:
     """A read-only mtbench command, in-process from `root`, and what it printed."""
-    from mtbench.cli import main
+    from mtbench.cli import console, main
 
     out, cwd, columns = io.StringIO(), Path.cwd(), os.environ.get("COLUMNS")
     os.environ["COLUMNS"] = WIDTH
+    # The console read COLUMNS when mtbench.cli was first imported (in a test run, before
+    # this): its width is set here too, or a table takes the width of whatever ran first.
+    width, console.width = console._width, int(WIDTH)
     os.chdir(root)
     try:
         with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):
             main(argv)
     finally:
+        console.width = width
         os.chdir(cwd)
         if columns is None:
             del os.environ["COLUMNS"]
