@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from mtbench.deploy.quantize import Calibration
 from mtbench.errors import one_line
 from mtbench.executor import TRAINING_STEP, Executor, process_settings
 from mtbench.measure.breakdown import BreakdownRun
@@ -32,6 +33,7 @@ from mtbench.measure.execution import (
     time_alone,
 )
 from mtbench.measure.flops import count_flops
+from mtbench.measure.int8_flops import with_flop_shares
 from mtbench.measure.params import count_params
 from mtbench.options import (
     MEASURE_CHOICES,
@@ -90,6 +92,10 @@ class Measuring:
     shape: list[int]
     options: ProfileOptions
     breakdown: BreakdownRun | None
+    # An INT8 cell's calibration clips (random ones when None) and the accuracy gate a suite
+    # runs on its executor before it is timed (mtbench.suite.quantized).
+    calibration: Calibration | None = None
+    gate: Callable[[Executor, Record], None] | None = None
 
 
 def profile(
@@ -100,14 +106,18 @@ def profile(
     on_phase: Callable[[str], None] = lambda phase: None,
     model: torch.nn.Module | None = None,
     cache_dir: Path | None = None,
+    calibration: Calibration | None = None,
+    gate: Callable[[Executor, Record], None] | None = None,
 ) -> Record:
     """Measure one configuration; raises on failure (callers record it as they see fit).
 
     `model`, when given, is the cell's one build (a training cell's trained network); else
     the model is built here, once, for every measurement the options ask for. A runtime other
-    than PyTorch caches its exported file in `cache_dir` (the cell's folder).
+    than PyTorch caches its exported file in `cache_dir` (the cell's folder); an INT8 cell
+    its quantized file too, calibrated on `calibration` and checked by `gate` before timing.
     """
     measuring = counted(name, kwargs, input_shape, options, on_phase, model)
+    measuring.calibration, measuring.gate = calibration, gate
     keys = timed_keys(options)
     if keys or "memory" in options.measure:
         executor = network_executor(measuring, cache_dir, on_phase)
@@ -167,8 +177,19 @@ def network_executor(
     options = measuring.options
     memory = [TRAINING_STEP] if "memory" in options.measure else []
     keys = [key for key in STEPS if key in [*timed_keys(options), *memory]]
-    executor = executor_for(measuring.model, measuring.shape, options, keys, cache_dir, on_phase)
+    executor = executor_for(
+        measuring.model, measuring.shape, options, keys, cache_dir, on_phase, measuring.calibration
+    )
     measuring.record["deploy"] = executor.deploy
+    if executor.quantization is not None:
+        on_phase("int8 flop share")
+        part = executor.quantization
+        part["audit"] = with_flop_shares(
+            part["audit"], measuring.model, measuring.shape, options.count_norm
+        )
+        measuring.record["quantization"] = part
+        if measuring.gate is not None:
+            measuring.gate(executor, measuring.record)
     return executor
 
 
