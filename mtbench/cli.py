@@ -355,6 +355,11 @@ def profile(
         raise UsageError(f"--input {input!r}: {exc}") from exc
     kwargs = parse_kwargs(kw or [])
     options = _cli_options(settings, breakdown)
+    if options.require_accuracy is not None:
+        raise UsageError(
+            "--require-accuracy: a gate needs a suite cell with [data] (the INT8 network is"
+            " evaluated on its test clips); profile reports the logits' difference instead"
+        )
     check_model_kwargs(name, kwargs)
     if (why := check_input(name, kwargs, shape)) is not None:
         raise UsageError(why)

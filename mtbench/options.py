@@ -165,6 +165,17 @@ class ProfileOptions:
         if self.measure is None and check_runtime(self.runtime) is None:
             measure = default_measures(self.runtime, MEASURES, self.dtype)
             object.__setattr__(self, "measure", measure)
+        # The quantizer's keys act on an INT8 cell only (`quantizer` on PyTorch's): elsewhere
+        # they are their defaults, so a suite may set them in [defaults] beside float32 cells,
+        # whose keys stay what they were.
+        applies = {
+            "quantizer": self.dtype == "int8" and self.runtime == "pytorch",
+            "calibration_clips": self.dtype == "int8",
+            "require_accuracy": self.dtype == "int8",
+        }
+        for name, used in applies.items():
+            if not used:
+                object.__setattr__(self, name, getattr(ProfileOptions, name))
 
     # How to time, not what: interleaved cells keep their keys (the record says `interleaved`).
     interleave: bool = option(
@@ -194,14 +205,9 @@ class ProfileOptions:
         return out + [p for p in self.runtime_problems() if p not in out]
 
     def quantization_problems(self) -> list[tuple[str, str]]:
-        """Keys that only an INT8 cell takes, and PyTorch options its quantizer decides."""
+        """PyTorch options that an INT8 network's quantizer decides."""
         out = []
-        if self.dtype != "int8":
-            for name in ("calibration_clips", "require_accuracy"):
-                if getattr(self, name) != getattr(ProfileOptions, name):
-                    out.append((name, "needs dtype int8 (a quantized network)"))
-            return out
-        if self.runtime == "pytorch":
+        if self.dtype == "int8" and self.runtime == "pytorch":
             for name in ("compile", "cuda_graphs", "channels_last"):
                 if getattr(self, name):
                     why = "PyTorch's INT8 network is prepared by its quantizer (PT2E compiles it)"

@@ -151,10 +151,6 @@ def precision_problems(
         out.append(
             ("dtype", "bfloat16: this CPU has no avx512_bf16, amx_bf16 or bf16; use float32")
         )
-    if quantizer != QUANTIZERS[0] and (runtime != "pytorch" or dtype != "int8"):
-        out.append(
-            ("quantizer", "picks PyTorch's INT8 toolchain: needs runtime pytorch, dtype int8")
-        )
     if dtype != "int8" or runtime == "tensorrt":
         return out
     if runtime == "pytorch" and device == "cuda":

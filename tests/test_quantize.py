@@ -187,7 +187,6 @@ def test_a_users_model_is_quantized(tmp_path, toolchain):
         (["--runtime", "onnxruntime", "--amp"], ["amp", "bfloat16 or float16"]),
         (["--compile"], ["compile", "quantizer"]),
         (["--calibration-clips", "0"], ["--calibration-clips", "integer >= 1"]),
-        (["--runtime", "openvino", "--quantizer", "fx"], ["--quantizer", "runtime pytorch"]),
         (["--breakdown"], ["breakdown", "int8"]),
     ],
 )
@@ -198,9 +197,12 @@ def test_bad_int8_options_are_one_line(cli_inproc, args, needles):
     assert_one_line_error(result, *needles)
 
 
-def test_int8_keys_need_dtype_int8(cli_inproc):
-    result = cli_inproc("profile", "r3d-18", "--calibration-clips", "8")
-    assert_one_line_error(result, "--calibration-clips", "needs dtype int8")
+def test_int8_keys_act_on_int8_cells_only_and_keep_other_keys():
+    plain = ProfileOptions()
+    options = ProfileOptions(calibration_clips=8, quantizer="fx", require_accuracy=0.99)
+    assert options.key_options() == plain.key_options()
+    assert ProfileOptions(dtype="int8", runtime="openvino", quantizer="fx").quantizer == "pt2e"
+    assert ProfileOptions(dtype="int8", quantizer="fx").key_options()["quantizer"] == "fx"
 
 
 def test_a_missing_toolchain_names_the_install_command(cli_inproc, monkeypatch):
