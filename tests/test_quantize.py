@@ -246,3 +246,32 @@ def test_a_model_fx_cannot_trace_is_its_own_message_in_one_line(cli_inproc):
     )
     assert_one_line_error(result, "mtnet-32", "fx could not quantize the model: Proxy object")
     assert len(result.stderr) < 600
+
+
+@pytest.mark.slow
+def test_float32_and_int8_cells_of_a_model_interleave(tmp_path):
+    import shutil
+    from pathlib import Path
+
+    from mtbench.cli import main
+    from mtbench.suite.store import read_records
+
+    shutil.copy(Path(__file__).parent / "deploy_models.py", tmp_path)
+    path = tmp_path / "s.toml"
+    path.write_text(
+        '[suite]\nname = "mixed"\nimports = ["deploy_models.py"]\n[defaults]\n'
+        f"input = {SHAPE}\nthreads = 1\nwarmup = 1\nrepeats = 3\ninterleave = true\n"
+        'calibration_clips = 2\nmeasure = ["latency_fwd"]\n'
+        '[[models]]\nname = "test-pooled"\nruntime = "onnxruntime"\ndtype = ["float32", "int8"]\n'
+    )
+    try:
+        main(["run", str(path), "--output", str(tmp_path / "out")])
+    except SystemExit as exc:
+        assert exc.code in (0, None)
+    records = {r["dtype"]: r for r in read_records(tmp_path / "out")}
+    assert set(records) == {"float32", "int8"}
+    for record in records.values():
+        assert record["status"] == "ok", record["error"]
+        assert record["interleaved"] is True and record["latency_fwd_ms"]["repeats"] == 3
+    assert records["int8"]["quantization"]["audit"]["int8_ops"] == 2
+    assert records["float32"]["quantization"] is None

@@ -7,6 +7,8 @@ One tiny training suite (the test-only tiny3d on synthetic motion clips, ONNX Ru
 static quantization, about a minute on two cores) runs once per module.
 """
 
+import csv
+import io
 import shutil
 import sys
 from dataclasses import replace
@@ -215,3 +217,17 @@ def test_require_accuracy_is_a_fraction(cli_inproc, tmp_path):
         '[suite]\nname = "s"\n[[models]]\nname = "r3d-18"\ndtype = "int8"\nrequire_accuracy = 99\n'
     )
     assert_one_line_error(cli_inproc("run", str(path), "--dry-run"), "require_accuracy", "(0, 1]")
+
+
+@pytest.mark.slow
+def test_the_table_shows_the_audit_and_the_gate(trained, cli_inproc):
+    _, out, _, record = trained
+    result = cli_inproc("table", str(out), "--format", "csv")
+    assert result.returncode == 0, result.stderr
+    (cells,) = list(csv.DictReader(io.StringIO(result.stdout)))
+    audit = record["quantization"]["audit"]
+    assert audit["int8_ops"] == 3  # tiny3d's two convolutions and its head, counted by module
+    assert (
+        cells["INT8 ops"] == "3 of 3" and cells["Gate"] == record["quantization"]["gate"]["verdict"]
+    )
+    assert float(cells["INT8 FLOPs (%)"]) == pytest.approx(100 * audit["int8_flops_share"])
