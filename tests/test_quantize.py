@@ -275,3 +275,20 @@ def test_float32_and_int8_cells_of_a_model_interleave(tmp_path):
         assert record["interleaved"] is True and record["latency_fwd_ms"]["repeats"] == 3
     assert records["int8"]["quantization"]["audit"]["int8_ops"] == 2
     assert records["float32"]["quantization"] is None
+
+
+# Cell keys of shipped suites computed before dtype int8 and its keys existed (main at 95841c1).
+KEYS_BEFORE = {
+    "smoke": ["aa6ea390e3875d35", "b7832be8b18ae4ab", "b9902b19076c1b5d"],
+    "substreams": ["d8d7c84f9f752cd8", "5ed6125168b3469e", "0d9a44f9edc1df9d"],
+}
+
+
+@pytest.mark.parametrize("suite", list(KEYS_BEFORE))
+def test_existing_suites_keep_their_keys(suite):
+    from pathlib import Path
+
+    from mtbench.suite.grid import load_suite
+
+    cells = load_suite(Path(__file__).parent.parent / "suites" / f"{suite}.toml")[1]
+    assert [c.key for c in cells][:3] == KEYS_BEFORE[suite]

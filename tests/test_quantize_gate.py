@@ -231,3 +231,24 @@ def test_the_table_shows_the_audit_and_the_gate(trained, cli_inproc):
         cells["INT8 ops"] == "3 of 3" and cells["Gate"] == record["quantization"]["gate"]["verdict"]
     )
     assert float(cells["INT8 FLOPs (%)"]) == pytest.approx(100 * audit["int8_flops_share"])
+
+
+@pytest.mark.slow
+def test_an_int8_cell_measures_its_float32_siblings_trained_network(tmp_path):
+    body = SUITE.replace("epochs = 6", "epochs = 2").replace("require_accuracy = 0.99\n", "")
+    body = body.replace(
+        '[[models]]\nname = "test-tiny3d"\n',
+        '[[models]]\nname = "test-tiny3d"\n\n[[models]]\nname = "test-tiny3d"\n',
+        1,
+    )
+    path = tmp_path / "s.toml"
+    path.write_text(body)
+    run(path, tmp_path / "out")
+    plain, int8 = load_suite(path)[1]
+    records = {r["cell_key"]: r for r in read_records(tmp_path / "out")}
+    trained, measured = records[plain.key], records[int8.key]
+    assert measured["status"] == "ok", measured["error"]
+    assert measured["train_curve"] == trained["train_curve"]
+    assert measured["checkpoint"] == trained["checkpoint"]
+    assert not (tmp_path / "out" / "cells" / int8.key / "last.pt").exists()  # not trained again
+    assert measured["quantization"]["gate"]["float32"]["top1"] == pytest.approx(trained["top1"])

@@ -21,6 +21,7 @@ import math
 import random
 from collections.abc import Callable
 from contextlib import nullcontext
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -29,13 +30,49 @@ from mtbench.data import Annotations, build_dataset, read_annotations
 from mtbench.deploy.quantize import Calibration
 from mtbench.errors import one_line
 from mtbench.executor import Executor
-from mtbench.record import Accuracy, Gate, Record
+from mtbench.record import Accuracy, Gate, Record, TrainingResult
+from mtbench.registry import create_model
+from mtbench.store_layout import cell_folder
 from mtbench.suite.grid import Cell
+from mtbench.suite.store import ok_records
+from mtbench.train.checkpoint import LAST, load_checkpoint
 from mtbench.train.evaluate import Metrics, ViewScores, run_views, score
-from mtbench.train.trainer import test_loader
+from mtbench.train.finetune import freeze
+from mtbench.train.trainer import TrainedCell, test_loader
 
 TARGETS = {"99%": 0.99, "99.9%": 0.999}  # MLPerf Inference, closed division
 DEFAULT_REQUIRED = 0.99
+
+
+def trained_sibling(store: Path, cell: Cell) -> TrainedCell | None:
+    """For a training cell that differs from a float32 PyTorch cell of the same suite only in
+    how the network runs (precision, runtime), that cell's trained network and training part,
+    once it has finished: the network is trained once and measured in every precision."""
+    options = cell.options
+    if cell.workload is None or (options.dtype == "float32" and options.runtime == "pytorch"):
+        return None
+    for key, record in ok_records(store).items():
+        same = (
+            record.get("top1") is not None
+            and record["dtype"] == "float32"
+            and record["runtime"] == "pytorch"
+            and record["model"] == cell.model
+            and record.get("workload") == cell.workload.config()
+            and record["input_shape"] == cell.input_shape
+            and all(record["model_kwargs"].get(k) == v for k, v in cell.kwargs.items())
+        )
+        path = cell_folder(store, key) / LAST
+        if not same or not path.is_file():
+            continue
+        state = load_checkpoint(path)
+        if state.get("epoch") != cell.workload.train["epochs"]:
+            continue
+        model = create_model(cell.model, **{"num_classes": record["num_classes"], **cell.kwargs})
+        model.load_state_dict(state["model"])
+        freeze(model, cell.workload.train["freeze"])
+        part = {k: record[k] for k in TrainingResult.__annotations__ if k in record}
+        return TrainedCell(part, model)  # type: ignore[arg-type]
+    return None
 
 
 def calibration_clips(cell: Cell, annotations: Annotations | None = None) -> Calibration:

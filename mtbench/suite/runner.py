@@ -48,7 +48,7 @@ from mtbench.registry import model_entry
 from mtbench.store_layout import cell_folder
 from mtbench.suite.grid import Cell, cell_config, cell_key
 from mtbench.suite.interleave import interleavable, run_interleaved
-from mtbench.suite.quantized import accuracy_gate, calibration_clips
+from mtbench.suite.quantized import accuracy_gate, calibration_clips, trained_sibling
 from mtbench.suite.schema import SuiteSpec
 from mtbench.suite.store import append_record, ok_records
 from mtbench.table_model import Column, Figure, TextTable
@@ -103,6 +103,9 @@ def execute_cell(
             on_phase("load the trained network")
             model = trained_network(cell, spec.output, retime["num_classes"])
             trained = TrainedCell(training_part(retime), model)
+        elif eval_views is None and (sibling := trained_sibling(spec.output, cell)) is not None:
+            on_phase("the float32 cell's trained network")
+            trained = sibling
         elif cell.workload is not None:
             on_phase("train" if eval_views is None else "evaluate")
             known = spec.annotations.get(cell.workload.data_config())
