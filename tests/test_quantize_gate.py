@@ -252,3 +252,13 @@ def test_an_int8_cell_measures_its_float32_siblings_trained_network(tmp_path):
     assert measured["checkpoint"] == trained["checkpoint"]
     assert not (tmp_path / "out" / "cells" / int8.key / "last.pt").exists()  # not trained again
     assert measured["quantization"]["gate"]["float32"]["top1"] == pytest.approx(trained["top1"])
+    # The figure: one arrow from the float32 point to the INT8 point, in the runtime's panel.
+    from mtbench.report.frame import records_frame
+    from mtbench.report.quantized_plots import accuracy_vs_latency_int8
+
+    ax = accuracy_vs_latency_int8(records_frame(read_records(tmp_path / "out"))).axes[0]
+    arrow, label = ax.texts
+    gate = measured["quantization"]["gate"]
+    assert arrow.xy == (measured["latency_fwd_ms"]["median"], gate["quantized"]["top1"])
+    assert arrow.xyann == (trained["latency_fwd_ms"]["median"], trained["top1"])
+    assert ax.get_title() == "onnxruntime" and "onnxruntime.quantization" in label.get_text()

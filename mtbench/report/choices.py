@@ -19,6 +19,7 @@ PLOT_NAMES = (
     "breakdown-shares",
     "breakdown-roofline",
     "breakdown-ops",
+    "accuracy-latency-int8",
 )
 PLOT_FORMATS = ("png", "svg", "pdf")
 TABLE_FORMATS = ("md", "latex", "csv")

@@ -25,6 +25,7 @@ from mtbench.report.breakdown_plots import BREAKDOWN_PLOTS
 from mtbench.report.compare import median_interval
 from mtbench.report.frame import DURATION_COLUMNS, TOP1_BY_DURATION_KEYS, workload
 from mtbench.report.paper import matched_paper, paper_dataset
+from mtbench.report.quantized_plots import QUANTIZED_PLOTS
 from mtbench.report.style import (
     COLUMN_WIDTH,
     LINESTYLES,
@@ -813,4 +814,5 @@ PLOTS: dict[str, Callable[..., Figure | list[tuple[str, Figure]]]] = {
     "ablation": ablation,
     "complexity": complexity,
     **BREAKDOWN_PLOTS,
+    **QUANTIZED_PLOTS,
 }
