@@ -10,7 +10,8 @@ Units: params are counts; GFLOPs are per clip, one fused multiply-add = one FLOP
 are milliseconds per clip (a run of batch B divided by B); memory is MiB.
 
 Every nested part is declared here too (`Latency` with its `Contention`, `Breakdown` with its
-rows, `Deploy`, `Env` with its `Ceilings`, `TrainStep`), so a reader indexes a declared key.
+rows, `Deploy`, `Quantization` with its `Fidelity`, `Audit` and `Gate`, `Env` with its
+`Ceilings`, `TrainStep`), so a reader indexes a declared key.
 A record written since the layout was versioned says which it has in `schema` (`SCHEMA`);
 the earlier layouts have no `schema` key and read as `schema` 0, each key they predate as
 None (or its documented default). Names: a timed pass is `fwd` or `fwdbwd`; the measure

@@ -279,7 +279,9 @@ def quantize(
     raise RuntimeError(f"int8 on {options.runtime}: this mtbench quantizes on the CPU only")
 
 
-def fidelity(model: nn.Module, run: Callable[[torch.Tensor], torch.Tensor], shape: list[int]):
+def fidelity(
+    model: nn.Module, run: Callable[[torch.Tensor], torch.Tensor], shape: list[int]
+) -> Fidelity:
     """How far the quantized logits moved from float32's: on the fixed clip (max |diff| over
     max |logit|) and in top class over random batches. Not an accuracy."""
     clip = fixed_clip(shape)
@@ -296,7 +298,9 @@ def fidelity(model: nn.Module, run: Callable[[torch.Tensor], torch.Tensor], shap
     )
 
 
-def batched(run: Callable[[torch.Tensor], torch.Tensor], batch: int):
+def batched(
+    run: Callable[[torch.Tensor], torch.Tensor], batch: int
+) -> Callable[[torch.Tensor], torch.Tensor]:
     """The network on any number of clips, `batch` at a time (the shape it was quantized at):
     the last batch padded with its last clip, whose logits are dropped."""
 
