@@ -202,6 +202,43 @@ def _deploy_rows(record: dict[str, Any]) -> list[list[str]]:
     ]
 
 
+def _quantization_rows(record: dict[str, Any]) -> list[list[str]]:
+    """The INT8 network: its toolchain and calibration, what ran in INT8, how far its logits
+    moved (not an accuracy) and, with [data], its gate."""
+    q = record["quantization"]
+    a, f, s = q["audit"], q["fidelity"], q["settings"]
+    cached = ", read from the cell's cache" if q["cached"] else ""
+    ops = a["int8_ops"] + a["float_ops"]
+    share = numbers.percent(a["int8_flops_share"], 1, True)
+    matched = numbers.percent(a["matched_flops_share"], 1, True)
+    rows = [
+        ["runtime", f"{record['runtime']}, int8 by {q['toolchain']} {q['version']}{cached}"],
+        ["calibration", f"{s['calibration_clips']} clips, {s['calibration']}"],
+        [
+            "operators in INT8",
+            f"{a['int8_ops']} of {ops} ({share} of GFLOPs; modules matched: {matched})",
+        ],
+        ["left in float", ", ".join(a["float_modules"][:8]) or "none"],
+        [
+            "logits moved (not an accuracy)",
+            f"max |diff| / max |logit| = {f['max_rel_diff']:.2g}, top-1 agreement"
+            f" {numbers.percent(f['top1_agreement'], 1, True)} of {f['clips']} random clips",
+        ],
+    ]
+    if q["gate"] is not None:
+        g = q["gate"]
+        rows.append(
+            [
+                "accuracy gate",
+                f"{g['verdict']}: top-1 {numbers.percent(g['quantized']['top1'], 2)} against"
+                f" {numbers.percent(g['float32']['top1'], 2)} float32"
+                f" ({numbers.percent(g['ratio'], 2, True)}), agreement"
+                f" {numbers.percent(g['top1_agreement'], 1, True)} of {g['videos']} videos",
+            ]
+        )
+    return rows
+
+
 def _count_rows(record: dict[str, Any]) -> list[list[str]]:
     """Params and the two FLOP counters' GFLOPs, where they were counted."""
     rows = []
@@ -252,6 +289,8 @@ def record_table(stored: dict[str, Any]) -> TextTable:
         table.rows += scenario_rows(record["scenario_run"])
     if record.get("deploy"):
         table.rows += _deploy_rows(record)
+    elif record.get("quantization"):
+        table.rows += _quantization_rows(record)
     else:
         table.rows.append(["execution", execution_summary(record)])
     env = record["env"]
@@ -324,6 +363,11 @@ def profile(
         raise UsageError(f"--input {input!r}: {exc}") from exc
     kwargs = parse_kwargs(kw or [])
     options = _cli_options(settings, breakdown, shape)
+    if options.require_accuracy is not None:
+        raise UsageError(
+            "--require-accuracy: a gate needs a suite cell with [data] (the INT8 network is"
+            " evaluated on its test clips); profile reports the logits' difference instead"
+        )
     check_model_kwargs(name, kwargs)
     if (why := check_input(name, kwargs, shape)) is not None:
         raise UsageError(why)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from mtbench.record import Deploy
+from mtbench.record import Deploy, Quantization
 
 FORWARD = "latency_fwd"
 TRAINING_STEP = "latency_fwdbwd"
@@ -49,7 +49,9 @@ class Executor:
     `threads` and `cudnn_benchmark` are the cell's process settings (`settings()` applies and
     restores them, so interleaved cells of different threads each time under their own);
     `clips_per_run` divides a run's time into per-clip figures; `deploy` is what a runtime
-    records of its export and its proof of equality (None for PyTorch).
+    records of its export and its proof of equality (None for PyTorch); `quantization` what
+    a quantized network records, and `forward` the network as a function of a batch of clips
+    of the cell's shape (what the accuracy gate evaluates; None where not offered).
     """
 
     runtime: str
@@ -59,6 +61,8 @@ class Executor:
     threads: int | None = None
     cudnn_benchmark: bool = False
     deploy: Deploy | None = field(default=None)
+    quantization: Quantization | None = field(default=None)
+    forward: Callable[[torch.Tensor], torch.Tensor] | None = field(default=None)
 
     def settings(self) -> AbstractContextManager[None]:
         return process_settings(self.threads, self.cudnn_benchmark)

@@ -24,7 +24,14 @@ from mtbench.checks import (
     positive_number,
 )
 from mtbench.errors import did_you_mean
-from mtbench.runtimes import EXPORTERS, check_runtime, default_measures, runtime_problems
+from mtbench.runtimes import (
+    EXPORTERS,
+    QUANTIZERS,
+    check_runtime,
+    default_measures,
+    precision_problems,
+    runtime_problems,
+)
 
 MEASURES = ("params", "flops", "latency_fwd", "latency_fwdbwd", "memory")
 # Measures a user may ask for; the default (MEASURES) leaves out the breakdown, so that the
@@ -33,8 +40,9 @@ MEASURE_CHOICES = (*MEASURES, "breakdown")
 # Measures that run the model on a clip (the others count it): not "timed", since memory is
 # measured in a pass of its own, and not "runtime", the word for what runs it (RUNTIMES).
 RUNNING_MEASURES = ("latency_fwd", "latency_fwdbwd", "memory")
-DTYPE_NAMES = ("float32", "bfloat16", "float16")
+DTYPE_NAMES = ("float32", "bfloat16", "float16", "int8")
 DEVICES = ("auto", "cpu", "cuda")
+CALIBRATION_CLIPS = 300  # NNCF's default subset size
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
 # How a measure-only cell's forward is driven (mtbench.measure.scenarios, docs/deploy.md):
 # `repeat` times it back to back (the latency keys); MLPerf's four scenarios run it under
@@ -76,6 +84,12 @@ def loadgen_missing() -> bool:
     return False
 
 
+def fraction(v: Any) -> str | None:
+    """A number in (0, 1]."""
+    ok = isinstance(v, int | float) and not isinstance(v, bool) and 0 < v <= 1
+    return None if ok else f"expected a number in (0, 1], e.g. 0.99, got {v!r}"
+
+
 def optional(check: Callable[[Any], str | None]) -> Callable[[Any], str | None]:
     """`check`, with None (the option's "not set") also fine."""
 
@@ -103,7 +117,9 @@ class ProfileOptions:
     """How to measure; the defaults are `mtbench profile`'s and a suite's `[defaults]`."""
 
     device: str = option("auto", choice(DEVICES), "auto | cpu | cuda: auto picks cuda if present")
-    dtype: str = option("float32", choice(DTYPE_NAMES), "float32 | bfloat16 | float16 (CUDA)")
+    dtype: str = option(
+        "float32", choice(DTYPE_NAMES), "float32 | bfloat16 | float16 (CUDA) | int8 (quantized)"
+    )
     warmup: int = option(3, non_negative_int, "untimed runs before timing")
     repeats: int = option(10, positive_int, "timed runs")
     # None: every measure, forward only on a runtime other than PyTorch (resolved at creation).
@@ -198,10 +214,41 @@ class ProfileOptions:
         "server: the highest valid QPS; stream: the highest fps with <= 1% misses",
         "when_set",
     )
+    # A quantized network's conditions (mtbench.deploy.quantize), out of the key while unset.
+    quantizer: str = option(
+        QUANTIZERS[0],
+        choice(QUANTIZERS),
+        "with dtype int8 on pytorch: pt2e (torchao, compiled) | fx (graph mode, x86 engine)",
+        "when_set",
+    )
+    calibration_clips: int = option(
+        CALIBRATION_CLIPS,
+        positive_int,
+        "with dtype int8: clips the quantizer calibrates on (from [data]'s training split)",
+        "when_set",
+    )
+    require_accuracy: float | None = option(
+        None,
+        optional(fraction),
+        "with dtype int8 and [data]: the gate, quantized top-1 / float32 top-1 at least this",
+        "when_set",
+    )
 
     def __post_init__(self) -> None:
         if self.measure is None and check_runtime(self.runtime) is None:
-            object.__setattr__(self, "measure", default_measures(self.runtime, MEASURES))
+            measure = default_measures(self.runtime, MEASURES, self.dtype)
+            object.__setattr__(self, "measure", measure)
+        # The quantizer's keys act on an INT8 cell only (`quantizer` on PyTorch's): elsewhere
+        # they are their defaults, so a suite may set them in [defaults] beside float32 cells,
+        # whose keys stay what they were.
+        applies = {
+            "quantizer": self.dtype == "int8" and self.runtime == "pytorch",
+            "calibration_clips": self.dtype == "int8",
+            "require_accuracy": self.dtype == "int8",
+        }
+        for name, used in applies.items():
+            if not used:
+                object.__setattr__(self, name, getattr(ProfileOptions, name))
 
     # How to time, not what: interleaved cells keep their keys (the record says `interleaved`).
     interleave: bool = option(
@@ -221,13 +268,14 @@ class ProfileOptions:
         named_mode = self.compile_mode in COMPILE_MODES and self.compile_mode != "default"
         if named_mode and not self.compile:
             out.append(("compile_mode", f"{self.compile_mode!r} needs compile = true"))
-        if self.amp and self.dtype == "float32":
+        if self.amp and self.dtype not in ("bfloat16", "float16"):
             out.append(("amp", "needs dtype bfloat16 or float16 (autocast's low precision)"))
         if self.cuda_graphs and self.device == "cpu":
             out.append(("cuda_graphs", "needs device cuda: CUDA graphs replay GPU kernels"))
         if self.cuda_graphs and self.compile and self.compile_mode == "reduce-overhead":
             out.append(("cuda_graphs", "compile_mode 'reduce-overhead' already replays graphs"))
         out += [p for p in self.scenario_problems() if p not in out]
+        out += self.quantization_problems()
         return out + [p for p in self.runtime_problems() if p not in out]
 
     def scenario_problems(
@@ -252,6 +300,16 @@ class ProfileOptions:
             out.append(("scenario", f"needs MLPerf's LoadGen: {LOADGEN_INSTALL}"))
         return out
 
+    def quantization_problems(self) -> list[tuple[str, str]]:
+        """PyTorch options that an INT8 network's quantizer decides."""
+        out = []
+        if self.dtype == "int8" and self.runtime == "pytorch":
+            for name in ("compile", "cuda_graphs", "channels_last"):
+                if getattr(self, name):
+                    why = "PyTorch's INT8 network is prepared by its quantizer (PT2E compiles it)"
+                    out.append((name, f"{why}: leave {name} unset"))
+        return out
+
     def runtime_problems(self, cuda_available: bool | None = None) -> list[tuple[str, str]]:
         """The options the runtime cannot run with: a suite refuses these before any cell."""
         if cuda_available is None:
@@ -264,15 +322,20 @@ class ProfileOptions:
             "amp": self.amp,
             "channels_last": self.channels_last,
         }
-        return runtime_problems(
+        measure = self.measure or ()
+        found = runtime_problems(
             self.runtime,
             self.exporter,
             self.dtype,
             self.device,
-            self.measure or (),
+            measure,
             pytorch_only,
             cuda_available,
         )
+        more = precision_problems(
+            self.runtime, self.dtype, self.device, self.quantizer, measure, cuda_available
+        )
+        return found + [p for p in more if p not in found]
 
     def key_options(self) -> dict[str, Any]:
         """The options as a cell key hashes them: a `when_set` option only when it is set, a

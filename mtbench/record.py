@@ -10,7 +10,8 @@ Units: params are counts; GFLOPs are per clip, one fused multiply-add = one FLOP
 are milliseconds per clip (a run of batch B divided by B); memory is MiB.
 
 Every nested part is declared here too (`Latency` with its `Contention`, `Breakdown` with its
-rows, `Deploy`, `Env` with its `Ceilings`, `TrainStep`), so a reader indexes a declared key.
+rows, `Deploy`, `Quantization` with its `Fidelity`, `Audit` and `Gate`, `Env` with its
+`Ceilings`, `TrainStep`), so a reader indexes a declared key.
 A record written since the layout was versioned says which it has in `schema` (`SCHEMA`);
 the earlier layouts have no `schema` key and read as `schema` 0, each key they predate as
 None (or its documented default). Names: a timed pass is `fwd` or `fwdbwd`; the measure
@@ -264,6 +265,71 @@ class Scenario(TypedDict):
     search: Search | None
 
 
+class Fidelity(TypedDict):
+    """How far a quantized network's logits moved from the float32 network's on random clips:
+    not an accuracy (a cell without [data] has no labels)."""
+
+    label: str  # "not an accuracy"
+    max_rel_diff: float  # max |diff| / max |float32 logit| on the fixed clip (deploy/equality)
+    top1_agreement: float  # share of random clips whose top class is the float32 network's
+    clips: int  # random clips the agreement is over
+
+
+class Accuracy(TypedDict):
+    """Top-1, top-5 and mean class accuracy (%) on the cell's evaluation clips and views."""
+
+    top1: float
+    top5: float
+    mean_class_acc: float
+
+
+class Gate(TypedDict):
+    """The quantized network against the float32 one on the cell's own evaluation data, by the
+    same evaluation code (mtbench.suite.quantized), and the verdict against MLPerf's
+    closed-division targets (99% and 99.9% of float32 top-1)."""
+
+    float32: Accuracy
+    quantized: Accuracy
+    top1_agreement: float  # share of test videos both networks put in the same class
+    videos: int
+    views: str  # "clipsxcrops"
+    ratio: float  # quantized top-1 / float32 top-1 (1.0 when both are 0)
+    targets: dict[str, bool]  # "99%" / "99.9%" -> met
+    required: float | None  # require_accuracy, when the cell asks for one
+    verdict: Literal["pass", "fail"]  # against `required`, else against 99%
+
+
+class Audit(TypedDict):
+    """Which compute operators (convolutions, matrix products) ran in INT8 and which stayed in
+    float (mtbench.deploy.audit), and the share of the network's FLOPs that ran in INT8."""
+
+    source: str  # what was read: "openvino runtime model", "onnx qdq graph", "fx graph", ...
+    int8_ops: int
+    float_ops: int
+    by_type: dict[str, list[int]]  # operator type -> [int8, float]
+    int8_modules: list[str]  # the module paths of the INT8 operators matched to a module
+    float_modules: list[str]  # the module paths (or op types) of the operators left in float
+    int8_flops_share: float | None  # fvcore FLOPs of the INT8 operators' modules / all FLOPs
+    matched_flops_share: float | None  # FLOPs whose module an operator was matched to / all
+    match: str  # how operators were matched to modules
+
+
+class Quantization(TypedDict):
+    """A quantized network (dtype int8): the toolchain that made it, its settings, what it
+    left in float and how far it moved (mtbench.deploy.quantize)."""
+
+    toolchain: str  # "nncf", "onnxruntime.quantization", "torchao pt2e", "torch.ao fx"
+    version: str
+    settings: dict[str, Any]  # calibration clips and their source, subset, preset, types, ...
+    path: str | None  # the quantized file in the cell's folder; None for PyTorch's
+    cached: bool  # read from an earlier run's file instead of quantized now
+    quantize_s: float
+    fidelity: Fidelity
+    audit: Audit
+    gate: Gate | None  # with [data] (mtbench.suite.quantized); None without
+    gate_error: NotRequired[str]  # why the gate could not be evaluated
+
+
 class TrainStep(TypedDict):
     """One epoch of a training curve (`train_curve`)."""
 
@@ -334,6 +400,8 @@ class Measurement(TypedDict):
     deploy: Deploy | None
     # What a scenario other than `repeat` concluded (LoadGen's summary, a stream, a search).
     scenario_run: Scenario | None
+    # A quantized (dtype int8) cell's toolchain, settings, audit and gate; None otherwise.
+    quantization: Quantization | None
     env: Env | None  # versions, CPU, GPU, commit; with a breakdown, the machine's ceilings
     status: Literal["ok", "failed"]
     error: str | None  # `Type: first line` of a failure

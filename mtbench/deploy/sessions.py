@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -29,6 +30,7 @@ class Session:
     runtime: str
     version: str
     precision: str  # what the runtime computes in, as it reports it (float32, bfloat16, ...)
+    handle: Any = None  # the runtime's own object (InferenceSession, CompiledModel): the audit's
 
 
 def onnxruntime_session(path: str, threads: int) -> Session:
@@ -50,7 +52,7 @@ def onnxruntime_session(path: str, threads: int) -> Session:
     def run(clip: np.ndarray) -> np.ndarray:
         return session.run(None, {name: clip})[0]
 
-    return Session(run, "onnxruntime", ort.__version__, "float32")
+    return Session(run, "onnxruntime", ort.__version__, "float32", session)
 
 
 def openvino_session(path: str, threads: int, dtype: str) -> Session:
@@ -77,4 +79,4 @@ def openvino_session(path: str, threads: int, dtype: str) -> Session:
         return request.infer({0: clip})[output]
 
     precision = DTYPE_NAMES.get(compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name())
-    return Session(run, "openvino", ov.__version__.split("-")[0], precision)
+    return Session(run, "openvino", ov.__version__.split("-")[0], precision, compiled)

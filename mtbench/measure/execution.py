@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from mtbench.deploy.quantize import Calibration, quantized_executor
 from mtbench.deploy.runtime import runtime_executor
 from mtbench.errors import one_line
 from mtbench.executor import FORWARD, MEMORY_PASSES, TRAINING_STEP, Executor, Step
@@ -36,7 +37,13 @@ from mtbench.measure.latency import (
 from mtbench.measure.memory import PeakMemory
 from mtbench.options import ProfileOptions
 
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+# int8: a quantized network (mtbench.deploy.quantize), never a cast; its breakdown is refused.
+DTYPES = {
+    "float32": torch.float32,
+    "bfloat16": torch.bfloat16,
+    "float16": torch.float16,
+    "int8": torch.int8,
+}
 STEPS = (FORWARD, TRAINING_STEP)
 
 
@@ -49,9 +56,10 @@ def resolve_device(name: str) -> torch.device:
 
 
 def cell_device(options: ProfileOptions) -> torch.device:
-    """The device the cell runs on: ONNX Runtime and OpenVINO run on the CPU whatever `auto`
-    finds; the option's device otherwise."""
-    on_cpu = options.runtime in ("onnxruntime", "openvino")
+    """The device the cell runs on: ONNX Runtime, OpenVINO and PyTorch's INT8 network run on
+    the CPU whatever `auto` finds; the option's device otherwise."""
+    quantized = options.dtype == "int8" and options.runtime == "pytorch"
+    on_cpu = options.runtime in ("onnxruntime", "openvino") or quantized
     return resolve_device("cpu" if on_cpu else options.device)
 
 
@@ -67,9 +75,13 @@ def executor_for(
     keys: Sequence[str] = STEPS,
     folder: Path | None = None,
     on_phase: Callable[[str], None] = lambda phase: None,
+    calibration: Calibration | None = None,
 ) -> Executor:
     """The cell's network as it runs, with the steps `keys` asks for (those it has: a
-    runtime has no training step). A runtime caches its export in `folder` (the cell's)."""
+    runtime has no training step). A runtime caches its export in `folder` (the cell's); an
+    INT8 cell is quantized on `calibration` (random clips when None), cached there too."""
+    if options.dtype == "int8":
+        return quantized_executor(model, shape, options, folder, calibration, on_phase)
     if options.runtime != "pytorch":
         return runtime_executor(model, shape, options, folder, on_phase)
     return pytorch_executor(model, shape, options, keys)

@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from mtbench.deploy.quantize import Calibration
 from mtbench.errors import one_line
 from mtbench.executor import FORWARD, TRAINING_STEP, Executor, process_settings
 from mtbench.measure.breakdown import BreakdownRun
@@ -33,6 +34,7 @@ from mtbench.measure.execution import (
     time_alone,
 )
 from mtbench.measure.flops import count_flops
+from mtbench.measure.int8_flops import with_flop_shares
 from mtbench.measure.params import count_params
 from mtbench.measure.scenarios import SCENARIO_FOLDER, run_scenario
 from mtbench.options import (
@@ -92,6 +94,10 @@ class Measuring:
     shape: list[int]
     options: ProfileOptions
     breakdown: BreakdownRun | None
+    # An INT8 cell's calibration clips (random ones when None) and the accuracy gate a suite
+    # runs on its executor before it is timed (mtbench.suite.quantized).
+    calibration: Calibration | None = None
+    gate: Callable[[Executor, Record], None] | None = None
 
 
 def profile(
@@ -102,14 +108,18 @@ def profile(
     on_phase: Callable[[str], None] = lambda phase: None,
     model: torch.nn.Module | None = None,
     cache_dir: Path | None = None,
+    calibration: Calibration | None = None,
+    gate: Callable[[Executor, Record], None] | None = None,
 ) -> Record:
     """Measure one configuration; raises on failure (callers record it as they see fit).
 
     `model`, when given, is the cell's one build (a training cell's trained network); else
     the model is built here, once, for every measurement the options ask for. A runtime other
-    than PyTorch caches its exported file in `cache_dir` (the cell's folder).
+    than PyTorch caches its exported file in `cache_dir` (the cell's folder); an INT8 cell
+    its quantized file too, calibrated on `calibration` and checked by `gate` before timing.
     """
     measuring = counted(name, kwargs, input_shape, options, on_phase, model)
+    measuring.calibration, measuring.gate = calibration, gate
     keys = timed_keys(options)
     driven = options.scenario != "repeat"
     if keys or "memory" in options.measure or driven:
@@ -174,8 +184,19 @@ def network_executor(
     memory = [TRAINING_STEP] if "memory" in options.measure else []
     driven = [FORWARD] if options.scenario != "repeat" else []
     keys = [key for key in STEPS if key in [*timed_keys(options), *memory, *driven]]
-    executor = executor_for(measuring.model, measuring.shape, options, keys, cache_dir, on_phase)
+    executor = executor_for(
+        measuring.model, measuring.shape, options, keys, cache_dir, on_phase, measuring.calibration
+    )
     measuring.record["deploy"] = executor.deploy
+    if executor.quantization is not None:
+        on_phase("int8 flop share")
+        part = executor.quantization
+        part["audit"] = with_flop_shares(
+            part["audit"], measuring.model, measuring.shape, options.count_norm
+        )
+        measuring.record["quantization"] = part
+        if measuring.gate is not None:
+            measuring.gate(executor, measuring.record)
     return executor
 
 

@@ -20,6 +20,7 @@ PLOT_NAMES = (
     "breakdown-roofline",
     "breakdown-ops",
     "server-curve",
+    "accuracy-latency-int8",
 )
 PLOT_FORMATS = ("png", "svg", "pdf")
 TABLE_FORMATS = ("md", "latex", "csv")

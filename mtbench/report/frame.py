@@ -34,6 +34,16 @@ MTNET_DEFAULTS = {"r": 0.875, "g": 1}
 # package would import torch into every report (a test holds the two equal).
 TOP1_BY_DURATION_KEYS = ("short", "medium", "long")
 DURATION_COLUMNS = [f"top1_{bucket}" for bucket in TOP1_BY_DURATION_KEYS]
+# An INT8 cell's toolchain, its audit (INT8 operators of all, INT8 share of the FLOPs) and,
+# with [data], the quantized network's top-1 beside float32's and the gate's verdict.
+QUANTIZATION_COLUMNS = [
+    "quantized_by",
+    "int8_ops",
+    "int8_flops_pct",
+    "int8_top1",
+    "int8_top1_of_float_pct",
+    "gate_verdict",
+]
 # A default label names a varied seed ("... train.seed=2"); rows aggregated over seeds drop it.
 _SEED_IN_LABEL = re.compile(r"\s*\btrain\.seed=\d+")
 
@@ -70,6 +80,7 @@ COLUMNS = [
     "latency_fwdbwd_verdict",
     "interleaved",
     "peak_mem_mb",
+    *QUANTIZATION_COLUMNS,
     "top1",
     "top5",
     "mean_class_acc",
@@ -261,6 +272,7 @@ def record_row(stored: dict[str, Any]) -> dict[str, Any]:
         **_latency_columns(record),
         **_timing(record),
         "peak_mem_mb": _as_float(record.get("peak_mem_mb")),
+        **_quantization_columns(record),
         "top1": _as_float(record.get("top1")),
         "top5": _as_float(record.get("top5")),
         "mean_class_acc": _as_float(record.get("mean_class_acc")),
@@ -279,6 +291,22 @@ def record_row(stored: dict[str, Any]) -> dict[str, Any]:
         "breakdown": record.get("breakdown"),
         "ceilings": ceilings_of(record),
         **scenario_columns(record),
+    }
+
+
+def _quantization_columns(record: dict[str, Any]) -> dict[str, Any]:
+    """QUANTIZATION_COLUMNS of a record: empty text and NaN where it was not quantized."""
+    q = record.get("quantization") or {}
+    audit, gate = q.get("audit") or {}, q.get("gate") or {}
+    ops = (audit.get("int8_ops"), audit.get("float_ops"))
+    share = _as_float(audit.get("int8_flops_share"))
+    return {
+        "quantized_by": q.get("toolchain") or "",
+        "int8_ops": f"{ops[0]} of {ops[0] + ops[1]}" if None not in ops else "",
+        "int8_flops_pct": 100 * share,
+        "int8_top1": _as_float((gate.get("quantized") or {}).get("top1")),
+        "int8_top1_of_float_pct": 100 * _as_float(gate.get("ratio")),
+        "gate_verdict": gate.get("verdict") or "",
     }
 
 

@@ -25,6 +25,7 @@ from mtbench.report.breakdown_plots import BREAKDOWN_PLOTS
 from mtbench.report.compare import median_interval
 from mtbench.report.frame import DURATION_COLUMNS, TOP1_BY_DURATION_KEYS, workload
 from mtbench.report.paper import matched_paper, paper_dataset
+from mtbench.report.quantized_plots import QUANTIZED_PLOTS
 from mtbench.report.scenario_plots import SCENARIO_PLOTS
 from mtbench.report.style import (
     COLUMN_WIDTH,
@@ -815,4 +816,5 @@ PLOTS: dict[str, Callable[..., Figure | list[tuple[str, Figure]]]] = {
     "complexity": complexity,
     **BREAKDOWN_PLOTS,
     **SCENARIO_PLOTS,
+    **QUANTIZED_PLOTS,
 }

@@ -29,6 +29,10 @@ FIGURES = [
     ("latency_fwd_ms", "Latency F (ms)", "F", 2),
     ("latency_fwdbwd_ms", "Latency F+B (ms)", "F+B", 2),
     ("top1", "Top-1 (%)", "Top-1", 3),
+    # INT8 cells: the audit's FLOP share, and with [data] the gate's figures.
+    ("int8_flops_pct", "INT8 FLOPs (%)", "INT8 FLOPs", 1),
+    ("int8_top1", "INT8 top-1 (%)", "INT8 top-1", 3),
+    ("int8_top1_of_float_pct", "INT8/f32 top-1 (%)", "INT8/f32", 2),
     ("top5", "Top-5 (%)", "Top-5", 3),
     # Multiduration test sets: top-1 per action-duration bucket (columns only when present).
     ("top1_short", "Top-1 short (%)", "short", 1),
@@ -48,7 +52,19 @@ LATENCY_VERDICTS = {
     "latency_fwd_ms": "latency_fwd_verdict",
     "latency_fwdbwd_ms": "latency_fwdbwd_verdict",
 }
-TEXT_COLUMNS = ("Family", "Model", "Input (T×H×W)", "Runtime", "Scenario", "Dataset", "Suite")
+TEXT_COLUMNS = (
+    "Family",
+    "Model",
+    "Input (T×H×W)",
+    "Runtime",
+    "Scenario",
+    "Dtype",
+    "Quantized by",
+    "INT8 ops",
+    "Gate",
+    "Dataset",
+    "Suite",
+)
 
 SORT_COLUMNS = {
     "model": "label",
@@ -78,6 +94,15 @@ def _identity_columns(ok: pd.DataFrame) -> pd.DataFrame:
         table["Runtime"] = ok["runtime"]
     if (ok["scenario"] != "repeat").any():  # with LoadGen's verdict and the short-run label
         table["Scenario"] = ok["scenario_text"]
+    if (ok["dtype"] != "float32").any():
+        table["Dtype"] = ok["dtype"]
+    for column, header in (
+        ("quantized_by", "Quantized by"),
+        ("int8_ops", "INT8 ops"),
+        ("gate_verdict", "Gate"),
+    ):
+        if (ok[column] != "").any():
+            table[header] = ok[column]
     if (ok["dataset"] != "").any():
         table["Dataset"] = ok["dataset"]
     return table

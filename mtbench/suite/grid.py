@@ -163,6 +163,8 @@ class _Grid:
             problems = options.scenario_problems(window=shape[2], training=workload is not None)
             if self._report(where, combo, problems):
                 continue
+            if self._quantized_problems(where, combo, options, workload, shape):
+                continue
             if (why := check_input(name, kwargs, shape, model)) is not None:
                 self.problem(where, why)
                 continue
@@ -216,6 +218,32 @@ class _Grid:
         for key, message in problems:
             self.problem(f"{where}.{key}" if key in combo else f"defaults.{key}", message)
         return bool(problems)
+
+    def _quantized_problems(
+        self,
+        where: str,
+        combo: dict[str, Any],
+        options: ProfileOptions,
+        workload: Workload | None,
+        shape: list[int],
+    ) -> bool:
+        """An accuracy gate needs [data]; an INT8 cell with [data] is calibrated and gated on
+        the data's clips, so its input is that clip. True when there was a problem."""
+        found = []
+        if options.require_accuracy is not None and workload is None:
+            why = "a gate needs [data]: the INT8 network is evaluated on the cell's test clips"
+            found.append(("require_accuracy", why))
+        if options.dtype == "int8" and workload is not None:
+            clip = [workload.data["frames"], workload.data["crop"], workload.data["crop"]]
+            if shape[2:] != clip:
+                why = (
+                    f"an INT8 cell with [data] runs the data's clips ({'x'.join(map(str, clip))}"
+                    f" frames x crop); its input is {'x'.join(map(str, shape[2:]))}"
+                )
+                found.append(("input", why))
+        for key, message in found:
+            self.problem(f"{where}.{key}" if key in combo else f"defaults.{key}", message)
+        return bool(found)
 
     def _add(self, cell: Cell, where: str) -> None:
         key = cell_key(

@@ -48,6 +48,7 @@ from mtbench.registry import model_entry
 from mtbench.store_layout import cell_folder
 from mtbench.suite.grid import Cell, cell_config, cell_key
 from mtbench.suite.interleave import interleavable, run_interleaved
+from mtbench.suite.quantized import accuracy_gate, calibration_clips, trained_sibling
 from mtbench.suite.schema import SuiteSpec
 from mtbench.suite.store import append_record, ok_records
 from mtbench.table_model import Column, Figure, TextTable
@@ -102,6 +103,9 @@ def execute_cell(
             on_phase("load the trained network")
             model = trained_network(cell, spec.output, retime["num_classes"])
             trained = TrainedCell(training_part(retime), model)
+        elif eval_views is None and (sibling := trained_sibling(spec.output, cell)) is not None:
+            on_phase("the float32 cell's trained network")
+            trained = sibling
         elif cell.workload is not None:
             on_phase("train" if eval_views is None else "evaluate")
             known = spec.annotations.get(cell.workload.data_config())
@@ -109,8 +113,17 @@ def execute_cell(
         on_phase("measure")
         model = trained.model if trained is not None else None
         folder = cell_folder(spec.output, cell.key)  # a runtime caches its export there
+        calibration, gate = _quantized_cell(spec, cell, model, on_phase)
         record = profile(
-            cell.model, cell.kwargs, cell.input_shape, cell.options, on_phase, model, folder
+            cell.model,
+            cell.kwargs,
+            cell.input_shape,
+            cell.options,
+            on_phase,
+            model,
+            folder,
+            calibration,
+            gate,
         )
     except Exception as exc:  # isolation: any failure of one cell is that cell's result
         record = unmeasured_record(cell.model, cell.kwargs, cell.input_shape, cell.options)
@@ -126,6 +139,16 @@ def execute_cell(
     if cell.workload is not None:
         part.update(workload=cell.workload.config(), seed_group=seed_group(cell))
     return with_cell(record, part)
+
+
+def _quantized_cell(spec: SuiteSpec, cell: Cell, model: Any, on_phase: Any) -> tuple[Any, Any]:
+    """An INT8 cell with [data]: its calibration clips and its accuracy gate; (None, None) for
+    any other cell (an INT8 cell without data calibrates on random clips)."""
+    if cell.options.dtype != "int8" or cell.workload is None or model is None:
+        return None, None
+    on_phase("calibration clips")
+    known = spec.annotations.get(cell.workload.data_config())
+    return calibration_clips(cell, known), accuracy_gate(cell, model, known)
 
 
 def run_cell(spec: SuiteSpec, cell: Cell, **options: Any) -> Record:

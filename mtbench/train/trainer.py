@@ -367,14 +367,11 @@ def _train(
     return broadcast_object(train_log.lines), train_time
 
 
-def _evaluate(
-    cell,
-    setup: Setup,
-    evaluation: dict[str, Any],
-    annotations: Annotations,
-    progress: TrainProgress,
-):
-    """Score the test split with the evaluation's views; (metrics, views, clips per s)."""
+def test_loader(
+    cell, evaluation: dict[str, Any], annotations: Annotations, shard: bool = True
+) -> DataLoader:
+    """The test split's views as the evaluation scores them: this rank's share of the videos
+    (`shard`), or all of them (the accuracy gate of mtbench.suite.quantized)."""
     world = current_world()
     test_set = build_dataset(
         cell.workload.data_config(),
@@ -386,13 +383,24 @@ def _evaluate(
         annotations=annotations,
     )
     # Sharded by video with no padding: every test video is scored exactly once.
-    mine = list(range(world.rank, len(test_set), world.size))
+    mine = list(range(world.rank, len(test_set), world.size) if shard else range(len(test_set)))
     batches = [
         mine[i : i + evaluation["batch_size"]]
         for i in range(0, len(mine), evaluation["batch_size"])
     ]
-    loader = _loader(test_set, batches, cell.workload.data["workers"], cell.workload.train["seed"])
-    progress.start_eval(len(mine))
+    return _loader(test_set, batches, cell.workload.data["workers"], cell.workload.train["seed"])
+
+
+def _evaluate(
+    cell,
+    setup: Setup,
+    evaluation: dict[str, Any],
+    annotations: Annotations,
+    progress: TrainProgress,
+):
+    """Score the test split with the evaluation's views; (metrics, views, clips per s)."""
+    loader = test_loader(cell, evaluation, annotations)
+    progress.start_eval(sum(len(batch) for batch in loader.batch_sampler))
     views, eval_rate = run_views(
         setup.model,
         loader,

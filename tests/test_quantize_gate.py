@@ -1,0 +1,264 @@
+"""The accuracy gate of an INT8 cell with [data] (issue 37): calibration from the cell's own
+training clips, deterministic for a seed; the gate's numbers equal an evaluation by hand on
+the same clips; a quantization broken on purpose fails its gate and is still timed; a gate
+without data and an input that is not the data's clip are one line at validation.
+
+One tiny training suite (the test-only tiny3d on synthetic motion clips, ONNX Runtime's
+static quantization, about a minute on two cores) runs once per module.
+"""
+
+import csv
+import io
+import shutil
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import assert_one_line_error
+
+from mtbench.data import build_dataset
+from mtbench.deploy import quantize
+from mtbench.deploy.quantize import quantized_executor
+from mtbench.registry import create_model
+from mtbench.suite.grid import load_suite
+from mtbench.suite.quantized import calibration_clips
+from mtbench.suite.store import read_records
+
+onnx = pytest.importorskip("onnx")
+pytest.importorskip("onnxruntime")
+sys.path.insert(0, str(Path(__file__).parent))
+import tiny_models  # noqa: E402,F401  (registers test-tiny3d)
+
+DATA = """
+[data]
+dataset = "synthetic"
+num_classes = 4
+videos_per_class = 24
+test_videos_per_class = 8
+source_frames = 24
+source_size = [40, 40]
+frames = 8
+interval = 2
+resize = [16, 18]
+crop = 16
+workers = 0
+"""
+SUITE = (
+    """
+[suite]
+name = "int8-gate"
+[defaults]
+device = "cpu"
+threads = 1
+warmup = 0
+repeats = 1
+measure = ["latency_fwd"]
+calibration_clips = 8
+"""
+    + DATA
+    + """
+[train]
+epochs = 6
+batch_size = 16
+lr = 0.05
+schedule = "cosine"
+[eval]
+clips = 2
+crops = 1
+batch_size = 16
+[[models]]
+name = "test-tiny3d"
+dtype = "int8"
+runtime = "onnxruntime"
+require_accuracy = 0.99
+"""
+)
+
+
+def run(path: Path, out: Path, *more: str) -> None:
+    from mtbench.cli import main
+
+    try:
+        main(["run", str(path), "--output", str(out), *more])
+    except SystemExit as exc:
+        assert exc.code in (0, None), exc.code
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """(suite file, store, the cell, its record)."""
+    folder = tmp_path_factory.mktemp("gate")
+    path = folder / "gate.toml"
+    path.write_text(SUITE)
+    out = folder / "out"
+    run(path, out)
+    (cell,) = load_suite(path)[1]
+    (record,) = read_records(out)
+    assert record["status"] == "ok", record["error"]
+    return path, out, cell, record
+
+
+def by_hand(network, cell) -> tuple[list[int], list[int]]:
+    """(predicted, true) class of every test video: softmax of each view, averaged."""
+    data = cell.workload.data_config()
+    test = build_dataset(data, "test", train=False, seed=0, clips=2, crops=1)
+    predicted, labels = [], []
+    with torch.no_grad():
+        for i in range(len(test)):
+            item = test[i]
+            probs = network(item["video"]).softmax(dim=1).mean(dim=0)
+            predicted.append(int(probs.argmax()))
+            labels.append(int(item["label"]))
+    return predicted, labels
+
+
+def top1(predicted: list[int], labels: list[int]) -> float:
+    return 100.0 * sum(p == t for p, t in zip(predicted, labels, strict=True)) / len(labels)
+
+
+@pytest.mark.slow
+def test_the_gate_equals_an_evaluation_by_hand_on_the_same_clips(trained):
+    _, out, cell, record = trained
+    gate = record["quantization"]["gate"]
+    folder = out / "cells" / cell.key
+    model = create_model("test-tiny3d", num_classes=4)
+    model.load_state_dict(torch.load(folder / "last.pt", weights_only=False)["model"])
+    model.eval()
+    executor = quantized_executor(
+        model, cell.input_shape, cell.options, folder, calibration_clips(cell)
+    )
+    assert executor.quantization["cached"] is True
+    float_pred, labels = by_hand(model, cell)
+    int8_pred, _ = by_hand(executor.forward, cell)
+    assert gate["float32"]["top1"] == pytest.approx(top1(float_pred, labels))
+    assert gate["float32"]["top1"] == pytest.approx(record["top1"])  # the trainer's evaluation
+    assert gate["quantized"]["top1"] == pytest.approx(top1(int8_pred, labels))
+    agree = sum(a == b for a, b in zip(float_pred, int8_pred, strict=True)) / len(labels)
+    assert gate["top1_agreement"] == pytest.approx(agree)
+    assert gate["videos"] == len(labels) == 32 and gate["views"] == "2x1"
+    ratio = gate["quantized"]["top1"] / gate["float32"]["top1"]
+    assert gate["ratio"] == pytest.approx(ratio)
+    assert gate["targets"] == {"99%": ratio >= 0.99, "99.9%": ratio >= 0.999}
+    assert gate["verdict"] == ("pass" if ratio >= 0.99 else "fail") and gate["required"] == 0.99
+    assert record["top1"] > 25  # trained above chance, so a broken network can fall below
+
+
+@pytest.mark.slow
+def test_calibration_is_the_cells_training_clips_deterministic_for_a_seed(trained):
+    _, _, cell, record = trained
+    first, again = calibration_clips(cell), calibration_clips(cell)
+    assert len(first.clips) == 8 and first.clips[0].shape == (1, 3, 8, 16, 16)
+    assert all(torch.equal(a, b) for a, b in zip(first.clips, again.clips, strict=True))
+    assert record["quantization"]["settings"]["calibration"] == first.source
+    assert "training clips of synthetic (seed 0" in first.source
+    other = replace(cell, workload=replace(cell.workload, train={**cell.workload.train, "seed": 1}))
+    moved = calibration_clips(other)
+    assert not all(torch.equal(a, b) for a, b in zip(first.clips, moved.clips, strict=True))
+
+
+def zero_first_weight_scale(toolchain: str, path) -> None:
+    """The broken quantization: the first convolution's weight scale set to zero."""
+    from onnx import numpy_helper
+
+    model = onnx.load(str(path))
+    graph = model.graph
+    producer = {o: n for n in graph.node for o in n.output}
+    conv = next(n for n in graph.node if n.op_type == "Conv")
+    scale_name = producer[conv.input[1]].input[1]
+    scale = next(t for t in graph.initializer if t.name == scale_name)
+    scale.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(scale) * 0, scale_name))
+    onnx.save(model, str(path))
+
+
+@pytest.mark.slow
+def test_a_broken_quantization_fails_its_gate_and_is_still_timed(trained, tmp_path, monkeypatch):
+    path, out, cell, _ = trained
+    broken = tmp_path / "out"
+    shutil.copytree(out, broken)
+    for cached in (broken / "cells" / cell.key).glob("*int8*"):
+        cached.unlink()  # quantized again, through the hook
+    monkeypatch.setattr(quantize, "tamper", zero_first_weight_scale)
+    run(path, broken, "--force")
+    record = read_records(broken)[-1]
+    assert record["status"] == "ok"
+    gate = record["quantization"]["gate"]
+    assert gate["verdict"] == "fail" and gate["ratio"] < 0.99
+    assert record["latency_fwd_ms"]["repeats"] == 1
+
+
+def test_a_gate_without_data_is_one_line(tmp_path, cli_inproc):
+    path = tmp_path / "s.toml"
+    path.write_text(
+        '[suite]\nname = "s"\n[[models]]\nname = "r3d-18"\ndtype = "int8"\n'
+        'runtime = "onnxruntime"\nrequire_accuracy = 0.99\n'
+    )
+    result = cli_inproc("run", str(path), "--dry-run")
+    assert_one_line_error(result, "models[0].require_accuracy", "a gate needs [data]")
+    result = cli_inproc("profile", "r3d-18", "--dtype", "int8", "--require-accuracy", "0.99")
+    assert_one_line_error(result, "--require-accuracy", "[data]")
+
+
+def test_an_int8_cell_with_data_runs_the_datas_clip(tmp_path, cli_inproc):
+    path = tmp_path / "s.toml"
+    path.write_text(
+        '[suite]\nname = "s"\n[defaults]\ninput = [1, 3, 4, 32, 32]\n'
+        + DATA
+        + '[[models]]\nname = "test-tiny3d"\ndtype = "int8"\nruntime = "onnxruntime"\n'
+    )
+    result = cli_inproc("run", str(path), "--dry-run")
+    assert_one_line_error(result, "defaults.input", "8x16x16", "4x32x32")
+
+
+def test_require_accuracy_is_a_fraction(cli_inproc, tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text(
+        '[suite]\nname = "s"\n[[models]]\nname = "r3d-18"\ndtype = "int8"\nrequire_accuracy = 99\n'
+    )
+    assert_one_line_error(cli_inproc("run", str(path), "--dry-run"), "require_accuracy", "(0, 1]")
+
+
+@pytest.mark.slow
+def test_the_table_shows_the_audit_and_the_gate(trained, cli_inproc):
+    _, out, _, record = trained
+    result = cli_inproc("table", str(out), "--format", "csv")
+    assert result.returncode == 0, result.stderr
+    (cells,) = list(csv.DictReader(io.StringIO(result.stdout)))
+    audit = record["quantization"]["audit"]
+    assert audit["int8_ops"] == 3  # tiny3d's two convolutions and its head, counted by module
+    assert (
+        cells["INT8 ops"] == "3 of 3" and cells["Gate"] == record["quantization"]["gate"]["verdict"]
+    )
+    assert float(cells["INT8 FLOPs (%)"]) == pytest.approx(100 * audit["int8_flops_share"])
+
+
+@pytest.mark.slow
+def test_an_int8_cell_measures_its_float32_siblings_trained_network(tmp_path):
+    body = SUITE.replace("epochs = 6", "epochs = 2").replace("require_accuracy = 0.99\n", "")
+    body = body.replace(
+        '[[models]]\nname = "test-tiny3d"\n',
+        '[[models]]\nname = "test-tiny3d"\n\n[[models]]\nname = "test-tiny3d"\n',
+        1,
+    )
+    path = tmp_path / "s.toml"
+    path.write_text(body)
+    run(path, tmp_path / "out")
+    plain, int8 = load_suite(path)[1]
+    records = {r["cell_key"]: r for r in read_records(tmp_path / "out")}
+    trained, measured = records[plain.key], records[int8.key]
+    assert measured["status"] == "ok", measured["error"]
+    assert measured["train_curve"] == trained["train_curve"]
+    assert measured["checkpoint"] == trained["checkpoint"]
+    assert not (tmp_path / "out" / "cells" / int8.key / "last.pt").exists()  # not trained again
+    assert measured["quantization"]["gate"]["float32"]["top1"] == pytest.approx(trained["top1"])
+    # The figure: one arrow from the float32 point to the INT8 point, in the runtime's panel.
+    from mtbench.report.frame import records_frame
+    from mtbench.report.quantized_plots import accuracy_vs_latency_int8
+
+    ax = accuracy_vs_latency_int8(records_frame(read_records(tmp_path / "out"))).axes[0]
+    arrow, label = ax.texts
+    gate = measured["quantization"]["gate"]
+    assert arrow.xy == (measured["latency_fwd_ms"]["median"], gate["quantized"]["top1"])
+    assert arrow.xyann == (trained["latency_fwd_ms"]["median"], trained["top1"])
+    assert ax.get_title() == "onnxruntime" and "onnxruntime.quantization" in label.get_text()
