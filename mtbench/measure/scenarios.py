@@ -168,17 +168,8 @@ def _server_point(
     )
     run = run_loadgen(base, settings, where / f"server-{qps:.4g}qps")
     passed = "performance constraints" not in run["failed"]
-    point: CurvePoint = {
-        "at": qps,
-        "passed": passed,
-        "why": None if passed else f"p99 over {options.target_latency_ms:g} ms",
-        "p90_ms": run["percentiles_ms"].get("p90"),
-        "p99_ms": run["percentiles_ms"].get("p99"),
-        "throughput": run["samples_per_s"],
-        "miss_rate": None,
-        "result": run["result"],
-    }
-    return point, run
+    why = None if passed else f"p99 over {options.target_latency_ms:g} ms"
+    return _loadgen_point(qps, run, why), run
 
 
 def _server(
@@ -231,17 +222,21 @@ def _offline_point(
     qps = batch * 1000.0 / expected
     settings = _settings(options, expected, target_qps=qps)
     run = run_loadgen(executor, settings, where / f"offline-batch-{batch}", batch)
-    point: CurvePoint = {
-        "at": batch,
-        "passed": True,
-        "why": None,
+    return _loadgen_point(batch, run, None), run
+
+
+def _loadgen_point(at: float, run: LoadGenRun, why: str | None) -> CurvePoint:
+    """A search's step at `at` from its LoadGen run; it passed unless `why` says otherwise."""
+    return {
+        "at": at,
+        "passed": why is None,
+        "why": why,
         "p90_ms": run["percentiles_ms"].get("p90"),
         "p99_ms": run["percentiles_ms"].get("p99"),
         "throughput": run["samples_per_s"],
         "miss_rate": None,
         "result": run["result"],
     }
-    return point, run
 
 
 def _failed_point(batch: int, why: str) -> CurvePoint:
