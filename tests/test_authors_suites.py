@@ -70,9 +70,8 @@ def test_zero_epochs_evaluate_the_model_as_built(tmp_path):
     """`train.epochs = 0`: no training step, no checkpoint, the built model evaluated."""
     import textwrap
 
-    import tiny_models  # noqa: F401  (registers test-tiny3d)
     from conftest import run_one_cell
-    from test_train_resume import SUITE
+    from train_suite import SUITE
 
     suite = tmp_path / "s.toml"
     suite.write_text(textwrap.dedent(SUITE.format(workers=0)).replace("epochs = 6", "epochs = 0"))

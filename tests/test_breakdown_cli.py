@@ -7,7 +7,7 @@ import re
 import pandas as pd
 import pytest
 from conftest import assert_one_line_error, run_one_cell
-from test_measure_execution import suite_cells
+from suite_files import suite_cells
 
 from mtbench.measure import ceilings
 from mtbench.measure.profile import ProfileOptions

@@ -12,7 +12,7 @@ import submitit
 import tiny_models  # noqa: F401  (registers test-tiny3d)
 import torch
 from checkpoint_hold import HOLD
-from test_train_resume import SUITE
+from train_suite import SUITE
 from waiting import wait_for_checkpoint
 
 from mtbench.launch.settings import launcher_settings
@@ -83,7 +83,7 @@ def test_a_signalled_task_is_requeued_and_resumes_to_the_same_weights(tmp_path, 
 
 def test_a_task_builds_user_models_from_a_suite_import_a_callable_and_a_hub(tmp_path):
     """A task is a fresh process: it imports the suite's files and resolves names again."""
-    from test_plugins import write_plugins
+    from plugin_files import write_plugins
 
     write_plugins(tmp_path, "tiny-task")
     path = tmp_path / "s.toml"

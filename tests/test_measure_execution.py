@@ -5,12 +5,12 @@ far as a CPU allows."""
 from __future__ import annotations
 
 import json
-import textwrap
 from pathlib import Path
 
 import pytest
 import torch
 from conftest import assert_one_line_error
+from suite_files import suite_cells
 
 from mtbench.measure import execution, latency
 from mtbench.measure.profile import ProfileOptions, profile
@@ -29,22 +29,6 @@ def test_shipped_suites_keep_their_cell_keys():
     expected = json.loads((ROOT / "tests/fixtures/cell_keys_d780715.json").read_text())
     for suite, keys in expected.items():
         assert [cell.key for cell in load_suite(ROOT / suite)[1]] == keys, suite
-
-
-def suite_cells(tmp_path: Path, defaults: str) -> list:
-    path = tmp_path / "s.toml"
-    path.write_text(
-        textwrap.dedent(f"""
-        [suite]
-        name = "s"
-        [defaults]
-        input = [1, 3, 2, 16, 16]
-        {defaults}
-        [[models]]
-        name = "r3d-18"
-        """)
-    )
-    return load_suite(path)[1]
 
 
 @pytest.mark.parametrize(

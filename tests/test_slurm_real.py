@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 import torch
 from checkpoint_hold import HOLD
-from test_train_resume import SUITE
+from train_suite import SUITE
 from waiting import poll_until, wait_for_checkpoint, wait_until
 
 from mtbench.launch.jobs import submissions

@@ -9,7 +9,7 @@ import pytest
 import tiny_models  # noqa: F401  (registers test-tiny3d)
 import torch
 from conftest import assert_one_line_error
-from test_train_resume import SUITE
+from train_suite import SUITE
 
 from mtbench.suite.store import read_records
 from mtbench.train.checkpoint import model_state

@@ -11,8 +11,8 @@ from pathlib import Path
 import tiny_models  # noqa: F401  (registers test-tiny3d)
 import torch
 from checkpoint_hold import HOLD
-from test_train_resume import ENTRY, SUITE
 from torch import nn
+from train_suite import ENTRY, SUITE
 from waiting import wait_for_checkpoint
 
 from mtbench.registry import register_model
