@@ -1,3 +1,5 @@
+import contextlib
+import io
 import os
 import shutil
 import subprocess
@@ -49,6 +51,21 @@ def run_cli(*args: str, cwd=None, timeout: float = 300, env=None) -> subprocess.
         timeout=timeout,
         env=env,
     )
+
+
+def run_inproc(*args: str) -> subprocess.CompletedProcess:
+    """`mtbench ARGS` in this process with its output captured, where no capsys is (a
+    module-scoped fixture): (exit code, stdout, stderr), as `cli_inproc` gives them."""
+    from mtbench.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main(list(args))
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
 
 
 def run_one_cell(suite, out) -> dict:

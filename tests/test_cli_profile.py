@@ -25,8 +25,8 @@ RECORD_KEYS = {
 }
 
 
-def test_profile_json_is_the_result_record(cli):
-    result = cli(
+def test_profile_json_is_the_result_record(cli_inproc):
+    result = cli_inproc(
         "profile",
         "r3d-18",
         "--input",

@@ -206,9 +206,14 @@ def test_module_rows_cover_the_profiled_forward(name, one_thread):
     assert sum(times.kinds.values()) <= times.total * 1.001
 
 
-class Sleeps(nn.Module):
+class Busy(nn.Module):
+    """A block that works 50 ms of this thread's CPU time (no sleep: it computes, as a slow
+    layer does, however loaded the machine)."""
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        time.sleep(0.05)
+        start = time.thread_time()
+        while time.thread_time() - start < 0.05:
+            pass
         return x * 2
 
 
@@ -216,7 +221,7 @@ class Sleeps(nn.Module):
 def test_a_slow_block_takes_the_largest_share(one_thread):
     model = nn.Sequential(
         nn.Sequential(nn.Conv3d(3, 8, 3, padding=1), nn.ReLU()),
-        nn.Sequential(nn.Conv3d(8, 8, 3, padding=1), Sleeps()),
+        nn.Sequential(nn.Conv3d(8, 8, 3, padding=1), Busy()),
         nn.Sequential(nn.Conv3d(8, 8, 3, padding=1), nn.ReLU()),
     )
     times = _forward_times(model, [1, 3, 4, 16, 16], 1)
