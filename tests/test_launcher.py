@@ -8,7 +8,6 @@ import stat
 import textwrap
 
 import pytest
-import tiny_models  # noqa: F401  (registers test-tiny3d)
 from conftest import assert_one_line_error
 from suite_files import suite_file
 from train_suite import SUITE

@@ -9,7 +9,6 @@ import textwrap
 from pathlib import Path
 
 import submitit
-import tiny_models  # noqa: F401  (registers test-tiny3d)
 import torch
 from checkpoint_hold import HOLD
 from train_suite import SUITE

@@ -85,7 +85,8 @@ def _wait_for_records(store, count: int, proc, timeout: float = 240) -> None:
     wait_until(appeared, timeout, f"{count} record(s) in {store}")
 
 
-def test_sigkill_mid_suite_then_rerun_leaves_exactly_one_ok_record_per_cell(tmp_path):
+@pytest.mark.timeout(600)
+def test_sigkill_mid_suite_then_rerun_leaves_exactly_one_ok_record_per_cell(tmp_path, cli_inproc):
     path = suite_file(
         tmp_path,
         '[[models]]\nname = "r3d-18"\nnum_classes = [2, 3, 4, 5]\n',
@@ -99,7 +100,7 @@ def test_sigkill_mid_suite_then_rerun_leaves_exactly_one_ok_record_per_cell(tmp_
     proc.wait()
     killed_with = len(read_records(tmp_path / "out"))
     assert 1 <= killed_with < 4
-    rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    rerun = cli_inproc("run", str(path))  # the kill needs a process of its own; the rerun not
     assert rerun.returncode == 0, rerun.stderr
     records = read_records(tmp_path / "out")
     keys = [r["cell_key"] for r in records]
@@ -108,6 +109,7 @@ def test_sigkill_mid_suite_then_rerun_leaves_exactly_one_ok_record_per_cell(tmp_
     assert sorted(r["model_kwargs"]["num_classes"] for r in records) == [2, 3, 4, 5]
 
 
+@pytest.mark.timeout(300)
 def test_ctrl_c_stops_after_the_current_cell(tmp_path):
     path = suite_file(
         tmp_path,

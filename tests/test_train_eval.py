@@ -6,7 +6,7 @@ import textwrap
 
 import numpy as np
 import pytest
-import tiny_models  # noqa: F401  (registers test-tiny3d)
+import tiny_models
 import torch
 from conftest import assert_one_line_error
 from train_suite import SUITE

@@ -8,7 +8,8 @@ import sys
 import textwrap
 from pathlib import Path
 
-import tiny_models  # noqa: F401  (registers test-tiny3d)
+import pytest
+import tiny_models
 import torch
 from checkpoint_hold import HOLD
 from torch import nn
@@ -185,6 +186,7 @@ def test_ddp_with_two_cpu_processes_writes_one_record_and_scores_every_video(tmp
     assert len((folder / "train_log.jsonl").read_text().splitlines()) == 2
 
 
+@pytest.mark.timeout(600)
 def test_ddp_resume_after_a_kill_matches_an_uninterrupted_ddp_run(tmp_path):
     path = suite(tmp_path, "[[models]]\nname = 'test-tiny3d'\n")
 
