@@ -6,8 +6,9 @@ still shares them with whatever else runs on the machine, as in a single-process
 
 The controller sees only test ids, never markers, and xdist's own `xdist_group` does not
 reach it under pytest 9 (the id it rewrites is gone); so each worker writes the ids of its
-`serial` tests to a file the controller named, before it reports its collection, and the
-scheduler reads them when it schedules. conftest.py registers this plugin when pytest-xdist
+`serial` tests, and of the tests in an `xdist_group` (which run together on one worker), to a
+file the controller named before it reports its collection, and the scheduler reads them
+when it schedules. conftest.py registers this plugin when pytest-xdist
 is there; `--dist loadgroup` (pyproject's addopts) selects the scheduler."""
 
 import shutil
@@ -30,13 +31,14 @@ class SerialLastScheduling(LoadGroupScheduling):
     def __init__(self, config: pytest.Config, log, lists: Path) -> None:
         super().__init__(config, log)
         self.lists = lists
-        self.serial: set[str] | None = None
+        self.groups: dict[str, str] | None = None  # test id -> its group
         self.waiting = None  # the worker the serial unit goes to
 
     def _split_scope(self, nodeid: str) -> str:
-        if self.serial is None:  # every worker has written its list once collection is done
-            self.serial = {i for f in self.lists.glob("*.txt") for i in f.read_text().split("\n")}
-        return SERIAL if nodeid in self.serial else nodeid
+        if self.groups is None:  # every worker has written its list once collection is done
+            lines = (line for f in self.lists.glob("*.txt") for line in f.read_text().split("\n"))
+            self.groups = dict(line.rsplit("\t", 1) for line in lines if line)
+        return self.groups.get(nodeid, nodeid)
 
     def _busy_others(self, node) -> list:
         return [
@@ -68,6 +70,15 @@ class SerialLastScheduling(LoadGroupScheduling):
             self._assign_work_unit(waiting)
 
 
+def _group(item: pytest.Item) -> str | None:
+    """SERIAL for a `serial` test, else the name of its `xdist_group` (tests sharing an
+    expensive module-scoped fixture build it once), else None."""
+    if item.get_closest_marker(SERIAL):
+        return SERIAL
+    mark = item.get_closest_marker("xdist_group")
+    return None if mark is None else str(mark.args[0] if mark.args else mark.kwargs["name"])
+
+
 class SerialLast:
     """The plugin, in the controller and in each worker."""
 
@@ -89,7 +100,7 @@ class SerialLast:
         folder = getattr(config, "workerinput", {}).get(LISTS)
         if folder is None:
             return
-        ids = "\n".join(i.nodeid for i in items if i.get_closest_marker(SERIAL))
+        ids = "\n".join(f"{i.nodeid}\t{group}" for i in items if (group := _group(i)))
         part = Path(folder) / f"{config.workerinput['workerid']}.part"
         part.write_text(ids)
         part.rename(part.with_suffix(".txt"))

@@ -21,6 +21,9 @@ from mtbench.registry import create_model
 from mtbench.suite.grid import load_suite
 from mtbench.suite.store import read_records
 
+# One worker builds the module-scoped fixture once for all of them (tests/serial_last.py).
+pytestmark = pytest.mark.xdist_group("deploy")
+
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 ov = pytest.importorskip("openvino")

@@ -15,6 +15,9 @@ from mtbench.suite.store import read_records
 from mtbench.train.checkpoint import model_state
 from mtbench.train.evaluate import ViewScores, score, select_views
 
+# One worker builds the module-scoped fixture once for all of them (tests/serial_last.py).
+pytestmark = pytest.mark.xdist_group("train-eval")
+
 
 def test_metrics_match_a_direct_computation():
     rng = np.random.default_rng(0)
