@@ -85,5 +85,6 @@ def test_bad_input_is_one_line_exit_2(cli_inproc, args, needles):
     assert_one_line_error(cli_inproc(*args), *needles)
 
 
+@pytest.mark.slow
 def test_bad_input_from_the_shell_has_no_traceback(cli):
     assert_one_line_error(cli("profile", "r3d-19"), "unknown model")

@@ -226,6 +226,7 @@ def _held_out_accuracy(model: nn.Module, train: dict, test: dict, epochs: int) -
     return held_out_top1(model, test)
 
 
+@pytest.mark.slow
 def test_frames_alone_are_not_enough(one_thread):
     """Two time-reversal pairs: TSN-R18 (frames without order) can at best tell the pair (50%);
     a small 3D CNN sees the motion. Held-out videos, same data and optimiser for both."""

@@ -8,6 +8,7 @@ import signal
 import textwrap
 from pathlib import Path
 
+import pytest
 import submitit
 import torch
 from checkpoint_hold import HOLD
@@ -36,6 +37,7 @@ def local_executor(folder: Path, group) -> submitit.LocalExecutor:
     return executor
 
 
+@pytest.mark.slow
 def test_a_ddp_cell_trains_on_two_ranks_and_writes_one_record(tmp_path, monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     spec, cells = training_suite(tmp_path, "nproc_per_node = 2", epochs=2)
@@ -54,6 +56,7 @@ def _task_pid(controller: int) -> int | None:
     return int(pids[0]) if pids else None
 
 
+@pytest.mark.slow
 def test_a_signalled_task_is_requeued_and_resumes_to_the_same_weights(tmp_path, monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     spec, cells = training_suite(tmp_path, "", epochs=6)

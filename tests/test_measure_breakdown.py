@@ -197,6 +197,7 @@ def _forward_times(model: nn.Module, shape: list[int], depth: int):
     return attribute(events, shape[0], device_time=False)
 
 
+@pytest.mark.slow
 @pytest.mark.serial
 @pytest.mark.parametrize("name", ["r3d-18", "mtnet-32"])
 def test_module_rows_cover_the_profiled_forward(name, one_thread):

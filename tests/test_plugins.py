@@ -33,6 +33,7 @@ WAYS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("way", list(WAYS))
 def test_a_user_model_is_profiled_trained_evaluated_and_plotted(tmp_path, way):
     """Each way in, as a user runs it: `profile`, `run` (train one epoch, evaluate), `plot`."""
@@ -73,6 +74,7 @@ def test_a_user_model_is_profiled_trained_evaluated_and_plotted(tmp_path, way):
     assert (tmp_path / "reports" / "plots" / "plug-accuracy-gflops.png").stat().st_size > 1000
 
 
+@pytest.mark.slow
 def test_models_lists_every_origin(tmp_path):
     write_plugins(tmp_path, "tiny-listed")
     result = run_mtbench(
@@ -90,6 +92,7 @@ def test_models_lists_every_origin(tmp_path):
     assert off.returncode == 0 and "tiny-plug" not in off.stdout
 
 
+@pytest.mark.slow
 def test_a_changed_user_model_is_measured_again_and_its_training_set_aside(tmp_path):
     write_plugins(tmp_path, "tiny-changing")
     suite = tmp_path / "suite.toml"

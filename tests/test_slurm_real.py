@@ -224,6 +224,7 @@ def _jobs_left(folders: list[Path]) -> bool:
     return bool(ids & set(out.stdout.split()))
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_a_suite_through_slurm_requeues_a_signalled_training_cell_and_stores_each_cell_once(
     slurm_cluster, tmp_path

@@ -85,6 +85,7 @@ def _wait_for_records(store, count: int, proc, timeout: float = 240) -> None:
     wait_until(appeared, timeout, f"{count} record(s) in {store}")
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_sigkill_mid_suite_then_rerun_leaves_exactly_one_ok_record_per_cell(tmp_path, cli_inproc):
     path = suite_file(
@@ -109,6 +110,7 @@ def test_sigkill_mid_suite_then_rerun_leaves_exactly_one_ok_record_per_cell(tmp_
     assert sorted(r["model_kwargs"]["num_classes"] for r in records) == [2, 3, 4, 5]
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_ctrl_c_stops_after_the_current_cell(tmp_path):
     path = suite_file(

@@ -27,6 +27,7 @@ def checkpoint(out: Path) -> dict:
     return torch.load(path, weights_only=False)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(600)
 @pytest.mark.parametrize("workers", [0, 2])
 def test_sigkill_after_a_checkpoint_then_rerun_gives_identical_weights(tmp_path, workers):

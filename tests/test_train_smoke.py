@@ -14,7 +14,8 @@ from conftest import run_inproc as mtbench
 from mtbench.suite.store import read_records
 
 # One worker builds the module-scoped fixture once for all of them (tests/serial_last.py).
-pytestmark = pytest.mark.xdist_group("train-smoke")
+# The whole module is one training of the shipped suite: slow.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("train-smoke")]
 
 SUITE = Path(__file__).parent.parent / "suites" / "train-smoke.toml"
 SEEDS = [0, 1, 2]

@@ -119,6 +119,7 @@ def test_hugging_face_weights_load_from_a_save_pretrained_folder(tmp_path):
     assert torch.equal(source(clip), from_file(clip))
 
 
+@pytest.mark.slow
 def test_a_tiny_videomae_trains_and_evaluates_in_a_suite(tmp_path):
     from conftest import run_one_cell
 
