@@ -10,6 +10,7 @@ import tomllib
 SUITES = Path(__file__).parent.parent / "suites"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("suite", ["ucf101-from-hacs.toml", "hmdb51-from-hacs.toml"])
 def test_from_hacs_suite_validates_against_its_layout(data_tree, suite, cli_inproc, monkeypatch):
     monkeypatch.chdir(data_tree)
@@ -35,6 +36,7 @@ def test_from_hacs_suite_has_the_authors_preprocessing(suite):
     )
 
 
+@pytest.mark.slow
 def test_hacs_eval_suite_validates_and_evaluates_without_training(
     tmp_path, cli_inproc, monkeypatch
 ):

@@ -92,6 +92,7 @@ def test_breakdown_leaves_existing_cell_keys_alone(tmp_path):
     assert "breakdown" not in ProfileOptions().measure
 
 
+@pytest.mark.slow
 def test_a_suite_with_breakdowns_gets_its_figures_tables_and_report(tmp_path, cli_inproc):
     path = tmp_path / "s.toml"
     path.write_text(

@@ -25,6 +25,7 @@ RECORD_KEYS = {
 }
 
 
+@pytest.mark.slow
 def test_profile_json_is_the_result_record(cli_inproc):
     result = cli_inproc(
         "profile",

@@ -23,6 +23,7 @@ ROOT = Path(__file__).parent.parent
 TINY = [1, 3, 2, 16, 16]
 
 
+@pytest.mark.slow
 def test_shipped_suites_keep_their_cell_keys():
     """Keys computed by d780715, before the execution options existed: existing stores
     still resume (their cells are found done, not measured again)."""

@@ -190,6 +190,7 @@ def test_bad_sources_are_one_line(plugin_dir, cli_inproc, case):
     assert_one_line_error(result, *needles)
 
 
+@pytest.mark.slow
 def test_an_entry_point_that_fails_to_import_is_one_line(tmp_path):
     write_plugins(tmp_path, "tiny-x")
     (tmp_path / "site" / "tinyplug" / "__init__.py").write_text("raise ImportError('no gpu lib')")

@@ -74,6 +74,7 @@ def test_latency_of_a_large_store_is_split_into_pages(big):
     assert bars == ok["latency_fwd_ms"].notna().sum()  # every timed cell on some page
 
 
+@pytest.mark.slow
 def test_index_lets_a_reader_find_and_sort_every_cell(big):
     _, outcomes, index = build_plots(big, ["latency"], ["png"])
     pages = [o for o in outcomes if o.png]
