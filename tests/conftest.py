@@ -1,12 +1,44 @@
+import contextlib
+import io
 import os
 import shutil
 import subprocess
 import sys
 
 import pytest
+import tiny_models  # noqa: F401  (the test models, registered once for every test module)
+import torch
 
 # Rich sizes tables to the terminal; a wide one keeps labels whole in captured output.
 os.environ["COLUMNS"] = "200"
+
+# torch's own thread count, before an xdist worker takes its share of the cores.
+ALL_THREADS = torch.get_num_threads()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under xdist: the scheduler that runs `serial` tests last and alone; in each worker,
+    torch's threads cut to the worker's share of the cores (two workers with two OpenMP
+    threads each on two cores wait for each other at every operator)."""
+    if config.pluginmanager.hasplugin("xdist"):
+        from serial_last import SerialLast  # imports xdist
+
+        config.pluginmanager.register(SerialLast(config), "serial-last")
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    torch.set_num_threads(max(1, ALL_THREADS // workers))
+
+
+@pytest.fixture(autouse=True)
+def _whole_machine_when_serial(request: pytest.FixtureRequest):
+    """A `serial` test runs alone, so it gets torch's whole thread count, as in one process
+    (unless it asked for one thread)."""
+    if request.node.get_closest_marker("serial") is None or "one_thread" in request.fixturenames:
+        yield
+        return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(ALL_THREADS)
+    yield
+    torch.set_num_threads(threads)
 
 
 def run_cli(*args: str, cwd=None, timeout: float = 300, env=None) -> subprocess.CompletedProcess:
@@ -19,6 +51,21 @@ def run_cli(*args: str, cwd=None, timeout: float = 300, env=None) -> subprocess.
         timeout=timeout,
         env=env,
     )
+
+
+def run_inproc(*args: str) -> subprocess.CompletedProcess:
+    """`mtbench ARGS` in this process with its output captured, where no capsys is (a
+    module-scoped fixture): (exit code, stdout, stderr), as `cli_inproc` gives them."""
+    from mtbench.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main(list(args))
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
 
 
 def run_one_cell(suite, out) -> dict:

@@ -84,6 +84,7 @@ def test_float16_checkpoint_loads_into_float32(tmp_path):
         assert torch.equal(loaded[key], expected), key
 
 
+@pytest.mark.slow
 def test_mtbench_checkpoint_and_bare_state_dict_load_through_the_same_map(tmp_path):
     with torch.device("meta"):
         model = create_model("mtnet-l")

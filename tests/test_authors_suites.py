@@ -2,8 +2,6 @@
 (`--dry-run`) against generated UCF-101 / HMDB-51 trees, with the authors' clip and
 normalisation and the released networks at the datasets' class counts."""
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,10 +10,11 @@ import tomllib
 SUITES = Path(__file__).parent.parent / "suites"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("suite", ["ucf101-from-hacs.toml", "hmdb51-from-hacs.toml"])
-def test_from_hacs_suite_validates_against_its_layout(data_tree, suite):
-    cmd = [sys.executable, "-m", "mtbench", "run", str(SUITES / suite), "--dry-run"]
-    result = subprocess.run(cmd, cwd=data_tree, capture_output=True, text=True, timeout=120)
+def test_from_hacs_suite_validates_against_its_layout(data_tree, suite, cli_inproc, monkeypatch):
+    monkeypatch.chdir(data_tree)
+    result = cli_inproc("run", str(SUITES / suite), "--dry-run")
     assert result.returncode == 0, result.stderr
     assert "9 cells" in result.stdout  # mtnet-s/m/l x 3 splits
     for name in ("mtnet-s", "mtnet-m", "mtnet-l"):
@@ -37,7 +36,10 @@ def test_from_hacs_suite_has_the_authors_preprocessing(suite):
     )
 
 
-def test_hacs_eval_suite_validates_and_evaluates_without_training(tmp_path):
+@pytest.mark.slow
+def test_hacs_eval_suite_validates_and_evaluates_without_training(
+    tmp_path, cli_inproc, monkeypatch
+):
     """The released checkpoints' evaluation: Kinetics-style CSV, epochs = 0, weights= files."""
     import torch
     from videos import KINETICS_CLASSES, write_kinetics
@@ -58,8 +60,8 @@ def test_hacs_eval_suite_validates_and_evaluates_without_training(tmp_path):
         torch.save(
             {"epoch": 1, "state_dict": state}, tmp_path / "checkpoints" / f"mtnet_{size}.pth"
         )
-    cmd = [sys.executable, "-m", "mtbench", "run", str(SUITES / "hacs-eval.toml"), "--dry-run"]
-    result = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    monkeypatch.chdir(tmp_path)
+    result = cli_inproc("run", str(SUITES / "hacs-eval.toml"), "--dry-run")
     assert result.returncode == 0, result.stderr
     assert "3 cells" in result.stdout
     data = tomllib.loads((SUITES / "hacs-eval.toml").read_text())
@@ -70,9 +72,8 @@ def test_zero_epochs_evaluate_the_model_as_built(tmp_path):
     """`train.epochs = 0`: no training step, no checkpoint, the built model evaluated."""
     import textwrap
 
-    import tiny_models  # noqa: F401  (registers test-tiny3d)
     from conftest import run_one_cell
-    from test_train_resume import SUITE
+    from train_suite import SUITE
 
     suite = tmp_path / "s.toml"
     suite.write_text(textwrap.dedent(SUITE.format(workers=0)).replace("epochs = 6", "epochs = 0"))

@@ -7,7 +7,7 @@ import re
 import pandas as pd
 import pytest
 from conftest import assert_one_line_error, run_one_cell
-from test_measure_execution import suite_cells
+from suite_files import suite_cells
 
 from mtbench.measure import ceilings
 from mtbench.measure.profile import ProfileOptions
@@ -92,6 +92,7 @@ def test_breakdown_leaves_existing_cell_keys_alone(tmp_path):
     assert "breakdown" not in ProfileOptions().measure
 
 
+@pytest.mark.slow
 def test_a_suite_with_breakdowns_gets_its_figures_tables_and_report(tmp_path, cli_inproc):
     path = tmp_path / "s.toml"
     path.write_text(

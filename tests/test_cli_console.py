@@ -6,7 +6,7 @@ import re
 from types import SimpleNamespace
 
 from rich.table import Table
-from test_suite_runner import suite_file
+from suite_files import suite_file
 
 from mtbench.cli import _model_blocks, natural_key
 from mtbench.console import LogConsole

@@ -25,8 +25,9 @@ RECORD_KEYS = {
 }
 
 
-def test_profile_json_is_the_result_record(cli):
-    result = cli(
+@pytest.mark.slow
+def test_profile_json_is_the_result_record(cli_inproc):
+    result = cli_inproc(
         "profile",
         "r3d-18",
         "--input",
@@ -85,6 +86,7 @@ def test_bad_input_is_one_line_exit_2(cli_inproc, args, needles):
     assert_one_line_error(cli_inproc(*args), *needles)
 
 
+@pytest.mark.slow
 def test_bad_input_from_the_shell_has_no_traceback(cli):
     assert_one_line_error(cli("profile", "r3d-19"), "unknown model")
 

@@ -43,6 +43,7 @@ def zoo_param(name: str):
     return pytest.param(name, marks=marks)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", [zoo_param(n) for n in list_models()])
 def test_traces_whole_without_recompiling_and_matches_eager(name):
     torch._dynamo.reset()

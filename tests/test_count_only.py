@@ -67,6 +67,7 @@ def counts(name: str, shape: list[int], measure: tuple[str, ...]) -> tuple:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", one_per_family())
 def test_counts_are_the_same_with_and_without_timing(name):
     # The smallest clip that runs: an input check can accept a clip a pooling layer refuses.

@@ -226,6 +226,7 @@ def _held_out_accuracy(model: nn.Module, train: dict, test: dict, epochs: int) -
     return held_out_top1(model, test)
 
 
+@pytest.mark.slow
 def test_frames_alone_are_not_enough(one_thread):
     """Two time-reversal pairs: TSN-R18 (frames without order) can at best tell the pair (50%);
     a small 3D CNN sees the motion. Held-out videos, same data and optimiser for both."""
@@ -255,8 +256,8 @@ def test_frames_alone_are_not_enough(one_thread):
     assert motion >= frame_only + 0.2
 
 
-def test_shipped_suite_validates(cli):
-    result = cli("run", "suites/multiduration.toml", "--dry-run", "--output", "/tmp/md-dry")
+def test_shipped_suite_validates(cli_inproc, tmp_path):
+    result = cli_inproc("run", "suites/multiduration.toml", "--dry-run", "--output", str(tmp_path))
     assert result.returncode == 0, result.stderr
     assert "multiduration: 27 cells" in result.stdout
     assert result.stdout.count("tsn-r18 ") == 3 and result.stdout.count("mtnet-32 r=1 g=8") == 3

@@ -1,5 +1,6 @@
 """Synthetic clips: deterministic, balanced, any size, and learnable from motion alone."""
 
+import pytest
 import torch
 from held_out import fit_epoch, held_out_top1
 from torch import nn
@@ -37,6 +38,7 @@ def test_balanced_classes_and_separate_splits():
     assert not keys
 
 
+@pytest.mark.slow
 def test_a_small_3d_cnn_learns_it_well_above_chance(one_thread):
     """The CI dataset must be learnable in seconds of CPU (fresh clips each epoch)."""
     torch.manual_seed(0)

@@ -21,6 +21,9 @@ from mtbench.registry import create_model
 from mtbench.suite.grid import load_suite
 from mtbench.suite.store import read_records
 
+# One worker builds the module-scoped fixture once for all of them (tests/serial_last.py).
+pytestmark = pytest.mark.xdist_group("deploy")
+
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 ov = pytest.importorskip("openvino")
@@ -73,6 +76,7 @@ def _built(name: str) -> torch.nn.Module:
     return create_model(name, num_classes=5).eval()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("runtime", RUNTIMES[1:])
 @pytest.mark.parametrize("model", MODELS)
 def test_each_runtime_exports_proves_equal_and_times(suite, model, runtime):
@@ -95,6 +99,7 @@ def test_each_runtime_exports_proves_equal_and_times(suite, model, runtime):
     assert (deploy["opset"] is None) == (runtime == "openvino")
 
 
+@pytest.mark.slow
 def test_the_onnx_file_is_what_the_record_says_and_computes_the_models_logits(suite):
     """Against onnx and onnxruntime read here, and the model rebuilt here."""
     _, out, records = suite
@@ -111,11 +116,13 @@ def test_the_onnx_file_is_what_the_record_says_and_computes_the_models_logits(su
     assert figure == pytest.approx(record["deploy"]["max_rel_diff"], rel=1e-3, abs=1e-7)
 
 
+@pytest.mark.slow
 def test_a_users_model_through_imports_runs_under_onnxruntime(suite):
     record = suite[2][("test-attention", "onnxruntime")]
     assert record["status"] == "ok" and record["provenance"]["origin"] != "built-in"
 
 
+@pytest.mark.slow
 def test_mtnet_exports_its_recurrent_cells_as_fused_gru_operators(suite):
     from mtbench.models.recurrent import GRU
 
@@ -126,6 +133,7 @@ def test_mtnet_exports_its_recurrent_cells_as_fused_gru_operators(suite):
     assert "Loop" not in operators and "Scan" not in operators
 
 
+@pytest.mark.slow
 def test_an_export_that_computes_something_else_fails_its_cell_with_the_figure(suite):
     record = suite[2][("test-wrong-export", "onnxruntime")]
     assert record["status"] == "failed" and "\n" not in record["error"]
@@ -136,6 +144,7 @@ def test_an_export_that_computes_something_else_fails_its_cell_with_the_figure(s
     assert len(suite[2]) == len(MODELS) * len(RUNTIMES) + 1  # the suite went on
 
 
+@pytest.mark.slow
 def test_a_rerun_reads_the_cached_export(suite, monkeypatch):
     """The cell's folder already holds the file: nothing is exported again."""
     path, out, records = suite
@@ -157,6 +166,7 @@ def test_a_rerun_reads_the_cached_export(suite, monkeypatch):
     )
 
 
+@pytest.mark.slow
 def test_openvino_runs_float32_unless_the_cell_asks_for_bfloat16(suite):
     _, out, records = suite
     assert records[("x3d-xs", "openvino")]["deploy"]["precision"] == "float32"
@@ -242,6 +252,7 @@ def test_bad_runtime_in_a_suite_is_one_line_per_problem(tmp_path, cli_inproc):
     )
 
 
+@pytest.mark.slow
 def test_an_operator_onnx_cannot_express_fails_the_cell_with_the_exporters_line(tmp_path):
     import deploy_models  # noqa: F401  (registers test-custom-op)
 
@@ -261,6 +272,7 @@ def test_an_operator_onnx_cannot_express_fails_the_cell_with_the_exporters_line(
         ("openvino", "dynamo", "torch.onnx dynamo -> openvino"),
     ],
 )
+@pytest.mark.slow
 def test_the_other_exporters_are_equal_too(tmp_path, runtime, exporter, named):
     import deploy_models  # noqa: F401  (registers test-pooled)
 
@@ -273,6 +285,7 @@ def test_the_other_exporters_are_equal_too(tmp_path, runtime, exporter, named):
     assert (tmp_path / "model.onnx").is_file()
 
 
+@pytest.mark.slow
 def test_file_size_counts_the_external_weights_file(tmp_path):
     """A graph whose weights live in `.onnx.data` (the exporter's choice for big models)."""
     from onnx import TensorProto, helper, numpy_helper

@@ -8,10 +8,9 @@ import stat
 import textwrap
 
 import pytest
-import tiny_models  # noqa: F401  (registers test-tiny3d)
 from conftest import assert_one_line_error
-from test_suite_runner import suite_file  # registers test-tiny
-from test_train_resume import SUITE
+from suite_files import suite_file
+from train_suite import SUITE
 
 from mtbench.launch.jobs import submissions
 from mtbench.launch.settings import time_minutes
@@ -132,7 +131,7 @@ def test_status_of_a_suite_file_reads_its_imports_from_its_folder(
     """`status SUITE` expands the suite as `run` does (imports beside the suite, the store its
     output folder, from the working directory): from another folder it lists the cells not
     started, which the store's copy of the suite cannot (its imports are not beside it)."""
-    from test_plugins import write_plugins
+    from plugin_files import write_plugins
 
     from mtbench.suite.runner import copy_suite
 

@@ -8,11 +8,11 @@ import signal
 import textwrap
 from pathlib import Path
 
+import pytest
 import submitit
-import tiny_models  # noqa: F401  (registers test-tiny3d)
 import torch
 from checkpoint_hold import HOLD
-from test_train_resume import SUITE
+from train_suite import SUITE
 from waiting import wait_for_checkpoint
 
 from mtbench.launch.settings import launcher_settings
@@ -37,6 +37,7 @@ def local_executor(folder: Path, group) -> submitit.LocalExecutor:
     return executor
 
 
+@pytest.mark.slow
 def test_a_ddp_cell_trains_on_two_ranks_and_writes_one_record(tmp_path, monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     spec, cells = training_suite(tmp_path, "nproc_per_node = 2", epochs=2)
@@ -55,6 +56,7 @@ def _task_pid(controller: int) -> int | None:
     return int(pids[0]) if pids else None
 
 
+@pytest.mark.slow
 def test_a_signalled_task_is_requeued_and_resumes_to_the_same_weights(tmp_path, monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     spec, cells = training_suite(tmp_path, "", epochs=6)
@@ -83,7 +85,7 @@ def test_a_signalled_task_is_requeued_and_resumes_to_the_same_weights(tmp_path, 
 
 def test_a_task_builds_user_models_from_a_suite_import_a_callable_and_a_hub(tmp_path):
     """A task is a fresh process: it imports the suite's files and resolves names again."""
-    from test_plugins import write_plugins
+    from plugin_files import write_plugins
 
     write_plugins(tmp_path, "tiny-task")
     path = tmp_path / "s.toml"

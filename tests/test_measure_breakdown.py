@@ -8,7 +8,7 @@ import pytest
 import torch
 from fvcore.nn import FlopCountAnalysis
 from ptflops import get_model_complexity_info
-from test_zoo_transformers import TINY_VIT
+from tiny_models import TINY_VIT
 from torch import nn
 
 from mtbench.measure import ceilings, flops
@@ -197,6 +197,8 @@ def _forward_times(model: nn.Module, shape: list[int], depth: int):
     return attribute(events, shape[0], device_time=False)
 
 
+@pytest.mark.slow
+@pytest.mark.serial
 @pytest.mark.parametrize("name", ["r3d-18", "mtnet-32"])
 def test_module_rows_cover_the_profiled_forward(name, one_thread):
     model, shape = _build(name)
@@ -205,16 +207,22 @@ def test_module_rows_cover_the_profiled_forward(name, one_thread):
     assert sum(times.kinds.values()) <= times.total * 1.001
 
 
-class Sleeps(nn.Module):
+class Busy(nn.Module):
+    """A block that works 50 ms of this thread's CPU time (no sleep: it computes, as a slow
+    layer does, however loaded the machine)."""
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        time.sleep(0.05)
+        start = time.thread_time()
+        while time.thread_time() - start < 0.05:
+            pass
         return x * 2
 
 
+@pytest.mark.serial
 def test_a_slow_block_takes_the_largest_share(one_thread):
     model = nn.Sequential(
         nn.Sequential(nn.Conv3d(3, 8, 3, padding=1), nn.ReLU()),
-        nn.Sequential(nn.Conv3d(8, 8, 3, padding=1), Sleeps()),
+        nn.Sequential(nn.Conv3d(8, 8, 3, padding=1), Busy()),
         nn.Sequential(nn.Conv3d(8, 8, 3, padding=1), nn.ReLU()),
     )
     times = _forward_times(model, [1, 3, 4, 16, 16], 1)
@@ -249,6 +257,7 @@ def test_grouped_convs_and_recurrent_cells_are_their_kinds(one_thread):
     assert fv == pytest.approx(counts.flops.by_operator["gru"] * 1e9, rel=1e-12) and moved > 0
 
 
+@pytest.mark.serial
 def test_record_rows_and_derived_columns(one_thread):
     model, shape = _build("r3d-18")
     run = BreakdownRun(model, None, shape, torch.float32)
@@ -281,6 +290,7 @@ def test_bytes_moved_follow_the_convention():
     assert counts.kinds["linear/matmul"][1] == counts.moved["0"]
 
 
+@pytest.mark.serial
 def test_backward_time_goes_to_the_rows_whose_forward_made_it(one_thread):
     model = nn.Sequential(
         nn.Sequential(nn.Conv3d(3, 32, 3, padding=1), nn.BatchNorm3d(32), nn.ReLU()),

@@ -24,6 +24,7 @@ SMALL = Sizes(gemm=512, conv=(1, 16, 8, 28, 28), stream_mib=64, runs=3)
 CPU = torch.device("cpu")
 
 
+@pytest.mark.serial
 def test_gemm_ceiling_is_near_a_plain_mm_timing_and_bandwidth_is_plausible():
     n = SMALL.gemm
     a, b = torch.randn(n, n), torch.randn(n, n)

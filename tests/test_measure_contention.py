@@ -82,6 +82,7 @@ def _timed(threads: int):
         torch.set_num_threads(before)
 
 
+@pytest.mark.serial
 def test_a_cpu_burning_helper_makes_the_timing_disturbed_and_alone_it_is_clean():
     cores = contention.cores()
     burner = subprocess.Popen([sys.executable, "-c", "while True: pass"])

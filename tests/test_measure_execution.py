@@ -5,12 +5,12 @@ far as a CPU allows."""
 from __future__ import annotations
 
 import json
-import textwrap
 from pathlib import Path
 
 import pytest
 import torch
 from conftest import assert_one_line_error
+from suite_files import suite_cells
 
 from mtbench.measure import execution, latency
 from mtbench.measure.profile import ProfileOptions, profile
@@ -23,28 +23,13 @@ ROOT = Path(__file__).parent.parent
 TINY = [1, 3, 2, 16, 16]
 
 
+@pytest.mark.slow
 def test_shipped_suites_keep_their_cell_keys():
     """Keys computed by d780715, before the execution options existed: existing stores
     still resume (their cells are found done, not measured again)."""
     expected = json.loads((ROOT / "tests/fixtures/cell_keys_d780715.json").read_text())
     for suite, keys in expected.items():
         assert [cell.key for cell in load_suite(ROOT / suite)[1]] == keys, suite
-
-
-def suite_cells(tmp_path: Path, defaults: str) -> list:
-    path = tmp_path / "s.toml"
-    path.write_text(
-        textwrap.dedent(f"""
-        [suite]
-        name = "s"
-        [defaults]
-        input = [1, 3, 2, 16, 16]
-        {defaults}
-        [[models]]
-        name = "r3d-18"
-        """)
-    )
-    return load_suite(path)[1]
 
 
 @pytest.mark.parametrize(

@@ -10,100 +10,10 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import assert_one_line_error, run_cli
+from plugin_files import MODEL_FILE, SUITE, write_plugins
 
 from mtbench.registry import create_model
 from mtbench.suite.store import latest_by_cell, read_records
-
-MODEL_FILE = '''
-"""A user's tiny 3D CNN, registered and also buildable by path."""
-from torch import nn
-from mtbench.registry import register_model
-
-WIDTH = 4
-
-
-class TinyVid(nn.Module):
-    def __init__(self, num_classes, width):
-        super().__init__()
-        self.conv = nn.Conv3d(3, width, 3, padding=1)
-        self.fc = nn.Linear(width, num_classes)
-
-    def forward(self, x):
-        return self.fc(self.conv(x).relu().mean((2, 3, 4)))
-
-
-@register_model("{name}", family="tiny-user")
-def tiny_vid(num_classes: int = 3, width: int = WIDTH) -> nn.Module:
-    """A one-convolution video classifier."""
-    return TinyVid(num_classes, width)
-
-
-def build_tiny_vid(num_classes: int = 3, width: int = WIDTH) -> nn.Module:
-    """The same network, named by path."""
-    return TinyVid(num_classes, width)
-
-
-def not_a_model(num_classes: int = 3):
-    return "a string"
-'''
-
-HUBCONF = """
-dependencies = ["torch"]
-from tinyvid_hub import build_tiny_vid as tiny_vid
-"""
-
-SUITE = """
-[suite]
-name = "plug"
-{imports}
-
-[defaults]
-device = "cpu"
-measure = ["params", "flops"]
-threads = 1
-
-[data]
-dataset = "synthetic"
-num_classes = 3
-videos_per_class = 4
-test_videos_per_class = 2
-source_frames = 8
-source_size = [20, 20]
-frames = 4
-interval = 1
-resize = [16, 18]
-crop = 16
-workers = 0
-
-[train]
-epochs = 1
-batch_size = 4
-lr = 0.05
-
-[eval]
-clips = 1
-crops = 1
-batch_size = 4
-
-[[models]]
-name = "{model}"
-"""
-
-
-def write_plugins(root: Path, name: str) -> None:
-    """The model as a module file, a hub folder and an installed package with an entry point."""
-    (root / "tinyvid.py").write_text(MODEL_FILE.replace("{name}", name))
-    (root / "hubrepo").mkdir()
-    (root / "hubrepo" / "tinyvid_hub.py").write_text(MODEL_FILE.replace("{name}", name + "-hub"))
-    (root / "hubrepo" / "hubconf.py").write_text(HUBCONF)
-    site = root / "site"
-    (site / "tinyplug").mkdir(parents=True)
-    (site / "tinyplug" / "__init__.py").write_text(MODEL_FILE.replace("{name}", "tiny-plug"))
-    dist = site / "tinyplug-0.3.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: tinyplug\nVersion: 0.3\n")
-    (dist / "entry_points.txt").write_text("[mtbench.models]\ntinyplug = tinyplug\n")
-    (dist / "top_level.txt").write_text("tinyplug\n")
 
 
 def run_mtbench(*args: str, cwd: Path, pythonpath: Path | None = None, **env: str):
@@ -123,6 +33,7 @@ WAYS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("way", list(WAYS))
 def test_a_user_model_is_profiled_trained_evaluated_and_plotted(tmp_path, way):
     """Each way in, as a user runs it: `profile`, `run` (train one epoch, evaluate), `plot`."""
@@ -163,6 +74,7 @@ def test_a_user_model_is_profiled_trained_evaluated_and_plotted(tmp_path, way):
     assert (tmp_path / "reports" / "plots" / "plug-accuracy-gflops.png").stat().st_size > 1000
 
 
+@pytest.mark.slow
 def test_models_lists_every_origin(tmp_path):
     write_plugins(tmp_path, "tiny-listed")
     result = run_mtbench(
@@ -180,6 +92,7 @@ def test_models_lists_every_origin(tmp_path):
     assert off.returncode == 0 and "tiny-plug" not in off.stdout
 
 
+@pytest.mark.slow
 def test_a_changed_user_model_is_measured_again_and_its_training_set_aside(tmp_path):
     write_plugins(tmp_path, "tiny-changing")
     suite = tmp_path / "suite.toml"
@@ -277,6 +190,7 @@ def test_bad_sources_are_one_line(plugin_dir, cli_inproc, case):
     assert_one_line_error(result, *needles)
 
 
+@pytest.mark.slow
 def test_an_entry_point_that_fails_to_import_is_one_line(tmp_path):
     write_plugins(tmp_path, "tiny-x")
     (tmp_path / "site" / "tinyplug" / "__init__.py").write_text("raise ImportError('no gpu lib')")

@@ -15,6 +15,8 @@ from mtbench.report.interactive import VIEWS
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 FIXTURES = Path(__file__).parent / "fixtures" / "report"
 NETWORK = ("http:", "https:", "ws:", "wss:", "ftp:")  # chrome:// and data: stay in the browser
+# A browser that stops answering fails its test within this bound, never hangs the suite.
+pytestmark = [pytest.mark.timeout(300), pytest.mark.xdist_group("report-browser")]
 FIGURE = "params_m-vs-gflops"  # every substreams cell has both: all nine are marks
 BOUND_S = 30  # how long the browser may take to draw or react, on a loaded machine
 # Every named figure has a view and every Bokeh document is idle (all its roots drawn).

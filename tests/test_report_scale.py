@@ -16,6 +16,9 @@ from mtbench.report.style import MAX_LABELS, labels_to_draw, pareto_front
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
 from report_scale import build_store  # noqa: E402  (the benchmark's own store builder)
 
+# One worker builds the module-scoped fixture once for all of them (tests/serial_last.py).
+pytestmark = pytest.mark.xdist_group("report-scale")
+
 PAGE_HEIGHT = 9.0  # inches: a letter or A4 page less its margins
 
 
@@ -71,6 +74,7 @@ def test_latency_of_a_large_store_is_split_into_pages(big):
     assert bars == ok["latency_fwd_ms"].notna().sum()  # every timed cell on some page
 
 
+@pytest.mark.slow
 def test_index_lets_a_reader_find_and_sort_every_cell(big):
     _, outcomes, index = build_plots(big, ["latency"], ["png"])
     pages = [o for o in outcomes if o.png]

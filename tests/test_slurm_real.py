@@ -27,16 +27,16 @@ from pathlib import Path
 import pytest
 import torch
 from checkpoint_hold import HOLD
-from test_train_resume import SUITE
+from train_suite import SUITE
 from waiting import poll_until, wait_for_checkpoint, wait_until
 
 from mtbench.launch.jobs import submissions
 from mtbench.suite.store import read_records
 
 TESTS = Path(__file__).parent
-# `mtbench` with the tests' models registered: test-tiny3d, test-exploding.
+# `mtbench` with the tests' models registered (tests/tiny_models.py).
 ENTRY = (
-    f"import sys; sys.path.insert(0, {str(TESTS)!r}); import tiny_models, test_suite_runner;"
+    f"import sys; sys.path.insert(0, {str(TESTS)!r}); import tiny_models;"
     " from mtbench.cli import main; main(sys.argv[1:])"
 )
 DAEMONS = ("munged", "slurmctld", "slurmd")
@@ -224,6 +224,8 @@ def _jobs_left(folders: list[Path]) -> bool:
     return bool(ids & set(out.stdout.split()))
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(600)
 def test_a_suite_through_slurm_requeues_a_signalled_training_cell_and_stores_each_cell_once(
     slurm_cluster, tmp_path
 ):

@@ -3,15 +3,13 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 
 import pytest
 from conftest import assert_one_line_error
-from torch import nn
+from suite_files import suite_file
 from waiting import wait_until
 
 from mtbench.record import MEASUREMENT_KEYS
-from mtbench.registry import register_model
 from mtbench.suite.grid import expand
 from mtbench.suite.runner import run_suite
 from mtbench.suite.schema import parse_suite
@@ -22,51 +20,6 @@ from mtbench.suite.store import (
     store_files,
     writer_file,
 )
-
-
-class Exploding(nn.Module):
-    """Fails at run time only (as an out-of-memory would): validation's meta forward passes."""
-
-    def forward(self, x):
-        if x.is_meta:
-            return x.new_empty(x.shape[0], 10)
-        raise RuntimeError("boom in forward\nsecond line")
-
-
-@register_model("test-exploding", family="test")
-def exploding(num_classes: int = 10) -> nn.Module:
-    """Builds, then fails on its first forward pass on real tensors."""
-    return Exploding()
-
-
-@register_model("test-tiny", family="test")
-def tiny(num_classes: int = 10, width: int = 4) -> nn.Module:
-    """A real, cheap video classifier."""
-    return nn.Sequential(
-        nn.Conv3d(3, width, 3, padding=1),
-        nn.AdaptiveAvgPool3d(1),
-        nn.Flatten(),
-        nn.Linear(width, num_classes),
-    )
-
-
-def suite_file(tmp_path, models: str, measure='["params", "flops", "latency_fwd"]'):
-    path = tmp_path / "s.toml"
-    path.write_text(
-        textwrap.dedent(f"""
-        [suite]
-        name = "s"
-        output = "{tmp_path / "out"}"
-        [defaults]
-        device = "cpu"
-        input = [1, 3, 4, 16, 16]
-        warmup = 0
-        repeats = 2
-        measure = {measure}
-        """)
-        + textwrap.dedent(models)
-    )
-    return path
 
 
 def test_a_failing_cell_is_recorded_and_the_suite_goes_on(tmp_path):
@@ -132,7 +85,9 @@ def _wait_for_records(store, count: int, proc, timeout: float = 240) -> None:
     wait_until(appeared, timeout, f"{count} record(s) in {store}")
 
 
-def test_sigkill_mid_suite_then_rerun_leaves_exactly_one_ok_record_per_cell(tmp_path):
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_sigkill_mid_suite_then_rerun_leaves_exactly_one_ok_record_per_cell(tmp_path, cli_inproc):
     path = suite_file(
         tmp_path,
         '[[models]]\nname = "r3d-18"\nnum_classes = [2, 3, 4, 5]\n',
@@ -146,7 +101,7 @@ def test_sigkill_mid_suite_then_rerun_leaves_exactly_one_ok_record_per_cell(tmp_
     proc.wait()
     killed_with = len(read_records(tmp_path / "out"))
     assert 1 <= killed_with < 4
-    rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    rerun = cli_inproc("run", str(path))  # the kill needs a process of its own; the rerun not
     assert rerun.returncode == 0, rerun.stderr
     records = read_records(tmp_path / "out")
     keys = [r["cell_key"] for r in records]
@@ -155,6 +110,8 @@ def test_sigkill_mid_suite_then_rerun_leaves_exactly_one_ok_record_per_cell(tmp_
     assert sorted(r["model_kwargs"]["num_classes"] for r in records) == [2, 3, 4, 5]
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(300)
 def test_ctrl_c_stops_after_the_current_cell(tmp_path):
     path = suite_file(
         tmp_path,

@@ -4,11 +4,10 @@ import textwrap
 
 import pytest
 from conftest import assert_one_line_error
+from suite_files import problems_of
 from torch import nn
 
 from mtbench.registry import ModelConfigError, register_model
-from mtbench.suite.grid import load_suite
-from mtbench.suite.schema import SuiteError
 
 
 @register_model("test-grouped", family="test")
@@ -23,12 +22,6 @@ def write(tmp_path, body: str):
     path = tmp_path / "x.toml"
     path.write_text(textwrap.dedent(body))
     return path
-
-
-def problems_of(path) -> list[str]:
-    with pytest.raises(SuiteError) as err:
-        load_suite(path)[1]
-    return err.value.problems
 
 
 GOOD_HEAD = """

@@ -4,7 +4,7 @@ import textwrap
 
 import pytest
 from conftest import assert_one_line_error
-from test_suite_validation import problems_of
+from suite_files import problems_of
 
 from mtbench.suite.grid import load_suite
 

@@ -6,14 +6,17 @@ import textwrap
 
 import numpy as np
 import pytest
-import tiny_models  # noqa: F401  (registers test-tiny3d)
+import tiny_models
 import torch
 from conftest import assert_one_line_error
-from test_train_resume import SUITE
+from train_suite import SUITE
 
 from mtbench.suite.store import read_records
 from mtbench.train.checkpoint import model_state
 from mtbench.train.evaluate import ViewScores, score, select_views
+
+# One worker builds the module-scoped fixture once for all of them (tests/serial_last.py).
+pytestmark = pytest.mark.xdist_group("train-eval")
 
 
 def test_metrics_match_a_direct_computation():
@@ -65,6 +68,7 @@ def trained(tmp_path_factory):
     return suite, tmp / "out"
 
 
+@pytest.mark.slow
 def test_trained_record_has_accuracy_and_its_files(trained):
     _, out = trained
     (record,) = read_records(out)
@@ -87,6 +91,7 @@ def test_trained_record_has_accuracy_and_its_files(trained):
     assert not torch.allclose(views.scores[:, 1], views.scores[:, 4])
 
 
+@pytest.mark.slow
 def test_eval_with_fewer_views_equals_rescoring_the_saved_scores(trained, cli_inproc):
     suite, out = trained
     result = cli_inproc("eval", str(suite), "--output", str(out), "--clips", "1", "--crops", "1")
@@ -108,6 +113,7 @@ def test_eval_with_fewer_views_equals_rescoring_the_saved_scores(trained, cli_in
     "args,needle",
     [(["--crops", "2"], "--crops 2: expected 1 or 3"), (["--clips", "0"], "--clips 0")],
 )
+@pytest.mark.slow
 def test_bad_eval_views_are_one_line(trained, cli_inproc, args, needle):
     suite, out = trained
     assert_one_line_error(cli_inproc("eval", str(suite), "--output", str(out), *args), needle)
@@ -119,6 +125,7 @@ def test_eval_of_a_suite_without_data_is_one_line(tmp_path, cli_inproc):
     assert_one_line_error(cli_inproc("eval", str(suite)), "no [data] section")
 
 
+@pytest.mark.slow
 def test_eval_before_training_fails_the_cell(trained, tmp_path, cli_inproc):
     suite, _ = trained
     result = cli_inproc("eval", str(suite), "--output", str(tmp_path / "empty"))
@@ -128,6 +135,7 @@ def test_eval_before_training_fails_the_cell(trained, tmp_path, cli_inproc):
     )
 
 
+@pytest.mark.slow
 def test_a_training_checkpoint_loads_with_the_safe_loader(trained):
     """`weights=` and `init_from` read checkpoints with weights_only=True: ours must pass it."""
     _, out = trained

@@ -8,11 +8,12 @@ import sys
 import textwrap
 from pathlib import Path
 
-import tiny_models  # noqa: F401  (registers test-tiny3d)
+import pytest
+import tiny_models
 import torch
 from checkpoint_hold import HOLD
-from test_train_resume import ENTRY, SUITE
 from torch import nn
+from train_suite import ENTRY, SUITE
 from waiting import wait_for_checkpoint
 
 from mtbench.registry import register_model
@@ -77,6 +78,7 @@ def run_inproc(path: Path, out: Path) -> int:
     return 0
 
 
+@pytest.mark.slow
 def test_multigrid_trains_on_the_documented_shapes(tmp_path):
     body = "[[models]]\nname = 'test-shape-recorder'\n"
     path = suite(
@@ -110,6 +112,7 @@ def test_multigrid_trains_on_the_documented_shapes(tmp_path):
     assert SEEN == expected
 
 
+@pytest.mark.slow
 def test_finetuning_replaces_the_head_and_leaves_frozen_parts_untrained(tmp_path):
     base = suite(tmp_path, "[[models]]\nname = 'test-tiny3d'\n", **{"epochs = 6": "epochs = 1"})
     assert run_inproc(base, tmp_path / "base") == 0
@@ -155,6 +158,7 @@ def test_a_nan_loss_fails_its_cell_and_the_suite_goes_on(tmp_path):
     assert ok["status"] == "ok"
 
 
+@pytest.mark.slow
 def test_ddp_with_two_cpu_processes_writes_one_record_and_scores_every_video(tmp_path):
     path = suite(
         tmp_path,
@@ -185,6 +189,8 @@ def test_ddp_with_two_cpu_processes_writes_one_record_and_scores_every_video(tmp
     assert len((folder / "train_log.jsonl").read_text().splitlines()) == 2
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(600)
 def test_ddp_resume_after_a_kill_matches_an_uninterrupted_ddp_run(tmp_path):
     path = suite(tmp_path, "[[models]]\nname = 'test-tiny3d'\n")
 

@@ -11,50 +11,10 @@ from pathlib import Path
 import pytest
 import torch
 from checkpoint_hold import HOLD
+from train_suite import ENTRY, HOLD_AT, SUITE
 from waiting import wait_for_checkpoint
 
 from mtbench.suite.store import read_records
-
-ENTRY = str(Path(__file__).parent / "mtbench_tiny.py")
-HOLD_AT = 2  # the epoch of 6 whose checkpoint a killed run leaves
-
-SUITE = """
-[suite]
-name = "resume"
-
-[defaults]
-device = "cpu"
-measure = ["params"]
-
-[data]
-dataset = "synthetic"
-num_classes = 3
-videos_per_class = 16
-test_videos_per_class = 2
-source_frames = 12
-source_size = [24, 24]
-frames = 4
-interval = 2
-resize = [18, 22]
-crop = 16
-workers = {workers}
-
-[train]
-epochs = 6
-batch_size = 4
-lr = 0.05
-lr_steps = [4]
-warmup_epochs = 1
-seed = 3
-
-[eval]
-clips = 2
-crops = 3
-batch_size = 4
-
-[[models]]
-name = "test-tiny3d"
-"""
 
 
 def run(suite: Path, out: Path) -> subprocess.CompletedProcess:
@@ -67,6 +27,8 @@ def checkpoint(out: Path) -> dict:
     return torch.load(path, weights_only=False)
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(600)
 @pytest.mark.parametrize("workers", [0, 2])
 def test_sigkill_after_a_checkpoint_then_rerun_gives_identical_weights(tmp_path, workers):
     suite = tmp_path / "suite.toml"

@@ -1,25 +1,24 @@
-"""The shipped train-smoke suite end to end, as CI runs it: three training seeds of each model
-learn the synthetic motion classes above chance, the seeds aggregate in tables, `compare`
-gives the paired top-1 difference, and the accuracy plots draw from the store."""
+"""The shipped train-smoke suite end to end (in this process), as CI runs it: three training
+seeds of each model learn the synthetic motion classes above chance, the seeds aggregate in
+tables, `compare` gives the paired top-1 difference, and the accuracy plots draw from the
+store."""
 
 import csv
 import io
 import statistics
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import run_inproc as mtbench
 
 from mtbench.suite.store import read_records
 
+# One worker builds the module-scoped fixture once for all of them (tests/serial_last.py).
+# The whole module is one training of the shipped suite: slow.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("train-smoke")]
+
 SUITE = Path(__file__).parent.parent / "suites" / "train-smoke.toml"
 SEEDS = [0, 1, 2]
-
-
-def mtbench(*args: str) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "mtbench", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=1200)
 
 
 @pytest.fixture(scope="module")

@@ -114,6 +114,7 @@ def pathways(name: str, clip: torch.Tensor) -> list[torch.Tensor] | torch.Tensor
     return [clip[:, :, ::4], clip] if name.startswith("slowfast") else clip
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("hub_name", FAMILIES)
 def test_pytorchvideo_checkpoint_gives_the_same_logits(
     hub_name: str, tmp_path: Path, one_thread

@@ -5,23 +5,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 import torchvision
-from test_plugins import SUITE
+from plugin_files import SUITE
+from tiny_models import TINY_VIT
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from mtbench.measure.flops import count_flops
 from mtbench.registry import create_model, list_models
-
-TINY_VIT = {
-    "num_frames": 4,
-    "image_size": 16,
-    "patch_size": 8,
-    "hidden_size": 32,
-    "num_hidden_layers": 1,
-    "num_attention_heads": 4,
-    "intermediate_size": 64,
-    "num_classes": 3,
-}
 
 
 def test_every_torchvision_video_model_is_in_the_zoo():
@@ -129,6 +119,7 @@ def test_hugging_face_weights_load_from_a_save_pretrained_folder(tmp_path):
     assert torch.equal(source(clip), from_file(clip))
 
 
+@pytest.mark.slow
 def test_a_tiny_videomae_trains_and_evaluates_in_a_suite(tmp_path):
     from conftest import run_one_cell
 
