@@ -33,6 +33,7 @@ import os
 import platform
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -329,7 +330,12 @@ def _measure_once(fragment: Fragment, command: str, root: Path) -> None:
 
 
 def measure(fragment: Fragment, root: Path = ROOT, bound: int = TRIES) -> dict[str, Any]:
-    """Measure until the verdict is not disturbed, at most `bound` times; what and how it ran."""
+    """Measure afresh (the old results file or store goes first, so a suite re-runs every
+    cell), then until the verdict is not disturbed, at most `bound` times; what and how it ran."""
+    old = root / fragment.output
+    if old.is_dir():
+        shutil.rmtree(old)
+    old.unlink(missing_ok=True)
     start, load = time.perf_counter(), os.getloadavg()[0]
     for tries in range(1, bound + 1):
         _measure_once(

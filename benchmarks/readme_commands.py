@@ -1,5 +1,6 @@
 """The README's two commands, exactly as written, on a fresh clone: how long each part takes and,
-for the tests, what pytest concluded and why tests skipped.
+for the tests, what pytest concluded and why tests skipped; after command 2, the development
+loop (`pytest -m "not slow"`, docs/testing.md) in the same clone.
 
     python benchmarks/readme_commands.py --commands 1 2 --output docs/results/readme-commands.json
 
@@ -32,6 +33,7 @@ from mtbench.table_model import Column, TextTable
 
 COMMAND_LINE = re.compile(r"^# (?P<n>\d)\. .*\n(?P<command>.+)$", re.M)
 PYTEST_SUMMARY = re.compile(r"^=* ?(?P<summary>\d+ passed.*) in [\d.]+s", re.M)
+DEVELOPMENT_LOOP = '.venv/bin/python -m pytest -m "not slow"'
 SKIP_LINE = re.compile(r"^SKIPPED \[(?P<count>\d+)\] [^:]+:\d+: (?P<why>.+)$", re.M)
 
 
@@ -77,14 +79,18 @@ def measure(which: list[str]) -> tuple[TextTable, list[tuple[str, list[str]]]]:
         clone = Path(tmp) / "mtbench"
         subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
         for n in which:
-            for part in commands[n].split(" && "):
+            parts = commands[n].split(" && ")
+            if n == "2":  # then the development loop, in the same clone (docs/testing.md)
+                parts.append(DEVELOPMENT_LOOP)
+            for part in parts:
                 wall, output, others, concluded = run_part(part, clone)
                 disturbed = others * cores() > OTHERS_CORES_MARGIN
                 why = f"others used {others * cores():.2f} of {cores()} cores"
                 timings.append(("disturbed" if disturbed else "clean", [why] if disturbed else []))
                 shown = numbers.marked(numbers.duration(wall), disturbed)
                 table.rows.append([n, f"`{part}`", shown, numbers.percent(others), concluded])
-                table.footnotes += skip_reasons(output)
+                if part != DEVELOPMENT_LOOP:  # the same skips again, fewer
+                    table.footnotes += [f"command {n}: {why}" for why in skip_reasons(output)]
     return table, timings
 
 

@@ -186,3 +186,17 @@ def test_the_readme_commands_benchmark_runs_what_ci_runs():
         "SKIPPED [3] tests/a.py:9: no GPU\nSKIPPED [2] tests/b.py:4: no GPU\nSKIPPED [1] c.py:1: x"
     )
     assert readme_commands.skip_reasons(output) == ["5 skipped: no GPU", "1 skipped: x"]
+
+
+def test_a_retake_starts_from_no_results(tmp_path):
+    """A store or file left from an earlier take is gone before the first try (a suite would
+    otherwise skip every cell it already measured)."""
+    root = make_root(tmp_path, TABLE_MANIFEST, {"README.md": EMPTY}, None)
+    (root / "benchmarks").mkdir()
+    fresh = "import sys\nfrom pathlib import Path\nassert not Path(sys.argv[2]).exists()\n"
+    (root / "benchmarks/x.py").write_text(fresh + BENCH.replace("CLEAN_AT", "1"))
+    (root / "docs/results/latency.json").write_text("left from an earlier take")
+    assert publish.main_at(root, ["--run", "latency"]) == 0
+    assert (
+        json.loads((root / "docs/results/latency.json").read_text())["meta"]["verdict"] == "clean"
+    )
