@@ -1,6 +1,7 @@
 """Training modes: multigrid shapes on the documented schedule, fine-tuning (new head, frozen
 parts), a NaN loss failing only its cell, and DDP through torchrun with 2 CPU processes."""
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -191,6 +192,19 @@ def test_ddp_with_two_cpu_processes_writes_one_record_and_scores_every_video(tmp
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
+def children_of(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (from /proc), so the test stops all it started."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
 def test_ddp_resume_after_a_kill_matches_an_uninterrupted_ddp_run(tmp_path):
     path = suite(tmp_path, "[[models]]\nname = 'test-tiny3d'\n")
 
@@ -223,7 +237,11 @@ def test_ddp_resume_after_a_kill_matches_an_uninterrupted_ddp_run(tmp_path):
     try:
         ckpt = wait_for_checkpoint("cells/*/last.pt", out, 2, timeout=240)
     finally:
+        ranks = children_of(proc.pid)  # torchrun starts each rank in a session of its own
         os.killpg(proc.pid, signal.SIGKILL)
+        for rank in ranks:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(rank, signal.SIGKILL)
         proc.wait(timeout=30)
     assert torch.load(ckpt, weights_only=False)["epoch"] == 2
     resumed = subprocess.run(torchrun(out), capture_output=True, text=True, timeout=300)
