@@ -6,6 +6,7 @@ Tiny inputs (1x3x4x32x32, 4 calibration clips, one thread): what is checked is w
 how fast.
 """
 
+import json
 import os
 
 import pytest
@@ -292,3 +293,25 @@ def test_existing_suites_keep_their_keys(suite):
 
     cells = load_suite(Path(__file__).parent.parent / "suites" / f"{suite}.toml")[1]
     assert [c.key for c in cells][:3] == KEYS_BEFORE[suite]
+
+
+@pytest.mark.slow
+def test_profile_json_of_an_int8_cell_is_the_record_alone(cli_inproc):
+    """NNCF draws its progress on stdout: `--json` must still print the record and nothing else."""
+    result = cli_inproc(
+        *("profile", "r3d-18", "--input", "1x3x4x32x32", "--dtype", "int8"),
+        *(
+            "--runtime",
+            "openvino",
+            "--calibration-clips",
+            "2",
+            "--measure",
+            "latency_fwd",
+            "--repeats",
+            "1",
+            "--json",
+        ),
+    )
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout)
+    assert record["quantization"]["toolchain"] == "nncf"

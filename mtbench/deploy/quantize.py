@@ -13,8 +13,10 @@ so; a suite cell with [data] hands in its own clips (`mtbench.suite.quantized`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -126,10 +128,14 @@ def _openvino(
         start = time.perf_counter()
         data = nncf.Dataset([c.numpy() for c in cal.clips])
         preset = nncf.QuantizationPreset.PERFORMANCE
-        try:
-            quantized = nncf.quantize(
-                ov.Core().read_model(exported.path), data, preset=preset, subset_size=len(cal.clips)
-            )
+        try:  # NNCF draws its progress on stdout, which `profile --json` keeps for the record
+            with contextlib.redirect_stdout(sys.stderr):
+                quantized = nncf.quantize(
+                    ov.Core().read_model(exported.path),
+                    data,
+                    preset=preset,
+                    subset_size=len(cal.clips),
+                )
         except Exception as exc:  # the toolchain's own line
             raise RuntimeError(f"nncf could not quantize the model: {reason(exc)}") from exc
         tamper("openvino", quantized)
