@@ -141,3 +141,17 @@ def data_tree(tmp_path_factory):
         for split1 in hmdb.glob("*_test_split1.txt"):
             shutil.copy(split1, split1.with_name(split1.name.replace("split1", f"split{n}")))
     return base
+
+
+@pytest.fixture
+def report_cli():
+    """The report commands (table, compare, plot, ...) in process, as typer's runner gives them."""
+    import typer
+    from typer.testing import CliRunner
+
+    from mtbench.report.commands import register
+
+    app = typer.Typer()
+    register(app)
+    runner = CliRunner()
+    return lambda *args: runner.invoke(app, [str(a) for a in args])

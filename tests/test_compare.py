@@ -7,13 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import typer
 from scipy import stats
-from typer.testing import CliRunner
 
 from mtbench.measure.machine import machine_key
 from mtbench.measure.profile import ProfileOptions, profile
-from mtbench.report.commands import register
 from mtbench.report.compare import (
     NOT_RESOLVED,
     latency_ratio,
@@ -26,14 +23,6 @@ from mtbench.suite.store import read_records, write_records
 
 FIXTURES = Path(__file__).parent / "fixtures" / "report"
 BASE = "MTNet-32 r=0.875 g=1"
-
-
-@pytest.fixture
-def cli():
-    app = typer.Typer()
-    register(app)
-    runner = CliRunner()
-    return lambda *args: runner.invoke(app, [str(a) for a in args])
 
 
 def _with_repeats(records, seed=0, scale=1.0):
@@ -126,8 +115,8 @@ def test_raw_repeat_times_reach_the_record():
     assert machine_key(env).startswith(env["cpu"])
 
 
-def test_compare_prints_ratios_with_intervals_and_exact_count_ratios(store, cli):
-    result = cli("compare", store.parent, "--baseline", BASE)
+def test_compare_prints_ratios_with_intervals_and_exact_count_ratios(store, report_cli):
+    result = report_cli("compare", store.parent, "--baseline", BASE)
     assert result.exit_code == 0, result.output
     lines = {line.split("|")[1].strip(): line for line in result.output.splitlines() if "|" in line}
     records = {r["label"]: r for r in read_records(store)}
@@ -177,30 +166,30 @@ def test_merging_one_suite_run_on_two_machines_keeps_both_results(store, tmp_pat
     assert f"{merged}: {2 * len(records)} cells" in shown.stdout.replace("\n", "")
 
 
-def test_compare_refuses_across_machines_unless_asked(store, cli):
+def test_compare_refuses_across_machines_unless_asked(store, report_cli):
     _two_machines(store)
     records = read_records(store)
     base_machine = machine_key(next(r for r in records if r["label"] == BASE)["env"])
-    result = cli("compare", store.parent, "--baseline", BASE)
+    result = report_cli("compare", store.parent, "--baseline", BASE)
     assert result.exit_code == 0, result.output
     refused = [line for line in result.output.splitlines() if "another machine" in line]
     assert refused and all("--across-machines" in line for line in refused)
     compared = [line for line in result.output.splitlines() if line.startswith("### against")]
     assert compared == [f"### against {BASE} on {base_machine}"]
-    anyway = cli("compare", store.parent, "--baseline", BASE, "--across-machines")
+    anyway = report_cli("compare", store.parent, "--baseline", BASE, "--across-machines")
     assert "another machine" not in anyway.output and " vs " in anyway.output
 
 
-def test_old_records_without_raw_repeats_say_unavailable(tmp_path, cli):
+def test_old_records_without_raw_repeats_say_unavailable(tmp_path, report_cli):
     shutil.copytree(FIXTURES, tmp_path / "reports")
-    result = cli("compare", tmp_path / "reports" / "substreams", "--baseline", BASE)
+    result = report_cli("compare", tmp_path / "reports" / "substreams", "--baseline", BASE)
     assert result.exit_code == 0, result.output
     assert "[unavailable]" in result.output and NOT_RESOLVED + " " not in result.output
-    table = cli("table", tmp_path / "reports", "--baseline", BASE)
+    table = report_cli("table", tmp_path / "reports", "--baseline", BASE)
     assert table.exit_code == 0 and "[unavailable]" in table.output
 
 
-def test_seed_groups_compare_paired(tmp_path, cli):
+def test_seed_groups_compare_paired(tmp_path, report_cli):
     base = read_records(FIXTURES / "substreams")[1]  # MTNet-32 r=0.875 g=1, trained on hacs
     records = []
     for label, tops in (("a", (70.0, 72.0, 75.0)), ("b", (68.0, 71.0, 71.0))):
@@ -218,7 +207,7 @@ def test_seed_groups_compare_paired(tmp_path, cli):
                 }
             )
     write_records(tmp_path / "s", records)
-    result = cli("compare", tmp_path, "--baseline", "b")
+    result = report_cli("compare", tmp_path, "--baseline", "b")
     assert result.exit_code == 0, result.output
     assert "+2.33 ± 0.88 [-1.46, +6.13] n.r. (paired, 3 seeds)" in result.output
 
@@ -236,11 +225,11 @@ def test_bad_compare_input_is_one_line_exit_2(store, cli_inproc, args, needle):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_across_machines_prefers_the_baseline_of_the_cells_own_machine(store, cli):
+def test_across_machines_prefers_the_baseline_of_the_cells_own_machine(store, report_cli):
     records = read_records(store)
     twin = {**next(r for r in records if r["label"] == BASE), "cell_key": "twin"}
     twin["env"] = {**twin["env"], "cpu": "Intel Xeon Platinum 8375C"}
     write_records(store, [*records, twin])
-    result = cli("compare", store.parent, "--baseline", BASE, "--across-machines")
+    result = report_cli("compare", store.parent, "--baseline", BASE, "--across-machines")
     assert result.exit_code == 0, result.output
     assert " vs " not in result.output  # every cell found a baseline on its own machine

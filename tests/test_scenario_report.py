@@ -7,24 +7,13 @@ import csv
 from pathlib import Path
 
 import pytest
-import typer
-from typer.testing import CliRunner
 
-from mtbench.report.commands import register
 from mtbench.report.frame import load_store
 from mtbench.suite.store import read_records, write_records
 
 FIXTURES = Path(__file__).parent / "fixtures" / "report" / "substreams"
 SETTINGS = {"min_duration_s": 1.0, "seed": 0, "window": 16, "stride": 8}
 SETTINGS_SERVER = {"min_duration_s": 1.0, "seed": 0, "target_latency_ms": 1000.0}
-
-
-@pytest.fixture
-def cli():
-    app = typer.Typer()
-    register(app)
-    runner = CliRunner()
-    return lambda *args: runner.invoke(app, [str(a) for a in args])
 
 
 def _stream(fps: float, miss_rate: float, p99: float) -> dict:
@@ -124,19 +113,19 @@ def store(tmp_path):
     return folder
 
 
-def test_the_live_table_reads_the_search_and_the_fixed_rates(store, cli):
-    result = cli("table", store.parent, "--live")
+def test_the_live_table_reads_the_search_and_the_fixed_rates(store, report_cli):
+    result = report_cli("table", store.parent, "--live")
     assert result.exit_code == 0, result.output
     (row,) = [line for line in result.output.splitlines() if line.startswith("| mtnet-32")]
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[3:] == ["16 / 8", "27.5", "0.0", "50.0", "140.00"]
     assert "Runs of 1 s each: short runs" in result.output
-    text = cli("table", store.parent, "--live", "--format", "csv").output
+    text = report_cli("table", store.parent, "--live", "--format", "csv").output
     assert list(csv.reader(text.splitlines()))[1][4:] == ["27.5", "0.0", "50.0", "140.0"]
 
 
-def test_the_table_labels_every_scenario_row_and_shows_its_figures(store, cli):
-    result = cli("table", store.parent)
+def test_the_table_labels_every_scenario_row_and_shows_its_figures(store, report_cli):
+    result = report_cli("table", store.parent)
     assert result.exit_code == 0, result.output
     lines = [line for line in result.output.splitlines() if "server" in line]
     assert len(lines) == 2
@@ -149,8 +138,8 @@ def test_the_table_labels_every_scenario_row_and_shows_its_figures(store, cli):
     assert "server: VALID; short run" in next(line for line in lines if "r3d server" in line)
 
 
-def test_compare_gives_p90_and_qps_ratios_within_one_scenario(store, cli):
-    result = cli("compare", store.parent, "--baseline", "mtnet server")
+def test_compare_gives_p90_and_qps_ratios_within_one_scenario(store, report_cli):
+    result = report_cli("compare", store.parent, "--baseline", "mtnet server")
     assert result.exit_code == 0, result.output
     (row,) = [line for line in result.output.splitlines() if line.startswith("| r3d server")]
     assert "2.50 (one run each)" in row  # p90 200 / 80

@@ -6,12 +6,10 @@ from dataclasses import replace
 import pytest
 import typer
 from conftest import assert_one_line_error
-from torch import nn
 from typer.testing import CliRunner
 
 from mtbench.launch.commands import register
 from mtbench.measure import execution
-from mtbench.registry import register_model
 from mtbench.suite import interleave
 from mtbench.suite.grid import expand
 from mtbench.suite.runner import run_suite
@@ -31,17 +29,6 @@ CONTENTION_KEYS = {
 }
 
 
-@register_model("test-interleave-tiny", family="test")
-def tiny(num_classes: int = 10, width: int = 4) -> nn.Module:
-    """A cheap video classifier."""
-    return nn.Sequential(
-        nn.Conv3d(3, width, 3, padding=1),
-        nn.AdaptiveAvgPool3d(1),
-        nn.Flatten(),
-        nn.Linear(width, num_classes),
-    )
-
-
 def _suite(tmp_path, interleave_line: str = ""):
     path = tmp_path / "s.toml"
     path.write_text(
@@ -57,7 +44,7 @@ def _suite(tmp_path, interleave_line: str = ""):
         measure = ["params", "latency_fwd", "latency_fwdbwd"]
         {interleave_line}
         [[models]]
-        name = "test-interleave-tiny"
+        name = "test-tiny"
         width = [2, 3, 5]
         """)
     )
@@ -174,7 +161,7 @@ def test_runtime_cells_interleave_with_pytorch_cells(tmp_path, monkeypatch):
         interleave = true
         measure = ["params", "latency_fwd"]
         [[models]]
-        name = "test-interleave-tiny"
+        name = "test-tiny"
         runtime = ["pytorch", "onnxruntime"]
         """)
     )
