@@ -83,6 +83,7 @@ def test_a_signalled_task_is_requeued_and_resumes_to_the_same_weights(tmp_path, 
     assert len(read_records(tmp_path / "out")) == 1
 
 
+@pytest.mark.slow
 def test_a_task_builds_user_models_from_a_suite_import_a_callable_and_a_hub(tmp_path):
     """A task is a fresh process: it imports the suite's files and resolves names again."""
     from plugin_files import write_plugins

@@ -20,6 +20,10 @@ from mtbench.deploy.quantize import random_calibration
 from mtbench.measure.profile import SEED, ProfileOptions, profile
 from mtbench.registry import create_model
 
+# One worker builds the module-scoped fixture (four quantizations of r3d-18) once for all of
+# them (tests/serial_last.py); without the group each worker built it again.
+pytestmark = pytest.mark.xdist_group("quantize")
+
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 pytest.importorskip("openvino")

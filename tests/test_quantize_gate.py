@@ -26,6 +26,9 @@ from mtbench.suite.grid import load_suite
 from mtbench.suite.quantized import calibration_clips
 from mtbench.suite.store import read_records
 
+# One worker trains the module-scoped network once for all of them (tests/serial_last.py).
+pytestmark = pytest.mark.xdist_group("quantize-gate")
+
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 sys.path.insert(0, str(Path(__file__).parent))

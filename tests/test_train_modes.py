@@ -205,6 +205,7 @@ def children_of(pid: int) -> list[int]:
     return found
 
 
+@pytest.mark.slow
 def test_ddp_resume_after_a_kill_matches_an_uninterrupted_ddp_run(tmp_path):
     path = suite(tmp_path, "[[models]]\nname = 'test-tiny3d'\n")
 

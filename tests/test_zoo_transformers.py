@@ -44,6 +44,7 @@ def test_swin3d_gflops_at_a_small_input_agree_with_torchs_counter():
     assert count.gflops_ptflops == pytest.approx(count.gflops, rel=0.01)
 
 
+@pytest.mark.slow
 def test_mvit_v2_s_gflops_at_its_input_are_torchvisions_ops():
     """MViT only takes 16x224x224 (its embeddings are sized for it): the meta's own input."""
     ops = torchvision.models.video.MViT_V2_S_Weights.DEFAULT.meta["_ops"]
