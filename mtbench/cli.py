@@ -203,8 +203,8 @@ def _deploy_rows(record: dict[str, Any]) -> list[list[str]]:
 
 
 def _quantization_rows(record: dict[str, Any]) -> list[list[str]]:
-    """The INT8 network: its toolchain and calibration, what ran in INT8, how far its logits
-    moved (not an accuracy) and, with [data], its gate."""
+    """The INT8 network: its toolchain and calibration, what ran in INT8 and how far its logits
+    moved (not an accuracy)."""
     q = record["quantization"]
     a, f, s = q["audit"], q["fidelity"], q["settings"]
     cached = ", read from the cell's cache" if q["cached"] else ""
@@ -225,18 +225,23 @@ def _quantization_rows(record: dict[str, Any]) -> list[list[str]]:
             f" {numbers.percent(f['top1_agreement'], 1, True)} of {f['clips']} random clips",
         ],
     ]
-    if q["gate"] is not None:
-        g = q["gate"]
-        rows.append(
-            [
-                "accuracy gate",
-                f"{g['verdict']}: top-1 {numbers.percent(g['quantized']['top1'], 2)} against"
-                f" {numbers.percent(g['float32']['top1'], 2)} float32"
-                f" ({numbers.percent(g['ratio'], 2, True)}), agreement"
-                f" {numbers.percent(g['top1_agreement'], 1, True)} of {g['videos']} videos",
-            ]
-        )
     return rows
+
+
+def _gate_rows(record: dict[str, Any]) -> list[list[str]]:
+    """A reduced-precision cell's accuracy gate (INT8, bfloat16 with [data]), or why it could
+    not be evaluated; nothing for any other record."""
+    g = record.get("gate")
+    if g is None:
+        error = record.get("gate_error")
+        return [["accuracy gate", f"not evaluated: {error}"]] if error else []
+    verdict = (
+        f"{g['verdict']}: top-1 {numbers.percent(g['as_run']['top1'], 2)} against"
+        f" {numbers.percent(g['float32']['top1'], 2)} float32"
+        f" ({numbers.percent(g['ratio'], 2, True)}), agreement"
+        f" {numbers.percent(g['top1_agreement'], 1, True)} of {g['videos']} videos"
+    )
+    return [["accuracy gate", verdict]]
 
 
 def _count_rows(record: dict[str, Any]) -> list[list[str]]:
@@ -293,6 +298,7 @@ def record_table(stored: dict[str, Any]) -> TextTable:
         table.rows += _quantization_rows(record)
     else:
         table.rows.append(["execution", execution_summary(record)])
+    table.rows += _gate_rows(record)
     env = record["env"]
     table.rows.append(
         [

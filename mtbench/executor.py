@@ -87,3 +87,23 @@ def process_settings(threads: int | None, cudnn_benchmark: bool) -> Iterator[Non
     finally:
         torch.set_num_threads(threads_before)
         torch.backends.cudnn.benchmark = benchmark_before
+
+
+def batched(
+    run: Callable[[torch.Tensor], torch.Tensor], batch: int
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The network on any number of clips, `batch` at a time (the shape it was prepared,
+    exported or quantized at): the last batch padded with its last clip, whose logits are
+    dropped. What an executor's `forward` is (the accuracy gate evaluates it)."""
+
+    def forward(x: torch.Tensor) -> torch.Tensor:
+        out = []
+        for i in range(0, len(x), batch):
+            part = x[i : i + batch]
+            n = len(part)
+            if n < batch:
+                part = torch.cat([part, part[-1:].expand(batch - n, *part.shape[1:])])
+            out.append(run(part.float().contiguous())[:n])
+        return torch.cat(out)
+
+    return forward

@@ -230,7 +230,7 @@ class ProfileOptions:
     require_accuracy: float | None = option(
         None,
         optional(fraction),
-        "with dtype int8 and [data]: the gate, quantized top-1 / float32 top-1 at least this",
+        "with dtype int8 or bfloat16 and [data]: the gate, its top-1 / float32's at least this",
         "when_set",
     )
 
@@ -238,13 +238,13 @@ class ProfileOptions:
         if self.measure is None and check_runtime(self.runtime) is None:
             measure = default_measures(self.runtime, MEASURES, self.dtype)
             object.__setattr__(self, "measure", measure)
-        # The quantizer's keys act on an INT8 cell only (`quantizer` on PyTorch's): elsewhere
-        # they are their defaults, so a suite may set them in [defaults] beside float32 cells,
-        # whose keys stay what they were.
+        # The quantizer's keys act on an INT8 cell only (`quantizer` on PyTorch's), the gate's
+        # on any reduced precision: elsewhere they are their defaults, so a suite may set them
+        # in [defaults] beside float32 cells, whose keys stay what they were.
         applies = {
             "quantizer": self.dtype == "int8" and self.runtime == "pytorch",
             "calibration_clips": self.dtype == "int8",
-            "require_accuracy": self.dtype == "int8",
+            "require_accuracy": self.dtype != "float32",
         }
         for name, used in applies.items():
             if not used:

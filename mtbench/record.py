@@ -284,16 +284,16 @@ class Accuracy(TypedDict):
 
 
 class Gate(TypedDict):
-    """The quantized network against the float32 one on the cell's own evaluation data, by the
-    same evaluation code (mtbench.suite.quantized), and the verdict against MLPerf's
-    closed-division targets (99% and 99.9% of float32 top-1)."""
+    """A reduced-precision network (INT8, bfloat16) as the cell runs it against the float32 one
+    on the cell's own evaluation data, by the same evaluation code (mtbench.suite.quantized),
+    and the verdict against MLPerf's closed-division targets (99% and 99.9% of float32 top-1)."""
 
     float32: Accuracy
-    quantized: Accuracy
+    as_run: Accuracy  # the cell's network in its dtype, through its runtime
     top1_agreement: float  # share of test videos both networks put in the same class
     videos: int
     views: str  # "clipsxcrops"
-    ratio: float  # quantized top-1 / float32 top-1 (1.0 when both are 0)
+    ratio: float  # as_run top-1 / float32 top-1 (1.0 when both are 0)
     targets: dict[str, bool]  # "99%" / "99.9%" -> met
     required: float | None  # require_accuracy, when the cell asks for one
     verdict: Literal["pass", "fail"]  # against `required`, else against 99%
@@ -326,8 +326,6 @@ class Quantization(TypedDict):
     quantize_s: float
     fidelity: Fidelity
     audit: Audit
-    gate: Gate | None  # with [data] (mtbench.suite.quantized); None without
-    gate_error: NotRequired[str]  # why the gate could not be evaluated
 
 
 class TrainStep(TypedDict):
@@ -400,8 +398,13 @@ class Measurement(TypedDict):
     deploy: Deploy | None
     # What a scenario other than `repeat` concluded (LoadGen's summary, a stream, a search).
     scenario_run: Scenario | None
-    # A quantized (dtype int8) cell's toolchain, settings, audit and gate; None otherwise.
+    # A quantized (dtype int8) cell's toolchain, settings and audit; None otherwise.
     quantization: Quantization | None
+    # A reduced-precision (INT8, bfloat16) training cell's accuracy against its float32
+    # network on its own evaluation clips; None for any other cell. `gate_error`: why it
+    # could not be evaluated (the cell is still timed).
+    gate: Gate | None
+    gate_error: str | None
     env: Env | None  # versions, CPU, GPU, commit; with a breakdown, the machine's ceilings
     status: Literal["ok", "failed"]
     error: str | None  # `Type: first line` of a failure
@@ -511,6 +514,10 @@ def read_record(raw: dict[str, Any]) -> Record:
     lack some, and read as `schema` 0), the stored values untouched; a deep copy, so readers
     cannot alter the store."""
     record = copy.deepcopy(raw)
+    moved = (record.get("quantization") or {}).pop("gate", None)  # where INT8's was at first
+    if moved is not None and record.get("gate") is None:
+        moved["as_run"] = moved.pop("quantized")
+        record["gate"] = moved
     for key in MEASUREMENT_KEYS:
         if key not in record:
             record[key] = copy.deepcopy(_DEFAULTS.get(key))

@@ -7,6 +7,7 @@ One tiny training suite (the test-only tiny3d on synthetic motion clips, ONNX Ru
 static quantization, about a minute on two cores) runs once per module.
 """
 
+import copy
 import csv
 import io
 import shutil
@@ -22,6 +23,7 @@ from mtbench.data import build_dataset
 from mtbench.deploy import quantize
 from mtbench.deploy.quantize import quantized_executor
 from mtbench.registry import create_model
+from mtbench.runtimes import cpu_has_bfloat16
 from mtbench.suite.grid import load_suite
 from mtbench.suite.quantized import calibration_clips
 from mtbench.suite.store import read_records
@@ -124,7 +126,7 @@ def top1(predicted: list[int], labels: list[int]) -> float:
 @pytest.mark.slow
 def test_the_gate_equals_an_evaluation_by_hand_on_the_same_clips(trained):
     _, out, cell, record = trained
-    gate = record["quantization"]["gate"]
+    gate = record["gate"]
     folder = out / "cells" / cell.key
     model = create_model("test-tiny3d", num_classes=4)
     model.load_state_dict(torch.load(folder / "last.pt", weights_only=False)["model"])
@@ -137,11 +139,11 @@ def test_the_gate_equals_an_evaluation_by_hand_on_the_same_clips(trained):
     int8_pred, _ = by_hand(executor.forward, cell)
     assert gate["float32"]["top1"] == pytest.approx(top1(float_pred, labels))
     assert gate["float32"]["top1"] == pytest.approx(record["top1"])  # the trainer's evaluation
-    assert gate["quantized"]["top1"] == pytest.approx(top1(int8_pred, labels))
+    assert gate["as_run"]["top1"] == pytest.approx(top1(int8_pred, labels))
     agree = sum(a == b for a, b in zip(float_pred, int8_pred, strict=True)) / len(labels)
     assert gate["top1_agreement"] == pytest.approx(agree)
     assert gate["videos"] == len(labels) == 32 and gate["views"] == "2x1"
-    ratio = gate["quantized"]["top1"] / gate["float32"]["top1"]
+    ratio = gate["as_run"]["top1"] / gate["float32"]["top1"]
     assert gate["ratio"] == pytest.approx(ratio)
     assert gate["targets"] == {"99%": ratio >= 0.99, "99.9%": ratio >= 0.999}
     assert gate["verdict"] == ("pass" if ratio >= 0.99 else "fail") and gate["required"] == 0.99
@@ -186,7 +188,7 @@ def test_a_broken_quantization_fails_its_gate_and_is_still_timed(trained, tmp_pa
     run(path, broken, "--force")
     record = read_records(broken)[-1]
     assert record["status"] == "ok"
-    gate = record["quantization"]["gate"]
+    gate = record["gate"]
     assert gate["verdict"] == "fail" and gate["ratio"] < 0.99
     assert record["latency_fwd_ms"]["repeats"] == 1
 
@@ -230,9 +232,7 @@ def test_the_table_shows_the_audit_and_the_gate(trained, cli_inproc):
     (cells,) = list(csv.DictReader(io.StringIO(result.stdout)))
     audit = record["quantization"]["audit"]
     assert audit["int8_ops"] == 3  # tiny3d's two convolutions and its head, counted by module
-    assert (
-        cells["INT8 ops"] == "3 of 3" and cells["Gate"] == record["quantization"]["gate"]["verdict"]
-    )
+    assert cells["INT8 ops"] == "3 of 3" and cells["Gate"] == record["gate"]["verdict"]
     assert float(cells["INT8 FLOPs (%)"]) == pytest.approx(100 * audit["int8_flops_share"])
 
 
@@ -254,14 +254,60 @@ def test_an_int8_cell_measures_its_float32_siblings_trained_network(tmp_path):
     assert measured["train_curve"] == trained["train_curve"]
     assert measured["checkpoint"] == trained["checkpoint"]
     assert not (tmp_path / "out" / "cells" / int8.key / "last.pt").exists()  # not trained again
-    assert measured["quantization"]["gate"]["float32"]["top1"] == pytest.approx(trained["top1"])
+    assert measured["gate"]["float32"]["top1"] == pytest.approx(trained["top1"])
     # The figure: one arrow from the float32 point to the INT8 point, in the runtime's panel.
     from mtbench.report.frame import records_frame
     from mtbench.report.quantized_plots import accuracy_vs_latency_int8
 
     ax = accuracy_vs_latency_int8(records_frame(read_records(tmp_path / "out"))).axes[0]
     arrow, label = ax.texts
-    gate = measured["quantization"]["gate"]
-    assert arrow.xy == (measured["latency_fwd_ms"]["median"], gate["quantized"]["top1"])
+    gate = measured["gate"]
+    assert arrow.xy == (measured["latency_fwd_ms"]["median"], gate["as_run"]["top1"])
     assert arrow.xyann == (trained["latency_fwd_ms"]["median"], trained["top1"])
     assert ax.get_title() == "onnxruntime" and "onnxruntime.quantization" in label.get_text()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not cpu_has_bfloat16(), reason="this CPU has no bfloat16 instructions")
+def test_a_bfloat16_cell_is_gated_like_an_int8_one(tmp_path):
+    """The float32 cell's trained network cast to bfloat16 (PyTorch) and run by OpenVINO in
+    bfloat16: each cell's gate equals an evaluation by hand of that network, a clip at a time
+    as the cell's executor runs it."""
+    from mtbench.deploy.runtime import runtime_executor
+
+    float32, bf16 = '[[models]]\nname = "test-tiny3d"\n', 'dtype = "bfloat16"\n'
+    body = SUITE.replace('dtype = "int8"\nruntime = "onnxruntime"\n', bf16)
+    body = body.replace(float32, float32 + "\n" + float32 + 'runtime = ["pytorch", "openvino"]\n')
+    path, store = tmp_path / "bf16.toml", tmp_path / "out"
+    path.write_text(body)
+    run(path, store)
+    cells = {(c.options.runtime, c.options.dtype): c for c in load_suite(path)[1]}
+    records = {r["cell_key"]: r for r in read_records(store)}
+    plain = cells["pytorch", "float32"]
+    model = create_model("test-tiny3d", num_classes=4)
+    model.load_state_dict(torch.load(store / "cells" / plain.key / "last.pt")["model"])
+    model.eval()
+    float_pred, labels = by_hand(model, plain)
+    for runtime in ("pytorch", "openvino"):
+        cell = cells[runtime, "bfloat16"]
+        record = records[cell.key]
+        assert record["status"] == "ok", record["error"]
+        assert (
+            record["quantization"] is None
+            and record["train_curve"] == records[plain.key]["train_curve"]
+        )
+        gate = record["gate"]
+        assert gate is not None, record["gate_error"]
+        if runtime == "pytorch":
+            cast = copy.deepcopy(model).to(torch.bfloat16)
+            as_run = lambda v, n=cast: torch.cat([n(c[None].bfloat16()).float() for c in v])  # noqa: E731
+        else:
+            folder = store / "cells" / cell.key  # the cell's export, read back
+            as_run = runtime_executor(model, cell.input_shape, cell.options, folder).forward
+        predicted, _ = by_hand(as_run, plain)
+        assert gate["float32"]["top1"] == pytest.approx(top1(float_pred, labels))
+        assert gate["float32"]["top1"] == pytest.approx(records[plain.key]["top1"])
+        assert gate["as_run"]["top1"] == pytest.approx(top1(predicted, labels))
+        agree = sum(a == b for a, b in zip(float_pred, predicted, strict=True)) / len(labels)
+        assert gate["top1_agreement"] == pytest.approx(agree)
+        assert gate["required"] == 0.99 and gate["verdict"] in ("pass", "fail")

@@ -32,7 +32,7 @@ from mtbench.deploy.equality import fixed_clip, relative_difference
 from mtbench.deploy.export import convert_openvino, export_onnx, reason
 from mtbench.deploy.runtime import export_folder
 from mtbench.deploy.sessions import onnxruntime_session, openvino_session
-from mtbench.executor import FORWARD, Executor, step
+from mtbench.executor import FORWARD, Executor, batched, step
 from mtbench.record import Fidelity, Quantization
 from mtbench.runtimes import onnx_exporter
 
@@ -302,25 +302,6 @@ def fidelity(
     return Fidelity(
         label=NOT_AN_ACCURACY, max_rel_diff=figure, top1_agreement=agree / clips, clips=clips
     )
-
-
-def batched(
-    run: Callable[[torch.Tensor], torch.Tensor], batch: int
-) -> Callable[[torch.Tensor], torch.Tensor]:
-    """The network on any number of clips, `batch` at a time (the shape it was quantized at):
-    the last batch padded with its last clip, whose logits are dropped."""
-
-    def forward(x: torch.Tensor) -> torch.Tensor:
-        out = []
-        for i in range(0, len(x), batch):
-            part = x[i : i + batch]
-            n = len(part)
-            if n < batch:
-                part = torch.cat([part, part[-1:].expand(batch - n, *part.shape[1:])])
-            out.append(run(part.float().contiguous())[:n])
-        return torch.cat(out)
-
-    return forward
 
 
 def quantized_executor(

@@ -17,7 +17,7 @@ from torch import nn
 from mtbench.deploy.equality import THRESHOLDS, check_equal, fixed_clip, relative_difference
 from mtbench.deploy.export import Exported, convert_openvino, export_onnx
 from mtbench.deploy.sessions import Session, onnxruntime_session, openvino_session
-from mtbench.executor import FORWARD, Executor, step
+from mtbench.executor import FORWARD, Executor, batched, step
 from mtbench.record import Deploy
 from mtbench.runtimes import onnx_exporter
 
@@ -80,6 +80,7 @@ def runtime_executor(
         steps={FORWARD: step(lambda: session.run(array))},
         threads=options.threads,
         deploy=deploy,
+        forward=batched(lambda clips: torch.from_numpy(session.run(clips.numpy())), shape[0]),
     )
     check_equal(figure, options.dtype)
     return executor

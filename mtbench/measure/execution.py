@@ -21,7 +21,7 @@ from torch import nn
 from mtbench.deploy.quantize import Calibration, quantized_executor
 from mtbench.deploy.runtime import runtime_executor
 from mtbench.errors import one_line
-from mtbench.executor import FORWARD, MEMORY_PASSES, TRAINING_STEP, Executor, Step
+from mtbench.executor import FORWARD, MEMORY_PASSES, TRAINING_STEP, Executor, Step, batched
 from mtbench.measure.contention import ContentionMeter
 from mtbench.measure.latency import (
     LatencyStats,
@@ -130,6 +130,14 @@ def pytorch_executor(
             except Exception as exc:  # the cell fails with the reason, in one line
                 raise RuntimeError(f"CUDA graph capture of {key}: {one_line(exc)}") from exc
         steps[key] = Step(enter, run)
+    memory_format = torch.channels_last_3d if options.channels_last else torch.preserve_format
+
+    def logits(clips: torch.Tensor) -> torch.Tensor:
+        """The network as the forward step runs it, on other clips of the cell's shape."""
+        model.eval()
+        batch = clips.to(device=x.device, dtype=x.dtype, memory_format=memory_format)
+        return forward_step(runner, batch, autocast)().float().cpu()
+
     return Executor(
         runtime="pytorch",
         device=device,
@@ -137,6 +145,7 @@ def pytorch_executor(
         steps=steps,
         threads=options.threads,
         cudnn_benchmark=cudnn_benchmark(options, device),
+        forward=batched(logits, shape[0]),
     )
 
 

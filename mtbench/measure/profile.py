@@ -94,8 +94,8 @@ class Measuring:
     shape: list[int]
     options: ProfileOptions
     breakdown: BreakdownRun | None
-    # An INT8 cell's calibration clips (random ones when None) and the accuracy gate a suite
-    # runs on its executor before it is timed (mtbench.suite.quantized).
+    # An INT8 cell's calibration clips (random ones when None), and the accuracy gate a suite
+    # runs on a reduced-precision cell's executor before it is timed (mtbench.suite.quantized).
     calibration: Calibration | None = None
     gate: Callable[[Executor, Record], None] | None = None
 
@@ -116,7 +116,8 @@ def profile(
     `model`, when given, is the cell's one build (a training cell's trained network); else
     the model is built here, once, for every measurement the options ask for. A runtime other
     than PyTorch caches its exported file in `cache_dir` (the cell's folder); an INT8 cell
-    its quantized file too, calibrated on `calibration` and checked by `gate` before timing.
+    its quantized file too, calibrated on `calibration`. `gate` checks a reduced-precision
+    cell's executor (its accuracy against float32) before it is timed.
     """
     measuring = counted(name, kwargs, input_shape, options, on_phase, model)
     measuring.calibration, measuring.gate = calibration, gate
@@ -195,8 +196,9 @@ def network_executor(
             part["audit"], measuring.model, measuring.shape, options.count_norm
         )
         measuring.record["quantization"] = part
-        if measuring.gate is not None:
-            measuring.gate(executor, measuring.record)
+    if measuring.gate is not None:
+        on_phase("accuracy gate")
+        measuring.gate(executor, measuring.record)
     return executor
 
 

@@ -40,8 +40,8 @@ QUANTIZATION_COLUMNS = [
     "quantized_by",
     "int8_ops",
     "int8_flops_pct",
-    "int8_top1",
-    "int8_top1_of_float_pct",
+    "top1_as_run",
+    "top1_as_run_of_float_pct",
     "gate_verdict",
 ]
 # A default label names a varied seed ("... train.seed=2"); rows aggregated over seeds drop it.
@@ -295,17 +295,18 @@ def record_row(stored: dict[str, Any]) -> dict[str, Any]:
 
 
 def _quantization_columns(record: dict[str, Any]) -> dict[str, Any]:
-    """QUANTIZATION_COLUMNS of a record: empty text and NaN where it was not quantized."""
+    """QUANTIZATION_COLUMNS of a record: empty text and NaN where it was not quantized (the
+    audit) or not gated (the gate: INT8 and bfloat16 cells with [data])."""
     q = record.get("quantization") or {}
-    audit, gate = q.get("audit") or {}, q.get("gate") or {}
+    audit, gate = q.get("audit") or {}, record.get("gate") or {}
     ops = (audit.get("int8_ops"), audit.get("float_ops"))
     share = _as_float(audit.get("int8_flops_share"))
     return {
         "quantized_by": q.get("toolchain") or "",
         "int8_ops": f"{ops[0]} of {ops[0] + ops[1]}" if None not in ops else "",
         "int8_flops_pct": 100 * share,
-        "int8_top1": _as_float((gate.get("quantized") or {}).get("top1")),
-        "int8_top1_of_float_pct": 100 * _as_float(gate.get("ratio")),
+        "top1_as_run": _as_float((gate.get("as_run") or {}).get("top1")),
+        "top1_as_run_of_float_pct": 100 * _as_float(gate.get("ratio")),
         "gate_verdict": gate.get("verdict") or "",
     }
 

@@ -29,10 +29,11 @@ FIGURES = [
     ("latency_fwd_ms", "Latency F (ms)", "F", 2),
     ("latency_fwdbwd_ms", "Latency F+B (ms)", "F+B", 2),
     ("top1", "Top-1 (%)", "Top-1", 3),
-    # INT8 cells: the audit's FLOP share, and with [data] the gate's figures.
+    # INT8 cells: the audit's FLOP share; INT8 and bfloat16 cells with [data]: the gate's
+    # figures (the network's top-1 in the cell's dtype and runtime, and its share of f32's).
     ("int8_flops_pct", "INT8 FLOPs (%)", "INT8 FLOPs", 1),
-    ("int8_top1", "INT8 top-1 (%)", "INT8 top-1", 3),
-    ("int8_top1_of_float_pct", "INT8/f32 top-1 (%)", "INT8/f32", 2),
+    ("top1_as_run", "Top-1 as run (%)", "as run", 3),
+    ("top1_as_run_of_float_pct", "As run/f32 top-1 (%)", "as run/f32", 2),
     ("top5", "Top-5 (%)", "Top-5", 3),
     # Multiduration test sets: top-1 per action-duration bucket (columns only when present).
     ("top1_short", "Top-1 short (%)", "short", 1),

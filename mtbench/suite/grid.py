@@ -231,7 +231,7 @@ class _Grid:
         the data's clips, so its input is that clip. True when there was a problem."""
         found = []
         if options.require_accuracy is not None and workload is None:
-            why = "a gate needs [data]: the INT8 network is evaluated on the cell's test clips"
+            why = "a gate needs [data]: the network is evaluated on the cell's test clips"
             found.append(("require_accuracy", why))
         if options.dtype == "int8" and workload is not None:
             clip = [workload.data["frames"], workload.data["crop"], workload.data["crop"]]

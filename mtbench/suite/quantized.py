@@ -1,5 +1,6 @@
-"""An INT8 suite cell with [data]: calibrated on its own training clips and gated on its own
-evaluation clips, against its float32 network, before it is timed.
+"""A reduced-precision suite cell with [data] (INT8, bfloat16): an INT8 one calibrated on its
+own training clips, each gated on its own evaluation clips against its float32 network before
+it is timed.
 
 Calibration: a seeded sample of `calibration_clips` clips of the training split, through the
 cell's evaluation transforms (the clips the network sees at inference: one clip, centre crop,
@@ -8,7 +9,7 @@ calibrates on training data, never on the evaluation set.
 
 The gate: both networks score the cell's evaluation views through the same code as the
 trainer's evaluation (`mtbench.train.evaluate.run_views` and `score`): the float32 network in
-PyTorch eager on the CPU, the quantized one through its executor's forward. The record gets
+PyTorch eager on the CPU, the cell's one through its executor's forward. The record gets
 both accuracies, how often their predictions agree, and the verdict against MLPerf's
 closed-division targets (99% and 99.9% of float32 top-1) or the cell's `require_accuracy`.
 A failed gate is recorded; the cell is still timed.
@@ -16,6 +17,7 @@ A failed gate is recorded; the cell is still timed.
 
 from __future__ import annotations
 
+import copy
 import itertools
 import math
 import random
@@ -139,14 +141,14 @@ def agreement(a: ViewScores, b: ViewScores) -> float:
     return float(same.float().mean()) if len(same) else 0.0
 
 
-def gate_of(reference: ViewScores, quantized: ViewScores, required: float | None) -> Gate:
+def gate_of(reference: ViewScores, as_run: ViewScores, required: float | None) -> Gate:
     """The record's gate from both networks' scores of the same views."""
-    ref, got = score(reference), score(quantized)
+    ref, got = score(reference), score(as_run)
     ratio = got.top1 / ref.top1 if ref.top1 > 0 else (1.0 if got.top1 == 0 else float("inf"))
     return Gate(
         float32=_accuracy(ref),
-        quantized=_accuracy(got),
-        top1_agreement=agreement(reference, quantized),
+        as_run=_accuracy(got),
+        top1_agreement=agreement(reference, as_run),
         videos=ref.videos,
         views=f"{reference.clips}x{reference.crops}",
         ratio=ratio,
@@ -159,20 +161,21 @@ def gate_of(reference: ViewScores, quantized: ViewScores, required: float | None
 def accuracy_gate(
     cell: Cell, float_model: nn.Module, annotations: Annotations | None = None
 ) -> Callable[[Executor, Record], None]:
-    """The gate `profile` runs on the cell's INT8 executor before timing it: its verdict, or
-    why it could not be evaluated, goes into the record's `quantization`."""
+    """The gate `profile` runs on the cell's executor before timing it: its verdict, or why it
+    could not be evaluated, goes into the record's `gate` (`gate_error`)."""
     assert cell.workload is not None
     known = annotations or read_annotations(cell.workload.data_config())
+    reference_model = copy.deepcopy(float_model).cpu().float().eval()
 
     def check(executor: Executor, record: Record) -> None:
-        part = record["quantization"]
-        assert part is not None and executor.forward is not None
         try:
+            if executor.forward is None:
+                raise RuntimeError(f"the {executor.runtime} executor offers no forward to evaluate")
             with executor.settings():
-                reference = evaluate(float_model.cpu().float().eval(), cell, known)
-                quantized = evaluate(_Forward(executor.forward), cell, known)
-            part["gate"] = gate_of(reference, quantized, cell.options.require_accuracy)
+                reference = evaluate(reference_model, cell, known)
+                as_run = evaluate(_Forward(executor.forward), cell, known)
+            record["gate"] = gate_of(reference, as_run, cell.options.require_accuracy)
         except Exception as exc:  # the cell is still timed; the record says why
-            part["gate_error"] = one_line(exc)
+            record["gate_error"] = one_line(exc)
 
     return check

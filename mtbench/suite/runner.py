@@ -142,13 +142,17 @@ def execute_cell(
 
 
 def _quantized_cell(spec: SuiteSpec, cell: Cell, model: Any, on_phase: Any) -> tuple[Any, Any]:
-    """An INT8 cell with [data]: its calibration clips and its accuracy gate; (None, None) for
-    any other cell (an INT8 cell without data calibrates on random clips)."""
-    if cell.options.dtype != "int8" or cell.workload is None or model is None:
+    """A reduced-precision cell with [data]: its calibration clips (INT8's) and its accuracy
+    gate; (None, None) for any other cell (an INT8 cell without data calibrates on random
+    clips)."""
+    if cell.options.dtype == "float32" or cell.workload is None or model is None:
         return None, None
-    on_phase("calibration clips")
     known = spec.annotations.get(cell.workload.data_config())
-    return calibration_clips(cell, known), accuracy_gate(cell, model, known)
+    calibration = None
+    if cell.options.dtype == "int8":
+        on_phase("calibration clips")
+        calibration = calibration_clips(cell, known)
+    return calibration, accuracy_gate(cell, model, known)
 
 
 def run_cell(spec: SuiteSpec, cell: Cell, **options: Any) -> Record:
