@@ -75,6 +75,9 @@ class Fragment:
     retry: str = ""  # the command that re-times only what was disturbed (default: measure)
     fence: str = ""  # wrap the rendering in a code block of this language
     prompt: str = ""  # with fence = "console": the command shown before the output
+    # A suite some of whose cells fail by design (their failure is a result, e.g. a toolchain
+    # that cannot trace a model): `mtbench run` exits 1 then, which is not a failed take.
+    failed_cells: bool = False
 
 
 class PublishError(Exception):
@@ -137,10 +140,9 @@ def results_verdict(fragment: Fragment, root: Path = ROOT) -> tuple[str | None, 
     if fragment.render == "table":
         meta = json.loads(path.read_text()).get("meta", {})
         return meta.get("verdict"), list(meta.get("reasons", []))
-    if path.is_dir():
-        records = [
-            r for r in latest_by_cell(read_records(path)).values() if r.get("status") == "ok"
-        ]
+    if path.is_dir():  # each cell's latest successful record: what its table shows
+        ok = [r for r in read_records(path) if r.get("status") == "ok"]
+        records = list(latest_by_cell(ok).values())
     else:
         records = [json.loads(path.read_text())]
     said = [v for r in records if (v := verdict_of(read_record(r))) is not None]
@@ -323,7 +325,7 @@ def _measure_once(fragment: Fragment, command: str, root: Path) -> None:
     done = subprocess.run(
         argv, cwd=root, text=True, stdout=subprocess.PIPE if fragment.stdout else None
     )
-    if done.returncode != 0:
+    if done.returncode not in ((0, 1) if fragment.failed_cells else (0,)):
         raise PublishError(f"{fragment.name}: `{command}` exited {done.returncode}")
     if fragment.stdout:
         (root / fragment.output).write_text(done.stdout)

@@ -137,6 +137,50 @@ def test_the_openvino_audit_reads_the_runtime_precisions(quantized):
 
 
 @pytest.mark.slow
+def test_the_breakdown_of_the_float32_cell_says_which_rows_ran_in_int8(
+    quantized, tmp_path, monkeypatch, cli_inproc
+):
+    """`mtbench table --breakdown`: beside each row of r3d-18's float32 breakdown, per INT8
+    network of the same model and input, how many of the row's convolutions and linear layers
+    ran in INT8, checked against the modules of the PyTorch model."""
+    from mtbench.measure import ceilings
+    from mtbench.record import with_cell
+    from mtbench.suite.store import write_records
+
+    monkeypatch.setenv(ceilings.CACHE_ENV, str(tmp_path / "ceilings"))
+    monkeypatch.setattr(ceilings, "measure_figure", lambda *a: ceilings.Measured(50.0, "clean"))
+    options = ProfileOptions(measure=("params", "flops", "breakdown"), threads=1)
+    plain = profile("r3d-18", {"num_classes": 5}, SHAPE, options)
+    store = tmp_path / "store"
+    records = [plain, quantized["openvino"][0], quantized["onnxruntime"][0]]
+    cells = [{"suite": "s", "cell_key": f"k{i}", "label": f"r3d-18 {i}"} for i in range(3)]
+    write_records(store, [with_cell(dict(r), c) for r, c in zip(records, cells, strict=True)])
+    result = cli_inproc("table", str(store), "--breakdown")
+    assert result.returncode == 0, result.stderr
+    header, *rows = [
+        [c.strip() for c in line.strip("|").split("|")]
+        for line in result.stdout.splitlines()
+        if line.startswith("|") and "---" not in line
+    ]
+    columns = {
+        t: header.index(f"INT8 {t}")
+        for t in ("nncf (openvino)", "onnxruntime.quantization (onnxruntime)")
+    }
+    convs = compute_modules(built("r3d-18"))
+    for toolchain, record in (
+        ("nncf (openvino)", records[1]),
+        ("onnxruntime.quantization (onnxruntime)", records[2]),
+    ):
+        int8 = set(record["quantization"]["audit"]["int8_modules"])
+        for row in rows:
+            under = [m for m in convs if m == row[0] or m.startswith(row[0] + ".")]
+            expected = f"{sum(m in int8 for m in under)} of {len(under)}" if under else "–"
+            assert row[columns[toolchain]] == expected, (toolchain, row[0])
+    assert {r[0] for r in rows} >= {"stem", "layer1", "layer4", "fc"}
+    assert "ran in INT8 in that toolchain's network" in result.stdout
+
+
+@pytest.mark.slow
 def test_the_fx_audit_counts_the_quantized_operators():
     model = built("r3d-18")
     clip = fixed_clip(SHAPE)

@@ -265,6 +265,18 @@ def test_an_int8_cell_measures_its_float32_siblings_trained_network(tmp_path):
     assert arrow.xy == (measured["latency_fwd_ms"]["median"], gate["as_run"]["top1"])
     assert arrow.xyann == (trained["latency_fwd_ms"]["median"], trained["top1"])
     assert ax.get_title() == "onnxruntime" and "onnxruntime.quantization" in label.get_text()
+    # Re-timed, the INT8 cell measures its sibling's network again (it has no checkpoint).
+    from mtbench.suite.store import write_records
+
+    stored = read_records(tmp_path / "out")
+    for record in stored:
+        if record["cell_key"] == int8.key:
+            record["latency_fwd_ms"].update(verdict="disturbed", reasons=["busy"])
+    write_records(tmp_path / "out", stored)
+    run(path, tmp_path / "out", "--retime-disturbed")
+    again = read_records(tmp_path / "out")[-1]
+    assert again["cell_key"] == int8.key and again["status"] == "ok", again["error"]
+    assert again["gate"] == measured["gate"] and again["top1"] == trained["top1"]
 
 
 @pytest.mark.slow

@@ -37,10 +37,27 @@ def _share(value: float | None) -> str:
     return numbers.percent(value, fraction=True)
 
 
+def int8_ops_under(audit: dict[str, Any], module: str | None) -> str:
+    """'k of n': of the audited compute operators matched to `module` or a module inside it
+    (the whole network for None), how many ran in INT8."""
+
+    def inside(path: str) -> bool:
+        return module is None or path == module or path.startswith(module + ".")
+
+    int8 = sum(inside(m) for m in audit["int8_modules"])
+    total = int8 + sum(inside(m) for m in audit["float_modules"])
+    return f"{int8} of {total}" if total else numbers.MISSING
+
+
 def breakdown_rows(
-    breakdown: dict[str, Any], ceilings: dict[str, Any] | None, by: str
+    breakdown: dict[str, Any],
+    ceilings: dict[str, Any] | None,
+    by: str,
+    audits: dict[str, dict[str, Any]] | None = None,
 ) -> tuple[list[str], list[list[str]]]:
-    """Header and text rows of a breakdown, by 'module' or 'op'."""
+    """Header and text rows of a breakdown, by 'module' or 'op'; by module, one more column
+    per INT8 network of the same model (`audits`: its toolchain -> its audit) saying how many
+    of each row's operators ran in INT8, so a row left in float shows what it costs."""
     if ceilings and "error" in ceilings:
         ceilings = None
     first = "module" if by == "module" else "kind of operator"
@@ -63,21 +80,34 @@ def breakdown_rows(
                 row["bound"] or numbers.MISSING,
                 _share(row.get("of_roof")),
                 numbers.decimal(row["fwdbwd_ms"], 1),
+                *(int8_ops_under(a, row.get("module")) for a in (audits or {}).values()),
             ]
         )
+    int8_headers = [f"INT8 {toolchain}" for toolchain in (audits or {})]
     if by == "op":  # kinds of operator hold no params and have no outputs of their own
         keep = [i for i, h in enumerate([first, *HEADERS]) if h not in ("params", "out MiB")]
         return [[first, *HEADERS][i] for i in keep], [[r[i] for i in keep] for r in out]
-    return [first, *HEADERS], out
+    return [first, *HEADERS, *int8_headers], out
 
 
 def breakdown_table(
-    breakdown: dict[str, Any], ceilings: dict[str, Any] | None, by: str, title: str = ""
+    breakdown: dict[str, Any],
+    ceilings: dict[str, Any] | None,
+    by: str,
+    title: str = "",
+    audits: dict[str, dict[str, Any]] | None = None,
 ) -> TextTable:
     """One cell's breakdown in the table model: its rows, and its notes as footnotes."""
-    header, rows = breakdown_rows(breakdown, ceilings, by)
+    audits = audits if by == "module" else None
+    header, rows = breakdown_rows(breakdown, ceilings, by, audits)
     columns = [Column(h, "left" if i == 0 else "right") for i, h in enumerate(header)]
     notes = breakdown_notes(breakdown, ceilings)
+    if audits:
+        notes.append(
+            "INT8 <toolchain>: of the row's convolutions and matrix products, those that ran in"
+            " INT8 in that toolchain's network of the same model and input (its audit); the"
+            " rest stayed in float"
+        )
     table = TextTable(columns, rows, title or _title("", breakdown, by), notes)
     return table.drop_empty(keep=(header[0],))  # ptflops' rows before they were dropped
 
@@ -128,14 +158,35 @@ def _ceilings_notes(c: dict[str, Any]) -> list[str]:
     return notes
 
 
-def cells_with_breakdown(frame: Any) -> list[tuple[str, dict[str, Any], dict | None]]:
-    """(label, breakdown, ceilings) of each row of a store's frame that has a breakdown."""
+SAME_NETWORK = ("model", "kwargs", "input", "machine")
+
+
+def cells_with_breakdown(
+    frame: Any,
+) -> list[tuple[str, dict[str, Any], dict | None, dict[str, dict[str, Any]]]]:
+    """(label, breakdown, ceilings, audits) of each row of a store's frame that has a
+    breakdown; `audits` holds the audit of each INT8 cell of the same model, keyword
+    arguments, input and machine, by its toolchain (and runtime)."""
+    audited = frame[frame["audit"].map(lambda a: isinstance(a, dict))]
     out = []
     for _, row in frame.iterrows():
         if isinstance(row.get("breakdown"), dict):
             ceilings = row.get("ceilings")
+            same = audited[
+                (
+                    audited[list(SAME_NETWORK)].astype(str) == row[list(SAME_NETWORK)].astype(str)
+                ).all(axis=1)
+            ]
+            audits = {
+                f"{q['quantized_by']} ({q['runtime']})": q["audit"] for _, q in same.iterrows()
+            }
             out.append(
-                (row["label"], row["breakdown"], ceilings if isinstance(ceilings, dict) else None)
+                (
+                    row["label"],
+                    row["breakdown"],
+                    ceilings if isinstance(ceilings, dict) else None,
+                    audits,
+                )
             )
     return out
 
@@ -148,19 +199,23 @@ def _title(label: str, breakdown: dict[str, Any], by: str = "") -> str:
 
 
 def breakdown_markdown(
-    label: str, breakdown: dict[str, Any], ceilings: dict | None, by: str
+    label: str,
+    breakdown: dict[str, Any],
+    ceilings: dict | None,
+    by: str,
+    audits: dict[str, dict[str, Any]] | None = None,
 ) -> str:
     """One cell's breakdown as a Markdown table with its notes."""
-    table = breakdown_table(breakdown, ceilings, by)
+    table = breakdown_table(breakdown, ceilings, by, audits=audits)
     return "\n".join([f"### {_title(label, breakdown)}", "", to_markdown(table), ""])
 
 
 def breakdown_html(frame: Any) -> str:
     """The breakdown tables of a store's cells for the HTML report ('' when none has one)."""
     parts = []
-    for label, breakdown, ceilings in cells_with_breakdown(frame):
+    for label, breakdown, ceilings, audits in cells_with_breakdown(frame):
         for by in ("module", "op"):
-            html = to_html(breakdown_table(breakdown, ceilings, by), 'class="cells"')
+            html = to_html(breakdown_table(breakdown, ceilings, by, audits=audits), 'class="cells"')
             parts.append(
                 f'<h4>{escape(_title(label, breakdown, by))}</h4><div class="scroll">{html}</div>'
             )

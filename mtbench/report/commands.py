@@ -160,7 +160,11 @@ def _breakdown_text(stores: list, by: str) -> str:
 
     if by not in BY_CHOICES:
         raise UsageError(f"--by {by!r}: choose one of {', '.join(BY_CHOICES)}")
-    parts = [breakdown_markdown(*cell, by) for s in stores for cell in cells_with_breakdown(s.ok)]
+    parts = [
+        breakdown_markdown(label, breakdown, ceilings, by, audits)
+        for s in stores
+        for label, breakdown, ceilings, audits in cells_with_breakdown(s.ok)
+    ]
     if not parts:
         raise UsageError('no cell has a breakdown: add "breakdown" to the suite\'s measure')
     return "\n".join(parts)

@@ -100,6 +100,7 @@ COLUMNS = [
     "error",
     "breakdown",
     "ceilings",
+    "audit",
     *SCENARIO_COLUMNS,
 ]
 # Accuracy columns that get a `<column>_std` over training seeds when seeds are averaged.
@@ -290,6 +291,7 @@ def record_row(stored: dict[str, Any]) -> dict[str, Any]:
         **{f"top1_{b}": _as_float(by_duration.get(b)) for b in TOP1_BY_DURATION_KEYS},
         "breakdown": record.get("breakdown"),
         "ceilings": ceilings_of(record),
+        "audit": (record.get("quantization") or {}).get("audit"),
         **scenario_columns(record),
     }
 

@@ -52,6 +52,7 @@ from mtbench.suite.quantized import accuracy_gate, calibration_clips, trained_si
 from mtbench.suite.schema import SuiteSpec
 from mtbench.suite.store import append_record, ok_records
 from mtbench.table_model import Column, Figure, TextTable
+from mtbench.train.checkpoint import LAST
 from mtbench.train.distributed import current_world
 from mtbench.train.progress import TrainProgress
 from mtbench.train.trainer import (
@@ -101,7 +102,13 @@ def execute_cell(
     try:
         if cell.workload is not None and retime is not None and is_trained(retime):
             on_phase("load the trained network")
-            model = trained_network(cell, spec.output, retime["num_classes"])
+            # A precision or runtime cell measured its float32 sibling's network: again so.
+            own = cell_folder(spec.output, cell.key) / LAST
+            sibling = None if own.exists() else trained_sibling(spec.output, cell)
+            if sibling is not None:
+                model = sibling.model
+            else:
+                model = trained_network(cell, spec.output, retime["num_classes"])
             trained = TrainedCell(training_part(retime), model)
         elif eval_views is None and (sibling := trained_sibling(spec.output, cell)) is not None:
             on_phase("the float32 cell's trained network")
