@@ -149,6 +149,26 @@ def test_a_store_of_two_machines_is_split_in_tables(store):
     assert "Machine" in csv.splitlines()[0] and "Intel Xeon" in csv
 
 
+def test_a_cell_that_failed_before_measuring_makes_no_machine_of_its_own(store):
+    """A record without env (the cell failed before anything was measured) is listed as
+    failed under the store's one machine, not as a second machine."""
+    records = read_records(store)
+    records[0].update(env=None, status="failed", error="RuntimeError: could not quantize")
+    write_records(store, records)
+    whole = load_stores(store)[0]
+    assert len(whole.machines) == 1 and whole.by_machine() == [whole]
+    text = render([whole], "md")
+    assert "holds cells from" not in text and "could not quantize" in text
+    records[0]["env"] = records[1]["env"]
+    write_records(store, records)
+    _two_machines(store)  # records[0] is among those moved: set it back to no env
+    records = read_records(store)
+    records[0].update(env=None)
+    write_records(store, records)
+    parts = load_stores(store)[0].by_machine()
+    assert len(parts) == 2 and all("could not quantize" in render([p], "md") for p in parts)
+
+
 def test_merging_one_suite_run_on_two_machines_keeps_both_results(store, tmp_path, cli_inproc):
     records = read_records(store)
     elsewhere = tmp_path / "xeon" / "substreams"

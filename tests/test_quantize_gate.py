@@ -264,7 +264,7 @@ def test_an_int8_cell_measures_its_float32_siblings_trained_network(tmp_path):
     gate = measured["gate"]
     assert arrow.xy == (measured["latency_fwd_ms"]["median"], gate["as_run"]["top1"])
     assert arrow.xyann == (trained["latency_fwd_ms"]["median"], trained["top1"])
-    assert ax.get_title() == "onnxruntime" and "onnxruntime.quantization" in label.get_text()
+    assert ax.get_title() == "onnxruntime" and label.get_text() == "ort"
     # Re-timed, the INT8 cell measures its sibling's network again (it has no checkpoint).
     from mtbench.suite.store import write_records
 

@@ -12,11 +12,14 @@ from typing import Any
 MACHINE_FIELDS = ("cpu", "cpu_capability", "onednn_max_cpu_isa", "gpu", "cuda", "cudnn", "torch")
 
 
+UNRECORDED = "machine not recorded"  # a record without env: a cell that failed before measuring
+
+
 def machine_key(env: Any) -> str:
     """A short readable name of the machine a record ran on, built from `MACHINE_FIELDS`;
     fields an old record lacks are left out, so its key is coarser, never invented."""
     if not isinstance(env, dict):
-        return "machine not recorded"
+        return UNRECORDED
     parts = []
     for name in MACHINE_FIELDS:
         value = env.get(name)

@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from mtbench import numbers
-from mtbench.measure.machine import machine_key
+from mtbench.measure.machine import UNRECORDED, machine_key
 from mtbench.record import ceilings_of, read_record
 from mtbench.report.scenario_frame import SCENARIO_COLUMNS, scenario_columns
 from mtbench.suite.store import find_stores, latest_by_cell, read_store
@@ -130,8 +130,10 @@ class Store:
 
     @property
     def machines(self) -> list[str]:
-        """The machine keys of the store's cells, in order of first appearance."""
-        return list(dict.fromkeys(self.frame["machine"]))
+        """The machine keys of the store's cells, in order of first appearance; a cell that
+        failed before anything was measured records no machine and makes none of its own."""
+        found = list(dict.fromkeys(self.frame["machine"]))
+        return [m for m in found if m != UNRECORDED] or found
 
     def by_machine(self) -> list[Store]:
         """The store itself when one machine made it, else one part per machine (suite name
@@ -143,10 +145,14 @@ class Store:
             Store(
                 folder=self.folder,
                 suite=f"{self.suite} [machine {i}/{len(machines)}]",
-                frame=self.frame[self.frame["machine"] == machine].reset_index(drop=True),
+                frame=self.frame[self.frame["machine"].isin([machine, UNRECORDED])].reset_index(
+                    drop=True
+                ),
                 envs=[e for e in self.envs if machine_key(e) == machine],
                 unreadable_lines=self.unreadable_lines,
-                records=[r for r in self.records if machine_key(r.get("env")) == machine],
+                records=[
+                    r for r in self.records if machine_key(r.get("env")) in (machine, UNRECORDED)
+                ],
             )
             for i, machine in enumerate(machines, 1)
         ]
