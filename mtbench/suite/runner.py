@@ -102,14 +102,7 @@ def execute_cell(
     try:
         if cell.workload is not None and retime is not None and is_trained(retime):
             on_phase("load the trained network")
-            # A precision or runtime cell measured its float32 sibling's network: again so.
-            own = cell_folder(spec.output, cell.key) / LAST
-            sibling = None if own.exists() else trained_sibling(spec.output, cell)
-            if sibling is not None:
-                model = sibling.model
-            else:
-                model = trained_network(cell, spec.output, retime["num_classes"])
-            trained = TrainedCell(training_part(retime), model)
+            trained = _retimed(spec, cell, retime)
         elif eval_views is None and (sibling := trained_sibling(spec.output, cell)) is not None:
             on_phase("the float32 cell's trained network")
             trained = sibling
@@ -146,6 +139,18 @@ def execute_cell(
     if cell.workload is not None:
         part.update(workload=cell.workload.config(), seed_group=seed_group(cell))
     return with_cell(record, part)
+
+
+def _retimed(spec: SuiteSpec, cell: Cell, retime: Record) -> TrainedCell:
+    """The trained network a re-timed cell measures again, with its stored training part: its
+    own final checkpoint, or (a precision or runtime cell, which has none) its float32
+    sibling's network, as it measured the first time."""
+    own = cell_folder(spec.output, cell.key) / LAST
+    sibling = None if own.exists() else trained_sibling(spec.output, cell)
+    if sibling is not None:
+        return TrainedCell(training_part(retime), sibling.model)
+    model = trained_network(cell, spec.output, retime["num_classes"])
+    return TrainedCell(training_part(retime), model)
 
 
 def _quantized_cell(spec: SuiteSpec, cell: Cell, model: Any, on_phase: Any) -> tuple[Any, Any]:
