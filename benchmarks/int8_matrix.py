@@ -23,11 +23,11 @@ import pandas as pd
 from publish import write_table
 
 from mtbench import numbers
+from mtbench.report.breakdown_tables import SAME_NETWORK
 from mtbench.report.frame import records_frame
 from mtbench.suite.store import read_records
 from mtbench.table_model import Column, TextTable, to_markdown
 
-SAME_NETWORK = ["model", "kwargs", "input", "machine"]
 HEADERS = [
     "model",
     "runtime",
@@ -58,7 +58,7 @@ def _speedup(reference: pd.Series | None, row: pd.Series) -> str:
 def matrix(frame: pd.DataFrame) -> tuple[TextTable, list[tuple[str | None, list[str]]]]:
     """The table, and the verdicts of every timing it shows."""
     ok = frame[frame["status"] == "ok"]
-    key = ok[SAME_NETWORK].astype(str).agg("|".join, axis=1)
+    key = ok[list(SAME_NETWORK)].astype(str).agg("|".join, axis=1)
     floats = {
         (k, r["runtime"]): r
         for k, (_, r) in zip(key, ok.iterrows(), strict=True)
