@@ -208,6 +208,8 @@ class LoadGenRun(TypedDict):
     loadgen_version: str | None
     parameters: dict[str, str]  # "Test Parameters Used", as LoadGen printed them
     logs: list[str]  # the summary and detail logs, relative to the cell's folder ([]: no folder)
+    # Per query, timed by the system under test from issue to completion (latency.kept_samples)
+    latencies_ms: NotRequired[list[float]]
 
 
 class CurvePoint(TypedDict):
@@ -249,6 +251,7 @@ class StreamRun(TypedDict):
     max_ms: float
     sustained_fps: float  # frames the classifier covered per second of the run
     forward_ms: float  # median of the forwards alone (latency.time_one)
+    latencies_ms: NotRequired[list[float]]  # per window (latency.kept_samples)
 
 
 class Scenario(TypedDict):
@@ -263,6 +266,11 @@ class Scenario(TypedDict):
     loadgen: LoadGenRun | None  # the run (a search's best passing run, else its last)
     stream: StreamRun | None
     search: Search | None
+    # The machine over the whole scenario (every run of a search): other processes on the
+    # cores, as for repeats (a scenario's latencies spread by design, so no spread test).
+    contention: NotRequired[Contention]
+    verdict: NotRequired[str]  # clean, disturbed or unknown
+    reasons: NotRequired[list[str]]
 
 
 class Fidelity(TypedDict):
@@ -537,9 +545,12 @@ def with_cell(record: Record, part: CellPart) -> Record:
 
 
 def verdict_of(record: Record) -> str | None:
-    """The cell's timing verdict: `disturbed` if any timing is, `unknown` if any is, else
+    """The cell's timing verdict (its repeats' and its scenario's): `disturbed` if any timing
+    is, `unknown` if any is, else
     `clean`; None when nothing was timed. `record` as `read_record` gives it."""
     said = [stats["verdict"] for key in LATENCY_KEYS if (stats := record[key]) is not None]
+    if (scenario := record.get("scenario_run")) and "verdict" in scenario:
+        said.append(scenario["verdict"])
     if not said:
         return None
     return next((v for v in ("disturbed", "unknown") if v in said), "clean")

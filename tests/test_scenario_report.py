@@ -178,3 +178,75 @@ def test_a_cells_log_line_carries_its_scenario():
         "server", loadgen=_loadgen(80.0, "INVALID", []), search=_search("target_qps", 12.0)
     )
     assert scenario_figure(server) == "server p90 80.00 ms, INVALID, found 12.0"
+
+
+def _kept(center: float, n: int = 200) -> list[float]:
+    """Per-query latencies spread evenly over center ± 10 ms: their p90 is center + 8."""
+    return [center - 10 + 20 * i / (n - 1) for i in range(n)]
+
+
+@pytest.fixture
+def sampled_store(tmp_path):
+    """Single-stream and server cells whose records kept their per-query latencies (and the
+    server searches their curves), one of them run on a disturbed machine."""
+    records = {r["label"]: r for r in read_records(FIXTURES)}
+    mtnet, r3d = records["MTNet-32 r=0.875 g=1"], records["R3D-18"]
+
+    def single(latencies: list[float], qps: float, verdict: str = "clean") -> dict:
+        run = {**_loadgen(sorted(latencies)[179], "VALID", []), "scenario": "SingleStream"}
+        run.update(qps_without_overhead=qps, latencies_ms=latencies)
+        return _part("single-stream", loadgen=run, verdict=verdict, reasons=[])
+
+    def server(found: float, failing: float, latencies: list[float]) -> dict:
+        curve = [{"at": found, "passed": True}, {"at": failing, "passed": False}]
+        run = {**_loadgen(sorted(latencies)[179], "VALID", []), "latencies_ms": latencies}
+        return _part("server", loadgen=run, search={**_search("target_qps", found), "curve": curve})
+
+    written = [
+        _as(mtnet, "mtnet single", "single-stream", single(_kept(80.0), 12.5)),
+        _as(r3d, "r3d single", "single-stream", single(_kept(200.0), 5.0)),
+        _as(mtnet, "mtnet server", "server", server(12.0, 15.0, _kept(80.0))),
+        _as(r3d, "r3d server", "server", server(3.0, 4.0, _kept(200.0))),
+    ]
+    busy = _as(r3d, "r3d busy", "single-stream", single(_kept(200.0), 5.0, "disturbed"))
+    folder = tmp_path / "reports" / "sampled"
+    write_records(folder, [*written, busy])
+    return folder
+
+
+def _ratios(report_cli, store, baseline: str, cell: str) -> list[str]:
+    result = report_cli("compare", store.parent, "--baseline", baseline)
+    assert result.exit_code == 0, result.output
+    (row,) = [line for line in result.output.splitlines() if line.startswith(f"| {cell} ")]
+    header = next(line for line in result.output.splitlines() if "Scenario p90 ratio" in line)
+    cells = zip(header.strip("|").split("|"), row.strip("|").split("|"), strict=True)
+    named = {key.strip(): value.strip() for key, value in cells}
+    return [named["Scenario p90 ratio"], named["QPS ratio"]]
+
+
+def _interval(text: str) -> tuple[float, float, float]:
+    """'2.36 [2.30, 2.42]' (and any mark after it) as its three numbers."""
+    value, bounds = text.split(" [", 1)
+    low, high = bounds.partition("]")[0].split(", ")
+    return float(value), float(low), float(high)
+
+
+def test_compare_bounds_scenario_ratios_with_the_kept_latencies(sampled_store, report_cli):
+    p90, qps = _ratios(report_cli, sampled_store, "mtnet single", "r3d single")
+    value, low, high = _interval(p90)
+    # p90s 208 and 88 ms; 200 queries a side leave the bootstrap a few percent either way.
+    assert value == pytest.approx(208 / 88, abs=0.01) and low < value < high
+    assert 0.9 * 208 / 88 < low and high < 1.1 * 208 / 88 and "n.r." not in p90
+    value, low, high = _interval(qps)
+    # Queries/s go as 1/mean: 200 evenly spread latencies leave the means a fraction of a
+    # percent, so the printed interval is the ratio to two places on both sides.
+    assert (low, value, high) == (0.40, 0.40, 0.40) and "n.r." not in qps
+    # The server's highest rates are bounded by each search's next failing step.
+    p90, qps = _ratios(report_cli, sampled_store, "mtnet server", "r3d server")
+    assert qps == "0.25 [0.20, 0.33] (search step)"  # 3/12 within [3/15, 4/12]
+    assert _interval(p90)[1] > 2.0
+
+
+def test_a_disturbed_scenario_gets_no_interval(sampled_store, report_cli):
+    p90, qps = _ratios(report_cli, sampled_store, "mtnet single", "r3d busy")
+    assert p90.endswith("†") and "[" not in p90 and qps.endswith("†")

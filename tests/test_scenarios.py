@@ -16,6 +16,7 @@ from mtbench.measure.loadgen_run import LoadGenSettings, parse_summary, run_load
 from mtbench.measure.scenarios import SEARCH_STEPS, offline_search, run_scenario
 from mtbench.measure.stream import StreamSettings, run_stream, stream_result
 from mtbench.options import ProfileOptions
+from mtbench.record import LATENCY_KEYS
 from mtbench.suite.grid import load_suite
 
 pytest.importorskip("mlperf_loadgen")
@@ -77,6 +78,10 @@ def test_single_stream_p90_is_the_stubs_own(tmp_path):
     assert run["percentiles_ms"]["p90"] >= 20.0
     assert run["percentiles_ms"]["p90"] == pytest.approx(percentile(stub.took, 0.9), abs=1.0)
     assert run["loadgen_version"].startswith("6.") and run["scenario"] == "SingleStream"
+    # The record keeps each query's latency as the system under test saw it: one per stub call,
+    # each the call's own time and LoadGen's hand-over (well under a millisecond).
+    assert len(run["latencies_ms"]) == len(stub.took)
+    assert all(-1e-3 < q - t < 1.0 for q, t in zip(run["latencies_ms"], stub.took, strict=True))
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "mlperf_log_detail.txt",
         "mlperf_log_summary.txt",
@@ -146,6 +151,7 @@ def test_misses_are_windows_done_after_the_next_was_ready():
     assert run["miss_rate"] == pytest.approx(2 / 3)
     assert run["sustained_fps"] == pytest.approx(2 * 2 / 0.5)  # 4 frames over 0.5 s
     assert run["p50_ms"] == 250.0 and run["max_ms"] == 250.0
+    assert run["latencies_ms"] == [150.0, 250.0, 250.0]
 
 
 @pytest.mark.serial
@@ -303,6 +309,9 @@ def test_every_scenario_on_a_tiny_real_model_gives_a_whole_record(tmp_path, scen
     assert record["params_total"] > 0
     part = record["scenario_run"]
     assert part["name"] == scenario and part["short"] and not part["mlperf_valid"]
+    # The machine was watched over the whole scenario, as over the repeats beside it.
+    assert part["verdict"] in ("clean", "disturbed", "unknown")
+    assert part["contention"]["wall_s"] > 0 and part["contention"]["threads"] == 1
     if scenario == "stream":
         stream = part["stream"]
         assert (stream["window"], stream["stride"], stream["source"]) == (8, 4, "video")
@@ -312,6 +321,7 @@ def test_every_scenario_on_a_tiny_real_model_gives_a_whole_record(tmp_path, scen
     loadgen = part["loadgen"]
     assert set(loadgen["percentiles_ms"]) == {"p50", "p90", "p95", "p97", "p99", "p99.9"}
     assert loadgen["result"] in ("VALID", "INVALID") and loadgen["loadgen_version"]
+    assert len(loadgen["latencies_ms"]) >= (1 if scenario == "offline" else 4)
     for log in loadgen["logs"]:
         assert (tmp_path / log).read_text().strip()
     if scenario == "offline":
@@ -374,3 +384,15 @@ def test_offline_stops_at_the_memory_budget(tmp_path):
     assert [p["passed"] for p in search["curve"]] == [True, True, False]
     assert search["curve"][2]["why"] == "over the 120 MiB budget"
     assert search["found"] in (1, 2) and run is not None
+
+
+def test_a_disturbed_scenario_makes_its_cell_disturbed():
+    """--retime-disturbed and publish read verdict_of: a scenario run on a busy machine counts
+    even when the repeats beside it were clean."""
+    from mtbench.record import verdict_of
+
+    clean = {"verdict": "clean"}
+    record = {key: None for key in LATENCY_KEYS} | {"latency_fwd_ms": clean}
+    assert verdict_of(record | {"scenario_run": {"name": "server"}}) == "clean"
+    busy = {"name": "server", "verdict": "disturbed", "reasons": ["others"]}
+    assert verdict_of(record | {"scenario_run": busy}) == "disturbed"

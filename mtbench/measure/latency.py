@@ -14,6 +14,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field, replace
 from typing import Literal
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -104,6 +105,20 @@ class CudaTimer:
         end.record()
         end.synchronize()
         return start.elapsed_time(end)
+
+
+SCENARIO_SAMPLES_KEPT = 4096  # a scenario's latencies a record keeps for compare's intervals
+
+
+def kept_samples(values_ms: Sequence[float]) -> list[float]:
+    """A scenario's per-query or per-window latencies as the record keeps them: all of them,
+    or a seeded uniform subsample of `SCENARIO_SAMPLES_KEPT` (in their order) for a long run,
+    enough for a bootstrap interval of a percentile without a record of MLPerf's 24,576."""
+    values = [round(v, 4) for v in values_ms]
+    if len(values) <= SCENARIO_SAMPLES_KEPT:
+        return values
+    picked = np.random.default_rng(0).choice(len(values), SCENARIO_SAMPLES_KEPT, replace=False)
+    return [values[i] for i in sorted(picked)]
 
 
 def timer_for(device: torch.device) -> CpuTimer | CudaTimer:

@@ -16,11 +16,13 @@ import math
 import queue
 import re
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mtbench.executor import FORWARD, Executor
+from mtbench.measure.latency import kept_samples
 from mtbench.record import LoadGenRun
 
 LOADGEN_NAMES = {
@@ -92,18 +94,22 @@ class ExecutorSUT:
         self.synchronize = executor.device.type == "cuda"
         self.samples_per_step = samples_per_step
         self.queued = queued
-        self.queries: queue.Queue[list[Any] | None] = queue.Queue()
+        self.queries: queue.Queue[tuple[list[Any], int] | None] = queue.Queue()
+        self.latencies_ms: list[float] = []  # per query, from its issue to its completion
         self.error: BaseException | None = None
         self.worker = threading.Thread(target=self._work, daemon=True)
 
     def issue(self, samples: list[Any]) -> None:
+        issued = time.perf_counter_ns()
         if self.queued:
-            self.queries.put(list(samples))
+            self.queries.put((list(samples), issued))
         else:
-            self._answer(list(samples))
+            self._answer(list(samples), issued)
 
-    def _answer(self, samples: list[Any]) -> None:
-        """Run the forward for `samples` (unless an earlier one failed) and complete them."""
+    def _answer(self, samples: list[Any], issued: int) -> None:
+        """Run the forward for `samples` (unless an earlier one failed) and complete them;
+        the query's latency, from LoadGen's issue to here, is kept for compare's intervals
+        (LoadGen's summary has percentiles only)."""
         import mlperf_loadgen as lg
 
         if self.error is None:
@@ -114,13 +120,14 @@ class ExecutorSUT:
                     import torch
 
                     torch.cuda.synchronize()
+                self.latencies_ms.append((time.perf_counter_ns() - issued) / 1e6)
             except BaseException as exc:  # noqa: BLE001  (re-raised after LoadGen ends)
                 self.error = exc
         lg.QuerySamplesComplete([lg.QuerySampleResponse(s.id, 0, 0) for s in samples])
 
     def _work(self) -> None:
-        while (samples := self.queries.get()) is not None:
-            self._answer(samples)
+        while (query := self.queries.get()) is not None:
+            self._answer(*query)
 
     def __enter__(self) -> ExecutorSUT:
         if self.queued:
@@ -162,6 +169,7 @@ def run_loadgen(
         (folder / extra).unlink(missing_ok=True)
     run = parse_summary((folder / SUMMARY).read_text(), (folder / DETAIL).read_text())
     run["logs"] = [str(folder / name) for name in run["logs"]]
+    run["latencies_ms"] = kept_samples(sut.latencies_ms)
     return run
 
 

@@ -20,7 +20,7 @@ from mtbench.errors import one_line
 from mtbench.executor import FORWARD, TRAINING_STEP, Executor, process_settings
 from mtbench.measure.breakdown import BreakdownRun
 from mtbench.measure.ceilings import machine_ceilings
-from mtbench.measure.contention import flag_fwdbwd
+from mtbench.measure.contention import ContentionMeter, flag_fwdbwd, verdict
 from mtbench.measure.environment import environment
 from mtbench.measure.execution import (
     DTYPES,
@@ -215,12 +215,18 @@ def scenario_of(measuring: Measuring, executor: Executor, cache_dir: Path | None
 
         return make
 
+    meter = ContentionMeter(executor.threads or 1)
+    meter.start()
     if cache_dir is not None:
-        return run_scenario(options, executor, at_batch(cache_dir), shape, cache_dir)
-    with tempfile.TemporaryDirectory(prefix="mtbench-scenario-") as tmp:
-        part = run_scenario(options, executor, at_batch(Path(tmp)), shape, Path(tmp))
-    if part["loadgen"] is not None:
-        part["loadgen"]["logs"] = []  # they went with the temporary folder
+        part = run_scenario(options, executor, at_batch(cache_dir), shape, cache_dir)
+    else:
+        with tempfile.TemporaryDirectory(prefix="mtbench-scenario-") as tmp:
+            part = run_scenario(options, executor, at_batch(Path(tmp)), shape, Path(tmp))
+        if part["loadgen"] is not None:
+            part["loadgen"]["logs"] = []  # they went with the temporary folder
+    meter.stop()
+    part["contention"] = meter.as_dict()
+    part["verdict"], part["reasons"] = verdict(part["contention"], [])
     return part
 
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from mtbench.executor import FORWARD, Executor
 from mtbench.measure.contention import ContentionMeter
-from mtbench.measure.latency import time_one, timer_for
+from mtbench.measure.latency import kept_samples, time_one, timer_for
 from mtbench.record import StreamRun
 
 MAX_MISS_RATE = 0.01  # the stream search's bound: at most 1% of windows missed
@@ -133,6 +133,7 @@ def stream_result(
         if between > 0
         else settings.fps,
         "forward_ms": statistics.median(forwards),
+        "latencies_ms": kept_samples(latencies),
     }
 
 

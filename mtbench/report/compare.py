@@ -8,6 +8,12 @@ same dataset and views. What the records allow decides the uncertainty:
 
 - latency: the ratio of the two medians, with a 95% percentile-bootstrap interval that resamples
   each cell's raw per-repeat times (records written before those were kept: "unavailable");
+- a scenario's p90 (LoadGen's per query, the stream's per window): the ratio of the two, with
+  the bootstrap interval over the latencies each record kept (records without them: one run
+  each, no interval); its throughput: single- and multi-stream's queries/s, the ratio of LoadGen's
+  figures with the bootstrap interval of the ratio of the mean latencies around it; the server's
+  highest rate, bounded by each search's next failing step ("search step"); offline's clips/s
+  one run each;
 - GFLOPs and params: exact counts, so their ratios carry no uncertainty;
 - top-1: the difference of the means over training seeds, with its standard error and a 95%
   Student-t interval: paired by seed when both cells ran the same seeds (the seed fixes the
@@ -21,7 +27,7 @@ cannot tell the two cells apart.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -84,9 +90,16 @@ class Estimate:
 
 def bootstrap_median(samples: Sequence[float], rng: np.random.Generator) -> np.ndarray:
     """Medians of `RESAMPLES` resamples (with replacement) of `samples`."""
+    return bootstrap(samples, rng, np.median)
+
+
+def bootstrap(
+    samples: Sequence[float], rng: np.random.Generator, statistic: Callable[..., np.ndarray]
+) -> np.ndarray:
+    """`statistic(resample, axis=1)` of `RESAMPLES` resamples (with replacement) of `samples`."""
     data = np.asarray(samples, dtype=float)
     picks = rng.integers(0, len(data), size=(RESAMPLES, len(data)))
-    return np.median(data[picks], axis=1)
+    return statistic(data[picks], axis=1)
 
 
 def percentile_interval(draws: np.ndarray) -> tuple[float, float]:
@@ -278,10 +291,53 @@ def _row(cell: pd.Series, base: pd.Series) -> dict:
 
 
 def _scenario_ratio(cell: pd.Series, base: pd.Series, column: str) -> Estimate:
-    """A scenario's figure over the baseline's (the same scenario: it is a condition); one
-    run each, so no interval (LoadGen's summary keeps no per-query samples)."""
+    """A scenario's figure over the baseline's (the same scenario: it is a condition)."""
     value = cell[column] / base[column] if base[column] else math.nan
-    return Estimate(value, how=ONE_RUN)
+    parts = cell["scenario_run"], base["scenario_run"]
+    if math.isnan(value) or not all(isinstance(p, dict) for p in parts):
+        return Estimate(value, how=ONE_RUN)
+    if any(p.get("verdict") == DISTURBED for p in parts):
+        return Estimate(value, how=DISTURBED)
+    if column == "scenario_qps" and cell["scenario"] == "server":
+        return _search_step_ratio(value, *(p.get("search") for p in parts))
+    if column == "scenario_qps" and cell["scenario"] not in ("single-stream", "multi-stream"):
+        return Estimate(value, how=ONE_RUN)
+    samples = [_scenario_latencies(p) for p in parts]
+    if min(len(s) for s in samples) < 2:
+        return Estimate(value, how=ONE_RUN)
+    rng = np.random.default_rng(SEED)
+    if column == "scenario_p90_ms":
+        draws = [bootstrap(s, rng, lambda d, axis: np.quantile(d, 0.9, axis=axis)) for s in samples]
+        return Estimate(value, *percentile_interval(draws[0] / draws[1]), how="bootstrap")
+    # queries/s go as 1/mean latency: the interval of base mean / cell mean, around LoadGen's.
+    draws = [bootstrap(s, rng, np.mean) for s in samples]
+    point = np.mean(samples[1]) / np.mean(samples[0])
+    low, high = percentile_interval(draws[1] / draws[0] * value / point)
+    return Estimate(value, low, high, how="bootstrap")
+
+
+def _scenario_latencies(part: dict) -> list[float]:
+    """The per-query (LoadGen) or per-window (stream) latencies a record kept, else none."""
+    run = part.get("loadgen") or part.get("stream") or {}
+    return run.get("latencies_ms") or []
+
+
+def _search_step_ratio(value: float, cell: dict | None, base: dict | None) -> Estimate:
+    """The server's highest rate over the baseline's, bounded by what each search tried: the
+    true rate lies between the step that passed and the next one up that failed."""
+    bounds = [_search_bounds(s) for s in (cell, base)]
+    if None in bounds:
+        return Estimate(value, how=ONE_RUN)
+    (c_low, c_high), (b_low, b_high) = bounds  # type: ignore[misc]
+    return Estimate(value, c_low / b_high, c_high / b_low, how="search step")
+
+
+def _search_bounds(search: dict | None) -> tuple[float, float] | None:
+    if not search or search.get("found") is None:
+        return None
+    found = search["found"]
+    above = [p["at"] for p in search["curve"] if not p["passed"] and p["at"] > found]
+    return (found, min(above)) if above and found > 0 else None
 
 
 def _mode_text(cell: pd.Series, base: pd.Series) -> str:
@@ -300,6 +356,8 @@ def ratio_text(estimate: Estimate, places: int = 2) -> str:
         return numbers.marked(text, True)
     if estimate.how == ONE_RUN:
         return f"{text} ({ONE_RUN})"
+    if estimate.how == "search step":
+        return f"{text} {numbers.interval(estimate.low, estimate.high, places)} (search step)"
     if not estimate.has_interval:
         return f"{text} [{UNAVAILABLE}]"
     flag = "" if estimate.resolved else f" {NOT_RESOLVED}"
@@ -354,11 +412,13 @@ FOOTNOTE = (
     "Ratios are cell / baseline (below 1: faster or smaller); latency intervals are 95% "
     "percentile-bootstrap intervals over each cell's raw repeats ([unavailable]: a record "
     f"written before raw repeats were kept; {numbers.DISTURBED_MARK}: no interval, a side was "
-    f"disturbed). A scenario's p90 and QPS are compared within the same scenario, one run "
-    f"each ({ONE_RUN}: no interval). GFLOPs and params are exact counts. Top-1 Δ is "
-    "cell minus baseline over training seeds (paired by seed where both ran the same seeds, "
-    f"else Welch), 95% Student-t interval. {NOT_RESOLVED}: not resolved, the interval contains "
-    "1 (ratio) or 0 (difference)."
+    f"disturbed). A scenario's p90 and QPS are compared within the same scenario: bootstrap "
+    "intervals over the per-query or per-window latencies each record kept, the server's "
+    f"highest rate between each search's passing and next failing step; {ONE_RUN}: no "
+    "interval (offline, or records without latencies). GFLOPs and params are exact counts. "
+    "Top-1 Δ is cell minus baseline over training seeds (paired by seed where both ran the "
+    f"same seeds, else Welch), 95% Student-t interval. {NOT_RESOLVED}: not resolved, the "
+    "interval contains 1 (ratio) or 0 (difference)."
 )
 
 

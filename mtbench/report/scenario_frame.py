@@ -36,6 +36,8 @@ def scenario_text(part: dict[str, Any] | None, name: str) -> str:
     search = part.get("search")
     if search is not None and search["note"]:
         text += f"; {search['note']}"
+    if part.get("verdict") == "disturbed":
+        text += f"; disturbed ({'; '.join(part.get('reasons') or [])})"
     return f"{text}; {part['label']}"
 
 
