@@ -7,6 +7,7 @@ import csv
 from pathlib import Path
 
 import pytest
+from conftest import assert_one_line_error
 
 from mtbench.report.frame import load_store
 from mtbench.suite.store import read_records, write_records
@@ -177,7 +178,9 @@ def test_a_cells_log_line_carries_its_scenario():
     server = _part(
         "server", loadgen=_loadgen(80.0, "INVALID", []), search=_search("target_qps", 12.0)
     )
-    assert scenario_figure(server) == "server p90 80.00 ms, INVALID, found 12.0"
+    assert scenario_figure(server) == "server p99 120.00 ms, INVALID, found 12.0"
+    single = _part("single-stream", loadgen=_loadgen(80.0, "VALID", []))
+    assert scenario_figure(single) == "single-stream p90 80.00 ms, VALID"
 
 
 def _kept(center: float, n: int = 200) -> list[float]:
@@ -250,3 +253,29 @@ def test_compare_bounds_scenario_ratios_with_the_kept_latencies(sampled_store, r
 def test_a_disturbed_scenario_gets_no_interval(sampled_store, report_cli):
     p90, qps = _ratios(report_cli, sampled_store, "mtnet single", "r3d busy")
     assert p90.endswith("†") and "[" not in p90 and qps.endswith("†")
+
+
+def test_the_scenario_summary_puts_each_scenarios_figure_side_by_side(sampled_store, report_cli):
+    records = {r["label"]: r for r in read_records(sampled_store)}
+    result = report_cli("table", sampled_store.parent, "--scenarios")
+    assert result.exit_code == 0, result.output
+    rows = {
+        line.split("|")[1].strip(): [c.strip() for c in line.strip("|").split("|")]
+        for line in result.output.splitlines()
+        if line.startswith("| mtnet-32") or line.startswith("| r3d-18")
+    }
+    mtnet, r3d = rows["mtnet-32 g=1, r=0.875"], rows["r3d-18"]
+    single = records["mtnet single"]
+    assert mtnet[3] == f"{single['gflops']:.2f}"
+    assert mtnet[4] == f"{single['latency_fwd_ms']['median']:.2f}"
+    # p90 of 200 latencies spread over 70-90 ms as LoadGen's summary gave it; the server's
+    # highest rate; no multi-stream, offline or stream cell: missing, never guessed.
+    assert mtnet[5:] == ["87.99", "–", "12.00", "–", "–", "–"]
+    # Two single-stream cells of r3d-18: the latest, run on a busy machine, is marked.
+    assert r3d[5] == "207.99 †" and r3d[7] == "3.00"
+    assert "short runs, never MLPerf-valid" in result.output
+
+
+def test_live_and_scenarios_are_two_tables(sampled_store, cli_inproc):
+    result = cli_inproc("table", str(sampled_store.parent), "--scenarios", "--live")
+    assert_one_line_error(result, "--live and --scenarios are two tables: ask for one")

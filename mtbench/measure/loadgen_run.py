@@ -41,6 +41,13 @@ MLPERF = {
     "server percentile": 99,
     "offline percentile": 90,
 }
+
+
+def reported_percentile(scenario: str) -> str:
+    """The percentile MLPerf reports for `scenario` ('p90' single-stream, 'p99' multi-stream)."""
+    return f"p{MLPERF.get(f'{scenario} percentile', 90)}"
+
+
 # Samples in LoadGen's library: enough distinct indices for its sampling, all the same clip.
 LIBRARY_SIZE = 64
 SUMMARY, DETAIL = "mlperf_log_summary.txt", "mlperf_log_detail.txt"

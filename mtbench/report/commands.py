@@ -79,17 +79,24 @@ def plot(
     typer.echo(f"wrote {index}")
 
 
-def _live_text(stores: list[Any], fmt: str) -> str:
-    """The 'can it run live' table of each store, in `fmt`."""
-    from mtbench.report.scenario_tables import live_table
+def _scenario_text(stores: list[Any], fmt: str, live: bool, scenarios: bool) -> str:
+    """Each store's 'can it run live' table (`live`) or what each scenario gives, in `fmt`."""
+    from mtbench.report.scenario_tables import live_table, summary_table
     from mtbench.table_model import to_csv, to_latex, to_markdown
 
+    if live and scenarios:
+        raise UsageError("--live and --scenarios are two tables: ask for one")
     render = {"md": to_markdown, "csv": to_csv, "latex": to_latex}[fmt]
     parts = []
     for store in stores:
-        table = live_table(store.frame, f"{store.suite}: can it run live")
+        if live:
+            table = live_table(store.frame, f"{store.suite}: can it run live")
+            empty = f'{store.suite}: no stream cells (scenario = "stream")\n'
+        else:
+            table = summary_table(store.frame, f"{store.suite}: what each scenario gives")
+            empty = f"{store.suite}: no scenario cells (every cell's scenario is repeat)\n"
         if not table.rows:
-            parts.append(f'{store.suite}: no stream cells (scenario = "stream")\n')
+            parts.append(empty)
         else:
             text = ("" if fmt == "csv" else f"### {table.title}\n\n") + render(table)
             parts.append(text if text.endswith("\n") else text + "\n")
@@ -125,6 +132,13 @@ def table(
         bool,
         typer.Option("--live", help="Print 'can it run live' instead: the stream cells' fps."),
     ] = False,
+    scenarios: Annotated[
+        bool,
+        typer.Option(
+            "--scenarios",
+            help="Print what each scenario gives instead: a row per model, runtime and input.",
+        ),
+    ] = False,
 ) -> None:
     """Print the stores as tables (params, GFLOPs, latency F/B, accuracy), grouped by family."""
     from mtbench.report.build import stores_under
@@ -136,8 +150,8 @@ def table(
     with_paper = _compare(compare)
     if fmt not in TABLE_FORMATS:
         raise UsageError(f"unknown --format {fmt!r}; choose one of: {', '.join(TABLE_FORMATS)}")
-    if live:
-        typer.echo(_live_text(stores_under(folder), fmt), nl=False)
+    if live or scenarios:
+        typer.echo(_scenario_text(stores_under(folder), fmt, live, scenarios), nl=False)
         return
     if baseline is not None and fmt != "md":
         raise UsageError(f"--baseline goes with --format md; for {fmt}, use mtbench compare")

@@ -1,5 +1,6 @@
 """Can it run live: per model, runtime and input, the highest frame rate its stream cells
-sustained with at most 1% of windows missed, and the share missed at 25 and 30 fps.
+sustained with at most 1% of windows missed, and the share missed at 25 and 30 fps; and what
+every scenario gives, side by side, for the same rows (`summary_table`).
 
 Read from stream cells (`scenario = "stream"`): a search cell gives the highest fps, a cell
 run at 25 or 30 fps (or a search step that landed on it) its misses there. A figure no cell
@@ -80,6 +81,86 @@ def live_table(frame: pd.DataFrame, title: str = "") -> TextTable:
         "the tail of a longer run can be worse."
     ]
     return TextTable(LIVE_HEADERS, rows, title, notes if rows else [])
+
+
+SUMMARY_HEADERS = [
+    Column("Model", "left"),
+    Column("Runtime", "left"),
+    Column("Input (T×H×W)", "left"),
+    Column("GFLOPs"),
+    Column("Batch-1 median (ms)"),
+    Column("Single-stream p90 (ms)"),
+    Column("Multi-stream p99 (ms)"),
+    Column("Server QPS"),
+    Column("Offline clips/s"),
+    Column("Best batch"),
+    Column("Live fps"),
+]
+
+
+def _figure(group: pd.DataFrame, scenario: str, column: str, places: int = 2) -> Figure:
+    """The group's `scenario` cell's `column`, marked † where that scenario ran disturbed."""
+    cells = group[group["scenario"] == scenario]
+    if cells.empty or math.isnan(value := float(cells.iloc[-1][column])):
+        return Figure(None, numbers.MISSING)
+    disturbed = (cells.iloc[-1]["scenario_run"] or {}).get("verdict") == "disturbed"
+    return Figure(value, numbers.marked(numbers.decimal(value, places), disturbed))
+
+
+def _batch(group: pd.DataFrame) -> Figure:
+    """Offline's best batch, a count."""
+    cells = group[group["scenario"] == "offline"]
+    if cells.empty or math.isnan(value := float(cells.iloc[-1]["scenario_batch"])):
+        return Figure(None, numbers.MISSING)
+    return Figure(value, str(int(value)))
+
+
+def _median(group: pd.DataFrame) -> Figure:
+    """The batch-1 forward median of the group's single-stream cell (its repeats beside the
+    scenario), else of any of its cells."""
+    cells = group[group["scenario"] == "single-stream"]
+    row = (cells if not cells.empty else group).iloc[-1]
+    disturbed = row["latency_fwd_verdict"] == "disturbed"
+    value = float(row["latency_fwd_ms"])
+    return Figure(value, numbers.marked(numbers.decimal(value), disturbed))
+
+
+def summary_table(frame: pd.DataFrame, title: str = "") -> TextTable:
+    """What each scenario gives, one row per model (with its keyword arguments), runtime and
+    input among the frame's successful scenario cells: where the batch-1 median ranks models
+    one way and a server's rate, a batch's throughput or a stream's fps another."""
+    ok = frame[(frame["status"] == "ok") & (frame["scenario"] != "repeat")]
+    rows: list[list[Any]] = []
+    shorts: set[float] = set()
+    for _, group in ok.groupby([ok.apply(_name, axis=1), ok["runtime"], ok["input"]], sort=False):
+        first = group.iloc[0]
+        shorts.update(p["settings"]["min_duration_s"] for p in group["scenario_run"])
+        rows.append(
+            [
+                _name(first),
+                first["runtime"],
+                first["input"],
+                _cell(first["gflops"], 2),
+                _median(group),
+                _figure(group, "single-stream", "scenario_p90_ms"),
+                _figure(group, "multi-stream", "scenario_p99_ms"),
+                _figure(group, "server", "scenario_qps"),
+                _figure(group, "offline", "scenario_qps"),
+                _batch(group),
+                _figure(group, "stream", "live_fps", 1),
+            ]
+        )
+    seconds = ", ".join(f"{s:g}" for s in sorted(shorts))
+    notes = [
+        "Per clip: the batch-1 median of the forward's repeats; single-stream's p90 and "
+        "multi-stream's p99 (a query of its samples_per_query clips) as LoadGen measured them; "
+        "the server's highest Poisson rate whose p99 met its bound; offline's clips/s at the "
+        "batch with the most; the highest stream fps with at most 1% of windows missed. "
+        f"LoadGen runs and streams of {seconds} s: short runs, never MLPerf-valid. "
+        f"{numbers.DISTURBED_MARK}: disturbed, the verdict on that figure's timing (the repeats' "
+        "spread or other processes; a scenario's: other processes)."
+    ]
+    return TextTable(SUMMARY_HEADERS, rows, title, notes if rows else [])
 
 
 def _ms(values: list[float | None]) -> str:

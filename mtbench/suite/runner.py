@@ -34,6 +34,7 @@ from rich.progress import (
 from mtbench import numbers
 from mtbench.console import LogConsole
 from mtbench.errors import one_line
+from mtbench.measure.loadgen_run import reported_percentile
 from mtbench.measure.profile import now_iso, profile, unmeasured_record
 from mtbench.record import (
     CellPart,
@@ -408,8 +409,8 @@ def finished_line(title: str, record: dict[str, Any], started: float) -> str:
 
 
 def scenario_figure(part: dict[str, Any]) -> str:
-    """'server p90 80.00 ms, INVALID, found 12.0' or 'stream 25.0 fps, 0.0% missed': a
-    scenario's figure on its cell's log line."""
+    """'server p99 120.00 ms, INVALID, found 12.0' or 'stream 25.0 fps, 0.0% missed': a
+    scenario's figure (MLPerf's percentile for it) on its cell's log line."""
     search = part.get("search")
     found = "" if search is None else f", found {numbers.decimal(search['found'], 1)}"
     if part.get("stream") is not None:
@@ -417,8 +418,9 @@ def scenario_figure(part: dict[str, Any]) -> str:
         missed = numbers.decimal(stream["miss_rate"] * 100, 1)
         return f"stream {numbers.decimal(stream['fps'], 1)} fps, {missed}% missed{found}"
     loadgen = part.get("loadgen") or {"percentiles_ms": {}, "result": "no run"}
-    p90 = numbers.decimal(loadgen["percentiles_ms"].get("p90"))
-    return f"{part['name']} p90 {p90} ms, {loadgen['result']}{found}"
+    percentile = reported_percentile(part["name"])
+    value = numbers.decimal(loadgen["percentiles_ms"].get(percentile))
+    return f"{part['name']} {percentile} {value} ms, {loadgen['result']}{found}"
 
 
 RECORD_COLUMNS = (
