@@ -3,9 +3,10 @@ store beside the float32 cell of the same model, keyword arguments, input and ru
 PyTorch eager's float32 cell), read from the records, nothing measured here.
 
 One row per reduced cell: its forward latency and the same runtime's float32 one, the
-speed-up over that and over PyTorch eager, the share of the network's FLOPs that ran in INT8
-(the audit), the gate's top-1 as run against float32's (the same evaluation clips) and its
-verdict against MLPerf's 99% target. A latency whose timing was disturbed is marked `†`.
+speed-up over that and over PyTorch eager (with compare's bootstrap interval), the share of
+the network's FLOPs that ran in INT8 (the audit), the gate's top-1 as run against float32's
+(the same evaluation clips) and its verdict against MLPerf's 99% target. A latency whose
+timing was disturbed is marked `†`.
 
 Run: python benchmarks/int8_matrix.py STORE [--output FILE]
 (`--output`: the table with the verdict of the timings it uses, as benchmarks/publish.py
@@ -24,6 +25,7 @@ from publish import write_table
 
 from mtbench import numbers
 from mtbench.report.breakdown_tables import SAME_NETWORK
+from mtbench.report.compare import latency_ratio, ratio_text
 from mtbench.report.frame import records_frame
 from mtbench.suite.store import read_records
 from mtbench.table_model import Column, TextTable, to_markdown
@@ -50,9 +52,19 @@ def _ms(row: pd.Series) -> str:
 
 
 def _speedup(reference: pd.Series | None, row: pd.Series) -> str:
+    """reference / row latency with compare's 95% bootstrap interval over both cells' raw
+    repeats (none where a side was disturbed: `†`)."""
     if reference is None:
         return numbers.MISSING
-    return numbers.decimal(reference["latency_fwd_ms"] / row["latency_fwd_ms"], 2) + "×"
+    disturbed = "disturbed" in (reference["latency_fwd_verdict"], row["latency_fwd_verdict"])
+    estimate = latency_ratio(
+        reference["latency_fwd_samples"],
+        row["latency_fwd_samples"],
+        reference["latency_fwd_ms"],
+        row["latency_fwd_ms"],
+        disturbed,
+    )
+    return ratio_text(estimate)
 
 
 def matrix(frame: pd.DataFrame) -> tuple[TextTable, list[tuple[str | None, list[str]]]]:
@@ -92,7 +104,9 @@ def matrix(frame: pd.DataFrame) -> tuple[TextTable, list[tuple[str | None, list[
     columns = [Column(h, "left" if i < 4 else "right") for i, h in enumerate(HEADERS)]
     notes = [
         "× f32: the same runtime's float32 latency over this one; × eager: PyTorch eager"
-        " float32's over this one; INT8 FLOPs: share of the network's FLOPs that ran in INT8;"
+        " float32's over this one (each with its 95% bootstrap interval over both cells' raw"
+        " repeats, as `mtbench compare` gives it; n.r.: the interval contains 1); INT8 FLOPs:"
+        " share of the network's FLOPs that ran in INT8;"
         " as run: top-1 (%) of the network in this dtype and runtime on the float32 cell's"
         " evaluation clips; gate: at least 99% of float32's top-1 (MLPerf's closed-division"
         " target); † disturbed timing"
