@@ -25,7 +25,7 @@ from publish import write_table
 
 from mtbench import numbers
 from mtbench.report.breakdown_tables import SAME_NETWORK
-from mtbench.report.compare import latency_ratio, ratio_text
+from mtbench.report.compare import frame_latency_ratio, ratio_text
 from mtbench.report.frame import records_frame
 from mtbench.suite.store import read_records
 from mtbench.table_model import Column, TextTable, to_markdown
@@ -56,15 +56,7 @@ def _speedup(reference: pd.Series | None, row: pd.Series) -> str:
     repeats (none where a side was disturbed: `†`)."""
     if reference is None:
         return numbers.MISSING
-    disturbed = "disturbed" in (reference["latency_fwd_verdict"], row["latency_fwd_verdict"])
-    estimate = latency_ratio(
-        reference["latency_fwd_samples"],
-        row["latency_fwd_samples"],
-        reference["latency_fwd_ms"],
-        row["latency_fwd_ms"],
-        disturbed,
-    )
-    return ratio_text(estimate)
+    return ratio_text(frame_latency_ratio(reference, row, "latency_fwd"))
 
 
 def matrix(frame: pd.DataFrame) -> tuple[TextTable, list[tuple[str | None, list[str]]]]:

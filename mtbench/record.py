@@ -546,8 +546,8 @@ def with_cell(record: Record, part: CellPart) -> Record:
 
 def verdict_of(record: Record) -> str | None:
     """The cell's timing verdict (its repeats' and its scenario's): `disturbed` if any timing
-    is, `unknown` if any is, else
-    `clean`; None when nothing was timed. `record` as `read_record` gives it."""
+    is, `unknown` if any is, else `clean`; None when nothing was timed. `record` as
+    `read_record` gives it."""
     said = [stats["verdict"] for key in LATENCY_KEYS if (stats := record[key]) is not None]
     if (scenario := record.get("scenario_run")) and "verdict" in scenario:
         said.append(scenario["verdict"])

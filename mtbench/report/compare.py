@@ -257,7 +257,9 @@ def _top1_by_seed(row: pd.Series) -> dict[int, float]:
     return {} if pd.isna(row["top1"]) else {-1: row["top1"]}
 
 
-def _latency_ratio(cell: pd.Series, base: pd.Series, stem: str) -> Estimate:
+def frame_latency_ratio(cell: pd.Series, base: pd.Series, stem: str) -> Estimate:
+    """`latency_ratio` of two rows of a report frame for timing `stem` (`latency_fwd`), with
+    no interval where either row's timing was disturbed."""
     disturbed = DISTURBED in (cell[f"{stem}_verdict"], base[f"{stem}_verdict"])
     return latency_ratio(
         cell[f"{stem}_samples"],
@@ -278,8 +280,8 @@ def _row(cell: pd.Series, base: pd.Series) -> dict:
         else f"{cell['machine']} vs {base['machine']}",
         "conditions": f"{cell['device']}, {cell['input']}, batch {cell['batch_size']:g}, "
         f"{cell['dtype']}, {_mode_text(cell, base)}, {numbers.count(cell['threads'], 'thread')}",
-        "latency_fwd": _latency_ratio(cell, base, "latency_fwd"),
-        "latency_fwdbwd": _latency_ratio(cell, base, "latency_fwdbwd"),
+        "latency_fwd": frame_latency_ratio(cell, base, "latency_fwd"),
+        "latency_fwdbwd": frame_latency_ratio(cell, base, "latency_fwdbwd"),
         "scenario_p90": _scenario_ratio(cell, base, "scenario_p90_ms"),
         "scenario_qps": _scenario_ratio(cell, base, "scenario_qps"),
         "gflops": Estimate(cell["gflops"] / base["gflops"], how="exact"),
