@@ -24,52 +24,60 @@ def run_mtbench(*args: str, cwd: Path, pythonpath: Path | None = None, **env: st
     return run_cli(*args, cwd=cwd, env=env)
 
 
-# way in -> (model name in the suite, the suite's imports line, origin in the record)
+# way in -> (model name in the suite, origin in the record). The callable's module is a copy
+# of the model file under another name, so that the suite's import and the callable's do not
+# register one name twice.
 WAYS = {
-    "import": ("tiny-vid-{i}", 'imports = ["tinyvid.py"]', "import"),
-    "callable": ("tinyvid:build_tiny_vid", "", "callable"),
-    "hub": ("hub:hubrepo:tiny_vid", "", "hub"),
-    "entry point": ("tiny-plug", "", "entry point"),
+    "import": ("tiny-vid-ways", "import"),
+    "callable": ("tinycall:build_tiny_vid", "callable"),
+    "hub": ("hub:hubrepo:tiny_vid", "hub"),
+    "entry point": ("tiny-plug", "entry point"),
 }
+WAYS_SUITE = SUITE.replace('name = "{model}"', "name = {models}")
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("way", list(WAYS))
-def test_a_user_model_is_profiled_trained_evaluated_and_plotted(tmp_path, way):
-    """Each way in, as a user runs it: `profile`, `run` (train one epoch, evaluate), `plot`."""
-    index = list(WAYS).index(way)
-    write_plugins(tmp_path, f"tiny-vid-{index}")
-    model, imports, origin = WAYS[way]
-    model = model.format(i=index)
-    (tmp_path / "suite.toml").write_text(SUITE.format(imports=imports, model=model))
-    pythonpath = tmp_path / "site" if way == "entry point" else None
-    if way == "callable":  # a module name is imported from the working directory
-        pythonpath = None
-    profile_args = ["profile", model, "--input", "1x3x4x16x16", "--measure", "params,flops"]
-    if way == "import":
-        profile_args += ["--import", "tinyvid.py"]
-    result = run_mtbench(*profile_args, "--json", cwd=tmp_path, pythonpath=pythonpath)
-    assert result.returncode == 0, result.stderr
-    profiled = json.loads(result.stdout)
-    # conv 3x3x3 from 3 to 4 channels + bias, fc 4 -> 3 + bias
-    assert profiled["params_total"] == (81 * 4 + 4) + (4 * 3 + 3)
-    assert profiled["gflops"] == pytest.approx(profiled["gflops_ptflops"], rel=0.02)
-    assert profiled["gflops"] * 1e9 >= 81 * 4 * 4 * 16 * 16
-
-    result = run_mtbench("run", "suite.toml", cwd=tmp_path, pythonpath=pythonpath)
-    assert result.returncode == 0, result.stdout + result.stderr
-    (record,) = read_records(tmp_path / "reports" / "plug")
-    assert record["status"] == "ok" and record["top1"] is not None
-    assert record["num_test_scored"] == 6
-    assert record["provenance"]["origin"] == origin
-    assert len(record["provenance"]["sha256"]) == 64
-    if way == "entry point":
-        assert record["provenance"]["version"] == "0.3"
-        assert "tinyplug = tinyplug (tinyplug 0.3)" in record["provenance"]["source"]
-
-    result = run_mtbench(
-        "plot", "reports", "--only", "accuracy-gflops", "--format", "png", cwd=tmp_path
+def test_a_user_model_is_profiled_trained_evaluated_and_plotted(tmp_path, cli_inproc, monkeypatch):
+    """Each way in, as a user runs it: `profile` each, `run` (train one epoch, evaluate) all
+    four in one suite, `plot`. The entry point needs its package on the path when the
+    process starts: its profile and the run are processes of their own."""
+    write_plugins(tmp_path, "tiny-vid-ways")
+    (tmp_path / "tinycall.py").write_text(MODEL_FILE.replace("{name}", "tiny-call"))
+    models = [model for model, _ in WAYS.values()]
+    (tmp_path / "suite.toml").write_text(
+        WAYS_SUITE.format(imports='imports = ["tinyvid.py"]', models=json.dumps(models))
     )
+    monkeypatch.chdir(tmp_path)
+    for way, (model, _) in WAYS.items():
+        args = ["profile", model, "--input", "1x3x4x16x16", "--measure", "params,flops", "--json"]
+        if way == "import":
+            args += ["--import", "tinyvid.py"]
+        if way == "entry point":
+            result = run_mtbench(*args, cwd=tmp_path, pythonpath=tmp_path / "site")
+        else:
+            result = cli_inproc(*args)
+        assert result.returncode == 0, (way, result.stderr)
+        profiled = json.loads(result.stdout)
+        # conv 3x3x3 from 3 to 4 channels + bias, fc 4 -> 3 + bias
+        assert profiled["params_total"] == (81 * 4 + 4) + (4 * 3 + 3), way
+        assert profiled["gflops"] == pytest.approx(profiled["gflops_ptflops"], rel=0.02), way
+        assert profiled["gflops"] * 1e9 >= 81 * 4 * 4 * 16 * 16, way
+
+    result = run_mtbench("run", "suite.toml", cwd=tmp_path, pythonpath=tmp_path / "site")
+    assert result.returncode == 0, result.stdout + result.stderr
+    records = {r["model"]: r for r in read_records(tmp_path / "reports" / "plug")}
+    assert sorted(records) == sorted(models)
+    for way, (model, origin) in WAYS.items():
+        record = records[model]
+        assert record["status"] == "ok" and record["top1"] is not None, way
+        assert record["num_test_scored"] == 6, way
+        assert record["provenance"]["origin"] == origin, way
+        assert len(record["provenance"]["sha256"]) == 64, way
+    plugged = records["tiny-plug"]["provenance"]
+    assert plugged["version"] == "0.3"
+    assert "tinyplug = tinyplug (tinyplug 0.3)" in plugged["source"]
+
+    result = cli_inproc("plot", "reports", "--only", "accuracy-gflops", "--format", "png")
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "reports" / "plots" / "plug-accuracy-gflops.png").stat().st_size > 1000
 
@@ -92,19 +100,21 @@ def test_models_lists_every_origin(tmp_path):
     assert off.returncode == 0 and "tiny-plug" not in off.stdout
 
 
-@pytest.mark.slow
-def test_a_changed_user_model_is_measured_again_and_its_training_set_aside(tmp_path):
+def test_a_changed_user_model_is_measured_again_and_its_training_set_aside(
+    tmp_path, cli_inproc, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
     write_plugins(tmp_path, "tiny-changing")
     suite = tmp_path / "suite.toml"
     suite.write_text(SUITE.format(imports='imports = ["tinyvid.py"]', model="tiny-changing"))
     store = tmp_path / "reports" / "plug"
-    assert run_mtbench("run", "suite.toml", cwd=tmp_path).returncode == 0
+    assert cli_inproc("run", "suite.toml").returncode == 0
     (first,) = read_records(store)
-    again = run_mtbench("run", "suite.toml", cwd=tmp_path)
+    again = cli_inproc("run", "suite.toml")
     assert "skipped 1 already measured" in again.stdout
     source = tmp_path / "tinyvid.py"
     source.write_text(source.read_text().replace("return self.fc(", "return 2 * self.fc("))
-    changed = run_mtbench("run", "suite.toml", cwd=tmp_path)
+    changed = cli_inproc("run", "suite.toml")
     assert changed.returncode == 0, changed.stderr
     assert "1 cells were measured with other code of tiny-changing" in changed.stdout
     assert "ran 1, skipped 0" in changed.stdout

@@ -347,7 +347,7 @@ def test_existing_suites_keep_their_keys(suite):
 def test_profile_json_of_an_int8_cell_is_the_record_alone(cli_inproc):
     """NNCF draws its progress on stdout: `--json` must still print the record and nothing else."""
     result = cli_inproc(
-        *("profile", "r3d-18", "--input", "1x3x4x32x32", "--dtype", "int8"),
+        *("profile", "test-tiny3d", "--input", "1x3x4x32x32", "--dtype", "int8"),
         *(
             "--runtime",
             "openvino",

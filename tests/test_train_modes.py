@@ -159,39 +159,40 @@ def test_a_nan_loss_fails_its_cell_and_the_suite_goes_on(tmp_path):
     assert ok["status"] == "ok"
 
 
-@pytest.mark.slow
-def test_ddp_with_two_cpu_processes_writes_one_record_and_scores_every_video(tmp_path):
-    path = suite(
-        tmp_path,
-        "[[models]]\nname = 'test-tiny3d'\n",
-        **{"epochs = 6": "epochs = 2", "test_videos_per_class = 2": "test_videos_per_class = 3"},
-    )
-    out = tmp_path / "out"
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc_per_node",
-        "2",
-        ENTRY,
-        "run",
-        str(path),
-        "--output",
-        str(out),
+def torchrun(path: Path, out: Path) -> list[str]:
+    """`mtbench run PATH` on 2 CPU processes through torchrun, test models registered."""
+    return [
+        *(sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"),
+        *(ENTRY, "run", str(path), "--output", str(out)),
     ]
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def ddp_run(tmp_path_factory) -> tuple[Path, Path]:
+    """One uninterrupted DDP training (6 epochs, 9 test videos: odd, so no padding), shared by
+    the record test and as the resume test's reference: (suite, store)."""
+    folder = tmp_path_factory.mktemp("ddp")
+    more_videos = {"test_videos_per_class = 2": "test_videos_per_class = 3"}
+    path = suite(folder, "[[models]]\nname = 'test-tiny3d'\n", **more_videos)
+    result = subprocess.run(
+        torchrun(path, folder / "a"), capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stderr[-3000:]
+    return path, folder / "a"
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("ddp")
+def test_ddp_with_two_cpu_processes_writes_one_record_and_scores_every_video(ddp_run):
+    _, out = ddp_run
     (record,) = read_records(out)
     assert record["status"] == "ok", record["error"]
     assert record["world_size"] == 2
     assert record["num_test_videos"] == record["num_test_scored"] == 9  # odd: no padding
     (folder,) = out.glob("cells/*")
-    assert len((folder / "train_log.jsonl").read_text().splitlines()) == 2
+    assert len((folder / "train_log.jsonl").read_text().splitlines()) == 6
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(600)
 def children_of(pid: int) -> list[int]:
     """The processes whose parent is `pid` (from /proc), so the test stops all it started."""
     found = []
@@ -206,30 +207,14 @@ def children_of(pid: int) -> list[int]:
 
 
 @pytest.mark.slow
-def test_ddp_resume_after_a_kill_matches_an_uninterrupted_ddp_run(tmp_path):
-    path = suite(tmp_path, "[[models]]\nname = 'test-tiny3d'\n")
-
-    def torchrun(out: Path) -> list[str]:
-        return [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--standalone",
-            "--nproc_per_node",
-            "2",
-            ENTRY,
-            "run",
-            str(path),
-            "--output",
-            str(out),
-        ]
-
-    straight = subprocess.run(torchrun(tmp_path / "a"), capture_output=True, text=True, timeout=300)
-    assert straight.returncode == 0, straight.stderr[-3000:]
+@pytest.mark.timeout(600)
+@pytest.mark.xdist_group("ddp")
+def test_ddp_resume_after_a_kill_matches_an_uninterrupted_ddp_run(tmp_path, ddp_run):
+    path, straight = ddp_run
     out = tmp_path / "b"
     held = {**os.environ, HOLD: "2"}  # rank 0 saves epoch 2 and trains no further
     proc = subprocess.Popen(
-        torchrun(out),
+        torchrun(path, out),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
@@ -245,9 +230,9 @@ def test_ddp_resume_after_a_kill_matches_an_uninterrupted_ddp_run(tmp_path):
                 os.kill(rank, signal.SIGKILL)
         proc.wait(timeout=30)
     assert torch.load(ckpt, weights_only=False)["epoch"] == 2
-    resumed = subprocess.run(torchrun(out), capture_output=True, text=True, timeout=300)
+    resumed = subprocess.run(torchrun(path, out), capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    (a,) = (tmp_path / "a").glob("cells/*/last.pt")
+    (a,) = straight.glob("cells/*/last.pt")
     wa, wb = torch.load(a, weights_only=False), torch.load(ckpt, weights_only=False)
     assert len(wb["rng"]) == 2  # one RNG state per rank
     for key in wa["model"]:
