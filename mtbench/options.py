@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any, Literal
 
 from mtbench.checks import (
@@ -22,6 +23,7 @@ from mtbench.checks import (
     non_negative_int,
     positive_int,
     positive_number,
+    string,
 )
 from mtbench.errors import did_you_mean
 from mtbench.runtimes import (
@@ -208,6 +210,13 @@ class ProfileOptions:
         "stream: frames (pre-decoded) | video (decoded as they arrive)",
         "when_set",
     )
+    stream_video: str | None = option(
+        None,
+        optional(string),
+        "stream, source video: a video file to decode, resized and centre-cropped to the clip "
+        "[default: random frames written at the clip's size]",
+        "when_set",
+    )
     search: bool = option(
         False,
         boolean,
@@ -274,9 +283,20 @@ class ProfileOptions:
             out.append(("cuda_graphs", "needs device cuda: CUDA graphs replay GPU kernels"))
         if self.cuda_graphs and self.compile and self.compile_mode == "reduce-overhead":
             out.append(("cuda_graphs", "compile_mode 'reduce-overhead' already replays graphs"))
+        out += self.stream_video_problems()
         out += [p for p in self.scenario_problems() if p not in out]
         out += self.quantization_problems()
         return out + [p for p in self.runtime_problems() if p not in out]
+
+    def stream_video_problems(self) -> list[tuple[str, str]]:
+        """A user's video is decoded by a stream that decodes (source video), and must exist."""
+        if self.stream_video is None or string(self.stream_video) is not None:
+            return []
+        if self.scenario != "stream" or self.stream_source != "video":
+            return [("stream_video", 'needs scenario = "stream" and stream_source = "video"')]
+        if not Path(self.stream_video).is_file():
+            return [("stream_video", f"no such file: {self.stream_video}")]
+        return []
 
     def scenario_problems(
         self, window: int | None = None, training: bool = False

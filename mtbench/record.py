@@ -242,6 +242,7 @@ class StreamRun(TypedDict):
     window: int
     stride: int
     source: Literal["frames", "video"]  # pre-decoded, or decoded from a video as they arrive
+    video: NotRequired[str]  # source video: the user's file as given, or how it was generated
     windows: int
     misses: int  # windows not finished when the next one was due
     miss_rate: float

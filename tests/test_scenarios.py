@@ -7,6 +7,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from conftest import assert_one_line_error
@@ -202,6 +203,14 @@ def test_a_window_waits_for_its_last_frame():
             ["--scenario", "stream", "--stride", "17", "--measure", "latency_fwd"],
             ["--stride", "17 is larger than the window, 16 frames"],
         ),
+        (
+            ["--scenario", "stream", "--stream-video", "tests/videos.py"],
+            ["--stream-video", 'needs scenario = "stream" and stream_source = "video"'],
+        ),
+        (
+            ["--scenario", "stream", "--stream-source", "video", "--stream-video", "no.mp4"],
+            ["--stream-video", "no such file: no.mp4"],
+        ),
     ],
 )
 def test_bad_scenario_options_are_one_line(cli_inproc, args, needles):
@@ -317,6 +326,7 @@ def test_every_scenario_on_a_tiny_real_model_gives_a_whole_record(tmp_path, scen
         assert (stream["window"], stream["stride"], stream["source"]) == (8, 4, "video")
         assert stream["windows"] == StreamSettings(25.0, 8, 4, 0.3).windows()
         assert (tmp_path / "scenarios" / "stream.mp4").exists()
+        assert stream["video"] == "random frames at the clip's size"
         return
     loadgen = part["loadgen"]
     assert set(loadgen["percentiles_ms"]) == {"p50", "p90", "p95", "p97", "p99", "p99.9"}
@@ -399,3 +409,51 @@ def test_a_disturbed_scenario_makes_its_cell_disturbed():
     assert verdict_of(record | {"scenario_run": {"name": "server"}}) == "clean"
     busy = {"name": "server", "verdict": "disturbed", "reasons": ["others"]}
     assert verdict_of(record | {"scenario_run": busy}) == "disturbed"
+
+
+def test_a_users_video_is_made_the_clip_as_evaluation_makes_a_view(tmp_path, one_thread):
+    """A 48x64 video for a 32x32 clip: each due window's new frames, decoded, are evaluation's
+    one centre crop of them (short side to 32, the centre 32 columns, normalised); a
+    non-square clip gets its own size."""
+    from mtbench.data.config import DataConfig
+    from mtbench.data.decode import VideoSource
+    from mtbench.data.transforms import eval_transform
+    from mtbench.measure.stream import decoder_of, to_clip_size, write_stream_video
+
+    video = write_stream_video(tmp_path / "user.mp4", 20, 48, 64, 25)
+    settings = StreamSettings(25.0, 8, 4, 1.0, "video")
+    decode = decoder_of(video, settings, (32, 32))
+    frames = VideoSource(video).read(np.arange(20))
+    first, second = decode(0), decode(1)
+    expected = eval_transform(frames[8:12], 32, 32, 1, DataConfig.mean, DataConfig.std)[0]
+    assert first.shape == (3, 8, 32, 32) and second.shape == (3, 4, 32, 32)
+    assert torch.equal(second, expected)
+    wide = to_clip_size(frames[:2], 24, 40)
+    assert wide.shape == (3, 2, 24, 40)
+
+
+@pytest.mark.slow
+def test_a_stream_decodes_the_users_video_and_names_it(tmp_path, cli_inproc, monkeypatch):
+    import json
+
+    from mtbench.measure.stream import write_stream_video
+
+    monkeypatch.chdir(tmp_path)
+    write_stream_video(tmp_path / "user.mp4", 24, 48, 64, 25)
+    args = ["--input", "1x3x8x32x32", "--measure", "latency_fwd", "--threads", "1"]
+    args += ["--repeats", "2", "--scenario", "stream", "--fps", "10", "--min-duration-s", "1.2"]
+    args += ["--stream-source", "video", "--stream-video", "user.mp4"]
+    result = cli_inproc(
+        "profile",
+        "test-tiny3d",
+        "--import",
+        str(Path(__file__).parent / "tiny_models.py"),
+        *args,
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout)
+    stream = record["scenario_run"]["stream"]
+    assert (stream["source"], stream["video"]) == ("video", "user.mp4")
+    assert stream["windows"] == StreamSettings(10.0, 8, 4, 1.2).windows() == 2
+    assert record["scenario_run"]["settings"]["video"] == "user.mp4"

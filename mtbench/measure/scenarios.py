@@ -62,6 +62,7 @@ def scenario_settings(options: ProfileOptions, window: int) -> dict[str, Any]:
             "window": window,
             "stride": stride_of(options, window),
             "source": options.stream_source,
+            "video": options.stream_video,
             "search": options.search,
         },
     }
@@ -281,9 +282,9 @@ def offline_search(
 
 
 def _stream_point(
-    executor: Executor, settings: StreamSettings, video: Path | None
+    run_at: Callable[[StreamSettings], Any], settings: StreamSettings
 ) -> tuple[CurvePoint, Any]:
-    run = run_stream(executor, settings, video)
+    run = run_at(settings)
     passed = run["miss_rate"] <= MAX_MISS_RATE
     point: CurvePoint = {
         "at": settings.fps,
@@ -298,6 +299,16 @@ def _stream_point(
     return point, run
 
 
+def _stream_video(options: ProfileOptions, where: Path, shape: list[int]) -> tuple[Path, str]:
+    """The file a decoding stream reads and how its record names it: the user's
+    `stream_video`, else random frames written once at the clip's size into the cell's folder."""
+    if options.stream_video is not None:
+        return Path(options.stream_video), options.stream_video
+    window, height, width = shape[2:]
+    path = write_stream_video(where / "stream.mp4", 4 * window, height, width, 25)
+    return path, "random frames at the clip's size"
+
+
 def _stream(
     options: ProfileOptions, base: Executor, shape: list[int], where: Path
 ) -> tuple[Any, Search | None]:
@@ -305,19 +316,25 @@ def _stream(
     record's stream is then the best passing run's, else the last run's)."""
     window, height, width = shape[2:]
     stride = stride_of(options, window)
-    video = None
-    if options.stream_source == "video":
-        video = write_stream_video(where / "stream.mp4", 4 * window, height, width, 25)
+    video, named = (
+        _stream_video(options, where, shape) if options.stream_source == "video" else (None, None)
+    )
+
+    def run_at(settings: StreamSettings) -> Any:
+        run = run_stream(base, settings, video, (height, width))
+        if named is not None:
+            run["video"] = named
+        return run
 
     def settings_at(fps: float) -> StreamSettings:
         return StreamSettings(fps, window, stride, options.min_duration_s, options.stream_source)
 
     if not options.search:
-        return _stream_point(base, settings_at(options.fps), video)[1], None
+        return _stream_point(run_at, settings_at(options.fps))[1], None
     runs: dict[float, Any] = {}
 
     def attempt(fps: float) -> CurvePoint:
-        point, runs[fps] = _stream_point(base, settings_at(fps), video)
+        point, runs[fps] = _stream_point(run_at, settings_at(fps))
         return point
 
     capacity = stride * 1000.0 / service_ms(base)  # frames/s when windows run back to back

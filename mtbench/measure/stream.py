@@ -9,8 +9,10 @@ the time the next window is ready, the point at which frames start to pile up. T
 itself is timed by `latency.time_one`; the stream's clock only says when a window is due.
 
 With `source = "video"` each window's new frames are decoded from a video file through
-`mtbench.data`'s reader when it is due, inside its latency (decoding counts); the network
-still runs on the executor's clip, whose shape the decoded frames match.
+`mtbench.data`'s reader when it is due, resized (short side), centre-cropped to the clip's
+H x W and normalised as evaluation does, inside its latency (decoding counts); the network
+still runs on the executor's clip, whose shape the prepared frames match. The file is the
+user's (`stream_video`) or random frames written at the clip's size.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from mtbench.executor import FORWARD, Executor
 from mtbench.measure.contention import ContentionMeter
@@ -49,9 +52,12 @@ class StreamSettings:
         return (k * self.stride + self.window - 1) / self.fps
 
 
-def decoder_of(video: Path | None, settings: StreamSettings) -> Callable[[int], object]:
-    """What a due window decodes first: nothing for pre-decoded frames, else its new frames
-    (all T for the first window, S after) read from `video`, wrapping at its end."""
+def decoder_of(
+    video: Path | None, settings: StreamSettings, size: tuple[int, int]
+) -> Callable[[int], object]:
+    """What a due window prepares first: nothing for pre-decoded frames, else its new frames
+    (all T for the first window, S after) read from `video`, wrapping at its end, and made
+    the clip's `size` (H, W) as evaluation makes them."""
     if settings.source != "video" or video is None:
         return lambda k: None
     from mtbench.data.decode import VideoSource
@@ -61,9 +67,22 @@ def decoder_of(video: Path | None, settings: StreamSettings) -> Callable[[int], 
     def decode(k: int) -> object:
         first = 0 if k == 0 else (k - 1) * settings.stride + settings.window
         last = k * settings.stride + settings.window
-        return source.read(np.arange(first, last) % source.num_frames)
+        return to_clip_size(source.read(np.arange(first, last) % source.num_frames), *size)
 
     return decode
+
+
+def to_clip_size(frames: np.ndarray, height: int, width: int) -> torch.Tensor:
+    """(N, H', W', 3) uint8 frames -> (3, N, height, width) float: the short side resized to
+    the clip's longer side, the centre cropped, normalised with the data's default mean and
+    std (evaluation's one-crop view of a square clip)."""
+    from mtbench.data.config import DataConfig
+    from mtbench.data.transforms import normalise, resize_short, to_tensor
+
+    video = resize_short(to_tensor(frames), max(height, width))
+    top, left = (video.shape[-2] - height) // 2, (video.shape[-1] - width) // 2
+    crop = video[..., top : top + height, left : left + width]
+    return normalise(crop, DataConfig.mean, DataConfig.std)
 
 
 SPIN_S = 0.002  # the last stretch of a wait is spun: a sleep wakes late by up to a tick
@@ -78,11 +97,15 @@ def wait_until(when: float) -> None:
 
 
 def run_stream(
-    executor: Executor, settings: StreamSettings, video: Path | None = None
+    executor: Executor,
+    settings: StreamSettings,
+    video: Path | None = None,
+    size: tuple[int, int] = (0, 0),
 ) -> StreamRun:
-    """The stream at `settings.fps` through the executor's forward, start to end."""
+    """The stream at `settings.fps` through the executor's forward, start to end; `size` is
+    the clip's (H, W), which decoded frames are made."""
     step = executor.steps[FORWARD]
-    decode = decoder_of(video, settings)
+    decode = decoder_of(video, settings, size)
     timer = timer_for(executor.device)
     meter = ContentionMeter(executor.threads or 1)
     n = settings.windows()
