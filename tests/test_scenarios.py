@@ -457,3 +457,6 @@ def test_a_stream_decodes_the_users_video_and_names_it(tmp_path, cli_inproc, mon
     assert (stream["source"], stream["video"]) == ("video", "user.mp4")
     assert stream["windows"] == StreamSettings(10.0, 8, 4, 1.2).windows() == 2
     assert record["scenario_run"]["settings"]["video"] == "user.mp4"
+    from mtbench.cli import record_table
+
+    assert dict(record_table(record).rows)["stream"].endswith("every 4, video (user.mp4)")

@@ -199,7 +199,8 @@ def _stream_rows(stream: dict[str, Any]) -> list[list[str]]:
         [
             "stream",
             f"{numbers.decimal(stream['fps'], 1)} fps, window {stream['window']} frames every"
-            f" {stream['stride']}, {stream['source']}",
+            f" {stream['stride']}, {stream['source']}"
+            + (f" ({stream['video']})" if stream.get("video") else ""),
         ],
         ["window p50 / p90 / p99", _ms([stream["p50_ms"], stream["p90_ms"], stream["p99_ms"]])],
         [
