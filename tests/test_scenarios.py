@@ -460,3 +460,19 @@ def test_a_stream_decodes_the_users_video_and_names_it(tmp_path, cli_inproc, mon
     from mtbench.cli import record_table
 
     assert dict(record_table(record).rows)["stream"].endswith("every 4, video (user.mp4)")
+
+
+def test_a_stream_whose_forwards_left_the_repeats_speed_is_disturbed():
+    """Measured here: r3d-18 under OpenVINO, repeats' median 249 ms, a 25 fps stream's
+    forwards 336 ms with nothing else running (100% missed), its search's 232 ms (none)."""
+    from mtbench.measure.stream import speed_drift
+
+    def stream(forward_ms: float) -> dict:
+        return {"forward_ms": forward_ms}
+
+    (reason,) = speed_drift(stream(336.0), 249.0)
+    assert reason.startswith("the stream's forwards (median 336.0 ms) ran at 1.35 times")
+    assert speed_drift(stream(232.0), 249.0) == []
+    assert speed_drift(stream(249.0 * 1.25), 249.0) == []  # the band's edge: still as fast
+    assert len(speed_drift(stream(190.0), 249.0)) == 1  # 0.76: faster by as much
+    assert speed_drift(stream(336.0), None) == []  # no repeats to hold it against

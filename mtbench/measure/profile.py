@@ -37,6 +37,7 @@ from mtbench.measure.flops import count_flops
 from mtbench.measure.int8_flops import with_flop_shares
 from mtbench.measure.params import count_params
 from mtbench.measure.scenarios import SCENARIO_FOLDER, run_scenario
+from mtbench.measure.stream import speed_drift
 from mtbench.options import (
     MEASURE_CHOICES,
     MEASURES,
@@ -227,6 +228,10 @@ def scenario_of(measuring: Measuring, executor: Executor, cache_dir: Path | None
     meter.stop()
     part["contention"] = meter.as_dict()
     part["verdict"], part["reasons"] = verdict(part["contention"], [])
+    if part["stream"] is not None:
+        repeats = measuring.record.get("latency_fwd_ms") or {}
+        if drift := speed_drift(part["stream"], repeats.get("median")):
+            part["verdict"], part["reasons"] = "disturbed", [*part["reasons"], *drift]
     return part
 
 

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from mtbench.executor import FORWARD, Executor
-from mtbench.measure.contention import ContentionMeter
+from mtbench.measure.contention import MIN_OVER_MEDIAN_MIN, ContentionMeter
 from mtbench.measure.latency import kept_samples, time_one, timer_for
 from mtbench.record import StreamRun
 
@@ -158,6 +158,22 @@ def stream_result(
         "forward_ms": statistics.median(forwards),
         "latencies_ms": kept_samples(latencies),
     }
+
+
+def speed_drift(stream: StreamRun, repeats_median_ms: float | None) -> list[str]:
+    """Why a stream cannot stand beside its cell's repeats: its forwards' median left the band
+    the repeats' own fastest must keep (`MIN_OVER_MEDIAN_MIN` of their median, either way),
+    with nothing else running: the machine's own speed changed between them (a shared host's
+    cores slow down and speed up), so a miss rate from the slower of them is not the model's."""
+    if not repeats_median_ms:
+        return []
+    ratio = stream["forward_ms"] / repeats_median_ms
+    if MIN_OVER_MEDIAN_MIN <= ratio <= 1 / MIN_OVER_MEDIAN_MIN:
+        return []
+    return [
+        f"the stream's forwards (median {stream['forward_ms']:.1f} ms) ran at {ratio:.2f} times"
+        f" the repeats' median ({repeats_median_ms:.1f} ms): the machine's speed changed"
+    ]
 
 
 def write_stream_video(path: Path, frames: int, height: int, width: int, fps: float) -> Path:
