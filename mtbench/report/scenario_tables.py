@@ -158,7 +158,8 @@ def summary_table(frame: pd.DataFrame, title: str = "") -> TextTable:
         "batch with the most; the highest stream fps with at most 1% of windows missed. "
         f"LoadGen runs and streams of {seconds} s: short runs, never MLPerf-valid. "
         f"{numbers.DISTURBED_MARK}: disturbed, the verdict on that figure's timing (the repeats' "
-        "spread or other processes; a scenario's: other processes)."
+        "spread or other processes; a scenario's: other processes, or a stream's forwards at "
+        "another speed than the repeats')."
     ]
     return TextTable(SUMMARY_HEADERS, rows, title, notes if rows else [])
 
