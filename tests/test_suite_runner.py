@@ -150,11 +150,13 @@ def test_dry_run_lists_cells_and_measures_nothing(tmp_path, cli_inproc):
 
 def test_shard_and_merge_reassemble_the_suite(tmp_path, cli_inproc):
     path = suite_file(tmp_path, '[[models]]\nname = "test-tiny"\nwidth = [2, 3, 5]\n')
+    logs = []
     for i in range(2):
         out = tmp_path / f"shard{i}"
-        assert (
-            cli_inproc("run", str(path), "--shard", f"{i}/2", "--output", str(out)).returncode == 0
-        )
+        logs.append(cli_inproc("run", str(path), "--shard", f"{i}/2", "--output", str(out)))
+        assert logs[-1].returncode == 0, logs[-1].stderr
+    # A shard numbers its cells among its own, and says which of the suite's each is.
+    assert "cell 1/1 (suite cell #1) test-tiny width=3" in logs[1].stdout, logs[1].stdout
     assert len(read_records(tmp_path / "shard0")) == 2
     assert len(read_records(tmp_path / "shard1")) == 1
     merged = tmp_path / "merged"

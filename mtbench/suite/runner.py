@@ -263,6 +263,13 @@ def run_suite(
     return summary
 
 
+def cell_title(cell: Cell, cells: list[Cell]) -> str:
+    """'cell 3/5': its place among this run's cells; with the suite's number where a run holds
+    only some of them (a shard, --retime-disturbed), which `--dry-run` lists from 0."""
+    place = f"cell {cells.index(cell) + 1}/{len(cells)}"
+    return place if cells.index(cell) == cell.index else f"{place} (suite cell #{cell.index})"
+
+
 def _run_alone(
     spec: SuiteSpec,
     cells: list[Cell],
@@ -279,7 +286,7 @@ def _run_alone(
         if stop[0]:
             summary.interrupted = True
             break
-        title = f"cell {cell.index + 1}/{len(summary.cells)} {cell.label}"
+        title = f"{cell_title(cell, summary.cells)} {cell.label}"
 
         def on_phase(phase: str, title: str = title) -> None:
             progress.update(current, description=f"{title}: {phase}")
@@ -318,7 +325,7 @@ def _run_rounds(
         _count(summary, cell, record)
         progress.advance(bar)
         if current_world().is_main and not progress.console.is_terminal:
-            title = f"cell {cell.index + 1}/{len(summary.cells)} {cell.label} (interleaved)"
+            title = f"{cell_title(cell, summary.cells)} {cell.label} (interleaved)"
             progress.console.print(finished_line(title, record, started), markup=False)
     if len(stored) < len(cells):
         summary.interrupted = True
