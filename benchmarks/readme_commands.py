@@ -34,6 +34,7 @@ from mtbench.table_model import Column, TextTable
 COMMAND_LINE = re.compile(r"^# (?P<n>\d)\. .*\n(?P<command>.+)$", re.M)
 PYTEST_SUMMARY = re.compile(r"^=* ?(?P<summary>\d+ passed.*) in [\d.]+s", re.M)
 DEVELOPMENT_LOOP = '.venv/bin/python -m pytest -m "not slow"'
+FAILED_LINE = re.compile(r"^(?:FAILED|ERROR) .+$", re.M)
 SKIP_LINE = re.compile(r"^SKIPPED \[(?P<count>\d+)\] [^:]+:\d+: (?P<why>.+)$", re.M)
 
 
@@ -45,14 +46,17 @@ def run_part(part: str, clone: Path) -> tuple[float, str, float, str]:
     """Wall seconds, output, other processes' share of the cores, and what pytest concluded."""
     before, children = snapshot(), resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    env = dict(os.environ, PYTEST_ADDOPTS="-rs")  # the skip reasons; the command is unchanged
+    # The skip reasons and the failures' names; the command itself is unchanged.
+    env = dict(os.environ, PYTEST_ADDOPTS="-rfEs")
     done = subprocess.run(
         ["bash", "-c", part], cwd=clone, env=env, text=True, capture_output=True, check=False
     )
     wall = time.perf_counter() - start
     after, used = snapshot(), resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
-        sys.exit(f"`{part}` exited {done.returncode}:\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
+        failed = "\n".join(FAILED_LINE.findall(done.stdout))
+        tail = f"{done.stdout[-3000:]}{done.stderr[-3000:]}"
+        sys.exit(f"`{part}` exited {done.returncode}:\n{tail}\n{failed}")
     own = (used.ru_utime + used.ru_stime) - (children.ru_utime + children.ru_stime)
     hz = os.sysconf("SC_CLK_TCK")
     busy = (after.busy - before.busy) / hz if before.busy is not None else 0.0

@@ -13,6 +13,7 @@ import traceback
 import warnings
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import Annotated, Any, get_type_hints
 
 import typer
@@ -25,6 +26,7 @@ from mtbench.checks import parse_value
 from mtbench.cli_options import Imports, import_cli_models
 from mtbench.console import LogConsole
 from mtbench.errors import UsageError, one_line
+from mtbench.model_sources import resolving_from
 from mtbench.options import (
     Declared,
     ProfileOptions,
@@ -374,7 +376,8 @@ def profile(
             "--require-accuracy: a gate needs a suite cell with [data] (the INT8 network is"
             " evaluated on its test clips); profile reports the logits' difference instead"
         )
-    check_model_kwargs(name, kwargs)
+    with resolving_from(Path.cwd()):  # a place in the name is read from here
+        check_model_kwargs(name, kwargs)
     if (why := check_input(name, kwargs, shape)) is not None:
         raise UsageError(why)
     if "breakdown" in options.measure:

@@ -156,6 +156,11 @@ def entry_names() -> list[str]:
     return sorted(_REGISTRY)
 
 
+def forget_entry(name: str) -> None:
+    """Drop a resolved name's entry, so that it is resolved again where it now points."""
+    _REGISTRY.pop(name, None)
+
+
 def registered(name: str) -> ModelEntry | None:
     return _REGISTRY.get(name)
 

@@ -39,6 +39,8 @@ from mtbench.entries import (
     add_entry,
     builder_kwargs,
     entry_names,
+    forget_entry,
+    registered,
     registering_from,
 )
 from mtbench.errors import ModelConfigError, did_you_mean
@@ -221,7 +223,11 @@ def _entry(
 
 
 def resolve_name(name: str) -> ModelEntry:
-    """Turn `module:callable` or `hub:DIR:ENTRY` into a registry entry under that name."""
+    """Turn `module:callable` or `hub:DIR:ENTRY` into a registry entry under that name; a
+    name that names a place (`hub:DIR:ENTRY`, `file.py:callable`) and was resolved elsewhere
+    before (another folder, another suite) is resolved anew from here."""
+    if moved(name):
+        forget_entry(name)
     if name.startswith("hub:"):
         return _resolve_hub(name)
     target, _, attr = name.rpartition(":")
@@ -247,6 +253,32 @@ def resolve_name(name: str) -> ModelEntry:
             f"model {name!r}: {attr!r} is a {type(builder).__name__}, not a callable", key="name"
         )
     return _entry(name, target.split(".")[0], builder, "callable", source)
+
+
+def moved(name: str) -> bool:
+    """Whether `name`, read inside a `resolving_from` block (a suite being loaded, a command's
+    working directory), points elsewhere than where it was resolved before. Outside such a
+    block a name keeps the place it was resolved to: the suite's, wherever the cell runs."""
+    if not _base:
+        return False
+    old, place = registered(name), place_of(name)
+    return (
+        old is not None
+        and place is not None
+        and old.origin in ("hub", "callable")
+        and old.source != place
+    )
+
+
+def place_of(name: str) -> str | None:
+    """The folder or file a `hub:DIR:ENTRY` or `file.py:callable` name points to from the
+    current folder; None for a module's name, which Python's imports resolve."""
+    target = name[len("hub:") :].rpartition(":")[0] if name.startswith("hub:") else None
+    if target is None:
+        target = name.rpartition(":")[0]
+        if not _is_file(target):
+            return None
+    return str((_folder() / target).resolve()) if target else None
 
 
 def _resolve_hub(name: str) -> ModelEntry:

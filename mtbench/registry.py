@@ -33,7 +33,7 @@ from mtbench.entries import (
     registered,
 )
 from mtbench.errors import ModelConfigError, did_you_mean, one_line
-from mtbench.model_sources import load_sources, resolve_name
+from mtbench.model_sources import load_sources, moved, resolve_name
 
 # What a plugin imports from here: the decorator and the error it may raise.
 __all__ = [
@@ -58,7 +58,7 @@ def list_models(family: str | None = None) -> list[str]:
 def model_entry(name: str) -> ModelEntry:
     """The entry of `name`; a `module:callable` or `hub:DIR:ENTRY` name is resolved once."""
     load_sources()
-    if registered(name) is None and ":" in name:
+    if ":" in name and (registered(name) is None or moved(name)):
         resolve_name(name)
     entry = registered(name)
     if entry is None:

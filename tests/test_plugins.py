@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import assert_one_line_error, run_cli
-from plugin_files import MODEL_FILE, SUITE, write_plugins
+from plugin_files import HUBCONF, MODEL_FILE, SUITE, write_plugins
 
 from mtbench.registry import create_model
 from mtbench.suite.store import latest_by_cell, read_records
@@ -291,3 +291,34 @@ def test_suite_imports_must_be_a_list_of_strings(tmp_path, cli_inproc):
     )
     result = cli_inproc("run", str(path), "--dry-run")
     assert_one_line_error(result, "suite.imports: expected a list of non-empty strings")
+
+
+def test_a_name_that_names_a_place_means_the_place_it_names_from_here(
+    tmp_path, monkeypatch, cli_inproc
+):
+    """`hub:hubrepo:ENTRY` and `file.py:callable` are read from where each command runs: a
+    second project's folders of the same names build its own networks, not the first's
+    (one process, as the in-process tests and a notebook run several commands)."""
+    widths = {"first": 3, "second": 5}
+    for project, width in widths.items():
+        folder = tmp_path / project
+        folder.mkdir()
+        code = MODEL_FILE.replace("WIDTH = 4", f"WIDTH = {width}")
+        # Each hub's helper module has a name of its own: torch.hub imports a hubconf's
+        # helpers by name, and Python keeps the first module of a name for the process.
+        (folder / "hubrepo").mkdir()
+        helper = f"placed_hub_{project}"
+        (folder / "hubrepo" / f"{helper}.py").write_text(code.replace("{name}", helper))
+        (folder / "hubrepo" / "hubconf.py").write_text(HUBCONF.replace("tinyvid_hub", helper))
+        (folder / "placed.py").write_text(code.replace("{name}", f"placed-{project}"))
+    for project, width in widths.items():
+        monkeypatch.chdir(tmp_path / project)
+        for name in ("hub:hubrepo:tiny_vid", "placed.py:build_tiny_vid"):
+            args = ["profile", name, "--input", "1x3x4x16x16", "--measure", "params", "--json"]
+            result = cli_inproc(*args)
+            assert result.returncode == 0, (project, name, result.stderr)
+            record = json.loads(result.stdout)
+            # the convolution (3 -> width, 3x3x3, bias), the linear layer (width -> 3 classes,
+            # the builder's default)
+            assert record["params_total"] == 3 * width * 27 + width + width * 3 + 3, (project, name)
+            assert record["provenance"]["file"].startswith(str(tmp_path / project)), name
