@@ -417,19 +417,23 @@ def test_a_users_video_is_made_the_clip_as_evaluation_makes_a_view(tmp_path, one
     non-square clip gets its own size."""
     from mtbench.data.config import DataConfig
     from mtbench.data.decode import VideoSource
-    from mtbench.data.transforms import eval_transform
-    from mtbench.measure.stream import decoder_of, to_clip_size, write_stream_video
+    from mtbench.data.transforms import eval_transform, normalise, resize_short, to_tensor
+    from mtbench.measure.stream import decoder_of, write_stream_video
 
     video = write_stream_video(tmp_path / "user.mp4", 20, 48, 64, 25)
-    settings = StreamSettings(25.0, 8, 4, 1.0, "video")
-    decode = decoder_of(video, settings, (32, 32))
+    decode = decoder_of(StreamSettings(25.0, 8, 4, 1.0, "video", video, (32, 32)))
     frames = VideoSource(video).read(np.arange(20))
     first, second = decode(0), decode(1)
     expected = eval_transform(frames[8:12], 32, 32, 1, DataConfig.mean, DataConfig.std)[0]
     assert first.shape == (3, 8, 32, 32) and second.shape == (3, 4, 32, 32)
     assert torch.equal(second, expected)
-    wide = to_clip_size(frames[:2], 24, 40)
-    assert wide.shape == (3, 2, 24, 40)
+    wide = decoder_of(StreamSettings(25.0, 8, 4, 1.0, "video", video, (24, 40)))(0)
+    assert wide.shape == (3, 8, 24, 40)
+    # short side 48 -> 40 (the clip's longer side): 40 x 53, its centre 24 x 40
+    resized = resize_short(to_tensor(frames[:8]), 40)
+    top, left = (resized.shape[-2] - 24) // 2, (resized.shape[-1] - 40) // 2
+    crop = resized[..., top : top + 24, left : left + 40]
+    assert torch.equal(wide, normalise(crop, DataConfig.mean, DataConfig.std))
 
 
 @pytest.mark.slow

@@ -58,18 +58,20 @@ def train_transform(
 def eval_transform(
     frames: np.ndarray,
     short: int,
-    crop: int,
+    crop: int | tuple[int, int],
     crops: int,
     mean: tuple[float, ...],
     std: tuple[float, ...],
 ) -> list[torch.Tensor]:
-    """`crops` views: 1 = centre; 3 = start, centre and end of the long side."""
-    video = resize_short(to_tensor(frames), max(short, crop))
+    """`crops` views of `crop` (a side, or H x W): 1 = centre; 3 = start, centre and end of
+    the long side."""
+    ch, cw = (crop, crop) if isinstance(crop, int) else crop
+    video = resize_short(to_tensor(frames), max(short, ch, cw))
     h, w = video.shape[-2:]
     if crops == 1:
-        corners = [((h - crop) // 2, (w - crop) // 2)]
+        corners = [((h - ch) // 2, (w - cw) // 2)]
     elif w >= h:
-        corners = [((h - crop) // 2, x) for x in (0, (w - crop) // 2, w - crop)]
+        corners = [((h - ch) // 2, x) for x in (0, (w - cw) // 2, w - cw)]
     else:
-        corners = [(y, (w - crop) // 2) for y in (0, (h - crop) // 2, h - crop)]
-    return [normalise(video[..., t : t + crop, x : x + crop], mean, std) for t, x in corners]
+        corners = [(y, (w - cw) // 2) for y in (0, (h - ch) // 2, h - ch)]
+    return [normalise(video[..., t : t + ch, x : x + cw], mean, std) for t, x in corners]

@@ -321,13 +321,14 @@ def _stream(
     )
 
     def run_at(settings: StreamSettings) -> Any:
-        run = run_stream(base, settings, video, (height, width))
+        run = run_stream(base, settings)
         if named is not None:
             run["video"] = named
         return run
 
     def settings_at(fps: float) -> StreamSettings:
-        return StreamSettings(fps, window, stride, options.min_duration_s, options.stream_source)
+        source, duration = options.stream_source, options.min_duration_s
+        return StreamSettings(fps, window, stride, duration, source, video, (height, width))
 
     if not options.search:
         return _stream_point(run_at, settings_at(options.fps))[1], None

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from mtbench.executor import FORWARD, Executor
 from mtbench.measure.contention import MIN_OVER_MEDIAN_MIN, ContentionMeter
@@ -41,6 +40,8 @@ class StreamSettings:
     stride: int  # S
     min_duration_s: float
     source: str = "frames"
+    video: Path | None = None  # the file a decoding stream reads (`source = "video"`)
+    size: tuple[int, int] | None = None  # the clip's (H, W), which decoded frames are made
 
     def windows(self) -> int:
         """Windows whose frames fit in `min_duration_s` of video, at least two."""
@@ -52,37 +53,28 @@ class StreamSettings:
         return (k * self.stride + self.window - 1) / self.fps
 
 
-def decoder_of(
-    video: Path | None, settings: StreamSettings, size: tuple[int, int]
-) -> Callable[[int], object]:
+def decoder_of(settings: StreamSettings) -> Callable[[int], object]:
     """What a due window prepares first: nothing for pre-decoded frames, else its new frames
-    (all T for the first window, S after) read from `video`, wrapping at its end, and made
-    the clip's `size` (H, W) as evaluation makes them."""
-    if settings.source != "video" or video is None:
+    (all T for the first window, S after) read from the video, wrapping at its end, and made
+    the clip's H x W as evaluation makes one view (short side resized, centre crop, the
+    data's default mean and std)."""
+    if settings.source != "video":
         return lambda k: None
+    if settings.video is None or settings.size is None:
+        raise ValueError("a decoding stream needs its video and the clip's size")
+    from mtbench.data.config import DataConfig
     from mtbench.data.decode import VideoSource
+    from mtbench.data.transforms import eval_transform
 
-    source = VideoSource(video)
+    source, size = VideoSource(settings.video), settings.size
 
     def decode(k: int) -> object:
         first = 0 if k == 0 else (k - 1) * settings.stride + settings.window
         last = k * settings.stride + settings.window
-        return to_clip_size(source.read(np.arange(first, last) % source.num_frames), *size)
+        frames = source.read(np.arange(first, last) % source.num_frames)
+        return eval_transform(frames, max(size), size, 1, DataConfig.mean, DataConfig.std)[0]
 
     return decode
-
-
-def to_clip_size(frames: np.ndarray, height: int, width: int) -> torch.Tensor:
-    """(N, H', W', 3) uint8 frames -> (3, N, height, width) float: the short side resized to
-    the clip's longer side, the centre cropped, normalised with the data's default mean and
-    std (evaluation's one-crop view of a square clip)."""
-    from mtbench.data.config import DataConfig
-    from mtbench.data.transforms import normalise, resize_short, to_tensor
-
-    video = resize_short(to_tensor(frames), max(height, width))
-    top, left = (video.shape[-2] - height) // 2, (video.shape[-1] - width) // 2
-    crop = video[..., top : top + height, left : left + width]
-    return normalise(crop, DataConfig.mean, DataConfig.std)
 
 
 SPIN_S = 0.002  # the last stretch of a wait is spun: a sleep wakes late by up to a tick
@@ -96,16 +88,10 @@ def wait_until(when: float) -> None:
         pass
 
 
-def run_stream(
-    executor: Executor,
-    settings: StreamSettings,
-    video: Path | None = None,
-    size: tuple[int, int] = (0, 0),
-) -> StreamRun:
-    """The stream at `settings.fps` through the executor's forward, start to end; `size` is
-    the clip's (H, W), which decoded frames are made."""
+def run_stream(executor: Executor, settings: StreamSettings) -> StreamRun:
+    """The stream at `settings.fps` through the executor's forward, start to end."""
     step = executor.steps[FORWARD]
-    decode = decoder_of(video, settings, size)
+    decode = decoder_of(settings)
     timer = timer_for(executor.device)
     meter = ContentionMeter(executor.threads or 1)
     n = settings.windows()
