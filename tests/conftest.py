@@ -116,6 +116,22 @@ def cli_inproc(capsys):
     return run
 
 
+@pytest.fixture
+def rounds_timed(monkeypatch) -> list:
+    """The steps the interleaved rounds time, in the order they ran (each run's step)."""
+    from mtbench.measure import execution
+
+    calls = []
+    time_one = execution.time_one
+
+    def spy(step, timer, meter):
+        calls.append(step)
+        return time_one(step, timer, meter)
+
+    monkeypatch.setattr(execution, "time_one", spy)
+    return calls
+
+
 def assert_one_line_error(result: subprocess.CompletedProcess, *needles: str) -> None:
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr

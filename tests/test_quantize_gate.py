@@ -323,3 +323,62 @@ def test_a_bfloat16_cell_is_gated_like_an_int8_one(tmp_path):
         agree = sum(a == b for a, b in zip(float_pred, predicted, strict=True)) / len(labels)
         assert gate["top1_agreement"] == pytest.approx(agree)
         assert gate["required"] == 0.99 and gate["verdict"] in ("pass", "fail")
+
+
+@pytest.mark.slow
+def test_trained_precision_cells_are_timed_in_rounds_with_their_float32_network(
+    tmp_path, rounds_timed
+):
+    """`interleave = true` on a trained suite: the float32 PyTorch cell trains (and is timed)
+    alone, then its network, its ONNX Runtime float32 cell and its INT8 cell (gated first)
+    are timed in rounds, repeat k of each in round k; each record says `interleaved`, the
+    float32 one keeps its training part, and the run counts three cells."""
+    from mtbench.suite.runner import run_suite
+    from mtbench.suite.schema import parse_suite
+
+    body = SUITE.replace("epochs = 6", "epochs = 2").replace("repeats = 1", "repeats = 3")
+    body = body.replace("calibration_clips = 8\n", "calibration_clips = 8\ninterleave = true\n")
+    body = body.replace(
+        '[[models]]\nname = "test-tiny3d"\ndtype = "int8"\nruntime = "onnxruntime"\n',
+        '[[models]]\nname = "test-tiny3d"\nruntime = ["pytorch", "onnxruntime"]\n\n'
+        '[[models]]\nname = "test-tiny3d"\ndtype = "int8"\nruntime = "onnxruntime"\n',
+    )
+    path = tmp_path / "s.toml"
+    path.write_text(
+        body.replace('name = "int8-gate"', f'name = "r"\noutput = "{tmp_path / "out"}"')
+    )
+    calls = rounds_timed
+    spec = parse_suite(path)
+    _, cells = load_suite(path)
+    reference, ort, int8 = cells
+    summary = run_suite(spec, cells)
+    assert [c.key for c in summary.ran] == [reference.key, ort.key, int8.key]
+    assert not summary.failed and not summary.skipped
+    records = read_records(spec.output)
+    alone, *rounds = records
+    assert alone["cell_key"] == reference.key and alone["interleaved"] is False
+    latest = {r["cell_key"]: r for r in rounds}
+    assert set(latest) == {reference.key, ort.key, int8.key}
+    for record in latest.values():
+        assert record["status"] == "ok", record["error"]
+        assert record["interleaved"] is True and record["latency_fwd_ms"]["repeats"] == 3
+        assert record["train_curve"] == alone["train_curve"] and record["top1"] == alone["top1"]
+    assert latest[int8.key]["gate"]["float32"]["top1"] == pytest.approx(alone["top1"])
+    assert latest[int8.key]["quantization"]["toolchain"]
+    # 3 rounds of one forward of each network (the reference's repeats alone, after its
+    # training, are not timed in rounds).
+    assert len(calls) == 3 * 3
+    for k in range(3):
+        assert len(set(map(id, calls[3 * k : 3 * k + 3]))) == 3
+    assert (tmp_path / "out" / "cells" / reference.key / "last.pt").exists()
+    assert not (tmp_path / "out" / "cells" / int8.key / "last.pt").exists()  # not trained again
+    # Re-timing the INT8 cell times its network's cells in rounds again, nothing trained.
+    from mtbench.suite.store import write_records
+
+    records[-1]["latency_fwd_ms"].update(verdict="disturbed", reasons=["busy"])
+    write_records(spec.output, records)
+    run(path, spec.output, "--retime-disturbed")
+    again = read_records(spec.output)[len(records) :]
+    assert sorted(r["cell_key"] for r in again) == sorted(c.key for c in cells)
+    assert all(r["interleaved"] and r["status"] == "ok" for r in again)
+    assert len(calls) == 2 * 3 * 3

@@ -9,7 +9,6 @@ from conftest import assert_one_line_error
 from typer.testing import CliRunner
 
 from mtbench.launch.commands import register
-from mtbench.measure import execution
 from mtbench.suite import interleave
 from mtbench.suite.grid import expand
 from mtbench.suite.runner import run_suite
@@ -51,15 +50,8 @@ def _suite(tmp_path, interleave_line: str = ""):
     return parse_suite(path)
 
 
-def test_interleaved_rounds_give_every_cell_its_repeats_and_the_same_fields(tmp_path, monkeypatch):
-    calls = []
-    time_one = execution.time_one
-
-    def spy(step, timer, meter):
-        calls.append(step)
-        return time_one(step, timer, meter)
-
-    monkeypatch.setattr(execution, "time_one", spy)
+def test_interleaved_rounds_give_every_cell_its_repeats_and_the_same_fields(tmp_path, rounds_timed):
+    calls = rounds_timed
     spec = _suite(tmp_path, "interleave = true")
     cells = expand(spec)
     (tmp_path / "alone").mkdir()

@@ -22,6 +22,7 @@ from mtbench.measure.profile import FLOPS_WARN_REL_DIFF
 from mtbench.numbers import DISTURBED_MARK, DISTURBED_WORDS, MISSING
 from mtbench.record import Record
 from mtbench.suite.grid import Cell, load_suite, shard
+from mtbench.suite.interleave import round_partners
 from mtbench.suite.runner import (
     SUITE_COPY,
     disturbed_keys,
@@ -149,11 +150,14 @@ def print_dry_run(spec: SuiteSpec, cells: list[Cell]) -> None:
 
 def disturbed_cells(spec: SuiteSpec, cells: list[Cell]) -> dict[str, Record]:
     """The stored records, by cell key, of the cells whose latest ok record has a disturbed
-    timing: `--retime-disturbed`'s. Their new records are appended and, being the latest,
+    timing: `--retime-disturbed`'s, with the cells timed in the same rounds as a disturbed
+    trained one (`round_partners`). Their new records are appended and, being the latest,
     win; the old ones stay in the store."""
     latest = latest_by_cell(read_records(spec.output))
     keys = set(disturbed_keys(list(latest.values()))) & {c.key for c in cells}
-    return {key: latest[key] for key in keys}
+    partners = round_partners([c for c in cells if c.key in keys], cells)
+    ok = {c.key for c in partners if c.key in latest and latest[c.key]["status"] == "ok"}
+    return {key: latest[key] for key in keys | ok}
 
 
 def slurm_launcher():

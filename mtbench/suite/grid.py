@@ -21,6 +21,7 @@ from torch import nn
 from mtbench.errors import did_you_mean
 from mtbench.model_sources import import_models, resolving_from
 from mtbench.options import ProfileOptions, options_from
+from mtbench.record import CellPart
 from mtbench.registry import ModelConfigError, check_input, check_model_kwargs, validate_model
 from mtbench.suite.schema import (
     DEFAULT_FIELDS,
@@ -49,6 +50,22 @@ class Cell:
 
     def config(self) -> dict[str, Any]:
         return cell_config(self.model, self.kwargs, self.input_shape, self.options, self.workload)
+
+
+def cell_part(suite: str, cell: Cell, key: str | None = None) -> CellPart:
+    """What a stored record says of its cell: the suite, the key (the cell's own, or that of
+    the same cell evaluated with other views), the label, and a training cell's workload."""
+    part = CellPart(suite=suite, cell_key=key or cell.key, label=cell.label)
+    if cell.workload is not None:
+        part.update(workload=cell.workload.config(), seed_group=seed_group(cell))
+    return part
+
+
+def seed_group(cell: Cell) -> str:
+    """Cells that differ only in train.seed share this key: reports average over them."""
+    config = cell.config()
+    config["workload"]["train"] = {**config["workload"]["train"], "seed": None}
+    return cell_key(config)
 
 
 def cell_config(

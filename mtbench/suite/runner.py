@@ -12,7 +12,7 @@ import gc
 import shutil
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -37,7 +37,6 @@ from mtbench.errors import one_line
 from mtbench.measure.loadgen_run import reported_percentile
 from mtbench.measure.profile import now_iso, profile, unmeasured_record
 from mtbench.record import (
-    CellPart,
     Record,
     TrainingResult,
     is_trained,
@@ -47,8 +46,16 @@ from mtbench.record import (
 )
 from mtbench.registry import model_entry
 from mtbench.store_layout import cell_folder
-from mtbench.suite.grid import Cell, cell_config, cell_key
-from mtbench.suite.interleave import interleavable, run_interleaved
+from mtbench.suite.grid import Cell, cell_config, cell_key, cell_part
+from mtbench.suite.interleave import (
+    Network,
+    NetworkOf,
+    built_from_name,
+    interleavable,
+    is_reference,
+    run_interleaved,
+    trained_rounds,
+)
 from mtbench.suite.quantized import accuracy_gate, calibration_clips, trained_sibling
 from mtbench.suite.schema import SuiteSpec
 from mtbench.suite.store import append_record, ok_records
@@ -101,16 +108,7 @@ def execute_cell(
     key = cell.key if eval_views is None else view_cell_key(cell, eval_views)
     bars = TrainProgress(progress, cell.label)
     try:
-        if cell.workload is not None and retime is not None and is_trained(retime):
-            on_phase("load the trained network")
-            trained = _retimed(spec, cell, retime)
-        elif eval_views is None and (sibling := trained_sibling(spec.output, cell)) is not None:
-            on_phase("the float32 cell's trained network")
-            trained = sibling
-        elif cell.workload is not None:
-            on_phase("train" if eval_views is None else "evaluate")
-            known = spec.annotations.get(cell.workload.data_config())
-            trained = train_and_evaluate(cell, spec.output, bars, eval_views, known)
+        trained = trained_of(spec, cell, on_phase, bars, eval_views, retime)
         on_phase("measure")
         model = trained.model if trained is not None else None
         folder = cell_folder(spec.output, cell.key)  # a runtime caches its export there
@@ -136,10 +134,32 @@ def execute_cell(
             torch.cuda.empty_cache()
     if trained is not None:
         record.update(trained.result)
-    part = CellPart(suite=spec.name, cell_key=key, label=cell.label)
-    if cell.workload is not None:
-        part.update(workload=cell.workload.config(), seed_group=seed_group(cell))
-    return with_cell(record, part)
+    return with_cell(record, cell_part(spec.name, cell, key))
+
+
+def trained_of(
+    spec: SuiteSpec,
+    cell: Cell,
+    on_phase: Callable[[str], None],
+    bars: TrainProgress,
+    eval_views: dict[str, int] | None = None,
+    retime: Record | None = None,
+) -> TrainedCell | None:
+    """The network a training cell measures, with its training part: trained and evaluated
+    here (or only evaluated, with `eval_views`), its float32 sibling's (a precision or
+    runtime cell), or, with `retime` (its stored record), loaded from its final checkpoint.
+    None for a measure-only cell."""
+    if cell.workload is not None and retime is not None and is_trained(retime):
+        on_phase("load the trained network")
+        return _retimed(spec, cell, retime)
+    if eval_views is None and (sibling := trained_sibling(spec.output, cell)) is not None:
+        on_phase("the float32 cell's trained network")
+        return sibling
+    if cell.workload is None:
+        return None
+    on_phase("train" if eval_views is None else "evaluate")
+    known = spec.annotations.get(cell.workload.data_config())
+    return train_and_evaluate(cell, spec.output, bars, eval_views, known)
 
 
 def _retimed(spec: SuiteSpec, cell: Cell, retime: Record) -> TrainedCell:
@@ -181,13 +201,6 @@ def run_cell(spec: SuiteSpec, cell: Cell, **options: Any) -> Record:
 def training_part(record: Record) -> TrainingResult:
     """A stored record's training and evaluation fields, as the trainer returned them."""
     return {k: record[k] for k in TrainingResult.__annotations__ if k in record}  # type: ignore[return-value]
-
-
-def seed_group(cell: Cell) -> str:
-    """Cells that differ only in train.seed share this key: reports average over them."""
-    config = cell.config()
-    config["workload"]["train"] = {**config["workload"]["train"], "seed": None}
-    return cell_key(config)
 
 
 def view_cell_key(cell: Cell, views: dict[str, int]) -> str:
@@ -248,6 +261,7 @@ def run_suite(
     ]
     todo = [c for c in cells if c not in summary.skipped]
     rounds = interleavable(todo) if not world.distributed and eval_views is None else []
+    after = trained_rounds(todo, cells) if not world.distributed and eval_views is None else []
     with (
         stop_after_current_cell(console) as stop,
         Progress(*PROGRESS_COLUMNS, console=console, disable=not world.is_main) as progress,
@@ -257,8 +271,17 @@ def run_suite(
         current = progress.add_task("", total=None)
         if rounds:
             _run_rounds(spec, rounds, summary, progress, (bar, current), stop)
-        alone = [c for c in todo if c not in rounds]
-        _run_alone(spec, alone, summary, progress, (bar, current), stop, eval_views, retime or {})
+        # A trained network's precision and runtime cells wait for the rounds after training;
+        # its float32 cell trains first, alone (re-timed, it is timed in the rounds only).
+        retimed = retime or {}
+        first = [c for c in after if is_reference(c) and c.key not in retimed]
+        alone = [c for c in todo if c not in rounds and (c not in after or c in first)]
+        _run_alone(spec, alone, summary, progress, (bar, current), stop, eval_views, retimed)
+        trained = ok_records(spec.output)
+        after = [c for c in after if not is_reference(c) or c.key in trained]
+        if after and not stop[0]:
+            network_of = _trained_in_rounds(spec, progress)
+            _run_rounds(spec, after, summary, progress, (bar, current), stop, network_of)
         progress.update(current, description="done", visible=False)
     return summary
 
@@ -303,6 +326,24 @@ def _run_alone(
             progress.console.print(finished_line(title, record, started), markup=False)
 
 
+def _trained_in_rounds(spec: SuiteSpec, progress: Progress) -> NetworkOf:
+    """A trained cell's network for the rounds: a float32 cell's from its final checkpoint
+    (trained alone before), a precision or runtime cell's from its float32 sibling, with
+    an INT8 cell's calibration clips and its accuracy gate."""
+
+    def network_of(cell: Cell, on_phase: Callable[[str], None]) -> Network:
+        stored = ok_records(spec.output).get(cell.key) if is_reference(cell) else None
+        bars = TrainProgress(progress, cell.label)
+        try:
+            trained = trained_of(spec, cell, on_phase, bars, retime=stored)
+        finally:
+            bars.close()
+        calibration, gate = _quantized_cell(spec, cell, trained.model, on_phase)
+        return Network(trained.model, calibration, gate, dict(trained.result))
+
+    return network_of
+
+
 def _run_rounds(
     spec: SuiteSpec,
     cells: list[Cell],
@@ -310,20 +351,28 @@ def _run_rounds(
     progress: Progress,
     tasks: tuple[TaskID, TaskID],
     stop: list[bool],
+    network_of: NetworkOf = built_from_name,
 ) -> None:
     """The interleaved cells (mtbench.suite.interleave), their latencies timed in rounds;
     each stored cell gets its line in a log as a cell timed alone does, and Ctrl-C ends the
-    rounds after the run being timed."""
+    rounds after the run being timed. A cell trained alone before its rounds is counted
+    once."""
     bar, task = tasks
     started = time.monotonic()
 
     def on_phase(phase: str) -> None:
         progress.update(task, description=f"{len(cells)} cells interleaved: {phase}")
 
-    stored = run_interleaved(spec.name, spec.output, cells, on_phase, lambda: stop[0])
+    stored = run_interleaved(spec.name, spec.output, cells, on_phase, lambda: stop[0], network_of)
     for cell, record in stored:
+        if cell in summary.skipped:  # done before this run, timed again beside its cells
+            summary.skipped.remove(cell)
+        elif cell in summary.ran:  # trained alone just before: its latest record is this
+            summary.ran.remove(cell)
+            summary.failed = [(c, why) for c, why in summary.failed if c is not cell]
+        else:
+            progress.advance(bar)
         _count(summary, cell, record)
-        progress.advance(bar)
         if current_world().is_main and not progress.console.is_terminal:
             title = f"{cell_title(cell, summary.cells)} {cell.label} (interleaved)"
             progress.console.print(finished_line(title, record, started), markup=False)
