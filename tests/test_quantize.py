@@ -363,3 +363,25 @@ def test_profile_json_of_an_int8_cell_is_the_record_alone(cli_inproc):
     assert result.returncode == 0, result.stderr
     record = json.loads(result.stdout)
     assert record["quantization"]["toolchain"] == "nncf"
+
+
+@pytest.mark.slow
+def test_a_second_pt2e_network_leaves_the_first_compiled(one_thread):
+    """In a suite's rounds every executor is built before any is timed: quantizing a second
+    network by PT2E must not make the first one compile again on its next, timed, call, even
+    where the second's freezing compile fails (r3d-18's, with this torch and torchao)."""
+    from torch._dynamo.utils import counters
+
+    from mtbench.deploy.quantize_torch import pt2e
+
+    clip = torch.randn(1, 3, 4, 16, 16)
+    first, *_ = pt2e(built("test-tiny3d"), clip, [clip])
+    with torch.no_grad():
+        first(clip)
+        graphs = counters["stats"]["unique_graphs"]
+        second, *_ = pt2e(built("r3d-18"), clip, [clip])
+        second(clip)
+        assert counters["stats"]["unique_graphs"] > graphs  # the second compiled
+        graphs = counters["stats"]["unique_graphs"]
+        first(clip)
+    assert counters["stats"]["unique_graphs"] == graphs

@@ -57,15 +57,17 @@ def pt2e(
 def _lowered(converted: nn.Module, clip: torch.Tensor) -> tuple[nn.Module, str | None]:
     """The converted graph compiled with Inductor's freezing, which lowers its
     quantize-dequantize patterns to INT8 kernels; where that compile fails (torch and torchao
-    out of step), compiled without it, and why (its operators then run in float)."""
+    out of step), a copy compiled without it, and why (its operators then run in float). The
+    copy is a graph of its own for dynamo: resetting dynamo instead would drop every other
+    compiled network of the process, which the next call, timed in a suite's rounds, would
+    compile again."""
     compiled = torch.compile(converted, options={"freezing": True})
     try:
         with torch.no_grad():
             compiled(clip)
         return compiled, None
     except Exception as exc:  # noted in the record's settings, the audit says float
-        torch._dynamo.reset()
-        return torch.compile(converted), reason(exc)
+        return torch.compile(copy.deepcopy(converted)), reason(exc)
 
 
 def fx(
