@@ -233,3 +233,42 @@ def test_a_ddp_rank_gets_torchruns_variables_from_slurms(monkeypatch):
     assert torchrun == {"RANK": "5", "WORLD_SIZE": "8", "LOCAL_RANK": "1", "MASTER_ADDR": "gpu03"}
     assert os.environ["LOCAL_WORLD_SIZE"] == "4" and os.environ["MASTER_PORT"] == "29512"
     assert os.environ["CUDA_VISIBLE_DEVICES"] == "0,1,2,3"  # rank 1 takes cuda:1 of these
+
+
+def test_an_error_raised_while_the_task_is_requeued_is_not_the_cells(tmp_path, monkeypatch):
+    """submitit requeues a task from its signal handler, inside the running cell; an error
+    raised there (on a real cluster: `scontrol requeue` killed by the SIGTERM the requeue
+    itself sends the job) ends the task and stores nothing, so the requeued task runs the
+    cell again; the same error outside a requeue is the cell's failure."""
+    import subprocess
+
+    pytest.importorskip("submitit")
+    from mtbench import preemption
+    from mtbench.launch.slurm import CellTask
+    from mtbench.suite import runner
+    from mtbench.suite.store import read_records
+
+    monkeypatch.setattr(preemption, "_requeuing", False)
+    path = measure_suite(tmp_path, 'name = "local"\n', device="cpu")
+    spec, cells = load_suite(path)
+    spec.output = tmp_path / "out"
+    task = CellTask(spec, cells, [], [])
+    killed = subprocess.CalledProcessError(-15, ["scontrol", "requeue", "1"])
+
+    def requeued(*args, **kwargs):
+        task.checkpoint()  # what submitit calls before it runs `scontrol requeue`
+        raise killed
+
+    monkeypatch.setattr(runner, "profile", requeued)
+    with pytest.raises(subprocess.CalledProcessError):
+        runner.run_cell(spec, cells[0])
+    assert not spec.output.exists() or read_records(spec.output) == []
+
+    def failing(*args, **kwargs):
+        raise killed
+
+    monkeypatch.setattr(preemption, "_requeuing", False)
+    monkeypatch.setattr(runner, "profile", failing)
+    record = runner.run_cell(spec, cells[0])
+    assert record["status"] == "failed" and "scontrol" in record["error"]
+    assert [r["status"] for r in read_records(spec.output)] == ["failed"]

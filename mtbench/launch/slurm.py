@@ -28,6 +28,7 @@ from mtbench.launch.jobs import is_active, journal, queued_states, submissions
 from mtbench.launch.settings import LauncherSettings
 from mtbench.measure.profile import now_iso
 from mtbench.model_sources import import_models, resolving_from
+from mtbench.preemption import mark_requeuing
 from mtbench.registry import model_entry
 from mtbench.suite.grid import Cell
 from mtbench.suite.runner import copy_suite, current_ok_keys, run_cell
@@ -65,6 +66,12 @@ class CellTask(submitit.helpers.Checkpointable):
         finally:
             shutdown()
         return self.finished
+
+    def checkpoint(self, *args: Any, **kwargs: Any) -> submitit.helpers.DelayedSubmission:
+        """The task as it stands (its finished cells), requeued by submitit; from now on an
+        error in the running cell is the requeue's (mtbench.preemption)."""
+        mark_requeuing()
+        return super().checkpoint(*args, **kwargs)
 
 
 def export_torch_env() -> None:

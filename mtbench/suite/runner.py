@@ -36,6 +36,7 @@ from mtbench.console import LogConsole
 from mtbench.errors import one_line
 from mtbench.measure.loadgen_run import reported_percentile
 from mtbench.measure.profile import now_iso, profile, unmeasured_record
+from mtbench.preemption import requeuing
 from mtbench.record import (
     Record,
     TrainingResult,
@@ -125,6 +126,8 @@ def execute_cell(
             gate,
         )
     except Exception as exc:  # isolation: any failure of one cell is that cell's result
+        if requeuing():  # the task is being requeued: its error, not the cell's
+            raise
         record = unmeasured_record(cell.model, cell.kwargs, cell.input_shape, cell.options)
         record.update(status="failed", error=one_line(exc), finished_at=now_iso())
     finally:
