@@ -273,8 +273,9 @@ def moved(name: str) -> bool:
 def place_of(name: str) -> str | None:
     """The folder or file a `hub:DIR:ENTRY` or `file.py:callable` name points to from the
     current folder; None for a module's name, which Python's imports resolve."""
-    target = name[len("hub:") :].rpartition(":")[0] if name.startswith("hub:") else None
-    if target is None:
+    if name.startswith("hub:"):
+        target = name[len("hub:") :].rpartition(":")[0]
+    else:
         target = name.rpartition(":")[0]
         if not _is_file(target):
             return None

@@ -40,6 +40,7 @@ from mtbench.measure.profile import (
 from mtbench.record import Record, with_cell
 from mtbench.store_layout import cell_folder
 from mtbench.suite.grid import Cell, cell_part
+from mtbench.suite.quantized import is_reference
 from mtbench.suite.store import append_record
 
 
@@ -58,12 +59,6 @@ def _asks_for_rounds(cell: Cell) -> bool:
 def interleavable(cells: list[Cell]) -> list[Cell]:
     """The measure-only cells timed in rounds (the trained ones: `trained_rounds`)."""
     return [c for c in cells if c.workload is None and _asks_for_rounds(c)]
-
-
-def is_reference(cell: Cell) -> bool:
-    """A training cell whose network is trained here: float32 under PyTorch. Its precision
-    and runtime cells measure the network it trained (`mtbench.suite.quantized`)."""
-    return cell.options.dtype == "float32" and cell.options.runtime == "pytorch"
 
 
 def _same_network(reference: Cell, cell: Cell) -> bool:

@@ -46,12 +46,17 @@ TARGETS = {"99%": 0.99, "99.9%": 0.999}  # MLPerf Inference, closed division
 DEFAULT_REQUIRED = 0.99
 
 
+def is_reference(cell: Cell) -> bool:
+    """A training cell whose network is trained here: float32 under PyTorch. Its precision
+    and runtime cells measure the network it trained (`trained_sibling`)."""
+    return cell.options.dtype == "float32" and cell.options.runtime == "pytorch"
+
+
 def trained_sibling(store: Path, cell: Cell) -> TrainedCell | None:
     """For a training cell that differs from a float32 PyTorch cell of the same suite only in
     how the network runs (precision, runtime), that cell's trained network and training part,
     once it has finished: the network is trained once and measured in every precision."""
-    options = cell.options
-    if cell.workload is None or (options.dtype == "float32" and options.runtime == "pytorch"):
+    if cell.workload is None or is_reference(cell):
         return None
     for key, record in ok_records(store).items():
         same = (

@@ -53,11 +53,15 @@ from mtbench.suite.interleave import (
     NetworkOf,
     built_from_name,
     interleavable,
-    is_reference,
     run_interleaved,
     trained_rounds,
 )
-from mtbench.suite.quantized import accuracy_gate, calibration_clips, trained_sibling
+from mtbench.suite.quantized import (
+    accuracy_gate,
+    calibration_clips,
+    is_reference,
+    trained_sibling,
+)
 from mtbench.suite.schema import SuiteSpec
 from mtbench.suite.store import append_record, ok_records
 from mtbench.table_model import Column, Figure, TextTable
@@ -280,10 +284,10 @@ def run_suite(
         first = [c for c in after if is_reference(c) and c.key not in retimed]
         alone = [c for c in todo if c not in rounds and (c not in after or c in first)]
         _run_alone(spec, alone, summary, progress, (bar, current), stop, eval_views, retimed)
-        trained = ok_records(spec.output)
-        after = [c for c in after if not is_reference(c) or c.key in trained]
         if after and not stop[0]:
-            network_of = _trained_in_rounds(spec, progress)
+            trained = ok_records(spec.output)  # a float32 cell whose training failed is left out
+            after = [c for c in after if not is_reference(c) or c.key in trained]
+            network_of = _trained_in_rounds(spec, progress, trained)
             _run_rounds(spec, after, summary, progress, (bar, current), stop, network_of)
         progress.update(current, description="done", visible=False)
     return summary
@@ -329,13 +333,13 @@ def _run_alone(
             progress.console.print(finished_line(title, record, started), markup=False)
 
 
-def _trained_in_rounds(spec: SuiteSpec, progress: Progress) -> NetworkOf:
+def _trained_in_rounds(spec: SuiteSpec, progress: Progress, ok: dict[str, Record]) -> NetworkOf:
     """A trained cell's network for the rounds: a float32 cell's from its final checkpoint
-    (trained alone before), a precision or runtime cell's from its float32 sibling, with
-    an INT8 cell's calibration clips and its accuracy gate."""
+    (trained alone before; `ok`: the store's ok records), a precision or runtime cell's
+    from its float32 sibling, with an INT8 cell's calibration clips and its accuracy gate."""
 
     def network_of(cell: Cell, on_phase: Callable[[str], None]) -> Network:
-        stored = ok_records(spec.output).get(cell.key) if is_reference(cell) else None
+        stored = ok.get(cell.key) if is_reference(cell) else None
         bars = TrainProgress(progress, cell.label)
         try:
             trained = trained_of(spec, cell, on_phase, bars, retime=stored)
@@ -370,9 +374,8 @@ def _run_rounds(
     for cell, record in stored:
         if cell in summary.skipped:  # done before this run, timed again beside its cells
             summary.skipped.remove(cell)
-        elif cell in summary.ran:  # trained alone just before: its latest record is this
+        elif cell in summary.ran:  # trained alone just before (ok): its latest record is this
             summary.ran.remove(cell)
-            summary.failed = [(c, why) for c, why in summary.failed if c is not cell]
         else:
             progress.advance(bar)
         _count(summary, cell, record)
