@@ -8,9 +8,12 @@ import typer
 from conftest import assert_one_line_error
 from typer.testing import CliRunner
 
+from mtbench.executor import FORWARD
 from mtbench.launch.commands import register
+from mtbench.registry import create_model
 from mtbench.suite import interleave
-from mtbench.suite.grid import expand
+from mtbench.suite.grid import expand, load_suite
+from mtbench.suite.quantized import is_reference
 from mtbench.suite.runner import run_suite
 from mtbench.suite.schema import parse_suite
 from mtbench.suite.store import latest_by_cell, read_records, write_records
@@ -195,3 +198,47 @@ def test_an_interleaved_group_logs_a_line_per_cell_in_a_pipe(tmp_path):
     run_suite(spec, expand(spec), console=LogConsole(file=out))
     lines = [line for line in out.getvalue().splitlines() if "(interleaved)" in line]
     assert len(lines) == 3 and all(": ok in" in line and "fwd" in line for line in lines)
+
+
+def test_each_timed_run_in_the_rounds_follows_an_untimed_run_of_its_own_step(
+    tmp_path, rounds_timed
+):
+    """In a round each cell's forward would follow another network's: it is warmed again
+    first, as a cell timed alone is, so a ratio is not a cold start's."""
+    from mtbench.measure import execution
+
+    spec = _suite(tmp_path)
+    cells = expand(spec)
+    log: list[tuple[str, int]] = []
+    timed = []
+    for number, cell in enumerate(cells):
+        network = create_model(cell.model, **cell.kwargs)
+        executor = execution.executor_for(network, cell.input_shape, cell.options, [FORWARD])
+        run = executor.steps[FORWARD].run
+
+        def logged(run=run, number=number) -> object:
+            log.append(("run", number))
+            return run()
+
+        executor.steps[FORWARD] = replace(executor.steps[FORWARD], run=logged)
+        timed.append(execution.Timed(executor, [FORWARD], 2))
+    execution.time_in_rounds(timed)
+    assert all(t.complete() and not t.error for t in timed)
+    assert len(rounds_timed) == 2 * 3 and len(log) == 2 * len(rounds_timed)
+    assert all(log[i][1] == log[i + 1][1] for i in range(0, len(log), 2))  # untimed, then timed
+
+
+def test_trained_rounds_go_network_by_network():
+    """suites/int8.toml's 54 cells: six groups, each a float32 PyTorch network first with the
+    precision and runtime cells that measure it, timed in rounds one group at a time."""
+    _, cells = load_suite("suites/int8.toml")
+    after = interleave.trained_rounds(cells, cells)
+    groups = interleave.per_network(after)
+    assert sum(map(len, groups)) == len(after) == len(cells) == 54
+    assert len(groups) == 6
+    for group in groups:
+        reference, *measured = group
+        assert is_reference(reference) and not any(is_reference(c) for c in measured)
+        assert {(c.model, str(c.kwargs)) for c in group} == {
+            (reference.model, str(reference.kwargs))
+        }

@@ -233,7 +233,9 @@ def time_in_rounds(
 ) -> None:
     """Round k times repeat k of every step of every executor that still has repeats, in an
     order shuffled (seeded) each round, so that drift and a passing load fall on all alike
-    (asv's `--interleave-rounds`). `stop` is asked before each timed run: an executor whose
+    (asv's `--interleave-rounds`). Each timed run follows an untimed run of the same step, as
+    in a cell timed alone (asv warms each round up too): otherwise it would start cold, after
+    another network's forward. `stop` is asked before each timed run: an executor whose
     repeats are not all timed when it says so is left incomplete (`complete()` is False)."""
     rounds = max((t.repeats for t in timed), default=0)
     for k in range(rounds):
@@ -248,6 +250,7 @@ def time_in_rounds(
             try:
                 with t.executor.settings():
                     t.executor.steps[key].enter()
+                    t.executor.steps[key].run()
                     timer = timer_for(t.executor.device)
                     t.samples[key].append(time_one(t.executor.steps[key].run, timer, t.meters[key]))
             except Exception as exc:  # one executor's failure is its own

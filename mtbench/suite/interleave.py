@@ -89,6 +89,21 @@ def trained_rounds(todo: list[Cell], cells: list[Cell]) -> list[Cell]:
     return references + variants if references else []
 
 
+def per_network(cells: list[Cell]) -> list[list[Cell]]:
+    """Trained rounds' cells in groups, one per float32 network with the cells that measure
+    it, timed in rounds one group after another: a ratio to float32 is taken within a group,
+    and only one network's executors are held at a time (six networks' 54 held 12 GB here).
+    A cell without its float32 network among `cells` gets a group of its own."""
+    groups: list[list[Cell]] = []
+    for cell in cells:
+        group = next((g for g in groups if _same_network(g[0], cell)), None)
+        if group is None:
+            groups.append([cell])
+        else:
+            group.append(cell)
+    return groups
+
+
 def round_partners(chosen: list[Cell], cells: list[Cell]) -> list[Cell]:
     """`chosen` with, for each trained cell among them that asks for rounds, the cells of
     `cells` timed in the same rounds (its float32 network's cell and the precision and runtime

@@ -53,6 +53,7 @@ from mtbench.suite.interleave import (
     NetworkOf,
     built_from_name,
     interleavable,
+    per_network,
     run_interleaved,
     trained_rounds,
 )
@@ -288,7 +289,11 @@ def run_suite(
             trained = ok_records(spec.output)  # a float32 cell whose training failed is left out
             after = [c for c in after if not is_reference(c) or c.key in trained]
             network_of = _trained_in_rounds(spec, progress, trained)
-            _run_rounds(spec, after, summary, progress, (bar, current), stop, network_of)
+            for group in per_network(after):
+                if stop[0]:
+                    summary.interrupted = True
+                    break
+                _run_rounds(spec, group, summary, progress, (bar, current), stop, network_of)
         progress.update(current, description="done", visible=False)
     return summary
 
