@@ -8,8 +8,11 @@ The controller sees only test ids, never markers, and xdist's own `xdist_group` 
 reach it under pytest 9 (the id it rewrites is gone); so each worker writes the ids of its
 `serial` tests, and of the tests in an `xdist_group` (which run together on one worker), to a
 file the controller named before it reports its collection, and the scheduler reads them
-when it schedules. conftest.py registers this plugin when pytest-xdist
-is there; `--dist loadgroup` (pyproject's addopts) selects the scheduler."""
+when it schedules. The same lists name the `slow` tests: units holding one are handed out
+before the others (longest first, as a makespan schedule does), so the quick tests fill the
+end of the run instead of one worker idling behind a long test that started late.
+conftest.py registers this plugin when pytest-xdist is there; `--dist loadgroup` (pyproject's
+addopts) selects the scheduler."""
 
 import shutil
 import tempfile
@@ -19,6 +22,7 @@ import pytest
 from xdist.scheduler import LoadGroupScheduling
 
 SERIAL = "serial"
+SLOW = "slow"
 LISTS = "serial_lists"  # the workerinput key: the folder the workers write their lists to
 
 
@@ -32,12 +36,16 @@ class SerialLastScheduling(LoadGroupScheduling):
         super().__init__(config, log)
         self.lists = lists
         self.groups: dict[str, str] | None = None  # test id -> its group
+        self.slow: set[str] = set()  # the units (groups or single tests) holding a slow test
         self.waiting = None  # the worker the serial unit goes to
 
     def _split_scope(self, nodeid: str) -> str:
         if self.groups is None:  # every worker has written its list once collection is done
             lines = (line for f in self.lists.glob("*.txt") for line in f.read_text().split("\n"))
-            self.groups = dict(line.rsplit("\t", 1) for line in lines if line)
+            rows = [line.split("\t") for line in lines if line]
+            self.groups = {nodeid: group for nodeid, group, _ in rows if group}
+            slow = {self.groups.get(nodeid, nodeid) for nodeid, _, speed in rows if speed == SLOW}
+            self.slow = slow - {SERIAL}
         return self.groups.get(nodeid, nodeid)
 
     def _busy_others(self, node) -> list:
@@ -46,7 +54,8 @@ class SerialLastScheduling(LoadGroupScheduling):
         ]
 
     def _assign_work_unit(self, node) -> None:
-        scope = next((s for s in self.workqueue if s != SERIAL), None)
+        scope = next((s for s in self.workqueue if s in self.slow), None)
+        scope = scope or next((s for s in self.workqueue if s != SERIAL), None)
         if scope is None:
             busy = self._busy_others(node)
             if busy:
@@ -100,7 +109,10 @@ class SerialLast:
         folder = getattr(config, "workerinput", {}).get(LISTS)
         if folder is None:
             return
-        ids = "\n".join(f"{i.nodeid}\t{group}" for i in items if (group := _group(i)))
+        rows = (
+            (i.nodeid, _group(i) or "", SLOW if i.get_closest_marker(SLOW) else "") for i in items
+        )
+        ids = "\n".join("\t".join(row) for row in rows if row[1] or row[2])
         part = Path(folder) / f"{config.workerinput['workerid']}.part"
         part.write_text(ids)
         part.rename(part.with_suffix(".txt"))

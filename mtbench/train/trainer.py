@@ -118,6 +118,7 @@ def _setup(cell, num_classes_kw: dict[str, Any], device: torch.device) -> Setup:
         momentum=train["momentum"],
         nesterov=train["nesterov"] and train["momentum"] > 0,
         weight_decay=train["weight_decay"],
+        fused=True,  # one kernel over all parameters: the loop was a sixth of r3d-18's CPU step
     )
     use_scaler = device.type == "cuda" and train["amp"] and train["amp_dtype"] == "float16"
     return Setup(
