@@ -200,32 +200,55 @@ def test_an_interleaved_group_logs_a_line_per_cell_in_a_pipe(tmp_path):
     assert len(lines) == 3 and all(": ok in" in line and "fwd" in line for line in lines)
 
 
-def test_each_timed_run_in_the_rounds_follows_an_untimed_run_of_its_own_step(
-    tmp_path, rounds_timed
+def test_each_timed_run_in_the_rounds_follows_untimed_runs_of_its_own_step(
+    tmp_path, rounds_timed, monkeypatch
 ):
     """In a round each cell's forward would follow another network's: it is warmed again
-    first, as a cell timed alone is, so a ratio is not a cold start's."""
-    from mtbench.measure import execution
+    first, for ROUND_WARMUP_MS of untimed runs of its own (one did not bring a 3 ms INT8
+    forward back to its speed), so a ratio is not a cold start's. The timer's clock advances
+    by 2**-11 s at each reading, so every run lasts that exactly, as the warm-up's sum does."""
+    import itertools
+    import math
 
+    from mtbench.measure import execution
+    from mtbench.measure.latency import CpuTimer
+
+    clock = itertools.count(step=2**-11).__next__
+    monkeypatch.setattr(execution, "timer_for", lambda device: CpuTimer(clock))
+    spied = execution.time_one
+    timing = []
+
+    def timed_one(step, timer, meter):
+        timing.append(True)
+        try:
+            return spied(step, timer, meter)
+        finally:
+            timing.clear()
+
+    monkeypatch.setattr(execution, "time_one", timed_one)
     spec = _suite(tmp_path)
-    cells = expand(spec)
-    log: list[int] = []  # the executor of each run, timed or not
+    log: list[tuple[int, bool]] = []  # each run's executor, and whether it was the timed one
     timed = []
-    for number, cell in enumerate(cells):
+    for number, cell in enumerate(expand(spec)):
         network = create_model(cell.model, **cell.kwargs)
         executor = execution.executor_for(network, cell.input_shape, cell.options, [FORWARD])
         run = executor.steps[FORWARD].run
 
         def logged(run=run, number=number) -> object:
-            log.append(number)
+            log.append((number, bool(timing)))
             return run()
 
         executor.steps[FORWARD] = replace(executor.steps[FORWARD], run=logged)
         timed.append(execution.Timed(executor, [FORWARD], 2))
     execution.time_in_rounds(timed)
     assert all(t.complete() and not t.error for t in timed)
-    assert len(rounds_timed) == 2 * 3 and len(log) == 2 * len(rounds_timed)
-    assert log[::2] == log[1::2]  # each executor's untimed run, then its timed one
+    assert len(rounds_timed) == 2 * 3
+    warm_runs = math.ceil(execution.ROUND_WARMUP_MS / (1000 * 2**-11))
+    stretches = [log[i : i + warm_runs + 1] for i in range(0, len(log), warm_runs + 1)]
+    assert len(stretches) == len(rounds_timed) and len(log) == len(stretches) * (warm_runs + 1)
+    for stretch in stretches:  # one executor's untimed runs, then its timed one
+        assert len({n for n, _ in stretch}) == 1
+        assert [was_timed for _, was_timed in stretch] == [False] * warm_runs + [True]
 
 
 def test_trained_rounds_go_network_by_network(tmp_path):

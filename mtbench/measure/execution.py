@@ -33,6 +33,7 @@ from mtbench.measure.latency import (
     time_one,
     time_runs,
     timer_for,
+    warm_for,
 )
 from mtbench.measure.memory import PeakMemory
 from mtbench.options import ProfileOptions
@@ -45,6 +46,8 @@ DTYPES = {
     "int8": torch.int8,
 }
 STEPS = (FORWARD, TRAINING_STEP)
+# In a round, the untimed runs before each timed one last this long together (one at least).
+ROUND_WARMUP_MS = 100.0
 
 
 def resolve_device(name: str) -> torch.device:
@@ -233,10 +236,11 @@ def time_in_rounds(
 ) -> None:
     """Round k times repeat k of every step of every executor that still has repeats, in an
     order shuffled (seeded) each round, so that drift and a passing load fall on all alike
-    (asv's `--interleave-rounds`). Each timed run follows an untimed run of the same step, as
-    in a cell timed alone (asv warms each round up too): otherwise it would start cold, after
-    another network's forward. `stop` is asked before each timed run: an executor whose
-    repeats are not all timed when it says so is left incomplete (`complete()` is False)."""
+    (asv's `--interleave-rounds`). Each timed run follows untimed runs of the same step that
+    last `ROUND_WARMUP_MS` together, as in a cell timed alone (asv warms each round up too):
+    otherwise it would start cold, after another network's forward. `stop` is asked before
+    each timed run: an executor whose repeats are not all timed when it says so is left
+    incomplete (`complete()` is False)."""
     rounds = max((t.repeats for t in timed), default=0)
     for k in range(rounds):
         on_round(k + 1, rounds)
@@ -250,8 +254,8 @@ def time_in_rounds(
             try:
                 with t.executor.settings():
                     t.executor.steps[key].enter()
-                    t.executor.steps[key].run()
                     timer = timer_for(t.executor.device)
+                    warm_for(t.executor.steps[key].run, timer, ROUND_WARMUP_MS)
                     t.samples[key].append(time_one(t.executor.steps[key].run, timer, t.meters[key]))
             except Exception as exc:  # one executor's failure is its own
                 t.error = one_line(exc)

@@ -146,6 +146,18 @@ def time_runs(
     return judged(summarize(samples, clips_per_run), meter)
 
 
+def warm_for(run: Callable[[], object], timer: CpuTimer | CudaTimer, ms: float) -> None:
+    """Untimed calls of `run` until they add up to `ms` (one at least): after another
+    network's forward, one call does not bring a fast one back to its steady speed (an INT8
+    r3d-18 under OpenVINO, 3 ms a clip, ran a third slower after one call than back to back,
+    and as fast after five)."""
+    spent = 0.0
+    while True:
+        spent += timer.time_ms(run)
+        if spent >= ms:
+            return
+
+
 def time_one(
     run: Callable[[], object], timer: CpuTimer | CudaTimer, meter: ContentionMeter
 ) -> float:
