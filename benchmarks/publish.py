@@ -4,6 +4,7 @@ from a results file under docs/results/ into a marked fragment of its page.
     python benchmarks/publish.py               # render every fragment from its results file
     python benchmarks/publish.py --run NAME    # measure NAME again (until clean, at most 3 tries)
     python benchmarks/publish.py --run NAME --tries 1   # once, whatever its verdict
+    python benchmarks/publish.py --run NAME --resume    # retry the last take's disturbed part
     python benchmarks/publish.py --check       # exit 1 if a page differs from what its files render
     python benchmarks/publish.py --list        # each fragment, its page, command and last cost
 
@@ -331,28 +332,36 @@ def _measure_once(fragment: Fragment, command: str, root: Path) -> None:
         (root / fragment.output).write_text(done.stdout)
 
 
-def measure(fragment: Fragment, root: Path = ROOT, bound: int = TRIES) -> dict[str, Any]:
+def measure(
+    fragment: Fragment, root: Path = ROOT, bound: int = TRIES, last: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Measure afresh (the old results file or store goes first, so a suite re-runs every
-    cell), then until the verdict is not disturbed, at most `bound` times; what and how it ran."""
-    old = root / fragment.output
-    if old.is_dir():
-        shutil.rmtree(old)
-    old.unlink(missing_ok=True)
+    cell), then until the verdict is not disturbed, at most `bound` times; what and how it ran.
+    With `last` (the provenance of the take whose results are there), go on with that take
+    instead: its retry command, its tries and time counted on."""
+    if last is None:
+        old = root / fragment.output
+        if old.is_dir():
+            shutil.rmtree(old)
+        old.unlink(missing_ok=True)
+    done, spent = (0, 0.0) if last is None else (last["tries"], last["took_s"])
     start, load = time.perf_counter(), os.getloadavg()[0]
-    for tries in range(1, bound + 1):
+    for tries in range(done + 1, done + bound + 1):
         _measure_once(
             fragment, fragment.measure if tries == 1 else fragment.retry or fragment.measure, root
         )
         verdict, reasons = results_verdict(fragment, root)
         if verdict != "disturbed":
             break
+    if last is not None:
+        load = last["load_before"]
     return {
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
         "machine": f"{_cpu_name()} ({os.cpu_count()} cores)",
         "threads": _threads(fragment, root),
         "commit": _commit(root),
         "load_before": round(load, 2),
-        "took_s": round(time.perf_counter() - start, 1),
+        "took_s": round(spent + time.perf_counter() - start, 1),
         "tries": tries,
         "verdict": verdict,
         "reasons": reasons,
@@ -396,6 +405,9 @@ def main_at(root: Path, argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--run", nargs="+", metavar="NAME", help="measure these again first")
     parser.add_argument("--tries", type=int, default=TRIES, help="with --run: at most this many")
+    parser.add_argument(
+        "--resume", action="store_true", help="with --run: go on with the last take's results"
+    )
     parser.add_argument("--check", action="store_true", help="exit 1 if a page is not rendered")
     parser.add_argument("--list", action="store_true", help="print every fragment and exit")
     args = parser.parse_args(argv)
@@ -415,7 +427,10 @@ def main_at(root: Path, argv: list[str]) -> int:
             raise PublishError(f"--run {unknown[0]!r}: not in {MANIFEST}; one of {known}")
         provenance = read_provenance(root)
         for name in args.run or []:
-            provenance[name] = measure(fragments[name], root, max(args.tries, 1))
+            last = provenance.get(name) if args.resume else None
+            if args.resume and last is None:
+                raise PublishError(f"--resume {name!r}: it has no take to go on with; --run it")
+            provenance[name] = measure(fragments[name], root, max(args.tries, 1), last)
             (root / PROVENANCE).write_text(json.dumps(provenance, indent=2, sort_keys=True) + "\n")
         for page in write(root):
             print(f"publish: rendered {page}", file=sys.stderr)

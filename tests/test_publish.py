@@ -131,6 +131,8 @@ def test_a_fragment_never_measured_names_the_command(tmp_path, capsys):
     root = make_root(tmp_path, TABLE_MANIFEST, {"README.md": EMPTY}, None)
     assert publish.main_at(root, ["--check"]) == 2
     assert "run `python benchmarks/publish.py --run latency`" in capsys.readouterr().err
+    assert publish.main_at(root, ["--run", "latency", "--resume"]) == 2
+    assert "--resume 'latency': it has no take to go on with" in capsys.readouterr().err
 
 
 BENCH = """
@@ -157,6 +159,14 @@ def test_a_retake_measures_until_clean_with_a_bound(tmp_path, clean_at, tries, v
     page = (root / "README.md").read_text()
     assert (f"|     {tries} |" in page) == (verdict == "clean")
     assert publish.check(root) == []
+    if verdict == "disturbed":  # --resume goes on with the take: tries and time add up
+        assert publish.main_at(root, ["--run", "latency", "--resume", "--tries", "9"]) == 0
+        again = json.loads((root / publish.PROVENANCE).read_text())["latency"]
+        assert (again["tries"], again["verdict"]) == (clean_at, "clean")
+        assert (
+            again["took_s"] >= said["took_s"]
+            and f"|     {clean_at} |" in (root / "README.md").read_text()
+        )
 
 
 def test_run_names_an_unknown_fragment(table_root, capsys):
