@@ -344,8 +344,10 @@ def measure(
         if old.is_dir():
             shutil.rmtree(old)
         old.unlink(missing_ok=True)
-    done, spent = (0, 0.0) if last is None else (last["tries"], last["took_s"])
-    start, load = time.perf_counter(), os.getloadavg()[0]
+        done, spent, load = 0, 0.0, os.getloadavg()[0]
+    else:
+        done, spent, load = last["tries"], last["took_s"], last["load_before"]
+    start = time.perf_counter()
     for tries in range(done + 1, done + bound + 1):
         _measure_once(
             fragment, fragment.measure if tries == 1 else fragment.retry or fragment.measure, root
@@ -353,8 +355,6 @@ def measure(
         verdict, reasons = results_verdict(fragment, root)
         if verdict != "disturbed":
             break
-    if last is not None:
-        load = last["load_before"]
     return {
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
         "machine": f"{_cpu_name()} ({os.cpu_count()} cores)",
