@@ -69,14 +69,17 @@ def latency(
 
 def latency_stats(stats: Mapping[str, Any] | None, unit: bool = True, detail: bool = False) -> str:
     """A record's latency stats (`read_record`'s layout) as its median, marked where disturbed;
-    with `detail` its spread too: '180.63 ms † (p10 68.98, p90 292.29, cv 0.773, n=2)'."""
+    with `detail` its spread too: '180.63 ms † (p10 68.98, p90 292.29, cv 0.773, n=2)', and
+    where each repeat timed a block of runs, how many: '3.10 ms (..., n=10 × 32 runs)'."""
     if not stats:
         return MISSING
     text = latency(stats.get("median"), stats.get("verdict") == "disturbed", unit)
     if detail:
+        runs = stats.get("runs_per_repeat") or 1
         text += (
             f" (p10 {decimal(stats['p10'])}, p90 {decimal(stats['p90'])},"
-            f" cv {decimal(stats['cv'], 3)}, n={stats['repeats']})"
+            f" cv {decimal(stats['cv'], 3)}, n={stats['repeats']}"
+            + (f" × {runs} runs)" if runs > 1 else ")")
         )
     return text
 

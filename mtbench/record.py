@@ -62,6 +62,7 @@ class Latency(TypedDict):
     contention: Contention | None  # None in records older than the field
     verdict: Literal["clean", "disturbed", "unknown"]  # old records read as unknown
     reasons: list[str]  # why disturbed (or unknown); [] when clean
+    runs_per_repeat: int  # runs each repeat timed back to back (1; absent in old records)
 
 
 class CeilingFigures(TypedDict):
@@ -486,12 +487,14 @@ _DEFAULTS: dict[str, Any] = {
     "scenario": "repeat",
     "status": "unknown",
 }
-# What a timing that predates the raw times or the contention fields reads as: never `clean`.
+# What a timing that predates the raw times, the contention fields or blocks of runs reads as:
+# never `clean`.
 _LATENCY_DEFAULTS: dict[str, Any] = {
     "samples": [],
     "contention": None,
     "verdict": "unknown",
     "reasons": ["timed before mtbench measured the machine's contention"],
+    "runs_per_repeat": 1,  # every repeat was one run before blocks
 }
 MEASUREMENT_KEYS = tuple(Measurement.__annotations__)
 PASSES = ("fwd", "fwdbwd")  # the timed passes: forward, forward+backward (no optimizer step)

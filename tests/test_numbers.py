@@ -59,6 +59,9 @@ def test_the_disturbed_mark_goes_after_the_unit():
     assert numbers.latency_stats(stats | {"verdict": "disturbed"}, detail=True) == (
         "35.50 ms † (p10 34.10, p90 36.20, cv 0.012, n=20)"
     )
+    assert numbers.latency_stats(stats | {"runs_per_repeat": 32}, detail=True) == (
+        "35.50 ms (p10 34.10, p90 36.20, cv 0.012, n=20 × 32 runs)"  # repeats timed as blocks
+    )
     assert numbers.latency(0.05) == "0.050 ms"  # a fast model keeps two significant digits
     assert numbers.DISTURBED_NOTE.startswith(numbers.DISTURBED_MARK + " ")
 

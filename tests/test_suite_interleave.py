@@ -200,20 +200,28 @@ def test_an_interleaved_group_logs_a_line_per_cell_in_a_pipe(tmp_path):
     assert len(lines) == 3 and all(": ok in" in line and "fwd" in line for line in lines)
 
 
-def test_each_timed_run_in_the_rounds_follows_untimed_runs_of_its_own_step(
-    tmp_path, rounds_timed, monkeypatch
+@pytest.mark.parametrize(
+    ("tick", "warm_runs", "block_runs"),
+    [(2**-11, 205, 204), (2**-3, 1, 1)],
+    ids=["fast-step-in-blocks", "slow-step-once"],
+)
+def test_each_timed_repeat_in_the_rounds_follows_untimed_runs_of_its_own_step(
+    tmp_path, rounds_timed, monkeypatch, tick, warm_runs, block_runs
 ):
     """In a round each cell's forward would follow another network's: it is warmed again
     first, for ROUND_WARMUP_MS of untimed runs of its own (one did not bring a 3 ms INT8
-    forward back to its speed), so a ratio is not a cold start's. The timer's clock advances
-    by 2**-11 s at each reading, so every run lasts that exactly, as the warm-up's sum does."""
+    forward back to its speed), so a ratio is not a cold start's; then a repeat times as many
+    runs back to back as fit in ROUND_BLOCK_MS (a single run of a few ms is a timer tick's
+    noise), one for a step slower than that. The timer's clock advances by `tick` at each
+    reading, so every untimed run lasts that exactly: 2**-11 s is 0.488 ms, 205 runs warm for
+    100 ms and 204 fit in the block; 2**-3 s is longer than both."""
     import itertools
-    import math
 
     from mtbench.measure import execution
     from mtbench.measure.latency import CpuTimer
 
-    clock = itertools.count(step=2**-11).__next__
+    assert execution.ROUND_WARMUP_MS == execution.ROUND_BLOCK_MS == 100.0
+    clock = itertools.count(step=tick).__next__
     monkeypatch.setattr(execution, "timer_for", lambda device: CpuTimer(clock))
     spied = execution.time_one
     timing = []
@@ -243,12 +251,17 @@ def test_each_timed_run_in_the_rounds_follows_untimed_runs_of_its_own_step(
     execution.time_in_rounds(timed)
     assert all(t.complete() and not t.error for t in timed)
     assert len(rounds_timed) == 2 * 3
-    warm_runs = math.ceil(execution.ROUND_WARMUP_MS / (1000 * 2**-11))
-    stretches = [log[i : i + warm_runs + 1] for i in range(0, len(log), warm_runs + 1)]
-    assert len(stretches) == len(rounds_timed) and len(log) == len(stretches) * (warm_runs + 1)
-    for stretch in stretches:  # one executor's untimed runs, then its timed one
+    span = warm_runs + block_runs
+    stretches = [log[i : i + span] for i in range(0, len(log), span)]
+    assert len(stretches) == len(rounds_timed) and len(log) == len(stretches) * span
+    for stretch in stretches:  # one executor's untimed runs, then its timed block
         assert len({n for n, _ in stretch}) == 1
-        assert [was_timed for _, was_timed in stretch] == [False] * warm_runs + [True]
+        assert [was_timed for _, was_timed in stretch] == [False] * warm_runs + [True] * block_runs
+    for t in timed:  # a repeat's time is its block's (one tick here), per run and per clip
+        stats = t.stats()[FORWARD]
+        assert stats.runs_per_repeat == block_runs and stats.repeats == 2
+        per_clip = 1000 * tick / (block_runs * t.executor.clips_per_run)
+        assert stats.samples == pytest.approx([per_clip] * 2)
 
 
 def test_trained_rounds_go_network_by_network(tmp_path):

@@ -25,6 +25,7 @@ from mtbench.executor import FORWARD, MEMORY_PASSES, TRAINING_STEP, Executor, St
 from mtbench.measure.contention import ContentionMeter
 from mtbench.measure.latency import (
     LatencyStats,
+    back_to_back,
     cuda_graph_replay,
     forward_backward_step,
     forward_step,
@@ -48,6 +49,10 @@ DTYPES = {
 STEPS = (FORWARD, TRAINING_STEP)
 # In a round, the untimed runs before each timed one last this long together (one at least).
 ROUND_WARMUP_MS = 100.0
+# In a round, a timed repeat runs its step back to back as often as its warm-up runs fit in
+# this (one at least), as pyperf and torch.utils.benchmark time a fast call in blocks: a single
+# run of a few milliseconds is within a scheduler tick's noise and /proc/stat's 10 ms.
+ROUND_BLOCK_MS = 100.0
 
 
 def resolve_device(name: str) -> torch.device:
@@ -199,6 +204,9 @@ class Timed:
     repeats: int
     samples: dict[str, list[float]] = field(default_factory=dict)
     meters: dict[str, ContentionMeter] = field(default_factory=dict)
+    # Each step's runs per timed repeat, and the block that runs them: fixed in the first round.
+    runs: dict[str, int] = field(default_factory=dict)
+    blocks: dict[str, Callable[[], object]] = field(default_factory=dict)
     error: str | None = None
 
     def __post_init__(self) -> None:
@@ -213,7 +221,18 @@ class Timed:
     def stats(self) -> dict[str, LatencyStats]:
         """The repeats of each step summarised, with their verdicts."""
         per_clip = self.executor.clips_per_run
-        return {k: judged(summarize(s, per_clip), self.meters[k]) for k, s in self.samples.items()}
+        return {
+            k: judged(summarize(s, per_clip, self.runs.get(k, 1)), self.meters[k])
+            for k, s in self.samples.items()
+        }
+
+    def block(self, key: str, run_ms: float) -> Callable[[], object]:
+        """The step `key` as one timed repeat runs it: as often back to back as runs of
+        `run_ms` fit in `ROUND_BLOCK_MS` (one at least), fixed the first time it is asked."""
+        if key not in self.blocks:
+            self.runs[key] = max(1, int(ROUND_BLOCK_MS // run_ms)) if run_ms > 0 else 1
+            self.blocks[key] = back_to_back(self.executor.steps[key].run, self.runs[key])
+        return self.blocks[key]
 
 
 def warm(timed: Timed, warmup: int) -> None:
@@ -238,7 +257,8 @@ def time_in_rounds(
     order shuffled (seeded) each round, so that drift and a passing load fall on all alike
     (asv's `--interleave-rounds`). Each timed run follows untimed runs of the same step that
     last `ROUND_WARMUP_MS` together, as in a cell timed alone (asv warms each round up too):
-    otherwise it would start cold, after another network's forward. `stop` is asked before
+    otherwise it would start cold, after another network's forward; a fast step's repeat is a
+    block of runs lasting about `ROUND_BLOCK_MS` (`Timed.block`). `stop` is asked before
     each timed run: an executor whose repeats are not all timed when it says so is left
     incomplete (`complete()` is False)."""
     rounds = max((t.repeats for t in timed), default=0)
@@ -255,7 +275,7 @@ def time_in_rounds(
                 with t.executor.settings():
                     t.executor.steps[key].enter()
                     timer = timer_for(t.executor.device)
-                    warm_for(t.executor.steps[key].run, timer, ROUND_WARMUP_MS)
-                    t.samples[key].append(time_one(t.executor.steps[key].run, timer, t.meters[key]))
+                    run_ms = warm_for(t.executor.steps[key].run, timer, ROUND_WARMUP_MS)
+                    t.samples[key].append(time_one(t.block(key, run_ms), timer, t.meters[key]))
             except Exception as exc:  # one executor's failure is its own
                 t.error = one_line(exc)

@@ -40,6 +40,9 @@ class LatencyStats:
     contention: Contention | None = None
     verdict: Literal["clean", "disturbed", "unknown"] = "unknown"
     reasons: tuple[str, ...] = field(default=())
+    # Runs of the step each repeat timed back to back, its per-clip time their mean: more than
+    # one for a fast step in interleaved rounds (execution.ROUND_BLOCK_MS), 1 elsewhere.
+    runs_per_repeat: int = 1
 
     def as_dict(self) -> Latency:
         """The record's `Latency`: the same fields, sequences as lists."""
@@ -64,11 +67,14 @@ def _percentile(sorted_values: Sequence[float], q: float) -> float:
     return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
 
 
-def summarize(samples_ms: Sequence[float], clips_per_run: int = 1) -> LatencyStats:
-    """Median, p10, p90 and coefficient of variation (population std / mean), per clip."""
+def summarize(
+    samples_ms: Sequence[float], clips_per_run: int = 1, runs_per_repeat: int = 1
+) -> LatencyStats:
+    """Median, p10, p90 and coefficient of variation (population std / mean), per clip; each
+    sample the time of `runs_per_repeat` runs back to back."""
     if not samples_ms:
         raise ValueError("no timed runs to summarise")
-    in_order = tuple(s / clips_per_run for s in samples_ms)
+    in_order = tuple(s / (clips_per_run * runs_per_repeat) for s in samples_ms)
     per_clip = sorted(in_order)
     mean = statistics.fmean(per_clip)
     cv = statistics.pstdev(per_clip) / mean if mean > 0 else 0.0
@@ -79,6 +85,7 @@ def summarize(samples_ms: Sequence[float], clips_per_run: int = 1) -> LatencySta
         cv=cv,
         repeats=len(per_clip),
         samples=in_order,
+        runs_per_repeat=runs_per_repeat,
     )
 
 
@@ -146,16 +153,30 @@ def time_runs(
     return judged(summarize(samples, clips_per_run), meter)
 
 
-def warm_for(run: Callable[[], object], timer: CpuTimer | CudaTimer, ms: float) -> None:
-    """Untimed calls of `run` until they add up to `ms` (one at least): after another
-    network's forward, one call does not bring a fast one back to its steady speed (an INT8
-    r3d-18 under OpenVINO, 3 ms a clip, ran a third slower after one call than back to back,
-    and as fast after five)."""
-    spent = 0.0
+def warm_for(run: Callable[[], object], timer: CpuTimer | CudaTimer, ms: float) -> float:
+    """Untimed calls of `run` until they add up to `ms` (one at least), and their mean in ms:
+    after another network's forward, one call does not bring a fast one back to its steady
+    speed (an INT8 r3d-18 under OpenVINO, 3 ms a clip, ran a third slower after one call than
+    back to back, and as fast after five)."""
+    spent, calls = 0.0, 0
     while True:
         spent += timer.time_ms(run)
+        calls += 1
         if spent >= ms:
-            return
+            return spent / calls
+
+
+def back_to_back(run: Callable[[], object], runs: int) -> Callable[[], object]:
+    """`run` called `runs` times in a row, as one call (`run` itself when once)."""
+    if runs == 1:
+        return run
+
+    def block() -> object:
+        for _ in range(runs - 1):
+            run()
+        return run()
+
+    return block
 
 
 def time_one(
