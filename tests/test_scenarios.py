@@ -399,6 +399,45 @@ def test_offline_stops_at_the_memory_budget(tmp_path):
     assert search["found"] in (1, 2) and run is not None
 
 
+def test_offline_on_the_cpu_does_not_try_a_batch_that_would_not_fit(tmp_path, monkeypatch):
+    """A CPU process out of memory is killed, not told (MViTv2-S's batch 16 under OpenVINO
+    took a whole suite): the search stops before a batch whose need, the last batch's peak
+    scaled, is over CPU_MEMORY_SHARE of the available memory (here 300 MiB, 40 MiB a clip)."""
+    from mtbench.measure import scenarios
+
+    monkeypatch.setattr(scenarios, "available_mb", lambda: 300.0)
+    built = []
+
+    def make(batch: int) -> Executor:
+        built.append(batch)
+
+        def run() -> None:
+            held = np.ones(batch * 40 * 2**20 // 8)  # 40 MiB a clip, every page written
+            time.sleep(0.02)  # long enough for the memory sampler
+            del held
+
+        return Executor("pytorch", torch.device("cpu"), batch, {FORWARD: Step(lambda: None, run)})
+
+    options = ProfileOptions(scenario="offline", min_duration_s=0.2, max_batch=64, measure=FWD)
+    run, search = offline_search(options, make, tmp_path)
+    # batch 4's 160 MiB scaled to 8 is 320, over 0.8 x 300: 8 is never built.
+    assert built == [1, 2, 4]
+    assert [p["at"] for p in search["curve"]] == [1, 2, 4, 8]
+    assert [p["passed"] for p in search["curve"]] == [True, True, True, False]
+    why = search["curve"][3]["why"]
+    assert why.startswith("not tried: would need about 3") and why.endswith("300 MiB available")
+    assert search["found"] in (1, 2, 4) and run is not None
+
+
+def test_available_memory_is_the_machines_or_the_cgroups():
+    from mtbench.measure.memory import available_mb
+
+    free = available_mb()
+    with open("/proc/meminfo") as fh:
+        meminfo = {line.split(":")[0]: int(line.split()[1]) for line in fh}
+    assert free is not None and 0 < free <= meminfo["MemAvailable"] / 1024 + 64
+
+
 def test_a_disturbed_scenario_makes_its_cell_disturbed():
     """--retime-disturbed and publish read verdict_of: a scenario run on a busy machine counts
     even when the repeats beside it were clean."""

@@ -43,6 +43,29 @@ def current_rss_bytes() -> int:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
+def available_mb() -> float | None:
+    """Memory the process can still take before the kernel kills it, in MiB: the machine's
+    MemAvailable, or less under a cgroup (v2) limit; None where neither can be read."""
+    found = []
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    found.append(int(line.split()[1]) / 1024)
+    except OSError:
+        pass
+    try:
+        with open("/sys/fs/cgroup/memory.max") as fh:
+            limit = fh.read().strip()
+        with open("/sys/fs/cgroup/memory.current") as fh:
+            used = int(fh.read().strip())
+        if limit != "max":
+            found.append((int(limit) - used) / 2**20)
+    except (OSError, ValueError):
+        pass
+    return min(found) if found else None
+
+
 class PeakMemory:
     """Context manager; `peak_mb` holds the region's peak memory growth in MiB."""
 
