@@ -7,8 +7,8 @@ for the highest one whose p99 latency meets `target_latency_ms` (LoadGen's perfo
 constraint), `offline` doubles the batch for the most clips per second until a batch runs
 out of memory, exceeds `memory_budget_mb` or `max_batch` (on out-of-memory it steps down
 between the last batch that ran and the one that failed, as timm's benchmark decays its
-batch; on the CPU, where the kernel kills a process out of memory instead of raising, it
-does not try a batch that the last one's peak, scaled, says would not fit), and a
+batch; since the kernel kills a process out of the host's memory instead of raising, it
+does not try a batch that the last one's footprint, scaled, says would not fit), and a
 stream's search bisects the frame rate for the highest with at most 1% of windows missed.
 
 A run shorter than MLPerf's 600 s is labelled short and never MLPerf-valid, whatever LoadGen
@@ -26,7 +26,7 @@ import torch
 from mtbench.executor import FORWARD, Executor
 from mtbench.measure.execution import peak_memory, time_alone
 from mtbench.measure.loadgen_run import MLPERF, LoadGenSettings, run_loadgen
-from mtbench.measure.memory import available_mb
+from mtbench.measure.memory import PeakMemory, available_mb
 from mtbench.measure.stream import (
     MAX_MISS_RATE,
     StreamSettings,
@@ -39,11 +39,12 @@ from mtbench.record import CurvePoint, LoadGenRun, Scenario, Search
 SEARCH_STEPS = 6  # bisection steps of the server and stream searches: 1/64 of the range
 SCENARIO_FOLDER = "scenarios"  # under the cell's folder: one folder of logs per run
 OUT_OF_MEMORY = (torch.OutOfMemoryError, MemoryError)
-# On the CPU a batch that does not fit raises nothing: the kernel kills the process, and the
-# suite with it (MViTv2-S at 16x224x224 under OpenVINO, batch 16 after 8, on 23 GiB). So the
-# offline search tries a batch only if the last batch's peak, scaled to it, fits in this share
-# of the memory still available.
-CPU_MEMORY_SHARE = 0.8
+# A batch that does not fit in the host's memory raises nothing: the kernel kills the process,
+# and the suite with it (MViTv2-S at 16x224x224 under OpenVINO, batch 16 after 8, on 23 GiB).
+# So the offline search tries a batch only if the last batch's host footprint (building its
+# executor, where OpenVINO compiles and allocates, and a memory pass), scaled, fits in this
+# share of the memory still available.
+HOST_MEMORY_SHARE = 0.8
 
 MakeExecutor = Callable[[int], Executor]  # an executor at clip batch b
 
@@ -218,35 +219,36 @@ def bisect(over: str, attempt: Callable[[float], CurvePoint], low: float, high: 
 
 
 def _offline_point(
-    options: ProfileOptions, executor: Executor, where: Path
-) -> tuple[CurvePoint, LoadGenRun, float | None] | None:
-    """One offline run at the executor's batch and its peak memory in MiB (measured where a
-    budget or the CPU needs it, else None); None when over the memory budget."""
-    batch = executor.clips_per_run
-    peak = None
-    if options.memory_budget_mb is not None or executor.device.type == "cpu":
+    options: ProfileOptions, make_executor: MakeExecutor, batch: int, where: Path
+) -> tuple[CurvePoint, LoadGenRun, float] | None:
+    """One offline run at `batch` and the host memory its executor took in MiB (the peak
+    growth while it was built and ran its memory pass, sampled outside any timed region);
+    None when the memory pass is over the memory budget."""
+    with PeakMemory(torch.device("cpu")) as host:
+        executor = make_executor(batch)
         peak, _ = peak_memory(executor)
-        if options.memory_budget_mb is not None and peak > options.memory_budget_mb:
-            return None
+    if options.memory_budget_mb is not None and peak > options.memory_budget_mb:
+        return None
+    assert host.peak_mb is not None
     expected = service_ms(executor)
     qps = batch * 1000.0 / expected
     settings = _settings(options, expected, target_qps=qps)
     run = run_loadgen(executor, settings, where / f"offline-batch-{batch}", batch)
-    return _loadgen_point(batch, run, None), run, peak
+    return _loadgen_point(batch, run, None), run, host.peak_mb
 
 
-def _would_not_fit(batch: int, ran: int, peak_mb: float | None) -> str | None:
-    """Why `batch` is not tried on the CPU (the batch `ran`'s peak, scaled, over
-    `CPU_MEMORY_SHARE` of the available memory), or None."""
+def _would_not_fit(batch: int, ran: int, took_mb: float) -> str | None:
+    """Why `batch` is not tried (the host memory batch `ran` took, scaled, over
+    `HOST_MEMORY_SHARE` of the memory available), or None."""
     free = available_mb()
-    if peak_mb is None or free is None:
+    if free is None:
         return None
-    need = peak_mb * batch / ran
-    if need <= CPU_MEMORY_SHARE * free:
+    need = took_mb * batch / ran
+    if need <= HOST_MEMORY_SHARE * free:
         return None
     return (
-        f"not tried: would need about {need:.0f} MiB ({peak_mb:.0f} at batch {ran}),"
-        f" {free:.0f} MiB available"
+        f"not tried: would need about {need:.0f} MiB of host memory ({took_mb:.0f} at batch"
+        f" {ran}), {free:.0f} MiB available"
     )
 
 
@@ -282,18 +284,18 @@ def offline_search(
 ) -> tuple[LoadGenRun | None, Search]:
     """Batches 1, 2, 4, ... up to `max_batch`, each an offline LoadGen run; on running out of
     memory, batches between the last that ran and the one that failed, halving the gap, until
-    one runs or none is left; stops at the memory budget, and on the CPU before a batch that
-    would not fit (`CPU_MEMORY_SHARE`). The best clips/s wins."""
+    one runs or none is left; stops at the memory budget, and before a batch that would not
+    fit in the host's memory (`HOST_MEMORY_SHARE`). The best clips/s wins."""
     curve: list[CurvePoint] = []
     runs: dict[int, LoadGenRun] = {}
-    ran, batch, peak = 0, 1, None
+    ran, batch, took = 0, 1, 0.0
     while batch <= options.max_batch and batch > ran:
-        why = _would_not_fit(batch, ran, peak) if ran else None
+        why = _would_not_fit(batch, ran, took) if ran else None
         if why is not None:
             curve.append(_failed_point(batch, why))
             break
         try:
-            done = _offline_point(options, make_executor(batch), where)
+            done = _offline_point(options, make_executor, batch, where)
         except OUT_OF_MEMORY as exc:
             curve.append(_failed_point(batch, f"out of memory: {str(exc).splitlines()[0]}"))
             batch = ran + (batch - ran) // 2  # timm's decay: back towards the last that ran
@@ -302,7 +304,7 @@ def offline_search(
             curve.append(_failed_point(batch, f"over the {options.memory_budget_mb:g} MiB budget"))
             break
         curve.append(done[0])
-        runs[batch], peak = done[1], done[2]
+        runs[batch], took = done[1], done[2]
         ran, batch = batch, batch * 2
     best = max(runs, key=lambda b: runs[b]["samples_per_s"] or 0.0, default=None)
     note = None if best is not None else "no batch ran"
