@@ -487,8 +487,8 @@ _DEFAULTS: dict[str, Any] = {
     "scenario": "repeat",
     "status": "unknown",
 }
-# What a timing that predates the raw times, the contention fields or blocks of runs reads as:
-# never `clean`.
+# What a timing reads as where it predates a field: without the contention fields never
+# `clean`; without blocks of runs one run a repeat (its verdict kept).
 _LATENCY_DEFAULTS: dict[str, Any] = {
     "samples": [],
     "contention": None,
