@@ -17,6 +17,10 @@ separate process, alone), the results file or store it writes, and how that file
 - `command`: what a read-only mtbench command prints over the file (`mtbench table DIR`, or
   `mtbench show FILE.json` for a record `mtbench profile --json` printed), at 112 columns.
 
+A fragment with `view_of = "OTHER"` shows OTHER's results through another read-only command
+(`--live` beside `--scenarios`): it has no command of its own, is measured with OTHER and
+carries OTHER's provenance.
+
 In the page a fragment is the text between `<!-- publish: NAME -->` and `<!-- /publish -->`.
 `--run` records when, where, at which commit and how long each measurement took in
 docs/results/provenance.json, with the verdict of its timings: a timing the verdict calls
@@ -79,6 +83,14 @@ class Fragment:
     # A suite some of whose cells fail by design (their failure is a result, e.g. a toolchain
     # that cannot trace a model): `mtbench run` exits 1 then, which is not a failed take.
     failed_cells: bool = False
+    # Another fragment whose results this one shows through its own `show`: measured with that
+    # one (its command, output and take), never on its own (a second table of one suite).
+    view_of: str = ""
+
+    @property
+    def taken_as(self) -> str:
+        """The fragment whose take this one's figures come from: its own, or the viewed one's."""
+        return self.view_of or self.name
 
 
 class PublishError(Exception):
@@ -119,11 +131,33 @@ def load_manifest(root: Path = ROOT) -> dict[str, Fragment]:
             raise PublishError(f"{where}: unknown key {sorted(unknown)[0]!r}; allowed: {allowed}")
         if spec.get("render") not in RENDERS:
             raise PublishError(f"{where} render: {spec.get('render')!r}; one of {RENDERS}")
+        if "view_of" in spec:
+            continue
         missing = {"page", "measure", "output"} - set(spec)
         if missing:
             raise PublishError(f"{where}: missing {', '.join(sorted(missing))}")
         fragments[name] = Fragment(name=name, **spec)
+    for name, spec in raw.get("fragments", {}).items():
+        if "view_of" in spec:
+            fragments[name] = _view(name, spec, fragments)
     return fragments
+
+
+def _view(name: str, spec: dict[str, Any], measured: dict[str, Fragment]) -> Fragment:
+    """A fragment that shows `view_of`'s results: it takes that one's command and output."""
+    where = f"{MANIFEST} [fragments.{name}]"
+    base = measured.get(spec["view_of"])
+    if base is None:
+        raise PublishError(
+            f"{where} view_of: {spec['view_of']!r} is not a measured fragment;"
+            f" one of {sorted(measured)}"
+        )
+    taken = {"measure", "retry", "output", "stdout", "failed_cells"} & set(spec)
+    if taken:
+        raise PublishError(f"{where}: {sorted(taken)[0]!r} comes from {base.name}; drop it")
+    if spec.get("render") != "command" or "show" not in spec or "page" not in spec:
+        raise PublishError(f'{where}: a view needs page, render = "command" and show')
+    return Fragment(name=name, measure=base.measure, retry=base.retry, output=base.output, **spec)
 
 
 def read_provenance(root: Path = ROOT) -> dict[str, dict[str, Any]]:
@@ -205,23 +239,23 @@ def provenance_line(fragment: Fragment, said: dict[str, Any]) -> str:
     return (
         f"<sub>Measured {said['date']} on {said['machine']}, {said['threads']}, at commit"
         f" {said['commit']}; timing verdict: {verdict}; took {numbers.duration(said['took_s'])}."
-        f" Re-take: `python benchmarks/publish.py --run {fragment.name}`.</sub>"
+        f" Re-take: `python benchmarks/publish.py --run {fragment.taken_as}`.</sub>"
     )
 
 
 def render_fragment(fragment: Fragment, provenance: dict[str, Any], root: Path = ROOT) -> str:
-    said = provenance.get(fragment.name)
+    said = provenance.get(fragment.taken_as)
     if said is None:
         raise PublishError(
             f"{fragment.name}: never measured; run"
-            f" `python benchmarks/publish.py --run {fragment.name}`"
+            f" `python benchmarks/publish.py --run {fragment.taken_as}`"
         )
     if said.get("verdict") == "disturbed":
         why = "; ".join(said.get("reasons") or []) or "the verdict said disturbed"
         return (
             f"*Not published: {_measurements(said['tries'], said['date'])} disturbed"
             f" ({why}), so no figure is shown as a result.* Re-take it alone:"
-            f" `python benchmarks/publish.py --run {fragment.name}`."
+            f" `python benchmarks/publish.py --run {fragment.taken_as}`."
         )
     return f"{render_results(fragment, root)}\n\n{provenance_line(fragment, said)}"
 
@@ -241,13 +275,13 @@ def render_index(fragments: dict[str, Fragment], provenance: dict[str, Any]) -> 
         + [Column("took"), Column("verdict", "left"), Column("date", "left")]
     )
     for name, fragment in sorted(fragments.items()):
-        said = provenance.get(name, {})
+        said = provenance.get(fragment.taken_as, {})
         took = numbers.duration(said["took_s"]) if said else None
         table.rows.append(
             [
                 name,
                 fragment.page,
-                f"`{fragment.measure}`",
+                f"with {fragment.view_of}" if fragment.view_of else f"`{fragment.measure}`",
                 took,
                 said.get("verdict") or ("nothing timed" if said else None),
                 said.get("date"),
@@ -425,6 +459,12 @@ def main_at(root: Path, argv: list[str]) -> int:
         if unknown:
             known = sorted(fragments)
             raise PublishError(f"--run {unknown[0]!r}: not in {MANIFEST}; one of {known}")
+        views = [name for name in args.run or [] if fragments[name].view_of]
+        if views:
+            base = fragments[views[0]].view_of
+            raise PublishError(
+                f"--run {views[0]!r}: a view of {base}, measured with it; --run {base}"
+            )
         provenance = read_provenance(root)
         for name in args.run or []:
             last = provenance.get(name) if args.resume else None

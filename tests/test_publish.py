@@ -210,3 +210,64 @@ def test_a_retake_starts_from_no_results(tmp_path):
     assert (
         json.loads((root / "docs/results/latency.json").read_text())["meta"]["verdict"] == "clean"
     )
+
+
+VIEW_MANIFEST = """
+    [fragments.profile]
+    page = "README.md"
+    measure = "mtbench profile r3d-18 --json"
+    stdout = true
+    output = "docs/results/profile.json"
+    render = "command"
+    show = "mtbench show {output}"
+    fence = "console"
+
+    [fragments.ops]
+    page = "README.md"
+    view_of = "profile"
+    render = "command"
+    show = "mtbench show {output} --by op"
+    prompt = "mtbench show profile.json --by op"
+    fence = "console"
+"""
+VIEW_PAGE = EMPTY.replace("latency", "profile") + EMPTY.replace("latency", "ops")
+
+
+def test_a_view_shows_another_fragments_take_through_its_own_command(tmp_path, capsys):
+    """One take, two tables (`--scenarios` and `--live` of one suite): the view renders the
+    measured fragment's output with its own command, carries that take's provenance and
+    re-take command, and is never measured on its own."""
+    root = make_root(tmp_path, VIEW_MANIFEST, {"README.md": VIEW_PAGE}, {"profile": SAID})
+    shutil.copy(ROOT / "docs/results/readme-profile.json", root / "docs/results/profile.json")
+    fragments = publish.load_manifest(root)
+    assert fragments["ops"].output == fragments["profile"].output
+    assert fragments["ops"].measure == fragments["profile"].measure
+    assert publish.write(root) == ["README.md"]
+    page = (root / "README.md").read_text()
+    view = page.split("<!-- publish: ops -->\n")[1].split("<!-- /publish -->")[0]
+    assert view.startswith("```console\n$ mtbench show profile.json --by op\n")
+    assert "latency fwd / clip" in view
+    assert view.rstrip().endswith("Re-take: `python benchmarks/publish.py --run profile`.</sub>")
+    assert publish.check(root) == []
+    assert publish.main_at(root, ["--run", "ops"]) == 2
+    assert "--run 'ops': a view of profile, measured with it; --run profile" in (
+        capsys.readouterr().err
+    )
+    assert "| ops " in publish.render_index(fragments, {"profile": SAID})
+    assert "with profile" in publish.render_index(fragments, {"profile": SAID})
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (('view_of = "profile"', 'view_of = "profil"'), "view_of: 'profil' is not a measured"),
+        (('view_of = "profile"', 'view_of = "profile"\nmeasure = "x"'), "'measure' comes from"),
+        (('show = "mtbench show {output} --by op"', ""), 'a view needs page, render = "command"'),
+    ],
+)
+def test_a_bad_view_is_one_line(tmp_path, capsys, edit, message):
+    manifest = textwrap.dedent(VIEW_MANIFEST).replace(*edit)
+    root = make_root(tmp_path, manifest, {"README.md": VIEW_PAGE}, {"profile": SAID})
+    assert publish.main_at(root, ["--check"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1

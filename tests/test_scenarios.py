@@ -114,6 +114,26 @@ def test_the_server_search_finds_the_rate_the_stub_sustains(tmp_path):
     assert part["short"] and not part["mlperf_valid"] and "not MLPerf-valid" in part["label"]
 
 
+@pytest.mark.serial
+def test_the_server_search_stops_when_one_query_is_over_the_bound(tmp_path):
+    """MViTv2-S's forward (about 1.1 s) over a 1 s bound: no rate can pass, and each bisection
+    step towards zero ran longer (17 min for six). One run at half the capacity says so."""
+    stub = Stub(40.0)
+    options = ProfileOptions(
+        scenario="server", search=True, target_latency_ms=30.0, min_duration_s=0.5, measure=FWD
+    )
+    part = run_scenario(options, stub.executor(), stub.executor, [1, 3, 8, 16, 16], tmp_path)
+    search = part["search"]
+    assert search["found"] is None and len(search["curve"]) == 1
+    (point,) = search["curve"]
+    assert not point["passed"] and point["p99_ms"] > 30.0
+    assert point["at"] == pytest.approx(1000 / 40 / 2, rel=0.2)
+    assert (
+        search["note"].startswith("one query alone takes 4")
+        and "over the 30 ms bound" in (search["note"])
+    )
+
+
 def test_offline_stops_at_the_batch_whose_allocation_fails(tmp_path):
     stub = Stub(5.0)
 

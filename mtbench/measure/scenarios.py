@@ -4,7 +4,8 @@ MLPerf's four (single-stream, multi-stream, server, offline) are run by MLPerf's
 (`loadgen_run`), a live stream by `stream`; every one calls the cell's executor's forward
 step, never a model of its own. Two searches add a curve: `server` bisects the Poisson rate
 for the highest one whose p99 latency meets `target_latency_ms` (LoadGen's performance
-constraint), `offline` doubles the batch for the most clips per second until a batch runs
+constraint; one run at half the capacity, if a query alone takes longer than the bound),
+`offline` doubles the batch for the most clips per second until a batch runs
 out of memory, exceeds `memory_budget_mb` or `max_batch` (on out-of-memory it steps down
 between the last batch that ran and the one that failed, as timm's benchmark decays its
 batch; since the kernel kills a process out of the host's memory instead of raising, it
@@ -191,6 +192,14 @@ def _server(
         return _server_point(options, base, options.target_qps, expected, where)[1], None
     capacity = 1000.0 / expected  # queries/s one worker serves back to back
     runs: dict[float, LoadGenRun] = {}
+    bound = options.target_latency_ms
+    if expected > bound:
+        # A query alone takes longer than the bound, so no rate meets it; bisecting towards
+        # zero would only lengthen each run (its queries at 1/64 of the capacity: minutes).
+        point, run = _server_point(options, base, capacity / 2, expected, where)
+        if not point["passed"]:
+            note = f"one query alone takes {expected:.0f} ms, over the {bound:g} ms bound"
+            return run, {"over": "target_qps", "curve": [point], "found": None, "note": note}
 
     def attempt(qps: float) -> CurvePoint:
         point, runs[qps] = _server_point(options, base, qps, expected, where)
