@@ -22,6 +22,10 @@ from typing import Any
 
 MISSING = "–"  # a figure the record does not have
 DISTURBED_MARK = "†"
+AT_LEAST = "≥"
+OPEN_ENDED_NOTE = (
+    f"{AT_LEAST}: every step of the search passed, so the highest value lies at or above it."
+)
 DISTURBED_WORDS = "disturbed: timed while the machine was busy"
 DISTURBED_NOTE = (
     f"{DISTURBED_MARK} {DISTURBED_WORDS} (other processes used it, or its repeats scattered); "
@@ -44,6 +48,11 @@ def decimal(value: float | None, places: int = 2, significant: int = 2, sign: bo
     if value != 0 and significant > 0:
         places = max(places, significant - 1 - math.floor(math.log10(abs(value))))
     return f"{value:{'+' if sign else ''}.{places}f}"
+
+
+def at_least(text: str, open_ended: bool) -> str:
+    """`text` as a lower bound: a search whose every step passed found no limit below its range."""
+    return f"{AT_LEAST} {text}" if open_ended and text != MISSING else text
 
 
 def marked(text: str, disturbed: bool) -> str:

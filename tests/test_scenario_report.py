@@ -279,3 +279,37 @@ def test_the_scenario_summary_puts_each_scenarios_figure_side_by_side(sampled_st
 def test_live_and_scenarios_are_two_tables(sampled_store, cli_inproc):
     result = cli_inproc("table", str(sampled_store.parent), "--scenarios", "--live")
     assert_one_line_error(result, "--live and --scenarios are two tables: ask for one")
+
+
+def test_a_search_that_passed_every_step_is_shown_as_a_lower_bound(tmp_path, report_cli):
+    """X3D-S under OpenVINO passed at every rate its server search tried: the rate it found is
+    the top of the range searched, not the highest it sustains."""
+    records = {r["label"]: r for r in read_records(FIXTURES)}
+    curve = [{"at": 20.0, "passed": True}, {"at": 30.0, "passed": True}]
+    open_ended = {**_search("target_qps", 30.0), "curve": curve, "note": "every step passed"}
+    bounded = {**_search("target_qps", 3.0), "curve": [*curve[:1], {"at": 4.0, "passed": False}]}
+    written = [
+        _as(
+            records["MTNet-32 r=0.875 g=1"],
+            "mtnet server",
+            "server",
+            _part("server", loadgen=_loadgen(80.0, "VALID", []), search=open_ended),
+        ),
+        _as(
+            records["R3D-18"],
+            "r3d server",
+            "server",
+            _part("server", loadgen=_loadgen(200.0, "VALID", []), search=bounded),
+        ),
+    ]
+    folder = tmp_path / "reports" / "open"
+    write_records(folder, written)
+    result = report_cli("table", folder.parent, "--scenarios")
+    assert result.exit_code == 0, result.output
+    rows = {
+        line.split("|")[1].strip(): [c.strip() for c in line.strip("|").split("|")]
+        for line in result.output.splitlines()
+        if line.startswith(("| mtnet-32", "| r3d-18"))
+    }
+    assert rows["mtnet-32 g=1, r=0.875"][7] == "≥ 30.00" and rows["r3d-18"][7] == "3.00"
+    assert "≥: every step of the search passed" in result.output

@@ -98,13 +98,23 @@ SUMMARY_HEADERS = [
 ]
 
 
-def _figure(group: pd.DataFrame, scenario: str, column: str, places: int = 2) -> Figure:
-    """The group's `scenario` cell's `column`, marked † where that scenario ran disturbed."""
+def _figure(
+    group: pd.DataFrame, scenario: str, column: str, places: int = 2, found: bool = False
+) -> Figure:
+    """The group's `scenario` cell's `column`, marked † where that scenario ran disturbed; a
+    search's `found` value marked ≥ where every step of it passed."""
     cells = group[group["scenario"] == scenario]
     if cells.empty or math.isnan(value := float(cells.iloc[-1][column])):
         return Figure(None, numbers.MISSING)
-    disturbed = (cells.iloc[-1]["scenario_run"] or {}).get("verdict") == "disturbed"
-    return Figure(value, numbers.marked(numbers.decimal(value, places), disturbed))
+    part = cells.iloc[-1]["scenario_run"] or {}
+    text = numbers.marked(numbers.decimal(value, places), part.get("verdict") == "disturbed")
+    return Figure(value, numbers.at_least(text, found and _open_ended(part)))
+
+
+def _open_ended(part: dict[str, Any]) -> bool:
+    """Whether the part's search passed at every step: its value is a lower bound."""
+    search = part.get("search") or {}
+    return bool(search.get("curve")) and all(p["passed"] for p in search["curve"])
 
 
 def _batch(group: pd.DataFrame) -> Figure:
@@ -144,10 +154,10 @@ def summary_table(frame: pd.DataFrame, title: str = "") -> TextTable:
                 _median(group),
                 _figure(group, "single-stream", "scenario_p90_ms"),
                 _figure(group, "multi-stream", "scenario_p99_ms"),
-                _figure(group, "server", "scenario_qps"),
+                _figure(group, "server", "scenario_qps", found=True),
                 _figure(group, "offline", "scenario_qps"),
                 _batch(group),
-                _figure(group, "stream", "live_fps", 1),
+                _figure(group, "stream", "live_fps", 1, found=True),
             ]
         )
     seconds = ", ".join(f"{s:g}" for s in sorted(shorts))
@@ -161,6 +171,8 @@ def summary_table(frame: pd.DataFrame, title: str = "") -> TextTable:
         "spread or other processes; a scenario's: other processes, or a stream's forwards at "
         "another speed than the repeats')."
     ]
+    if any(c.text.startswith(numbers.AT_LEAST) for r in rows for c in r if isinstance(c, Figure)):
+        notes.append(numbers.OPEN_ENDED_NOTE)
     return TextTable(SUMMARY_HEADERS, rows, title, notes if rows else [])
 
 
