@@ -40,7 +40,8 @@ def server_curve(
         colour, _ = style_of(styles or {}, cell["family"])
         kind = " ".join(cell["label"].replace(cell["runtime"], "").split())
         family = kinds.setdefault(cell["family"], [])
-        family.extend([] if kind in family else [kind])
+        if kind not in family:
+            family.append(kind)
         marker = CELL_MARKERS[family.index(kind) % len(CELL_MARKERS)]
         dash = DASHES.get(cell["runtime"], "--")
         label = cell["label"]
