@@ -1,6 +1,6 @@
 """A user's models for the runtime tests, registered through a suite's `imports`: a small
-attention network, a small convolutional one, one whose exported graph differs from its eager
-one, and one with an operator that ONNX has no translation for."""
+attention network, a small convolutional one, a recurrent one, one whose exported graph differs
+from its eager one, and one with an operator that ONNX has no translation for."""
 
 import torch
 import torch.nn.functional as F
@@ -60,11 +60,30 @@ class Pooled(nn.Module):
         return logits
 
 
+class Recurrent(nn.Module):
+    """A convolution, the frames squeezed to vectors, a two-layer GRU over them, a head on the
+    last frame's state: a recurrent layer as MTNet's Squeeze and Recursion has one."""
+
+    def __init__(self, num_classes: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv3d(3, 8, 3, padding=1)
+        self.gru = nn.GRU(8, 12, num_layers=2, batch_first=True)
+        self.head = nn.Linear(12, num_classes)
+
+    def forward(self, x: Tensor) -> Tensor:
+        frames = self.conv(x).mean((3, 4)).transpose(1, 2)  # (B, T, 8)
+        return self.head(self.gru(frames)[0][:, -1])
+
+
 if "test-attention" not in list_models():
 
     @register_model("test-attention", family="test")
     def attention(num_classes: int = 5, dim: int = 16, heads: int = 2) -> nn.Module:
         return TinyAttention(num_classes, dim, heads)
+
+    @register_model("test-recurrent", family="test")
+    def recurrent(num_classes: int = 5) -> nn.Module:
+        return Recurrent(num_classes)
 
     @register_model("test-wrong-export", family="test")
     def wrong_export(num_classes: int = 5) -> nn.Module:

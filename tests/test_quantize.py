@@ -228,6 +228,32 @@ def test_a_users_model_is_quantized(tmp_path, toolchain):
     assert 0 < audit["matched_flops_share"] <= 1
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize(("toolchain", "kind"), [("openvino", "RNNSeq"), ("onnxruntime", "GRU")])
+def test_a_recurrent_layer_is_audited_as_float_in_its_module(tmp_path, toolchain, kind):
+    """Neither toolchain quantizes a GRU: the audit counts one float operator per layer (the
+    runtime graph's RNNSeq, the QDQ file's GRU nodes), in the GRU's own module, so the
+    breakdown's row for it says so."""
+    import deploy_models  # noqa: F401  (registers the user's test models)
+
+    from mtbench.report.breakdown_tables import int8_ops_under
+
+    record = profile(
+        "test-recurrent", {"num_classes": 5}, SHAPE, int8_options(toolchain), cache_dir=tmp_path
+    )
+    audit = record["quantization"]["audit"]
+    layers = built("test-recurrent").gru.num_layers
+    if toolchain == "onnxruntime":
+        graph = onnx.load(str(tmp_path / "model.int8.onnx")).graph
+        assert sum(n.op_type == "GRU" for n in graph.node) == layers
+    assert audit["by_type"][kind] == [0, layers]
+    assert audit["float_modules"] == ["gru"] * layers
+    assert sorted(audit["int8_modules"]) == ["conv", "head"]
+    assert int8_ops_under(audit, "gru") == f"0 of {layers}"
+    assert int8_ops_under(audit, None) == f"2 of {2 + layers}"
+    assert 0 < audit["int8_flops_share"] < audit["matched_flops_share"] <= 1
+
+
 @pytest.mark.parametrize(
     ("args", "needles"),
     [

@@ -9,6 +9,11 @@ each toolchain's own graph says how each ran:
 - ONNX Runtime: the QDQ graph; a Conv/MatMul/Gemm whose input and weight both come from a
   DequantizeLinear runs in INT8 (ONNX Runtime fuses the pair into its integer kernels); its
   module is its weight's initializer name.
+
+A recurrent layer (ONNX's GRU/LSTM/RNN, OpenVINO's GRUSequence and the CPU plugin's RNNSeq it
+runs as) is a compute operator too: its weights are named by neither graph, so it is matched
+to its `nn.GRU`/`nn.LSTM`/`nn.RNN` by the input weights' size, in call order, one operator per
+layer (neither toolchain quantizes one: MTNet's recurrent cells stay in float).
 - PyTorch PT2E: the converted graph; an aten convolution or linear whose input and weight are
   both dequantized ran in INT8 (Inductor lowers the pattern); its module from `nn_module_stack`.
 - PyTorch FX: the converted GraphModule's quantized modules and `quantized::` operators.
@@ -24,21 +29,44 @@ from typing import Any
 
 import numpy as np
 
+OPENVINO_RECURRENT = ("GRUSequence", "LSTMSequence", "RNNSequence")
 OPENVINO_COMPUTE = (
+    *OPENVINO_RECURRENT,
+    "RNNSeq",  # the CPU plugin's runtime layer of a *Sequence
+    "RNNCell",
     "Convolution",
     "GroupConvolution",
     "Deconvolution",
     "FullyConnected",
     "MatMul",
-    "GRUSequence",
-    "LSTMSequence",
-    "RNNSequence",
     "ScaledDotProductAttention",
 )
-ONNX_COMPUTE = ("Conv", "ConvTranspose", "MatMul", "Gemm", "GRU", "LSTM", "RNN")
+ONNX_RECURRENT = ("GRU", "LSTM", "RNN")
+ONNX_COMPUTE = ("Conv", "ConvTranspose", "MatMul", "Gemm", *ONNX_RECURRENT)
 ONNX_INTEGER = ("QLinearConv", "QLinearMatMul", "ConvInteger", "MatMulInteger")
-TORCH_COMPUTE = ("conv1d", "conv2d", "conv3d", "linear", "matmul", "bmm", "mm", "addmm")
+TORCH_RECURRENT = ("gru", "lstm", "rnn_tanh", "rnn_relu")
+TORCH_COMPUTE = (
+    "conv1d",
+    "conv2d",
+    "conv3d",
+    "linear",
+    "matmul",
+    "bmm",
+    "mm",
+    "addmm",
+    *TORCH_RECURRENT,
+)
 _SUFFIXES = ("_quantized", "_packed_weight")
+
+
+@dataclass(frozen=True)
+class Called:
+    """A module with weights as one forward calls it: a convolution or linear layer, or one
+    layer of a recurrent module (`size`: its input weights' elements, both directions)."""
+
+    path: str
+    size: int
+    recurrent: bool
 
 
 @dataclass(frozen=True)
@@ -79,12 +107,23 @@ def _module_of_weight(name: str) -> str | None:
     return name.removesuffix(".weight")
 
 
-def onnx_ops(path: str) -> list[AuditedOp]:
-    """The compute operators of a (QDQ) ONNX file."""
+def _by_size(free: list[Called], size: int, recurrent: bool) -> str | None:
+    """The first module not yet matched, in call order, of this kind and weight size."""
+    found = next(
+        (i for i, c in enumerate(free) if c.size == size and c.recurrent == recurrent), None
+    )
+    return free.pop(found).path if found is not None else None
+
+
+def onnx_ops(path: str, called: list[Called]) -> list[AuditedOp]:
+    """The compute operators of a (QDQ) ONNX file; `called` (`called_weights`) names the
+    recurrent layers' modules."""
     import onnx
 
     graph = onnx.load(path, load_external_data=False).graph
     producer = {out: node for node in graph.node for out in node.output}
+    shapes = {init.name: int(np.prod(init.dims)) for init in graph.initializer}
+    free = [c for c in called if c.recurrent]
 
     def dequantized(name: str) -> bool:
         node = producer.get(name)
@@ -98,23 +137,41 @@ def onnx_ops(path: str) -> list[AuditedOp]:
             weight = node.input[1]
             int8 = dequantized(node.input[0]) and dequantized(weight)
             source = producer[weight].input[0] if dequantized(weight) else weight
-            ops.append(AuditedOp(node.op_type, _module_of_weight(source), int8))
+            if node.op_type in ONNX_RECURRENT:
+                module = _by_size(free, shapes.get(source, 0), recurrent=True)
+            else:
+                module = _module_of_weight(source)
+            ops.append(AuditedOp(node.op_type, module, int8))
     return ops
 
 
-def called_weights(model: Any, clip: Any) -> list[tuple[str, int]]:
-    """(path, weight size) of each module without children that holds a weight of two or more
-    dimensions (a convolution, a linear layer), in the order one forward calls them."""
-    import torch
+def _layers(module: Any) -> list[int]:
+    """Input weights' elements of each layer of a recurrent module (both directions)."""
+    sizes = []
+    for layer in range(module.num_layers):
+        names = (f"weight_ih_l{layer}", f"weight_ih_l{layer}_reverse")
+        sizes.append(sum(getattr(module, n).numel() for n in names if hasattr(module, n)))
+    return sizes
 
-    order: list[tuple[str, int]] = []
+
+def called_weights(model: Any, clip: Any) -> list[Called]:
+    """Each module without children that holds a weight of two or more dimensions (a
+    convolution, a linear layer), and each layer of each recurrent module, in the order one
+    forward calls them."""
+    import torch
+    from torch import nn
+
+    order: list[Called] = []
     hooks = []
     for path, module in model.named_modules():
-        weight = getattr(module, "weight", None)
-        if any(module.children()) or not isinstance(weight, torch.Tensor) or weight.dim() < 2:
-            continue
-        size = weight.numel()
-        hooks.append(module.register_forward_hook(lambda *_, p=path, n=size: order.append((p, n))))
+        if isinstance(module, nn.RNNBase):
+            called = [Called(path, n, True) for n in _layers(module)]
+        else:
+            weight = getattr(module, "weight", None)
+            if any(module.children()) or not isinstance(weight, torch.Tensor) or weight.dim() < 2:
+                continue
+            called = [Called(path, weight.numel(), False)]
+        hooks.append(module.register_forward_hook(lambda *_, c=called: order.extend(c)))
     try:
         with torch.no_grad():
             model(clip)
@@ -124,25 +181,28 @@ def called_weights(model: Any, clip: Any) -> list[tuple[str, int]]:
     return order
 
 
-def _openvino_names(model: Any, called: list[tuple[str, int]]) -> dict[str, str]:
+def _openvino_names(model: Any, called: list[Called]) -> dict[str, str]:
     """IR name of each compute operator -> its module: OpenVINO's conversion renames a
     convolution it fuses a BatchNorm into, so each operator is matched, in graph order, to the
-    first module not yet matched, in call order, whose weight has as many elements."""
+    first module not yet matched, in call order, whose weight has as many elements (a
+    *Sequence's input weights are its fourth input)."""
     names, free = {}, list(called)
     for op in model.get_ordered_ops():
-        if op.get_type_name() not in OPENVINO_COMPUTE or op.get_input_size() < 2:
+        kind = op.get_type_name()
+        recurrent = kind in OPENVINO_RECURRENT
+        weight = 3 if recurrent else 1
+        if kind not in OPENVINO_COMPUTE or op.get_input_size() <= weight:
             continue
-        shape = op.input_value(1).get_partial_shape()
+        shape = op.input_value(weight).get_partial_shape()
         if not shape.is_static:
             continue
-        size = int(np.prod(shape.to_shape()))
-        found = next((i for i, (_, n) in enumerate(free) if n == size), None)
-        if found is not None:
-            names[op.get_friendly_name()] = free.pop(found)[0]
+        module = _by_size(free, int(np.prod(shape.to_shape())), recurrent)
+        if module is not None:
+            names[op.get_friendly_name()] = module
     return names
 
 
-def openvino_ops(model: Any, compiled: Any, called: list[tuple[str, int]]) -> list[AuditedOp]:
+def openvino_ops(model: Any, compiled: Any, called: list[Called]) -> list[AuditedOp]:
     """The compute operators of the compiled model's runtime graph, at their runtime
     precision; `model` is the IR it was compiled from, `called` the PyTorch modules with
     weights in call order (`called_weights`), for each operator's module."""
@@ -154,16 +214,22 @@ def openvino_ops(model: Any, compiled: Any, called: list[tuple[str, int]]) -> li
         if kind not in OPENVINO_COMPUTE:
             continue
         original = info["originalLayersNames"].astype(str).split(",")
-        module = next((names[n] for n in original if n in names), None)
+        # a fused operator may carry a name derived from its IR one (".../MatMul/Dequantization
+        # Multiply" for ".../MatMul")
+        candidates = [k for n in original for k in (n, n.rsplit("/", 1)[0])]
+        module = next((names[k] for k in candidates if k in names), None)
         precision = info["runtimePrecision"].astype(str)
         ops.append(AuditedOp(kind, module, precision in ("i8", "u8")))
     return ops
 
 
 def _target_name(node: Any) -> str:
-    """`aten.conv3d.default` -> `conv3d`; `quantized.conv3d` -> `conv3d`."""
-    text = str(getattr(node.target, "__name__", node.target))
-    return text.split(".")[-2] if text.endswith(".default") else text.split(".")[-1]
+    """`aten.conv3d.default` -> `conv3d`; `aten.gru.input` -> `gru`; `quantized.conv3d` ->
+    `conv3d`."""
+    packet = getattr(node.target, "overloadpacket", None)
+    if packet is not None:
+        return str(packet.__name__)
+    return str(getattr(node.target, "__name__", node.target)).split(".")[-1]
 
 
 def pt2e_ops(graph_module: Any) -> list[AuditedOp]:

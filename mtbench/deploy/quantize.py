@@ -204,7 +204,7 @@ def _onnxruntime(
         info["version"] = onnxruntime.__version__
         _save_info(folder, name, info)
     session = onnxruntime_session(str(path), _threads(options))
-    ops = audit.onnx_ops(str(path))
+    ops = audit.onnx_ops(str(path), audit.called_weights(model, clip))
     toolchain = "onnxruntime.quantization"
     return _session_net(session.run, clip, toolchain, info, ops, cached, "onnx qdq graph")
 
