@@ -104,9 +104,9 @@ def breakdown_table(
     notes = breakdown_notes(breakdown, ceilings)
     if audits:
         notes.append(
-            "INT8 <toolchain>: of the row's convolutions and matrix products, those that ran in"
-            " INT8 in that toolchain's network of the same model and input (its audit); the"
-            " rest stayed in float"
+            "INT8 <toolchain>: of the row's convolutions, matrix products and recurrent layers,"
+            " those that ran in INT8 in that toolchain's network of the same model and input"
+            " (its audit); the rest stayed in float"
         )
     table = TextTable(columns, rows, title or _title("", breakdown, by), notes)
     return table.drop_empty(keep=(header[0],))  # ptflops' rows before they were dropped
