@@ -9,14 +9,14 @@ each toolchain's own graph says how each ran:
 - ONNX Runtime: the QDQ graph; a Conv/MatMul/Gemm whose input and weight both come from a
   DequantizeLinear runs in INT8 (ONNX Runtime fuses the pair into its integer kernels); its
   module is its weight's initializer name.
+- PyTorch PT2E: the converted graph; an aten convolution or linear whose input and weight are
+  both dequantized ran in INT8 (Inductor lowers the pattern); its module from `nn_module_stack`.
+- PyTorch FX: the converted GraphModule's quantized modules and `quantized::` operators.
 
 A recurrent layer (ONNX's GRU/LSTM/RNN, OpenVINO's GRUSequence and the CPU plugin's RNNSeq it
 runs as) is a compute operator too: its weights are named by neither graph, so it is matched
 to its `nn.GRU`/`nn.LSTM`/`nn.RNN` by the input weights' size, in call order, one operator per
 layer (neither toolchain quantizes one: MTNet's recurrent cells stay in float).
-- PyTorch PT2E: the converted graph; an aten convolution or linear whose input and weight are
-  both dequantized ran in INT8 (Inductor lowers the pattern); its module from `nn_module_stack`.
-- PyTorch FX: the converted GraphModule's quantized modules and `quantized::` operators.
 
 Each operator's module path lets `mtbench.measure` weigh it by fvcore's FLOPs of that module.
 """
