@@ -177,13 +177,14 @@ def test_misses_are_windows_done_after_the_next_was_ready():
 
 @pytest.mark.serial
 def test_a_stream_above_the_stubs_rate_misses_and_below_does_not():
-    stub = Stub(20.0)  # a window every 20 ms at most: 4 frames a window -> 200 fps
-    below = run_stream(stub.executor(), StreamSettings(50.0, 8, 4, 0.8))
-    above = run_stream(stub.executor(), StreamSettings(400.0, 8, 4, 0.4))
+    at_50, at_400 = Stub(20.0), Stub(20.0)  # a window every 20 ms at most: 200 fps
+    below = run_stream(at_50.executor(), StreamSettings(50.0, 8, 4, 0.8))
+    above = run_stream(at_400.executor(), StreamSettings(400.0, 8, 4, 0.4))
     assert below["misses"] == 0 and below["sustained_fps"] == pytest.approx(50.0, rel=0.1)
     # Below the rate a window waits for no other: its latency is its own forward and the
     # wake-up at its last frame, less than a second forward it would have waited behind.
-    own = percentile(stub.took[1:], 0.5)  # the first call is the untimed one
+    # Only this stream's forwards: the other's, in the median, put it above p50 by 8 us once.
+    own = percentile(at_50.took[1:], 0.5)  # the first call is the untimed one
     assert own <= below["p50_ms"] < 2 * own
     assert above["miss_rate"] > 0.5 and above["sustained_fps"] < 0.6 * 400.0
 
