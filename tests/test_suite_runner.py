@@ -212,3 +212,41 @@ def test_records_are_valid_json_lines(tmp_path):
     assert record["gflops"] * 1e9 >= 4 * 4 * 16 * 16 * 3 * 27 + 40
     assert record["latency_fwd_ms"]["repeats"] == 2 and record["latency_fwd_ms"]["median"] > 0
     assert record["latency_fwdbwd_ms"] is None
+
+
+def test_a_cells_collection_walks_only_what_the_suite_made(tmp_path, monkeypatch):
+    """The objects alive before the suite (torch's, the test process's: 0.6 s a full
+    collection in a test worker) are frozen while its cells run, so the collection after each
+    cell and before each memory reading walks only the cells' own; a cycle a cell makes is
+    still collected; afterwards nothing stays frozen."""
+    import gc
+    import weakref
+
+    from mtbench.suite import runner
+
+    class Node:
+        pass
+
+    made, frozen_at_collection = [], []
+    real_profile, real_collect = runner.profile, gc.collect
+
+    def profile(*args, **kwargs):
+        node = Node()
+        node.me = node  # garbage once the cell is done, freed only by a collection
+        made.append(weakref.ref(node))
+        return real_profile(*args, **kwargs)
+
+    def collect(*args):
+        frozen_at_collection.append(gc.get_freeze_count())
+        return real_collect(*args)
+
+    monkeypatch.setattr(runner, "profile", profile)
+    monkeypatch.setattr(gc, "collect", collect)
+    assert gc.get_freeze_count() == 0
+    spec = parse_suite(suite_file(tmp_path, '[[models]]\nname = "test-tiny"\nwidth = [2, 3]\n'))
+    run_suite(spec, expand(spec))
+    assert [r["status"] for r in read_records(spec.output)] == ["ok", "ok"]
+    # one after each cell (and one before each memory reading, where memory is measured)
+    assert len(frozen_at_collection) == 2 and min(frozen_at_collection) > 10_000
+    assert [ref() for ref in made] == [None, None]
+    assert gc.get_freeze_count() == 0

@@ -26,6 +26,7 @@ from rich.table import Table
 from mtbench.errors import UsageError
 from mtbench.launch.jobs import is_active, journal, queued_states, submissions
 from mtbench.launch.settings import LauncherSettings
+from mtbench.measure.memory import frozen_heap
 from mtbench.measure.profile import now_iso
 from mtbench.model_sources import import_models, resolving_from
 from mtbench.preemption import mark_requeuing
@@ -59,10 +60,11 @@ class CellTask(submitit.helpers.Checkpointable):
         timeout = max((c.workload.train["timeout"] for c in self.cells if c.workload), default=600)
         init_from_env(timeout)
         try:
-            for cell in self.cells:
-                if cell.key not in self.finished:
-                    run_cell(self.spec, cell)
-                    self.finished.append(cell.key)
+            with frozen_heap():
+                for cell in self.cells:
+                    if cell.key not in self.finished:
+                        run_cell(self.spec, cell)
+                        self.finished.append(cell.key)
         finally:
             shutdown()
         return self.finished

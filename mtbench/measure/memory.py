@@ -14,11 +14,38 @@ import gc
 import os
 import resource
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import TracebackType
 
 import torch
 
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+_frozen_depth = 0
+
+
+@contextmanager
+def frozen_heap() -> Iterator[None]:
+    """Leave every object alive now out of the garbage collections until the block ends.
+
+    A suite collects after each cell and before each memory reading; with torch, ONNX and
+    OpenVINO imported a full collection walks half a million objects or more, 0.2 s in a
+    fresh process and 0.6 s in a test worker, once per cell. Frozen, a collection walks only
+    what the cells made since. A cycle that was garbage already waits for the block's end,
+    when every frozen object returns to the oldest generation. Nested blocks freeze once.
+    """
+    global _frozen_depth
+    if _frozen_depth == 0:
+        gc.freeze()
+    _frozen_depth += 1
+    try:
+        yield
+    finally:
+        _frozen_depth -= 1
+        if _frozen_depth == 0:
+            gc.unfreeze()
 
 
 def release_freed_memory() -> None:

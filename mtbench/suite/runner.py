@@ -35,6 +35,7 @@ from mtbench import numbers
 from mtbench.console import LogConsole
 from mtbench.errors import one_line
 from mtbench.measure.loadgen_run import reported_percentile
+from mtbench.measure.memory import frozen_heap
 from mtbench.measure.profile import now_iso, profile, unmeasured_record
 from mtbench.preemption import requeuing
 from mtbench.record import (
@@ -272,6 +273,7 @@ def run_suite(
     after = trained_rounds(todo, cells) if not world.distributed and eval_views is None else []
     with (
         stop_after_current_cell(console) as stop,
+        frozen_heap(),
         Progress(*PROGRESS_COLUMNS, console=console, disable=not world.is_main) as progress,
     ):
         bar = progress.add_task(f"suite {spec.name}", total=len(cells))
