@@ -27,7 +27,7 @@ import torch
 from mtbench.executor import FORWARD, Executor
 from mtbench.measure.execution import peak_memory, time_alone
 from mtbench.measure.loadgen_run import MLPERF, LoadGenSettings, run_loadgen
-from mtbench.measure.memory import PeakMemory, available_mb
+from mtbench.measure.memory import PeakMemory, available_mb, frozen_heap
 from mtbench.measure.stream import (
     MAX_MISS_RATE,
     StreamSettings,
@@ -295,6 +295,18 @@ def offline_search(
     memory, batches between the last that ran and the one that failed, halving the gap, until
     one runs or none is left; stops at the memory budget, and before a batch that would not
     fit in the host's memory (`HOST_MEMORY_SHARE`). The best clips/s wins."""
+    with frozen_heap():  # each point's memory reading collects what the search made
+        curve, runs = _offline_points(options, make_executor, where)
+    best = max(runs, key=lambda b: runs[b]["samples_per_s"] or 0.0, default=None)
+    note = None if best is not None else "no batch ran"
+    search: Search = {"over": "batch", "curve": curve, "found": best, "note": note}
+    return (runs[best] if best is not None else None), search
+
+
+def _offline_points(
+    options: ProfileOptions, make_executor: MakeExecutor, where: Path
+) -> tuple[list[CurvePoint], dict[int, LoadGenRun]]:
+    """The search's steps, and the run of each batch that ran."""
     curve: list[CurvePoint] = []
     runs: dict[int, LoadGenRun] = {}
     ran, batch, took = 0, 1, 0.0
@@ -315,10 +327,7 @@ def offline_search(
         curve.append(done[0])
         runs[batch], took = done[1], done[2]
         ran, batch = batch, batch * 2
-    best = max(runs, key=lambda b: runs[b]["samples_per_s"] or 0.0, default=None)
-    note = None if best is not None else "no batch ran"
-    search: Search = {"over": "batch", "curve": curve, "found": best, "note": note}
-    return (runs[best] if best is not None else None), search
+    return curve, runs
 
 
 def _stream_point(
