@@ -102,6 +102,7 @@ class Measuring:
     gate: Callable[[Executor, Record], None] | None = None
 
 
+@frozen_heap()  # its memory reading collects what this run made, not the whole process
 def profile(
     name: str,
     kwargs: dict[str, Any],
@@ -121,24 +122,22 @@ def profile(
     its quantized file too, calibrated on `calibration`. `gate` checks a reduced-precision
     cell's executor (its accuracy against float32) before it is timed.
     """
-    with frozen_heap():  # its memory reading collects what this run made, not the process
-        measuring = counted(name, kwargs, input_shape, options, on_phase, model)
-        measuring.calibration, measuring.gate = calibration, gate
-        keys = timed_keys(options)
-        driven = options.scenario != "repeat"
-        if keys or "memory" in options.measure or driven:
-            executor = network_executor(measuring, cache_dir, on_phase)
-            record_timings(
-                measuring.record,
-                time_alone(executor, keys, options.warmup, options.repeats, on_phase),
-            )
-            if "memory" in options.measure:
-                record_memory(measuring.record, executor, on_phase)
-            if driven:
-                on_phase(f"scenario {options.scenario}")
-                measuring.record["scenario_run"] = scenario_of(measuring, executor, cache_dir)
-        if measuring.breakdown is not None:
-            _measure_breakdown(measuring, on_phase)
+    measuring = counted(name, kwargs, input_shape, options, on_phase, model)
+    measuring.calibration, measuring.gate = calibration, gate
+    keys = timed_keys(options)
+    driven = options.scenario != "repeat"
+    if keys or "memory" in options.measure or driven:
+        executor = network_executor(measuring, cache_dir, on_phase)
+        record_timings(
+            measuring.record, time_alone(executor, keys, options.warmup, options.repeats, on_phase)
+        )
+        if "memory" in options.measure:
+            record_memory(measuring.record, executor, on_phase)
+        if driven:
+            on_phase(f"scenario {options.scenario}")
+            measuring.record["scenario_run"] = scenario_of(measuring, executor, cache_dir)
+    if measuring.breakdown is not None:
+        _measure_breakdown(measuring, on_phase)
     return finished(measuring.record)
 
 

@@ -288,6 +288,7 @@ def _failed_point(batch: int, why: str) -> CurvePoint:
     }
 
 
+@frozen_heap()  # each point's memory reading collects what the search made
 def offline_search(
     options: ProfileOptions, make_executor: MakeExecutor, where: Path
 ) -> tuple[LoadGenRun | None, Search]:
@@ -295,18 +296,6 @@ def offline_search(
     memory, batches between the last that ran and the one that failed, halving the gap, until
     one runs or none is left; stops at the memory budget, and before a batch that would not
     fit in the host's memory (`HOST_MEMORY_SHARE`). The best clips/s wins."""
-    with frozen_heap():  # each point's memory reading collects what the search made
-        curve, runs = _offline_points(options, make_executor, where)
-    best = max(runs, key=lambda b: runs[b]["samples_per_s"] or 0.0, default=None)
-    note = None if best is not None else "no batch ran"
-    search: Search = {"over": "batch", "curve": curve, "found": best, "note": note}
-    return (runs[best] if best is not None else None), search
-
-
-def _offline_points(
-    options: ProfileOptions, make_executor: MakeExecutor, where: Path
-) -> tuple[list[CurvePoint], dict[int, LoadGenRun]]:
-    """The search's steps, and the run of each batch that ran."""
     curve: list[CurvePoint] = []
     runs: dict[int, LoadGenRun] = {}
     ran, batch, took = 0, 1, 0.0
@@ -327,7 +316,10 @@ def _offline_points(
         curve.append(done[0])
         runs[batch], took = done[1], done[2]
         ran, batch = batch, batch * 2
-    return curve, runs
+    best = max(runs, key=lambda b: runs[b]["samples_per_s"] or 0.0, default=None)
+    note = None if best is not None else "no batch ran"
+    search: Search = {"over": "batch", "curve": curve, "found": best, "note": note}
+    return (runs[best] if best is not None else None), search
 
 
 def _stream_point(
